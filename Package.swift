@@ -1,0 +1,35 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+let strict: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+]
+
+let package = Package(
+    name: "buildos-clean",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "buildos-clean", targets: ["buildos-clean"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+    ],
+    targets: [
+        .target(name: "FSProtocol", swiftSettings: strict),
+        .target(name: "SimFS", dependencies: ["FSProtocol"], swiftSettings: strict),
+        .target(
+            name: "Cleanup",
+            dependencies: ["FSProtocol", .product(name: "Logging", package: "swift-log")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "buildos-clean",
+            dependencies: [
+                "Cleanup", "SimFS",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol"], swiftSettings: strict),
+    ]
+)
