@@ -1,0 +1,363 @@
+import FSProtocol
+
+/// The directory, link and file calls, as the kernel answers them.
+extension HostState {
+    // MARK: Opening and listing
+
+    mutating func openRoot(_ pid: Int32, _ path: String) throws(Kind) -> DirectoryHandle {
+        let credentials = try process(pid).credentials
+        guard path.hasPrefix("/") else { throw .invalidArgument }
+        let rootFS = filesystems[rootFilesystem]
+        var current = crossingMounts(NodeRef(filesystem: rootFilesystem, node: rootFS.root))
+        var pending = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
+        pending.reverse()
+        var followed = 0
+        var followedLink = false
+        while let component = pending.popLast() {
+            guard node(current).type == .directory else { throw .notDirectory }
+            if component == "." { continue }
+            if component == ".." {
+                current = parentDirectory(of: current)
+                continue
+            }
+            try checkSearchable(current, by: credentials)
+            guard let name = EntryName(component), let child = child(name, of: current) else { throw .noEntry }
+            let target = crossingMounts(child)
+            if node(target).type == .symlink {
+                followed += 1
+                if followed > 40 { throw .symlinkLoop }
+                followedLink = true
+                let link = node(target).linkTarget
+                if link.hasPrefix("/") {
+                    current = crossingMounts(NodeRef(filesystem: rootFilesystem, node: rootFS.root))
+                }
+                pending.append(contentsOf: link.split(separator: "/").map(String.init).reversed())
+                continue
+            }
+            current = target
+        }
+        guard node(current).type == .directory else { throw .notDirectory }
+        let descriptor = open(current, for: pid, isDirectory: true, isWritable: false)
+        if followedLink { processes[pid]!.descriptors[descriptor]!.reachedThroughSymlink = true }
+        return DirectoryHandle(descriptor: descriptor)
+    }
+
+    /// A directory's `..`, through the mount it may be the root of.
+    func parentDirectory(of ref: NodeRef) -> NodeRef {
+        if ref.node == filesystems[ref.filesystem].root {
+            guard let covered = mountedOn[ref] else { return ref }
+            return parentDirectory(of: covered)
+        }
+        guard let parent = node(ref).parent else { return ref }
+        return NodeRef(filesystem: ref.filesystem, node: parent)
+    }
+
+    mutating func openDirectory(_ pid: Int32, _ name: EntryName, _ parent: DirectoryHandle) throws(Kind)
+        -> DirectoryHandle
+    {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, parent)
+        try checkSearchable(directory, by: credentials)
+        guard let child = child(name, of: directory) else { throw .noEntry }
+        let target = crossingMounts(child)
+        // O_NOFOLLOW | O_DIRECTORY: a link is refused like a file.
+        guard node(target).type == .directory else { throw .notDirectory }
+        return DirectoryHandle(descriptor: open(target, for: pid, isDirectory: true, isWritable: false))
+    }
+
+    func list(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [DirectoryEntry] {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        if !permits(credentials, .read, on: directory) { throw .accessDenied }
+        let children = isInDeletedSubvolume(directory) ? [:] : node(directory).children
+        var entries: [DirectoryEntry] = []
+        entries.reserveCapacity(children.count)
+        let noMounts = mounts.isEmpty
+        for (name, id) in children {
+            let ref = NodeRef(filesystem: directory.filesystem, node: id)
+            entries.append(DirectoryEntry(name: name, status: status(of: noMounts ? ref : crossingMounts(ref))))
+        }
+        entries.sort { $0.name < $1.name }
+        return entries
+    }
+
+    func status(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) -> EntryStatus {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try checkSearchable(directory, by: credentials)
+        guard let child = child(name, of: directory) else { throw .noEntry }
+        return status(of: crossingMounts(child))
+    }
+
+    func status(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> EntryStatus {
+        status(of: try directory(pid, handle))
+    }
+
+    func readLink(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) -> String {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try checkSearchable(directory, by: credentials)
+        guard let child = child(name, of: directory) else { throw .noEntry }
+        let node = node(child)
+        guard node.type == .symlink else { throw .invalidArgument }
+        return node.linkTarget
+    }
+
+    // MARK: Creating and removing entries
+
+    /// Adds a new node under `name` in a directory.
+    @discardableResult
+    mutating func attach(_ new: Node, named name: EntryName, in directory: NodeRef) -> NodeRef {
+        var new = new
+        new.parent = directory.node
+        new.name = name
+        new.isAttached = true
+        let id = allocateNode(new, on: directory.filesystem)
+        updateNode(directory) { $0.children[name] = id }
+        return NodeRef(filesystem: directory.filesystem, node: id)
+    }
+
+    /// A node the credentials create in a directory (owner, group, inode
+    /// of the directory's subvolume).
+    mutating func newNode(_ type: Node.NodeType, in directory: NodeRef, by credentials: Credentials) -> Node {
+        let subvolume = node(directory).subvolume
+        let inode = nextInode(on: directory.filesystem, in: subvolume)
+        let permissions: UInt16 =
+            switch type {
+            case .directory: 0o755
+            case .file: 0o644
+            case .symlink: 0o777
+            case .special: 0o644
+            }
+        return Node(
+            type: type, parent: nil, subvolume: subvolume, inode: inode, owner: credentials.user,
+            group: credentials.group, permissions: permissions)
+    }
+
+    mutating func createSymlink(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle, _ target: String)
+        throws(Kind)
+    {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        guard !target.isEmpty else { throw .noEntry }
+        if child(name, of: directory) != nil { throw .exists }
+        try checkModifiable(directory, by: credentials)
+        var link = newNode(.symlink, in: directory, by: credentials)
+        link.linkTarget = target
+        let ref = attach(link, named: name, in: directory)
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .created(path: path(of: ref), kind: .symlink)
+            record(effect)
+        }
+    }
+
+    mutating func makeDirectory(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        if child(name, of: directory) != nil { throw .exists }
+        try checkModifiable(directory, by: credentials)
+        let ref = attach(newNode(.directory, in: directory, by: credentials), named: name, in: directory)
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .created(path: path(of: ref), kind: .directory)
+            record(effect)
+        }
+    }
+
+    mutating func unlink(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try checkSearchable(directory, by: credentials)
+        guard let child = child(name, of: directory) else { throw .noEntry }
+        if node(child).type == .directory { throw .isDirectory }
+        try checkModifiable(directory, by: credentials)
+        let kind = kind(of: child)
+        let path = isRecordingEffects ? path(of: child) : ""
+        detach(child)
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .removed(path: path, kind: kind)
+            record(effect)
+        }
+    }
+
+    mutating func removeDirectory(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try checkSearchable(directory, by: credentials)
+        guard let child = child(name, of: directory) else { throw .noEntry }
+        guard node(child).type == .directory else { throw .notDirectory }
+        if mounts[child] != nil { throw .busy }
+        try checkModifiable(directory, by: credentials)
+        if !node(child).children.isEmpty { throw .notEmpty }
+        if isSubvolumeRoot(child) {
+            // Since 4.18 rmdir removes an empty subvolume, with the checks
+            // of a subvolume delete that do not concern permissions.
+            let subvolume = subvolume(of: child)
+            if filesystems[child.filesystem].defaultSubvolume == subvolume.id { throw .notPermitted }
+            let deleted = subvolumeRecord(for: child)
+            removeSubvolume(child)
+            if isRecordingEffects {
+                let effect: SimulatedEffect = .deletedSubvolume(deleted)
+                record(effect)
+            }
+            return
+        }
+        let path = isRecordingEffects ? path(of: child) : ""
+        detach(child)
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .removed(path: path, kind: .directory)
+            record(effect)
+        }
+    }
+
+    /// Cuts a node from its directory. Its storage goes unless a descriptor
+    /// still points at it.
+    mutating func detach(_ ref: NodeRef) {
+        let node = node(ref)
+        if let parent = node.parent, let name = node.name {
+            updateNode(NodeRef(filesystem: ref.filesystem, node: parent)) { $0.children[name] = nil }
+        }
+        updateNode(ref) { $0.isAttached = false }
+        if !isOpen([ref]) { filesystems[ref.filesystem].nodes[ref.node] = nil }
+        locks[ref] = nil
+    }
+
+    /// Whether any live descriptor points at one of the nodes.
+    func isOpen(_ refs: Set<NodeRef>) -> Bool {
+        for pid in processes.keys {
+            for open in processes[pid]!.descriptors.values where refs.contains(open.node) { return true }
+        }
+        return false
+    }
+
+    // MARK: Rename and owner
+
+    mutating func rename(
+        _ pid: Int32, _ name: EntryName, _ fromHandle: DirectoryHandle, _ newName: EntryName,
+        _ toHandle: DirectoryHandle, _ mode: RenameMode
+    ) throws(Kind) {
+        let credentials = try process(pid).credentials
+        let from = try directory(pid, fromHandle)
+        let to = try directory(pid, toHandle)
+        try checkSearchable(from, by: credentials)
+        try checkSearchable(to, by: credentials)
+        guard let source = child(name, of: from) else { throw .noEntry }
+        guard from.filesystem == to.filesystem else { throw .crossDevice }
+        if mounts[source] != nil { throw .busy }
+        try checkModifiable(from, by: credentials)
+        try checkModifiable(to, by: credentials)
+        let sourceIsSubvolume = isSubvolumeRoot(source)
+        // Only a subvolume root may move to another subvolume.
+        if !sourceIsSubvolume, node(from).subvolume != node(to).subvolume { throw .crossDevice }
+        // A read-only subvolume cannot change its `..`.
+        if sourceIsSubvolume, from != to, subvolume(of: source).isReadOnly { throw .readOnly }
+        let sourceIsDirectory = node(source).type == .directory
+        if sourceIsDirectory, isWithin(to, source) { throw .invalidArgument }
+        let existing = child(newName, of: to)
+        if let existing {
+            if existing == source { return }
+            if mode == .noReplace { throw .exists }
+            if mounts[existing] != nil { throw .busy }
+            let existingIsDirectory = node(existing).type == .directory
+            if sourceIsDirectory, !existingIsDirectory { throw .notDirectory }
+            if !sourceIsDirectory, existingIsDirectory { throw .isDirectory }
+            if existingIsDirectory, isSubvolumeRoot(existing) || !node(existing).children.isEmpty {
+                throw .notEmpty
+            }
+        }
+        let oldPath = isRecordingEffects ? path(of: source) : ""
+        if let existing { detach(existing) }
+        updateNode(from) { $0.children[name] = nil }
+        updateNode(to) { $0.children[newName] = source.node }
+        updateNode(source) {
+            $0.parent = to.node
+            $0.name = newName
+        }
+        if sourceIsSubvolume {
+            let id = node(source).subvolume
+            let filesystem = source.filesystem
+            unlinkSubvolume(id, from: filesystems[filesystem].subvolumes[id]!.parentSubvolume, on: filesystem)
+            filesystems[filesystem].subvolumes[id]!.parentSubvolume = node(to).subvolume
+            linkSubvolume(id, below: node(to).subvolume, on: filesystem)
+        }
+        if isRecordingEffects {
+            record(
+                .renamed(
+                    from: oldPath, to: path(of: source), kind: kind(of: source),
+                    subvolume: sourceIsSubvolume ? subvolumeRecord(for: source) : nil))
+        }
+    }
+
+    mutating func changeOwner(
+        _ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle, _ owner: UInt32, _ group: UInt32
+    ) throws(Kind) {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try checkSearchable(directory, by: credentials)
+        guard let child = child(name, of: directory) else { throw .noEntry }
+        let target = crossingMounts(child)
+        if filesystems[target.filesystem].isBtrfs, subvolume(of: target).isReadOnly { throw .readOnly }
+        if !credentials.isRoot { throw .notPermitted }
+        updateNode(target) {
+            $0.owner = owner
+            $0.group = group
+        }
+    }
+
+    // MARK: Files and locks
+
+    mutating func openFile(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle, _ options: FileOpenOptions)
+        throws(Kind) -> FileHandle
+    {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try checkSearchable(directory, by: credentials)
+        let writable = options.contains(.write)
+        if let existing = child(name, of: directory) {
+            if options.contains(.create), options.contains(.exclusive) { throw .exists }
+            let target = crossingMounts(existing)
+            switch node(target).type {
+            case .symlink: throw .symlinkLoop
+            case .directory: throw .isDirectory
+            case .file, .special: break
+            }
+            if writable {
+                if filesystems[target.filesystem].isBtrfs, subvolume(of: target).isReadOnly { throw .readOnly }
+                if !permits(credentials, .write, on: target) { throw .accessDenied }
+            } else if !permits(credentials, .read, on: target) {
+                throw .accessDenied
+            }
+            return FileHandle(descriptor: open(target, for: pid, isDirectory: false, isWritable: writable))
+        }
+        guard options.contains(.create) else { throw .noEntry }
+        try checkModifiable(directory, by: credentials)
+        let ref = attach(newNode(.file, in: directory, by: credentials), named: name, in: directory)
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .created(path: path(of: ref), kind: .file)
+            record(effect)
+        }
+        return FileHandle(descriptor: open(ref, for: pid, isDirectory: false, isWritable: writable))
+    }
+
+    mutating func write(_ pid: Int32, _ bytes: [UInt8], _ handle: FileHandle) throws(Kind) {
+        let open = try file(pid, handle)
+        guard open.isWritable else { throw .badDescriptor }
+        // An open descriptor keeps writing after the subvolume turned
+        // read-only or was deleted.
+        updateNode(open.node) { $0.contents.append(contentsOf: bytes) }
+    }
+
+    func readAll(_ pid: Int32, _ handle: FileHandle) throws(Kind) -> [UInt8] {
+        node(try file(pid, handle).node).contents
+    }
+
+    func status(_ pid: Int32, _ handle: FileHandle) throws(Kind) -> EntryStatus {
+        status(of: try file(pid, handle).node)
+    }
+
+    mutating func tryLock(_ pid: Int32, _ handle: FileHandle) throws(Kind) -> Bool {
+        let open = try file(pid, handle)
+        if let holder = locks[open.node], holder != open.id { return false }
+        locks[open.node] = open.id
+        return true
+    }
+}

@@ -1,0 +1,285 @@
+import FSProtocol
+
+/// The btrfs calls, with the checks in the order the kernel makes them.
+extension HostState {
+    func requireBtrfs(_ ref: NodeRef) throws(Kind) {
+        if !filesystems[ref.filesystem].isBtrfs { throw .notBtrfs }
+    }
+
+    func subvolumeInfo(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> SubvolumeInfo {
+        let directory = try directory(pid, handle)
+        try requireBtrfs(directory)
+        let subvolume = subvolume(of: directory)
+        return SubvolumeInfo(
+            id: subvolume.id, parentID: subvolume.isDeleted ? nil : subvolume.parentSubvolume,
+            uuid: subvolume.uuid, parentUUID: subvolume.parentUUID, receivedUUID: subvolume.receivedUUID,
+            isReadOnly: subvolume.isReadOnly)
+    }
+
+    /// The subvolumes below the handle's subvolume, deepest first; siblings
+    /// by id, as the iterator walks the root references.
+    func nestedSubvolumes(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [NestedSubvolume] {
+        let directory = try directory(pid, handle)
+        try requireBtrfs(directory)
+        let nested = filesystems[directory.filesystem].nested
+        let top = node(directory).subvolume
+        var result: [NestedSubvolume] = []
+        func visit(_ id: SubvolumeID) {
+            for child in (nested[id] ?? []).sorted() {
+                visit(child)
+                result.append(NestedSubvolume(path: relativePath(of: child, below: top, on: directory.filesystem), id: child))
+            }
+        }
+        visit(top)
+        return result
+    }
+
+    /// The path of a subvolume's root from the root of an outer subvolume.
+    func relativePath(of id: SubvolumeID, below top: SubvolumeID, on filesystem: Int) -> String {
+        let fs = filesystems[filesystem]
+        let stop = fs.subvolumes[top]?.root
+        var components: [String] = []
+        var current: NodeID? = fs.subvolumes[id]?.root
+        while let nodeID = current, nodeID != stop, let node = fs.nodes[nodeID] {
+            components.append(node.name?.rawValue ?? "?")
+            current = node.parent
+        }
+        return components.reversed().joined(separator: "/")
+    }
+
+    mutating func createSubvolume(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try requireBtrfs(directory)
+        if child(name, of: directory) != nil { throw .exists }
+        try checkModifiable(directory, by: credentials)
+        let ref = addSubvolume(
+            named: name, in: directory, owner: credentials.user, group: credentials.group, permissions: 0o755)
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .createdSubvolume(subvolumeRecord(for: ref), sourceID: nil)
+            record(effect)
+        }
+    }
+
+    /// A new empty subvolume in a directory; no checks.
+    @discardableResult
+    mutating func addSubvolume(
+        named name: EntryName, in directory: NodeRef, owner: UInt32, group: UInt32, permissions: UInt16
+    ) -> NodeRef {
+        let filesystem = directory.filesystem
+        let id = SubvolumeID(filesystems[filesystem].nextSubvolumeID)
+        filesystems[filesystem].nextSubvolumeID += 1
+        let root = Node(
+            type: .directory, parent: nil, subvolume: id, inode: subvolumeRootInode, owner: owner, group: group,
+            permissions: permissions)
+        let ref = attach(root, named: name, in: directory)
+        filesystems[filesystem].subvolumes[id] = SubvolumeState(
+            id: id, root: ref.node, uuid: allocateUUID(on: filesystem), parentUUID: .zero, receivedUUID: .zero,
+            isReadOnly: false, device: allocateDevice(), parentSubvolume: node(directory).subvolume)
+        linkSubvolume(id, below: node(directory).subvolume, on: filesystem)
+        return ref
+    }
+
+    mutating func snapshot(
+        _ pid: Int32, _ sourceHandle: DirectoryHandle, _ name: EntryName, _ handle: DirectoryHandle, _ readOnly: Bool
+    ) throws(Kind) {
+        let credentials = try process(pid).credentials
+        let source = try directory(pid, sourceHandle)
+        let directory = try directory(pid, handle)
+        try requireBtrfs(directory)
+        guard source.filesystem == directory.filesystem else { throw .crossDevice }
+        guard isSubvolumeRoot(source) else { throw .invalidArgument }
+        // Snapshots are limited to subvolumes the caller owns.
+        if !credentials.isRoot, node(source).owner != credentials.user { throw .notPermitted }
+        if child(name, of: directory) != nil { throw .exists }
+        try checkModifiable(directory, by: credentials)
+        let copy = copySubvolume(source, named: name, in: directory, readOnly: readOnly)
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .createdSubvolume(subvolumeRecord(for: copy), sourceID: node(source).subvolume)
+            record(effect)
+        }
+        // Creating a snapshot commits the transaction.
+        commit(directory.filesystem)
+    }
+
+    /// Copies a subvolume's tree as a new subvolume. A nested subvolume is
+    /// not part of it: an empty directory with inode 2 stands in its place.
+    @discardableResult
+    mutating func copySubvolume(_ source: NodeRef, named name: EntryName, in directory: NodeRef, readOnly: Bool)
+        -> NodeRef
+    {
+        let filesystem = directory.filesystem
+        let original = subvolume(of: source)
+        let id = SubvolumeID(filesystems[filesystem].nextSubvolumeID)
+        filesystems[filesystem].nextSubvolumeID += 1
+        var rootNode = node(source)
+        rootNode.subvolume = id
+        rootNode.children = [:]
+        let ref = attach(rootNode, named: name, in: directory)
+        filesystems[filesystem].subvolumes[id] = SubvolumeState(
+            id: id, root: ref.node, uuid: allocateUUID(on: filesystem), parentUUID: original.uuid,
+            receivedUUID: .zero, isReadOnly: readOnly, device: allocateDevice(),
+            parentSubvolume: node(directory).subvolume, nextInode: original.nextInode)
+        linkSubvolume(id, below: node(directory).subvolume, on: filesystem)
+        copyChildren(of: source, into: ref, subvolume: id)
+        return ref
+    }
+
+    private mutating func copyChildren(of source: NodeRef, into target: NodeRef, subvolume: SubvolumeID) {
+        for (name, childID) in node(source).children.sorted(by: { $0.key < $1.key }) {
+            let child = NodeRef(filesystem: source.filesystem, node: childID)
+            var copy = node(child)
+            copy.subvolume = subvolume
+            copy.children = [:]
+            if isSubvolumeRoot(child) {
+                copy.inode = 2
+                copy.permissions = 0o755
+                attach(copy, named: name, in: target)
+                continue
+            }
+            let copied = attach(copy, named: name, in: target)
+            if copy.type == .directory { copyChildren(of: child, into: copied, subvolume: subvolume) }
+        }
+    }
+
+    mutating func deleteSubvolume(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try requireBtrfs(directory)
+        try checkSearchable(directory, by: credentials)
+        guard let victim = child(name, of: directory) else { throw .noEntry }
+        if !credentials.isRoot {
+            // An unprivileged delete needs the mount option, must name a
+            // subvolume root, and needs write access to that root.
+            if !filesystems[directory.filesystem].userSubvolumeRemovalAllowed { throw .notPermitted }
+            if !isSubvolumeRoot(victim) { throw .invalidArgument }
+            if subvolume(of: victim).isReadOnly { throw .readOnly }
+            if !permits(credentials, [.write, .search], on: victim) { throw .accessDenied }
+        }
+        try checkModifiable(directory, by: credentials)
+        guard node(victim).type == .directory else { throw .notDirectory }
+        guard isSubvolumeRoot(victim) else { throw .invalidArgument }
+        try checkDestroyable(victim)
+        let deleted = subvolumeRecord(for: victim)
+        removeSubvolume(victim)
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .deletedSubvolume(deleted)
+            record(effect)
+        }
+    }
+
+    mutating func deleteSubvolume(_ pid: Int32, _ id: SubvolumeID, _ handle: DirectoryHandle) throws(Kind) {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try requireBtrfs(directory)
+        guard id >= .firstFree else { throw .invalidArgument }
+        let fs = filesystems[directory.filesystem]
+        guard let subvolume = fs.subvolumes[id], !subvolume.isDeleted else { throw .noEntry }
+        let victim = NodeRef(filesystem: directory.filesystem, node: subvolume.root)
+        guard let parent = node(victim).parent else { throw .noEntry }
+        if !credentials.isRoot {
+            if !fs.userSubvolumeRemovalAllowed { throw .notPermitted }
+            if subvolume.isReadOnly { throw .readOnly }
+            if !permits(credentials, [.write, .search], on: victim) { throw .accessDenied }
+        }
+        try checkModifiable(NodeRef(filesystem: directory.filesystem, node: parent), by: credentials)
+        try checkDestroyable(victim)
+        let deleted = subvolumeRecord(for: victim)
+        removeSubvolume(victim)
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .deletedSubvolume(deleted)
+            record(effect)
+        }
+    }
+
+    /// The checks of `btrfs_delete_subvolume`: not the default subvolume,
+    /// no nested subvolume.
+    func checkDestroyable(_ root: NodeRef) throws(Kind) {
+        let fs = filesystems[root.filesystem]
+        let id = node(root).subvolume
+        if fs.defaultSubvolume == id { throw .notPermitted }
+        if !(fs.nested[id] ?? []).isEmpty { throw .notEmpty }
+    }
+
+    mutating func linkSubvolume(_ id: SubvolumeID, below parent: SubvolumeID, on filesystem: Int) {
+        filesystems[filesystem].nested[parent, default: []].insert(id)
+    }
+
+    mutating func unlinkSubvolume(_ id: SubvolumeID, from parent: SubvolumeID?, on filesystem: Int) {
+        guard let parent else { return }
+        filesystems[filesystem].nested[parent]?.remove(id)
+        if filesystems[filesystem].nested[parent]?.isEmpty == true { filesystems[filesystem].nested[parent] = nil }
+    }
+
+    /// Deletes a subvolume: cut from its directory, its tree unreachable,
+    /// mounts inside it torn away. Descriptors into it stay usable.
+    mutating func removeSubvolume(_ root: NodeRef) {
+        let filesystem = root.filesystem
+        let id = node(root).subvolume
+        var tree: Set<NodeRef> = []
+        var pending = [root]
+        while let ref = pending.popLast() {
+            tree.insert(ref)
+            for childID in node(ref).children.values {
+                let child = NodeRef(filesystem: filesystem, node: childID)
+                if node(child).type == .directory { pending.append(child) } else { tree.insert(child) }
+            }
+        }
+        if !mounts.isEmpty {
+            for covered in mounts.keys.sorted() where tree.contains(covered) { unmount(covered) }
+        }
+        let node = node(root)
+        if let parent = node.parent, let name = node.name {
+            updateNode(NodeRef(filesystem: filesystem, node: parent)) { $0.children[name] = nil }
+        }
+        filesystems[filesystem].subvolumes[id]!.isDeleted = true
+        unlinkSubvolume(id, from: filesystems[filesystem].subvolumes[id]!.parentSubvolume, on: filesystem)
+        for ref in tree { locks[ref] = nil }
+        if isOpen(tree) {
+            for ref in tree { updateNode(ref) { $0.isAttached = false } }
+        } else {
+            for ref in tree { filesystems[filesystem].nodes[ref.node] = nil }
+        }
+    }
+
+    mutating func unmount(_ covered: NodeRef) {
+        guard let mount = mounts.removeValue(forKey: covered) else { return }
+        mountedOn[mount.root] = nil
+    }
+
+    mutating func setReadOnly(_ pid: Int32, _ readOnly: Bool, _ handle: DirectoryHandle) throws(Kind) {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try requireBtrfs(directory)
+        guard isSubvolumeRoot(directory) else { throw .invalidArgument }
+        if !credentials.isRoot, node(directory).owner != credentials.user { throw .notPermitted }
+        let id = node(directory).subvolume
+        // The received UUID stays: libbtrfsutil does not clear it.
+        filesystems[directory.filesystem].subvolumes[id]!.isReadOnly = readOnly
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .setReadOnly(subvolumeRecord(for: directory), readOnly: readOnly)
+            record(effect)
+        }
+    }
+
+    mutating func sync(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) {
+        let directory = try directory(pid, handle)
+        try requireBtrfs(directory)
+        commit(directory.filesystem)
+    }
+
+    /// Makes a filesystem's present state the one a crash returns to.
+    mutating func commit(_ filesystem: Int) {
+        guard filesystems[filesystem].durability == .btrfs else { return }
+        durable[filesystem] = filesystems[filesystem]
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .committed(filesystem: filesystem)
+            record(effect)
+        }
+    }
+
+    func mountPoints(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [String] {
+        let directory = try directory(pid, handle)
+        return mounts.keys.filter { isWithin($0, directory) }.map { path(of: $0) }.sorted()
+    }
+}

@@ -1,0 +1,155 @@
+import FSProtocol
+
+/// A node of the simulated tree: directory, file, symbolic link or special
+/// file. Stored per filesystem, addressed by `NodeID`.
+struct Node {
+    enum NodeType {
+        case directory, file, symlink, special
+    }
+
+    var type: NodeType
+    /// The directory holding this node (a directory's `..`); nil for the
+    /// root of a filesystem. Kept after the node is cut from the tree.
+    var parent: NodeID?
+    /// The node's name in `parent`.
+    var name: EntryName?
+    /// The subvolume this node lives in (its own id for a subvolume root).
+    var subvolume: SubvolumeID
+    var inode: UInt64
+    var owner: UInt32
+    var group: UInt32
+    var permissions: UInt16
+    /// False once the node was removed from the tree; it lives on while a
+    /// handle points at it, like an inode with open descriptors.
+    var isAttached = true
+    var children: [EntryName: NodeID] = [:]
+    var contents: [UInt8] = []
+    var linkTarget = ""
+}
+
+/// A node id, unique on the host (never reused, not even across a crash).
+struct NodeID: Hashable, Comparable, Sendable {
+    var rawValue: UInt64
+    static func < (lhs: NodeID, rhs: NodeID) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// A node on a given filesystem.
+struct NodeRef: Hashable, Comparable, Sendable {
+    var filesystem: Int
+    var node: NodeID
+    static func < (lhs: NodeRef, rhs: NodeRef) -> Bool {
+        (lhs.filesystem, lhs.node.rawValue) < (rhs.filesystem, rhs.node.rawValue)
+    }
+}
+
+/// One btrfs subvolume of a simulated filesystem.
+struct SubvolumeState {
+    var id: SubvolumeID
+    var root: NodeID
+    var uuid: BtrfsUUID
+    var parentUUID: BtrfsUUID
+    var receivedUUID: BtrfsUUID
+    var isReadOnly: Bool
+    var device: UInt64
+    /// The subvolume holding this one's root; nil for the top level.
+    var parentSubvolume: SubvolumeID?
+    var nextInode: UInt64 = subvolumeRootInode + 1
+    var isDeleted = false
+}
+
+/// What survives a host crash on a filesystem.
+enum Durability: Sendable {
+    /// btrfs: the state of the last committed transaction (a sync, a
+    /// snapshot, or the periodic commit) comes back.
+    case btrfs
+    /// tmpfs: nothing survives; the filesystem comes back empty.
+    case volatile
+    /// A root filesystem from an image: it comes back as it was set up.
+    case image
+}
+
+/// One simulated filesystem: btrfs or not.
+struct FilesystemState {
+    var index: Int
+    var isBtrfs: Bool
+    var durability: Durability
+    var nodes: [NodeID: Node] = [:]
+    var root: NodeID
+    var subvolumes: [SubvolumeID: SubvolumeState] = [:]
+    /// The live subvolumes directly below each subvolume.
+    var nested: [SubvolumeID: Set<SubvolumeID>] = [:]
+    var nextSubvolumeID: UInt64 = SubvolumeID.firstFree.rawValue
+    var defaultSubvolume = SubvolumeID.topLevel
+    /// The mount option that lets the owner of a subvolume delete it.
+    var userSubvolumeRemovalAllowed: Bool
+    /// The UUID of the filesystem, the seed of its subvolume UUIDs.
+    var uuidSeed: UInt64
+}
+
+/// A filesystem mounted on a directory.
+struct MountState {
+    /// The root of the mounted filesystem.
+    var root: NodeRef
+    /// Whether the mount comes back after a crash (an fstab volume) or not
+    /// (a bind or tmpfs mount made at run time).
+    var isPersistent: Bool
+}
+
+/// An open file description: what a descriptor points at.
+struct OpenDescription {
+    var id: UInt64
+    var node: NodeRef
+    var isDirectory: Bool
+    var isWritable: Bool
+    /// Whether `openRoot` followed a symbolic link to reach the node.
+    var reachedThroughSymlink = false
+}
+
+/// One simulated process.
+struct ProcessState {
+    var pid: Int32
+    var credentials: Credentials
+    var isAlive = true
+    var descriptors: [Int32: OpenDescription] = [:]
+}
+
+/// Who a process is: root or an unprivileged user.
+public struct Credentials: Hashable, Sendable, CustomStringConvertible {
+    public var user: UInt32
+    public var group: UInt32
+
+    public init(user: UInt32, group: UInt32) {
+        self.user = user
+        self.group = group
+    }
+
+    public static let root = Credentials(user: 0, group: 0)
+
+    public var isRoot: Bool { user == 0 }
+    public var description: String { isRoot ? "root" : "uid \(user)" }
+}
+
+/// The whole simulated host: its filesystems, mounts, processes and locks.
+struct HostState {
+    var filesystems: [FilesystemState] = []
+    /// What each filesystem comes back as after a crash.
+    var durable: [FilesystemState] = []
+    var mounts: [NodeRef: MountState] = [:]
+    /// The directory each mounted root is mounted on (its `..`).
+    var mountedOn: [NodeRef: NodeRef] = [:]
+    var rootFilesystem = 0
+    var processes: [Int32: ProcessState] = [:]
+    var firstPID: Int32 = 100
+    var nextPID: Int32 = 100
+    var nextNodeID: UInt64 = 1
+    var nextDevice: UInt64 = 40
+    var nextOpenDescription: UInt64 = 1
+    var uuidCounter: UInt64 = 0
+    /// Which open file description holds the lock of a file.
+    var locks: [NodeRef: UInt64] = [:]
+    /// Effects of the current call, collected while an observer listens.
+    var isRecordingEffects = false
+    var effects: [SimulatedEffect] = []
+    var gate: (any SimulationGate)?
+    var observer: (any SimulationObserver)?
+}

@@ -1,0 +1,194 @@
+import FSProtocol
+
+extension SimulatedHost {
+    /// A host holding a layout's tree.
+    public convenience init(layout: Layout) throws(SetupError) {
+        self.init()
+        try load(layout)
+    }
+
+    /// Builds a layout's tree on this host.
+    public func load(_ layout: Layout) throws(SetupError) {
+        if layout.rootIsBtrfs {
+            try addVolume(layout.root)
+        } else if entryKind(at: layout.root) == nil {
+            try addDirectory(layout.root)
+        }
+        for entry in layout.entries {
+            let path = layout.absolutePath(entry.path)
+            if !layout.rootIsBtrfs, !entry.path.hasPrefix("/"),
+                let first = entry.path.split(separator: "/").first, entry.path.contains("/")
+            {
+                let volume = layout.absolutePath(String(first))
+                if entryKind(at: volume) == nil { try addVolume(volume) }
+            }
+            switch entry.kind {
+            case .volume:
+                try addVolume(
+                    path, owner: entry.owner, group: entry.group,
+                    userSubvolumeRemovalAllowed: entry.userSubvolumeRemovalAllowed)
+            case .tmpfs:
+                try addTmpfs(path)
+            case .dir:
+                try addDirectory(path, owner: entry.owner, group: entry.group, permissions: entry.mode ?? 0o755)
+            case .subvol:
+                if let source = entry.snapshotOf {
+                    try addSnapshot(of: layout.absolutePath(source), at: path, readOnly: entry.readOnly)
+                    try setAttributes(path, owner: entry.owner, group: entry.group, permissions: entry.mode)
+                } else {
+                    try addSubvolume(
+                        path, readOnly: entry.readOnly, received: entry.received, owner: entry.owner,
+                        group: entry.group)
+                    if let mode = entry.mode { try setAttributes(path, owner: nil, group: nil, permissions: mode) }
+                }
+                if entry.isDefault { try setDefaultSubvolume(path) }
+            case .file:
+                try addFile(path, owner: entry.owner, group: entry.group)
+                if let mode = entry.mode { try setAttributes(path, owner: nil, group: nil, permissions: mode) }
+            case .link:
+                try addSymlink(path, target: entry.target ?? "", owner: entry.owner, group: entry.group)
+            case .fifo:
+                try addSpecial(path)
+            case .mount:
+                try addMount(path)
+            }
+        }
+    }
+
+    /// Sets owner, group and permissions of an entry during setup.
+    public func setAttributes(_ path: String, owner: UInt32?, group: UInt32?, permissions: UInt16?) throws(SetupError) {
+        try state.withLock { (state: inout HostState) throws(SetupError) in
+            let (directory, name) = try state.setupParent(path)
+            guard let child = state.child(name, of: directory) else { throw SetupError(path: path, reason: "missing") }
+            state.updateNode(state.crossingMounts(child)) { node in
+                if let owner { node.owner = owner }
+                if let group { node.group = group }
+                if let permissions { node.permissions = permissions }
+            }
+            state.sealSetup()
+        }
+    }
+
+    /// The kind of the entry at an absolute path (not following a final
+    /// link), or nil when there is none.
+    public func entryKind(at path: String) -> EntryKind? {
+        state.withLock { state in
+            state.setupLookupNoFollow(path).map { state.kind(of: state.crossingMounts($0)) }
+        }
+    }
+
+    /// The target of the link at an absolute path.
+    public func linkTarget(at path: String) -> String? {
+        state.withLock { state in
+            guard let ref = state.setupLookupNoFollow(path), state.node(ref).type == .symlink else { return nil }
+            return state.node(ref).linkTarget
+        }
+    }
+
+    /// What btrfs would report for the subvolume at an absolute path.
+    public func subvolumeInfo(at path: String) -> SubvolumeInfo? {
+        state.withLock { state in
+            guard let ref = state.setupLookupNoFollow(path).map(state.crossingMounts), state.isSubvolumeRoot(ref)
+            else { return nil }
+            let subvolume = state.subvolume(of: ref)
+            return SubvolumeInfo(
+                id: subvolume.id, parentID: subvolume.parentSubvolume, uuid: subvolume.uuid,
+                parentUUID: subvolume.parentUUID, receivedUUID: subvolume.receivedUUID,
+                isReadOnly: subvolume.isReadOnly)
+        }
+    }
+
+    /// The names in the directory at an absolute path, sorted.
+    public func names(at path: String) -> [EntryName]? {
+        state.withLock { state in
+            guard let ref = state.setupLookupNoFollow(path).map(state.crossingMounts),
+                state.node(ref).type == .directory
+            else { return nil }
+            return state.node(ref).children.keys.sorted()
+        }
+    }
+
+    /// The tree below `root` as a layout: every entry, in sorted order.
+    public func layout(root: String = Layout.defaultRoot) -> Layout {
+        state.withLock { state in
+            var layout = Layout(root: root)
+            guard let rootRef = state.setupLookupNoFollow(root) else { return layout }
+            if let mount = state.mounts[rootRef], state.filesystems[mount.root.filesystem].isBtrfs {
+                layout.rootIsBtrfs = true
+            }
+            state.capture(state.crossingMounts(rootRef), prefix: "", into: &layout)
+            return layout
+        }
+    }
+}
+
+extension HostState {
+    /// The node at an absolute path; intermediate components cross mounts,
+    /// the last one is returned as it is (a mount point stays the covered
+    /// directory, a link stays the link).
+    func setupLookupNoFollow(_ path: String) -> NodeRef? {
+        var current = NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root)
+        for component in path.split(separator: "/") {
+            let directory = crossingMounts(current)
+            guard node(directory).type == .directory, let name = EntryName(String(component)),
+                let child = child(name, of: directory)
+            else { return nil }
+            current = child
+        }
+        return current
+    }
+
+    func capture(_ directory: NodeRef, prefix: String, into layout: inout Layout) {
+        for (name, id) in node(directory).children.sorted(by: { $0.key < $1.key }) {
+            let covered = NodeRef(filesystem: directory.filesystem, node: id)
+            let path = prefix.isEmpty ? name.rawValue : prefix + "/" + name.rawValue
+            let ref = crossingMounts(covered)
+            let node = node(ref)
+            var entry: LayoutEntry
+            if let mount = mounts[covered] {
+                let fs = filesystems[mount.root.filesystem]
+                if !mount.isPersistent {
+                    entry = LayoutEntry(.mount, path)
+                } else if fs.isBtrfs {
+                    entry = LayoutEntry(.volume, path)
+                    entry.userSubvolumeRemovalAllowed = fs.userSubvolumeRemovalAllowed
+                } else {
+                    entry = LayoutEntry(.tmpfs, path)
+                }
+                if mount.isPersistent, fs.isBtrfs {
+                    entry.owner = node.owner
+                    entry.group = node.group
+                }
+            } else {
+                let defaultMode: UInt16
+                switch kind(of: ref) {
+                case .subvolume:
+                    entry = LayoutEntry(.subvol, path)
+                    let subvolume = subvolume(of: ref)
+                    entry.readOnly = subvolume.isReadOnly
+                    entry.received = !subvolume.receivedUUID.isZero
+                    entry.isDefault = filesystems[ref.filesystem].defaultSubvolume == subvolume.id
+                    defaultMode = 0o755
+                case .directory:
+                    entry = LayoutEntry(.dir, path)
+                    defaultMode = 0o755
+                case .file:
+                    entry = LayoutEntry(.file, path)
+                    defaultMode = 0o644
+                case .symlink:
+                    entry = LayoutEntry(.link, path)
+                    entry.target = node.linkTarget
+                    defaultMode = 0o777
+                case .other:
+                    entry = LayoutEntry(.fifo, path)
+                    defaultMode = node.permissions
+                }
+                entry.owner = node.owner
+                entry.group = node.group
+                if node.permissions != defaultMode { entry.mode = node.permissions }
+            }
+            layout.entries.append(entry)
+            if node.type == .directory { capture(ref, prefix: path, into: &layout) }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+import FSProtocol
+
+/// A setup step that cannot be carried out, with the reason.
+public struct SetupError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var path: String
+    public var reason: String
+
+    public init(path: String, reason: String) {
+        self.path = path
+        self.reason = reason
+    }
+
+    public var description: String { "\(path): \(reason)" }
+}
+
+/// Building a host's tree as it is on disk before anything runs: no
+/// permission checks, no gate, and every change counts as committed.
+extension SimulatedHost {
+    /// Adds a plain directory (and any missing parent).
+    public func addDirectory(_ path: String, owner: UInt32 = 0, group: UInt32 = 0, permissions: UInt16 = 0o755)
+        throws(SetupError)
+    {
+        try setup(path) { state, directory, name throws(SetupError) in
+            var node = state.newNode(.directory, in: directory, by: Credentials(user: owner, group: group))
+            node.permissions = permissions
+            state.attach(node, named: name, in: directory)
+        }
+    }
+
+    /// Adds a btrfs filesystem mounted at `path`, as each machine volume
+    /// is. Build OS mounts volumes with `user_subvol_rm_allowed`.
+    public func addVolume(_ path: String, owner: UInt32 = 0, group: UInt32 = 0, userSubvolumeRemovalAllowed: Bool = true)
+        throws(SetupError)
+    {
+        try addFilesystem(
+            path, isBtrfs: true, durability: .btrfs, isPersistent: true, owner: owner, group: group,
+            userSubvolumeRemovalAllowed: userSubvolumeRemovalAllowed)
+    }
+
+    /// Adds a tmpfs mounted at `path` at boot (such as `/var/lock`): it
+    /// comes back empty after a crash.
+    public func addTmpfs(_ path: String) throws(SetupError) {
+        try addFilesystem(
+            path, isBtrfs: false, durability: .volatile, isPersistent: true, owner: 0, group: 0,
+            userSubvolumeRemovalAllowed: false)
+    }
+
+    /// Mounts a tmpfs on `path` at run time, such as a bind mount an
+    /// operator left inside a machine directory; a crash unmounts it.
+    public func addMount(_ path: String) throws(SetupError) {
+        try addFilesystem(
+            path, isBtrfs: false, durability: .volatile, isPersistent: false, owner: 0, group: 0,
+            userSubvolumeRemovalAllowed: false)
+    }
+
+    private func addFilesystem(
+        _ path: String, isBtrfs: Bool, durability: Durability, isPersistent: Bool, owner: UInt32, group: UInt32,
+        userSubvolumeRemovalAllowed: Bool
+    ) throws(SetupError) {
+        try state.withLock { (state: inout HostState) throws(SetupError) in
+            let covered: NodeRef
+            if let existing = state.setupLookup(path) {
+                guard state.node(existing).type == .directory else {
+                    throw SetupError(path: path, reason: "a mount point must be a directory")
+                }
+                guard state.mounts[existing] == nil else { throw SetupError(path: path, reason: "already mounted") }
+                covered = existing
+            } else {
+                let (directory, name) = try state.setupParent(path)
+                covered = state.attach(
+                    state.newNode(.directory, in: directory, by: .root), named: name, in: directory)
+            }
+            let index = state.makeFilesystem(
+                isBtrfs: isBtrfs, durability: durability, userSubvolumeRemovalAllowed: userSubvolumeRemovalAllowed)
+            let root = NodeRef(filesystem: index, node: state.filesystems[index].root)
+            state.updateNode(root) {
+                $0.owner = owner
+                $0.group = group
+            }
+            state.mounts[covered] = MountState(root: root, isPersistent: isPersistent)
+            state.mountedOn[root] = covered
+            state.sealSetup()
+        }
+    }
+
+    /// Adds a subvolume. A received one carries a received UUID, as `btrfs
+    /// receive` leaves it.
+    public func addSubvolume(
+        _ path: String, readOnly: Bool = false, received: Bool = false, owner: UInt32 = 0, group: UInt32 = 0
+    ) throws(SetupError) {
+        try setup(path) { state, directory, name throws(SetupError) in
+            guard state.filesystems[directory.filesystem].isBtrfs else {
+                throw SetupError(path: path, reason: "not on a btrfs filesystem")
+            }
+            let ref = state.addSubvolume(named: name, in: directory, owner: owner, group: group, permissions: 0o755)
+            let id = state.node(ref).subvolume
+            state.filesystems[ref.filesystem].subvolumes[id]!.isReadOnly = readOnly
+            if received {
+                state.filesystems[ref.filesystem].subvolumes[id]!.receivedUUID = state.allocateUUID(
+                    on: ref.filesystem)
+            }
+        }
+    }
+
+    /// Adds a snapshot of the subvolume at `source`.
+    public func addSnapshot(of source: String, at path: String, readOnly: Bool = false) throws(SetupError) {
+        try setup(path) { state, directory, name throws(SetupError) in
+            guard let sourceRef = state.setupLookup(source), state.isSubvolumeRoot(sourceRef) else {
+                throw SetupError(path: source, reason: "not a subvolume")
+            }
+            guard sourceRef.filesystem == directory.filesystem else {
+                throw SetupError(path: path, reason: "not on the filesystem of \(source)")
+            }
+            state.copySubvolume(sourceRef, named: name, in: directory, readOnly: readOnly)
+        }
+    }
+
+    /// Adds a regular file.
+    public func addFile(_ path: String, contents: [UInt8] = [], owner: UInt32 = 0, group: UInt32 = 0)
+        throws(SetupError)
+    {
+        try setup(path) { state, directory, name throws(SetupError) in
+            var node = state.newNode(.file, in: directory, by: Credentials(user: owner, group: group))
+            node.contents = contents
+            state.attach(node, named: name, in: directory)
+        }
+    }
+
+    /// Adds a symbolic link.
+    public func addSymlink(_ path: String, target: String, owner: UInt32 = 0, group: UInt32 = 0) throws(SetupError) {
+        try setup(path) { state, directory, name throws(SetupError) in
+            var node = state.newNode(.symlink, in: directory, by: Credentials(user: owner, group: group))
+            node.linkTarget = target
+            state.attach(node, named: name, in: directory)
+        }
+    }
+
+    /// Adds a FIFO (any entry that is neither file, directory nor link).
+    public func addSpecial(_ path: String) throws(SetupError) {
+        try setup(path) { state, directory, name throws(SetupError) in
+            state.attach(state.newNode(.special, in: directory, by: .root), named: name, in: directory)
+        }
+    }
+
+    /// Makes the subvolume at `path` its filesystem's default subvolume.
+    public func setDefaultSubvolume(_ path: String) throws(SetupError) {
+        try state.withLock { (state: inout HostState) throws(SetupError) in
+            guard let ref = state.setupLookup(path), state.isSubvolumeRoot(ref) else {
+                throw SetupError(path: path, reason: "not a subvolume")
+            }
+            state.filesystems[ref.filesystem].defaultSubvolume = state.node(ref).subvolume
+            state.sealSetup()
+        }
+    }
+
+    private func setup(
+        _ path: String, _ body: (inout HostState, NodeRef, EntryName) throws(SetupError) -> Void
+    ) throws(SetupError) {
+        try state.withLock { (state: inout HostState) throws(SetupError) in
+            let (directory, name) = try state.setupParent(path)
+            if state.child(name, of: directory) != nil { throw SetupError(path: path, reason: "already exists") }
+            try body(&state, directory, name)
+            state.sealSetup()
+        }
+    }
+}
+
+extension HostState {
+    /// The node at an absolute path, crossing mounts, following no link.
+    func setupLookup(_ path: String) -> NodeRef? {
+        var current = crossingMounts(NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root))
+        for component in path.split(separator: "/") {
+            guard node(current).type == .directory, let name = EntryName(String(component)),
+                let child = child(name, of: current)
+            else { return nil }
+            current = crossingMounts(child)
+        }
+        return current
+    }
+
+    /// The directory that is to hold `path` (created with its parents as
+    /// plain directories owned by root) and the last name.
+    mutating func setupParent(_ path: String) throws(SetupError) -> (NodeRef, EntryName) {
+        guard path.hasPrefix("/") else { throw SetupError(path: path, reason: "not an absolute path") }
+        var components = path.split(separator: "/").map(String.init)
+        guard let last = components.popLast(), let name = EntryName(last) else {
+            throw SetupError(path: path, reason: "no entry name")
+        }
+        var current = crossingMounts(NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root))
+        for component in components {
+            guard let name = EntryName(component) else { throw SetupError(path: path, reason: "invalid path") }
+            if let child = child(name, of: current) {
+                current = crossingMounts(child)
+                guard node(current).type == .directory else {
+                    throw SetupError(path: path, reason: "\(component) is not a directory")
+                }
+            } else {
+                current = attach(newNode(.directory, in: current, by: .root), named: name, in: current)
+            }
+        }
+        return (current, name)
+    }
+
+    /// Setup describes what is on disk: it survives any crash.
+    mutating func sealSetup() {
+        for index in filesystems.indices where filesystems[index].durability != .volatile {
+            durable[index] = filesystems[index]
+        }
+    }
+}

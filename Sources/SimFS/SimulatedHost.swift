@@ -1,0 +1,151 @@
+import FSProtocol
+import Synchronization
+
+/// An in-memory host with btrfs filesystems, faithful to the kernel in the
+/// calls the protocol makes.
+///
+/// A host holds filesystems (btrfs or not) mounted on one tree, the
+/// processes that act on them, and the locks they hold. Each process is a
+/// `SimulatedProcess`, a `FileSystem` of its own. Everything is
+/// deterministic: listings are sorted, ids and UUIDs come from counters, and
+/// no state is iterated in hash order where the order can show.
+///
+/// A crash brings each btrfs filesystem back to its last committed
+/// transaction (a sync or a snapshot commits), empties tmpfs, and ends every
+/// process.
+public final class SimulatedHost: Sendable {
+    let state: Mutex<HostState>
+
+    /// A host whose root filesystem (`/`) is not btrfs, as on Build OS.
+    public init() {
+        var state = HostState()
+        let root = state.makeFilesystem(isBtrfs: false, durability: .image, userSubvolumeRemovalAllowed: false)
+        state.rootFilesystem = root
+        self.state = Mutex(state)
+    }
+
+    /// Installs the scheduler's gate; nil removes it.
+    public func install(gate: (any SimulationGate)?) {
+        state.withLock { $0.gate = gate }
+    }
+
+    /// Installs the observer that sees every call; nil removes it.
+    public func install(observer: (any SimulationObserver)?) {
+        state.withLock { $0.observer = observer }
+    }
+
+    // MARK: Processes
+
+    /// Starts a process with the given credentials.
+    public func spawn(_ credentials: Credentials = .root) -> SimulatedProcess {
+        let pid = state.withLock { state in
+            let pid = state.nextPID
+            state.nextPID += 1
+            state.processes[pid] = ProcessState(pid: pid, credentials: credentials)
+            return pid
+        }
+        return SimulatedProcess(host: self, processID: pid)
+    }
+
+    /// Ends a process as a crash would: its descriptors close and its locks
+    /// go; its files stay.
+    public func kill(_ pid: Int32) {
+        state.withLock { state in
+            guard let process = state.processes[pid], process.isAlive else { return }
+            for descriptor in process.descriptors.keys.sorted() { state.closeDescriptor(descriptor, of: pid) }
+            state.processes[pid]!.isAlive = false
+        }
+    }
+
+    /// Whether a process is still running.
+    public func isAlive(_ pid: Int32) -> Bool {
+        state.withLock { $0.processes[pid]?.isAlive ?? false }
+    }
+
+    /// The process ids that hold a descriptor into a subvolume or a
+    /// subvolume below it, sorted.
+    public func processesUsing(filesystem: Int, subvolume: SubvolumeID) -> [Int32] {
+        state.withLock { state in
+            var users: [Int32] = []
+            for pid in state.processes.keys.sorted() {
+                let process = state.processes[pid]!
+                guard process.isAlive else { continue }
+                let inside = process.descriptors.values.contains { open in
+                    open.node.filesystem == filesystem
+                        && state.isBelowSubvolume(state.node(open.node).subvolume, subvolume, on: filesystem)
+                }
+                if inside { users.append(pid) }
+            }
+            return users
+        }
+    }
+
+    /// Crashes the host: every process dies, each btrfs filesystem returns
+    /// to its last commit, tmpfs comes back empty, mounts made at run time
+    /// are gone, and process ids start over.
+    public func crash() {
+        state.withLock { $0.crash() }
+    }
+
+    /// Commits every btrfs filesystem, as the periodic transaction commit
+    /// does.
+    public func commitAll() {
+        state.withLock { state in
+            for index in state.filesystems.indices { state.commit(index) }
+        }
+    }
+}
+
+extension HostState {
+    mutating func makeFilesystem(isBtrfs: Bool, durability: Durability, userSubvolumeRemovalAllowed: Bool) -> Int {
+        let index = filesystems.count
+        let rootID = NodeID(rawValue: nextNodeID)
+        nextNodeID += 1
+        var fs = FilesystemState(
+            index: index, isBtrfs: isBtrfs, durability: durability, root: rootID,
+            userSubvolumeRemovalAllowed: userSubvolumeRemovalAllowed, uuidSeed: 0xb7f5_0000_0000_0000 | UInt64(index))
+        fs.nodes[rootID] = Node(
+            type: .directory, parent: nil, subvolume: .topLevel, inode: subvolumeRootInode, owner: 0, group: 0,
+            permissions: 0o755)
+        fs.subvolumes[.topLevel] = SubvolumeState(
+            id: .topLevel, root: rootID, uuid: BtrfsUUID(high: fs.uuidSeed, low: 5), parentUUID: .zero,
+            receivedUUID: .zero, isReadOnly: false, device: nextDevice, parentSubvolume: nil)
+        nextDevice += 1
+        filesystems.append(fs)
+        durable.append(fs)
+        return index
+    }
+
+    /// Whether subvolume `id` is `outer` or lies below it.
+    func isBelowSubvolume(_ id: SubvolumeID, _ outer: SubvolumeID, on filesystem: Int) -> Bool {
+        var current: SubvolumeID? = id
+        while let candidate = current {
+            if candidate == outer { return true }
+            current = filesystems[filesystem].subvolumes[candidate]?.parentSubvolume
+        }
+        return false
+    }
+
+    mutating func crash() {
+        for pid in processes.keys { processes[pid]!.isAlive = false }
+        processes = [:]
+        locks = [:]
+        for index in filesystems.indices {
+            switch filesystems[index].durability {
+            case .btrfs, .image:
+                filesystems[index] = durable[index]
+            case .volatile:
+                let fs = filesystems[index]
+                var empty = fs
+                empty.nodes = [fs.root: fs.nodes[fs.root]!]
+                empty.nodes[fs.root]!.children = [:]
+                filesystems[index] = empty
+            }
+        }
+        for covered in mounts.keys.sorted() {
+            let mount = mounts[covered]!
+            if !mount.isPersistent || nodeIfPresent(covered) == nil { unmount(covered) }
+        }
+        nextPID = firstPID
+    }
+}
