@@ -1,0 +1,48 @@
+import FSProtocol
+import Logging
+
+/// The boot cleanup of a machines root: scan, plan, apply, report.
+///
+/// It keeps the boot contract of Build OS: it runs before any build agent
+/// starts, so every working snapshot and lock file it finds is stale.
+public struct BootCleanup: Sendable {
+    public let fileSystem: any FileSystem
+    /// The machines root, absolute (`/build/machines` on Build OS).
+    public let root: String
+    public let toolchains: ToolchainSet
+    public let logger: Logger
+
+    public init(
+        fileSystem: any FileSystem, root: String, toolchains: ToolchainSet,
+        logger: Logger = Logger(label: "buildos-clean.cleanup")
+    ) {
+        self.fileSystem = fileSystem
+        self.root = root
+        self.toolchains = toolchains
+        self.logger = logger
+    }
+
+    /// Scans the tree and plans; the error is the root's.
+    public func plan() async -> Result<Plan, FSError> {
+        do throws(FSError) {
+            let scan = try await Scanner(fileSystem: fileSystem).scan(rootPath: root)
+            return .success(Planner(toolchains: toolchains).plan(scan))
+        } catch {
+            return .failure(error)
+        }
+    }
+
+    /// Plans and, unless `dryRun`, carries the plan out.
+    public func run(dryRun: Bool = false) async -> (plan: Plan?, report: Report) {
+        switch await plan() {
+        case .failure(let error):
+            var report = Report(root: root, toolchains: toolchains, dryRun: dryRun)
+            report.add(Diagnostic(path: root, level: .error, message: "unable to open machines root", cause: error.cause))
+            return (nil, report)
+        case .success(let plan):
+            logger.debug("planned", metadata: ["items": "\(plan.items.count)"])
+            let report = dryRun ? Applier.dryRun(plan) : await Applier(fileSystem: fileSystem, logger: logger).apply(plan)
+            return (plan, report)
+        }
+    }
+}

@@ -1,0 +1,80 @@
+import FSProtocol
+
+/// Where an entry is below the machines root: a volume, a machine in it, an
+/// entry in that machine's directory.
+public struct EntryPath: Hashable, Sendable, CustomStringConvertible {
+    public var volume: EntryName
+    public var machine: EntryName?
+    public var entry: EntryName?
+
+    public init(volume: EntryName, machine: EntryName? = nil, entry: EntryName? = nil) {
+        self.volume = volume
+        self.machine = machine
+        self.entry = entry
+    }
+
+    /// The path below `root`, as the diagnostics print it.
+    public func rendered(root: String) -> String {
+        var path = root.hasSuffix("/") ? String(root.dropLast()) : root
+        for name in [volume, machine, entry].compactMap({ $0 }) { path += "/" + name.rawValue }
+        return path
+    }
+
+    public var description: String { [volume, machine, entry].compactMap { $0?.rawValue }.joined(separator: "/") }
+}
+
+/// What the cleanup does with an entry.
+public enum PlannedAction: String, Hashable, Sendable, Codable {
+    /// Nothing: the entry stays.
+    case keep
+    /// Delete the subvolume (nested subvolumes first).
+    case deleteSubvolume = "delete-subvolume"
+    /// Remove a stale lock file.
+    case removeLockFile = "remove-lock-file"
+    /// Remove the machine directory of a deleted machine, after its
+    /// entries.
+    case deleteMachineDirectory = "delete-machine-directory"
+    /// Nothing but a diagnostic line: the entry stays.
+    case report
+}
+
+/// One decision of the plan: an entry, what it was, what happens to it and
+/// why.
+public struct PlanItem: Hashable, Sendable {
+    public var path: EntryPath
+    /// What the scan saw.
+    public var kind: EntryKind
+    /// Who it was when scanned; deletion re-checks it.
+    public var identity: FileIdentity
+    public var action: PlannedAction
+    public var reason: Reason
+
+    public init(path: EntryPath, kind: EntryKind, identity: FileIdentity, action: PlannedAction, reason: Reason) {
+        self.path = path
+        self.kind = kind
+        self.identity = identity
+        self.action = action
+        self.reason = reason
+    }
+}
+
+/// The decisions for a whole machines root, in the order the diagnostics
+/// print them: volumes, machines and entries in byte order of their names,
+/// a deleted machine's directory after its entries.
+public struct Plan: Hashable, Sendable {
+    public var root: String
+    public var toolchains: ToolchainSet
+    public var items: [PlanItem]
+    /// The identity each volume and machine directory had when scanned;
+    /// the apply step reopens them and checks.
+    public var directoryIdentities: [EntryPath: FileIdentity]
+
+    public init(
+        root: String, toolchains: ToolchainSet, items: [PlanItem], directoryIdentities: [EntryPath: FileIdentity] = [:]
+    ) {
+        self.root = root
+        self.toolchains = toolchains
+        self.items = items
+        self.directoryIdentities = directoryIdentities
+    }
+}

@@ -1,0 +1,164 @@
+import FSProtocol
+
+/// Decides, from a scan alone, what happens to every entry.
+///
+/// The planner is pure: the same scan and configuration give the same plan.
+/// It implements the boot contract: no agent runs, so every working
+/// snapshot and lock file is stale.
+public struct Planner: Sendable {
+    public let toolchains: ToolchainSet
+
+    public init(toolchains: ToolchainSet) {
+        self.toolchains = toolchains
+    }
+
+    public func plan(_ scan: TreeScan) -> Plan {
+        var plan = Plan(root: scan.root, toolchains: toolchains, items: [])
+        for volume in scan.volumes { planVolume(volume, into: &plan) }
+        return plan
+    }
+
+    private func planVolume(_ volume: VolumeScan, into plan: inout Plan) {
+        let path = EntryPath(volume: volume.name)
+        func item(_ action: PlannedAction, _ reason: Reason) {
+            plan.items.append(
+                PlanItem(
+                    path: path, kind: volume.status.kind, identity: volume.status.identity, action: action,
+                    reason: reason))
+        }
+        if !volume.name.isExact { return item(.report, .undecodableName) }
+        if volume.name.rawValue.hasPrefix(".") { return item(.report, .unknownEntry(volume.status.kind)) }
+        guard volume.status.kind.isDirectory else { return item(.report, .invalidVolume(volume.status.kind)) }
+        switch volume.content {
+        case .vanished, .skipped:
+            return
+        case .unreadable(let error):
+            return item(.report, .unreadableVolume(error))
+        case .listed(let machines):
+            item(.keep, .volume)
+            plan.directoryIdentities[path] = volume.status.identity
+            for machine in machines { planMachine(machine, in: volume.name, into: &plan) }
+        }
+    }
+
+    private func planMachine(_ machine: MachineScan, in volume: EntryName, into plan: inout Plan) {
+        let path = EntryPath(volume: volume, machine: machine.name)
+        func item(_ action: PlannedAction, _ reason: Reason) {
+            plan.items.append(
+                PlanItem(
+                    path: path, kind: machine.status.kind, identity: machine.status.identity, action: action,
+                    reason: reason))
+        }
+        if !machine.name.isExact { return item(.report, .undecodableName) }
+        if !MachineNaming.isMachineName(machine.name) { return item(.report, .unknownEntry(machine.status.kind)) }
+        guard machine.status.kind.isDirectory else { return item(.report, .invalidMachine(machine.status.kind)) }
+        switch machine.content {
+        case .vanished, .skipped:
+            return
+        case .unreadable(let error):
+            return item(.report, .unreadableMachine(error))
+        case .listed(let directory):
+            plan.directoryIdentities[path] = machine.status.identity
+            let link = LinkState(directory, machine: machine.name)
+            if case .absent = link {
+                let first = plan.items.count
+                for entry in directory.entries {
+                    plan.items.append(planEntry(entry, of: machine.name, at: path, link: link))
+                }
+                let keeps = plan.items[first...].contains { $0.action == .keep || $0.action == .report }
+                keeps ? item(.report, .machineKeepsEntries) : item(.deleteMachineDirectory, .emptiedMachineDirectory)
+            } else {
+                item(.keep, .machine)
+                for entry in directory.entries {
+                    plan.items.append(planEntry(entry, of: machine.name, at: path, link: link))
+                }
+            }
+        }
+    }
+
+    /// The state of a machine's current link.
+    enum LinkState {
+        /// No link: the machine is being deleted.
+        case absent
+        case valid(target: EntryName)
+        /// In error: the machine stays, with its revisions and bootstrapped
+        /// subvolumes.
+        case broken(Reason)
+
+        init(_ directory: MachineDirectory, machine: EntryName) {
+            switch directory.link {
+            case .absent:
+                self = .absent
+            case .notSymlink(let kind):
+                self = .broken(.linkNotSymlink(kind))
+            case .unreadable(let error):
+                self = .broken(.unreadableLink(error))
+            case .symlink(let target):
+                guard let name = EntryName(target) else {
+                    self = .broken(.linkOutsideMachine(target: target))
+                    return
+                }
+                guard let entry = directory.entries.first(where: { $0.name == name }) else {
+                    self = .broken(.danglingLink(target: target))
+                    return
+                }
+                guard entry.kind == .subvolume else {
+                    self = .broken(.linkTargetNotSubvolume(target: target, kind: entry.kind))
+                    return
+                }
+                self = .valid(target: name)
+            }
+        }
+    }
+
+    private func planEntry(_ entry: DirectoryEntry, of machine: EntryName, at machinePath: EntryPath, link: LinkState)
+        -> PlanItem
+    {
+        let path = EntryPath(volume: machinePath.volume, machine: machine, entry: entry.name)
+        func item(_ action: PlannedAction, _ reason: Reason) -> PlanItem {
+            PlanItem(path: path, kind: entry.kind, identity: entry.status.identity, action: action, reason: reason)
+        }
+        /// An entry whose name promises a subvolume but which is none.
+        func misnamed() -> PlanItem {
+            switch entry.kind {
+            case .symlink: item(.report, .otherSymlink)
+            case .directory: item(.report, .notSubvolume(.directory))
+            default: item(.report, .unknownEntry(entry.kind))
+            }
+        }
+        let deleting: Bool
+        switch link {
+        case .absent:
+            deleting = true
+        case .valid(let target):
+            if entry.name == machine { return item(.keep, .currentLink(target: target.rawValue)) }
+            if entry.name == target { return item(.keep, .currentTarget) }
+            deleting = false
+        case .broken(let reason):
+            if entry.name == machine { return item(.report, reason) }
+            deleting = false
+        }
+        if !entry.name.isExact { return item(.report, .undecodableName) }
+        switch MachineEntryName(classifying: entry.name, machine: machine) {
+        case .currentLink:
+            return misnamed()
+        case .revision:
+            guard entry.kind == .subvolume else { return misnamed() }
+            return deleting ? item(.deleteSubvolume, .machineWithoutLink) : item(.keep, .revision)
+        case .bootstrapped(let toolchain):
+            guard entry.kind == .subvolume else { return misnamed() }
+            if deleting { return item(.deleteSubvolume, .machineWithoutLink) }
+            if toolchains.contains(toolchain) { return item(.keep, .configuredToolchain(toolchain)) }
+            if case .broken = link { return item(.keep, .keptForLinkError(toolchain)) }
+            return item(.deleteSubvolume, .unconfiguredToolchain(toolchain))
+        case .workingSnapshot(let toolchain, _):
+            guard entry.kind == .subvolume else { return misnamed() }
+            return item(.deleteSubvolume, deleting ? .machineWithoutLink : .staleWorkingSnapshot(toolchain))
+        case .lockFile(let toolchain):
+            guard entry.kind == .file else { return entry.kind == .symlink ? item(.report, .otherSymlink) : item(.report, .unknownEntry(entry.kind)) }
+            return item(.removeLockFile, .staleLockFile(toolchain))
+        case .unknown:
+            return entry.kind == .symlink ? item(.report, .otherSymlink) : item(.report, .unknownEntry(entry.kind))
+        }
+    }
+}

@@ -1,0 +1,131 @@
+import FSProtocol
+
+/// Why the plan decided what it did about an entry.
+public enum Reason: Hashable, Sendable {
+    // Kept.
+    case volume
+    case machine
+    case currentLink(target: String)
+    case currentTarget
+    case revision
+    case configuredToolchain(Toolchain)
+    /// A bootstrapped machine of an unconfigured toolchain, kept because
+    /// the machine's current link is in error.
+    case keptForLinkError(Toolchain)
+
+    // Deleted or removed.
+    case unconfiguredToolchain(Toolchain)
+    case staleWorkingSnapshot(Toolchain)
+    case machineWithoutLink
+    case staleLockFile(Toolchain)
+    case emptiedMachineDirectory
+
+    // Reported.
+    case invalidVolume(EntryKind)
+    case invalidMachine(EntryKind)
+    case unreadableVolume(FSError)
+    case unreadableMachine(FSError)
+    case unknownEntry(EntryKind)
+    case notSubvolume(EntryKind)
+    case otherSymlink
+    case undecodableName
+    case danglingLink(target: String)
+    case linkOutsideMachine(target: String)
+    case linkTargetNotSubvolume(target: String, kind: EntryKind)
+    case linkNotSymlink(EntryKind)
+    case unreadableLink(FSError)
+    case machineKeepsEntries
+
+    /// A stable code for scripts.
+    public var code: String {
+        switch self {
+        case .volume: "volume"
+        case .machine: "machine"
+        case .currentLink: "current-link"
+        case .currentTarget: "current-target"
+        case .revision: "revision"
+        case .configuredToolchain: "configured-toolchain"
+        case .keptForLinkError: "kept-for-link-error"
+        case .unconfiguredToolchain: "unconfigured-toolchain"
+        case .staleWorkingSnapshot: "stale-working-snapshot"
+        case .machineWithoutLink: "machine-without-link"
+        case .staleLockFile: "stale-lock-file"
+        case .emptiedMachineDirectory: "emptied-machine-directory"
+        case .invalidVolume: "invalid-volume"
+        case .invalidMachine: "invalid-machine"
+        case .unreadableVolume: "unreadable-volume"
+        case .unreadableMachine: "unreadable-machine"
+        case .unknownEntry: "unknown-entry"
+        case .notSubvolume: "not-subvolume"
+        case .otherSymlink: "other-symlink"
+        case .undecodableName: "undecodable-name"
+        case .danglingLink: "dangling-link"
+        case .linkOutsideMachine: "link-outside-machine"
+        case .linkTargetNotSubvolume: "link-target-not-subvolume"
+        case .linkNotSymlink: "link-not-symlink"
+        case .unreadableLink: "unreadable-link"
+        case .machineKeepsEntries: "machine-keeps-entries"
+        }
+    }
+
+    /// The reason in words, for the plan listing.
+    public var text: String {
+        switch self {
+        case .volume: "volume"
+        case .machine: "machine"
+        case .currentLink(let target): "current machine link -> \(target)"
+        case .currentTarget: "target of the current machine link"
+        case .revision: "machine revision"
+        case .configuredToolchain(let toolchain): "bootstrapped for configured toolchain \(toolchain)"
+        case .keptForLinkError(let toolchain):
+            "bootstrapped for toolchain \(toolchain), kept while the current machine link is in error"
+        case .unconfiguredToolchain(let toolchain): "bootstrapped for toolchain \(toolchain), which is not configured"
+        case .staleWorkingSnapshot(let toolchain): "stale working snapshot of toolchain \(toolchain)"
+        case .machineWithoutLink: "machine has no current link: being deleted"
+        case .staleLockFile(let toolchain): "stale lock file of toolchain \(toolchain)"
+        case .emptiedMachineDirectory: "directory of a deleted machine"
+        default:
+            if let (_, message, cause) = diagnostic { cause.map { "\(message): \($0)" } ?? message } else { code }
+        }
+    }
+
+    /// The diagnostic a reported entry gets: level, message and cause.
+    public var diagnostic: (level: Diagnostic.Level, message: String, cause: String?)? {
+        switch self {
+        case .invalidVolume(let kind): (.error, "invalid volume", Reason.describe(kind))
+        case .invalidMachine(let kind): (.error, "invalid machine", Reason.describe(kind))
+        case .unreadableVolume(let error): (.error, "unable to read volume", error.cause)
+        case .unreadableMachine(let error): (.error, "unable to read machine directory", error.cause)
+        case .unknownEntry(let kind): (.warning, "unknown entry (\(kind.phrase)), kept", nil)
+        case .notSubvolume(let kind): (.warning, "not a subvolume (\(kind.phrase)), kept", nil)
+        case .otherSymlink: (.warning, "symbolic link, kept, not followed", nil)
+        case .undecodableName: (.warning, "name is not valid UTF-8, kept", nil)
+        case .danglingLink(let target): (.error, "dangling current machine link to \(target)", nil)
+        case .linkOutsideMachine(let target):
+            (.error, "invalid current machine link to \(target)", "not an entry of the machine directory")
+        case .linkTargetNotSubvolume(let target, let kind):
+            (.error, "current machine link target \(target) is not a subvolume (\(kind.phrase))", nil)
+        case .linkNotSymlink(let kind): (.error, "current machine link is not a symbolic link (\(kind.phrase))", nil)
+        case .unreadableLink(let error): (.error, "unable to read current machine link", error.cause)
+        case .machineKeepsEntries: (.warning, "machine directory kept: it holds entries that are not removed", nil)
+        default: nil
+        }
+    }
+
+    static func describe(_ kind: EntryKind) -> String {
+        kind == .symlink ? "symbolic link, not followed" : "not a directory (\(kind.phrase))"
+    }
+}
+
+extension EntryKind {
+    /// The kind in words, as diagnostics name it.
+    public var phrase: String {
+        switch self {
+        case .symlink: "symbolic link"
+        case .subvolume: "subvolume"
+        case .directory: "plain directory"
+        case .file: "regular file"
+        case .other: "special file"
+        }
+    }
+}

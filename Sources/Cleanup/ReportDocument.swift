@@ -1,0 +1,97 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+import FSProtocol
+
+/// The JSON document of a run, for scripts: every decision with its reason
+/// and outcome, and every diagnostic line. Keys are sorted; the shape is
+/// versioned by `version`.
+public struct ReportDocument: Codable, Hashable, Sendable {
+    public var version = 1
+    public var root: String
+    public var toolchains: [String]
+    public var dryRun: Bool
+    public var status: Report.Status
+    public var exitStatus: Int32
+    public var summary: String?
+    public var decisions: [DecisionDocument]
+    public var diagnostics: [DiagnosticDocument]
+    public var syncedVolumes: [String]
+
+    public struct DecisionDocument: Codable, Hashable, Sendable {
+        public var path: String
+        public var volume: String
+        public var machine: String?
+        public var entry: String?
+        public var kind: EntryKind
+        public var action: PlannedAction
+        public var reason: String
+        public var reasonText: String
+        public var outcome: String
+        public var nested: [String]?
+        public var error: ErrorDocument?
+        public var mountPoints: [String]?
+    }
+
+    public struct ErrorDocument: Codable, Hashable, Sendable {
+        public var errno: Int32
+        public var symbol: String
+        public var message: String
+    }
+
+    public struct DiagnosticDocument: Codable, Hashable, Sendable {
+        public var path: String
+        public var level: Diagnostic.Level
+        public var message: String
+        public var cause: String?
+        public var line: String
+    }
+
+    public init(_ report: Report) {
+        root = report.root
+        toolchains = report.toolchains.toolchains.map(\.rawValue)
+        dryRun = report.dryRun
+        status = report.status
+        exitStatus = report.exitStatus
+        summary = report.summary
+        syncedVolumes = report.syncedVolumes.map(\.rawValue)
+        diagnostics = report.diagnostics.map {
+            DiagnosticDocument(path: $0.path, level: $0.level, message: $0.message, cause: $0.cause, line: $0.line)
+        }
+        decisions = report.decisions.map { decision in
+            let item = decision.item
+            var document = DecisionDocument(
+                path: item.path.rendered(root: report.root), volume: item.path.volume.rawValue,
+                machine: item.path.machine?.rawValue, entry: item.path.entry?.rawValue, kind: item.kind,
+                action: item.action, reason: item.reason.code, reasonText: item.reason.text, outcome: "")
+            switch decision.outcome {
+            case .planned: document.outcome = "planned"
+            case .kept: document.outcome = "kept"
+            case .reported: document.outcome = "reported"
+            case .deleted(let nested):
+                document.outcome = "deleted"
+                if !nested.isEmpty { document.nested = nested }
+            case .removed: document.outcome = "removed"
+            case .vanished: document.outcome = "vanished"
+            case .changed: document.outcome = "changed"
+            case .failed(let error):
+                document.outcome = "failed"
+                document.error = ErrorDocument(errno: error.kind.errno, symbol: error.kind.symbol, message: error.description)
+            case .refused(let mountPoints):
+                document.outcome = "refused"
+                document.mountPoints = mountPoints
+            }
+            return document
+        }
+    }
+
+    /// The document as pretty-printed JSON with sorted keys.
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

@@ -1,0 +1,149 @@
+import FSProtocol
+
+/// What the scan saw of a machines root: every volume, every machine,
+/// every entry, with its status as `lstat` reported it.
+public struct TreeScan: Hashable, Sendable {
+    /// The machines root, absolute.
+    public var root: String
+    public var volumes: [VolumeScan]
+
+    public init(root: String, volumes: [VolumeScan]) {
+        self.root = root
+        self.volumes = volumes
+    }
+}
+
+/// One entry of the machines root.
+public struct VolumeScan: Hashable, Sendable {
+    public var name: EntryName
+    public var status: EntryStatus
+    public var content: Content<[MachineScan]>
+
+    public init(name: EntryName, status: EntryStatus, content: Content<[MachineScan]>) {
+        self.name = name
+        self.status = status
+        self.content = content
+    }
+}
+
+/// One entry of a volume.
+public struct MachineScan: Hashable, Sendable {
+    public var name: EntryName
+    public var status: EntryStatus
+    public var content: Content<MachineDirectory>
+
+    public init(name: EntryName, status: EntryStatus, content: Content<MachineDirectory>) {
+        self.name = name
+        self.status = status
+        self.content = content
+    }
+}
+
+/// What a directory held, or why the scan did not look inside.
+public enum Content<Listing: Hashable & Sendable>: Hashable, Sendable {
+    /// Read.
+    case listed(Listing)
+    /// Not looked into: not a directory, or a name the grammar rules out.
+    case skipped
+    /// Gone between the listing of its parent and the opening (`noEntry`).
+    case vanished
+    /// It could not be opened or listed.
+    case unreadable(FSError)
+}
+
+/// The entries of one machine directory and its current link.
+public struct MachineDirectory: Hashable, Sendable {
+    public var entries: [DirectoryEntry]
+    public var link: CurrentLink
+
+    public init(entries: [DirectoryEntry], link: CurrentLink) {
+        self.entries = entries
+        self.link = link
+    }
+}
+
+/// The entry `<m>` of a machine directory, the machine's commit point.
+public enum CurrentLink: Hashable, Sendable {
+    /// No entry `<m>`: the machine is being deleted.
+    case absent
+    /// A symbolic link and its target as written.
+    case symlink(target: String)
+    /// Something else under the link's name.
+    case notSymlink(EntryKind)
+    /// The link could not be read.
+    case unreadable(FSError)
+}
+
+/// Walks a machines root through the protocol, never following a link.
+public struct Scanner: Sendable {
+    public let fileSystem: any FileSystem
+
+    public init(fileSystem: any FileSystem) {
+        self.fileSystem = fileSystem
+    }
+
+    /// Scans the tree below `rootPath`. Only the root itself failing throws;
+    /// anything below is recorded where it happened.
+    public func scan(rootPath: String) async throws(FSError) -> TreeScan {
+        try await fileSystem.withRoot(rootPath) { root throws(FSError) in
+            var volumes: [VolumeScan] = []
+            for entry in try await fileSystem.list(root) {
+                let content: Content<[MachineScan]>
+                if entry.kind.isDirectory, entry.name.isExact, !entry.name.rawValue.hasPrefix(".") {
+                    content = await scanVolume(entry.name, in: root)
+                } else {
+                    content = .skipped
+                }
+                volumes.append(VolumeScan(name: entry.name, status: entry.status, content: content))
+            }
+            return TreeScan(root: rootPath, volumes: volumes)
+        }
+    }
+
+    private func scanVolume(_ name: EntryName, in root: DirectoryHandle) async -> Content<[MachineScan]> {
+        do throws(FSError) {
+            return .listed(
+                try await fileSystem.withDirectory(name, in: root) { volume throws(FSError) in
+                    var machines: [MachineScan] = []
+                    for entry in try await fileSystem.list(volume) {
+                        let content: Content<MachineDirectory>
+                        if entry.kind.isDirectory, MachineNaming.isMachineName(entry.name) {
+                            content = await scanMachine(entry.name, in: volume)
+                        } else {
+                            content = .skipped
+                        }
+                        machines.append(MachineScan(name: entry.name, status: entry.status, content: content))
+                    }
+                    return machines
+                })
+        } catch {
+            return error.kind == .noEntry ? .vanished : .unreadable(error)
+        }
+    }
+
+    private func scanMachine(_ name: EntryName, in volume: DirectoryHandle) async -> Content<MachineDirectory> {
+        do throws(FSError) {
+            return .listed(
+                try await fileSystem.withDirectory(name, in: volume) { machine throws(FSError) in
+                    let entries = try await fileSystem.list(machine)
+                    let link: CurrentLink
+                    if let entry = entries.first(where: { $0.name == name }) {
+                        if entry.kind == .symlink {
+                            do throws(FSError) {
+                                link = .symlink(target: try await fileSystem.readLink(name, in: machine))
+                            } catch {
+                                link = error.kind == .noEntry ? .absent : .unreadable(error)
+                            }
+                        } else {
+                            link = .notSymlink(entry.kind)
+                        }
+                    } else {
+                        link = .absent
+                    }
+                    return MachineDirectory(entries: entries, link: link)
+                })
+        } catch {
+            return error.kind == .noEntry ? .vanished : .unreadable(error)
+        }
+    }
+}

@@ -1,0 +1,175 @@
+import FSProtocol
+
+/// The name of a configured build toolchain, such as `default`.
+///
+/// Toolchain names appear inside entry names (`<m>-<tc>`, `<m>-<tc>-<rest>`,
+/// `<m>-<tc>.lock`), so that every name parses without the configuration
+/// they must hold no `-` or `/`, must not be all digits (that would read as
+/// a revision), must not start with `.`, and must not end in `.lock` (that
+/// would read as a lock file).
+public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
+    public let rawValue: String
+
+    /// A toolchain name, or nil when `rawValue` breaks the rules.
+    public init?(rawValue: String) {
+        guard Toolchain.problem(with: rawValue) == nil else { return nil }
+        self.rawValue = rawValue
+    }
+
+    /// The toolchain Build OS configures with `buildos.toolchain_url`.
+    public static let `default` = Toolchain(validated: "default")
+
+    private init(validated: String) { rawValue = validated }
+
+    /// Why `name` is not a toolchain name, or nil when it is one.
+    public static func problem(with name: String) -> String? {
+        if name.isEmpty { return "empty toolchain name" }
+        if name.contains("-") { return "toolchain name '\(name)' contains '-'" }
+        if name.contains("/") { return "toolchain name '\(name)' contains '/'" }
+        if name.hasPrefix(".") { return "toolchain name '\(name)' starts with '.'" }
+        if name.allSatisfy(\.isASCIIDigit) { return "toolchain name '\(name)' is all digits" }
+        if name.hasSuffix(".lock") { return "toolchain name '\(name)' ends in '.lock'" }
+        if name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7f }) {
+            return "toolchain name '\(name)' contains a blank or control character"
+        }
+        return nil
+    }
+
+    public var description: String { rawValue }
+
+    public static func < (lhs: Toolchain, rhs: Toolchain) -> Bool {
+        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let text = try decoder.singleValueContainer().decode(String.self)
+        guard let toolchain = Toolchain(rawValue: text) else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: Toolchain.problem(with: text) ?? text))
+        }
+        self = toolchain
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.singleValueContainer()
+        try container.encode(rawValue)
+    }
+}
+
+extension Character {
+    var isASCIIDigit: Bool { isASCII && isNumber }
+}
+
+/// The toolchains configured on the host: their bootstrapped machines are
+/// kept.
+///
+/// An empty set deletes every bootstrapped machine, so it exists only when
+/// stated explicitly (`ToolchainSet.none`).
+public struct ToolchainSet: Hashable, Sendable {
+    /// The names, sorted, without duplicates.
+    public let toolchains: [Toolchain]
+
+    public init<Names: Sequence<Toolchain>>(_ toolchains: Names) {
+        self.toolchains = Array(Set(toolchains)).sorted()
+    }
+
+    /// The explicit empty set.
+    public static let none = ToolchainSet([])
+
+    public func contains(_ toolchain: Toolchain) -> Bool { toolchains.contains(toolchain) }
+    public var isEmpty: Bool { toolchains.isEmpty }
+}
+
+/// A toolchain configuration that is refused before anything is touched.
+public struct ConfigurationError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var message: String
+
+    public init(_ message: String) { self.message = message }
+
+    public var description: String { message }
+}
+
+extension ToolchainSet {
+    /// The set from the command line's sources: names given one by one, a
+    /// Build OS kernel command line, or the explicit empty set. An empty
+    /// result that was not stated explicitly is refused, as is any invalid
+    /// name.
+    public static func resolve(names: [String], kernelCommandLine: String?, explicitlyNone: Bool)
+        throws(ConfigurationError) -> ToolchainSet
+    {
+        if explicitlyNone, !names.isEmpty || kernelCommandLine != nil {
+            throw ConfigurationError("--no-toolchains cannot be combined with --toolchain or --kernel-cmdline")
+        }
+        if explicitlyNone { return .none }
+        var toolchains: [Toolchain] = []
+        for name in names {
+            guard let toolchain = Toolchain(rawValue: name) else {
+                throw ConfigurationError("invalid toolchain: \(Toolchain.problem(with: name) ?? name)")
+            }
+            toolchains.append(toolchain)
+        }
+        if let kernelCommandLine {
+            toolchains += try KernelCommandLine.toolchains(in: kernelCommandLine)
+        }
+        if toolchains.isEmpty {
+            let source = kernelCommandLine == nil ? "" : " (the kernel command line configures none)"
+            throw ConfigurationError(
+                "no toolchains configured\(source): every bootstrapped machine would be deleted; "
+                    + "give --toolchain NAME, or --no-toolchains if that is intended")
+        }
+        return ToolchainSet(toolchains)
+    }
+}
+
+/// Reading the toolchains from a Build OS kernel command line.
+public enum KernelCommandLine {
+    /// The parameter that configures the toolchain `default`; with a
+    /// `.<name>` suffix it configures `<name>`.
+    public static let toolchainParameter = "buildos.toolchain_url"
+
+    /// The toolchains a command line (such as `/proc/cmdline`) configures,
+    /// in order of appearance, without duplicates.
+    public static func toolchains(in commandLine: String) throws(ConfigurationError) -> [Toolchain] {
+        var result: [Toolchain] = []
+        for parameter in parameters(of: commandLine) {
+            let key = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+            let name: String
+            if key == toolchainParameter {
+                name = Toolchain.default.rawValue
+            } else if key.hasPrefix(toolchainParameter + ".") {
+                name = String(key.dropFirst(toolchainParameter.count + 1))
+            } else {
+                continue
+            }
+            guard let toolchain = Toolchain(rawValue: name) else {
+                throw ConfigurationError(
+                    "invalid toolchain in kernel command line parameter '\(key)': "
+                        + (Toolchain.problem(with: name) ?? name))
+            }
+            if !result.contains(toolchain) { result.append(toolchain) }
+        }
+        return result
+    }
+
+    /// The blank-separated parameters; double quotes keep blanks inside a
+    /// value, as the kernel parses them.
+    static func parameters(of commandLine: String) -> [String] {
+        var parameters: [String] = []
+        var current = ""
+        var quoted = false
+        for character in commandLine {
+            if character == "\"" {
+                quoted.toggle()
+                continue
+            }
+            if !quoted, character.isWhitespace {
+                if !current.isEmpty { parameters.append(current) }
+                current = ""
+                continue
+            }
+            current.append(character)
+        }
+        if !current.isEmpty { parameters.append(current) }
+        return parameters
+    }
+}
