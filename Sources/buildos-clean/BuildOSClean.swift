@@ -1,0 +1,19 @@
+import ArgumentParser
+
+@main
+struct BuildOSClean: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "buildos-clean",
+        abstract: "Keep the build machines of a Build OS host clean and safe.",
+        discussion: """
+            Build machines live as btrfs subvolumes under /build/machines/<volume>/<machine>/: \
+            read-only revisions, a link naming the current one, one bootstrapped copy per \
+            toolchain, and the working snapshots of build agents. `cleanup` deletes what is \
+            stale without ever following a symbolic link into a deletion.
+
+            \(ExitStatus.table)
+            """,
+        version: "0.1.0",
+        subcommands: [CleanupCommand.self]
+    )
+}

@@ -1,0 +1,154 @@
+import ArgumentParser
+import Cleanup
+import FSProtocol
+import Foundation
+import Logging
+import SimFS
+
+struct CleanupCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cleanup",
+        abstract: "Delete stale working snapshots, bootstrapped machines of removed toolchains, and deleted machines.",
+        discussion: """
+            Runs the boot cleanup of Build OS on a machines root. For each volume and machine it \
+            keeps the current link and its target, the revisions and the machines bootstrapped \
+            for configured toolchains; it deletes working snapshots, machines bootstrapped for \
+            toolchains no longer configured, and every subvolume of a machine whose current link \
+            is gone, then that machine's directory; it removes stale lock files and reports \
+            anything else without touching it. It never follows a symbolic link, never changes \
+            a subvolume's read-only property, and syncs each volume once after its deletions.
+
+            The boot contract: run it before any build agent starts.
+
+            With --layout FILE it runs on a simulated tree loaded from a layout file (see \
+            docs/layout-format.md) instead of the real filesystem. The real backend is not built \
+            yet: until it is, --layout is the only way to run this command.
+
+            Output: nothing when there is nothing to report; otherwise the summary line, each \
+            diagnostic indented by two spaces, and on failure the advice to restart the monitor. \
+            --format json prints one document with every decision, reason and outcome.
+
+            \(ExitStatus.table)
+            """
+    )
+
+    @Option(name: .long, help: ArgumentHelp("The machines root.", valueName: "dir"))
+    var root: String?
+
+    @Option(name: .long, help: ArgumentHelp("Run on a simulated tree loaded from a layout file.", valueName: "file"))
+    var layout: String?
+
+    @Option(
+        name: .customLong("toolchain"),
+        help: ArgumentHelp("A configured toolchain; its bootstrapped machines are kept (repeatable).", valueName: "name"))
+    var toolchains: [String] = []
+
+    @Flag(name: .customLong("no-toolchains"), help: "Configure no toolchain: every bootstrapped machine is deleted.")
+    var noToolchains = false
+
+    @Option(
+        name: .customLong("kernel-cmdline"),
+        help: ArgumentHelp(
+            "Read the toolchains from a Build OS kernel command line such as /proc/cmdline "
+                + "(buildos.toolchain_url configures 'default', buildos.toolchain_url.<name> configures <name>).",
+            valueName: "file"))
+    var kernelCommandLine: String?
+
+    @Flag(name: .customLong("dry-run"), help: "Print the plan and the diagnostics it implies; change nothing.")
+    var dryRun = false
+
+    @Flag(name: .customLong("show-plan"), help: "Print the plan before carrying it out.")
+    var showPlan = false
+
+    @Option(name: .long, help: "Output format.")
+    var format: OutputFormat = .text
+
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "When there are lines to report, run this shell command with the summary as its last argument "
+                + "and the lines on its standard input (a failure is reported, the outcome stays).",
+            valueName: "command"))
+    var notify: String?
+
+    @Flag(name: .long, help: "Log every step to standard error.")
+    var verbose = false
+
+    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+        case text, json
+    }
+
+    func validate() throws {
+        if dryRun, showPlan { throw ValidationError("--dry-run already prints the plan; drop --show-plan") }
+        if let root, !root.hasPrefix("/") { throw ValidationError("--root needs an absolute path, not '\(root)'") }
+        if layout == nil {
+            throw ValidationError(
+                "the real filesystem backend is not built yet: give --layout FILE to run on a simulated tree")
+        }
+    }
+
+    func run() async throws {
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = verbose ? .debug : .warning
+            return handler
+        }
+        let toolchainSet: ToolchainSet
+        do {
+            let commandLine = try kernelCommandLine.map { try readInput($0, what: "kernel command line") }
+            toolchainSet = try ToolchainSet.resolve(
+                names: toolchains, kernelCommandLine: commandLine, explicitlyNone: noToolchains)
+        } catch let error as ConfigurationError {
+            throw fail(error.message, .usage)
+        }
+        let (fileSystem, rootPath) = try makeBackend()
+        let cleanup = BootCleanup(fileSystem: fileSystem, root: rootPath, toolchains: toolchainSet)
+        let (plan, report) = await cleanup.run(dryRun: dryRun)
+        switch format {
+        case .json:
+            print(ReportDocument(report).json)
+        case .text:
+            if dryRun || showPlan, let plan {
+                plan.textLines.forEach { print($0) }
+                if !report.textLines.isEmpty { print() }
+            }
+            report.textLines.forEach { print($0) }
+        }
+        if let notify, !dryRun, let summary = report.summary {
+            Notifier(command: notify).send(summary: summary, body: report.notificationBody)
+        }
+        if report.exitStatus != 0 { throw ExitStatus.halted.code }
+    }
+
+    /// The filesystem to run on and the root path within it.
+    func makeBackend() throws -> (any FileSystem, String) {
+        guard let layout else { throw fail("no backend", .usage) }
+        let text = try readInput(layout, what: "layout")
+        let parsed: Layout
+        do {
+            parsed = try Layout.parse(text)
+        } catch {
+            throw fail("\(layout): \(error)", .usage)
+        }
+        let host: SimulatedHost
+        do {
+            host = try SimulatedHost(layout: parsed)
+        } catch {
+            throw fail("\(layout): \(error)", .usage)
+        }
+        return (host.spawn(.root), root ?? parsed.root)
+    }
+
+    func readInput(_ path: String, what: String) throws -> String {
+        do {
+            return try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw fail("cannot read \(what) \(path): \(error.localizedDescription)", .noInput)
+        }
+    }
+
+    func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
+        FileHandle.standardError.write(Data("buildos-clean: error: \(message)\n".utf8))
+        return status.code
+    }
+}

@@ -1,0 +1,33 @@
+import ArgumentParser
+
+/// The exit statuses of `buildos-clean`, one table for help text and docs.
+enum ExitStatus: Int32, CaseIterable {
+    /// Nothing to clean, or cleaned (warnings included).
+    case success = 0
+    /// Something failed or is invalid: the host must halt (the original's
+    /// status).
+    case halted = 1
+    /// Bad arguments or configuration (invalid toolchain, no toolchains,
+    /// unreadable layout); nothing was touched.
+    case usage = 64
+    /// An input file (layout, kernel command line) cannot be read.
+    case noInput = 66
+    /// An internal error.
+    case software = 70
+
+    var summary: String {
+        switch self {
+        case .success: "success: nothing to clean, or cleaned (warnings included)"
+        case .halted: "entries failed or are invalid: the host halts, as the original did"
+        case .usage: "bad arguments or configuration; nothing was touched"
+        case .noInput: "an input file (layout, kernel command line) cannot be read"
+        case .software: "internal error"
+        }
+    }
+
+    static var table: String {
+        "Exit status:\n" + allCases.map { "  \($0.rawValue)\t\($0.summary)" }.joined(separator: "\n")
+    }
+
+    var code: ExitCode { ExitCode(rawValue) }
+}
