@@ -30,6 +30,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol"], swiftSettings: strict),
+        .target(name: "TestSupport", dependencies: ["FSProtocol", "SimFS"], path: "Tests/TestSupport", swiftSettings: strict),
+        .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
+        .testTarget(name: "ConformanceTests", dependencies: ["FSProtocol", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "CleanupTests", dependencies: ["Cleanup", "SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
     ]
 )

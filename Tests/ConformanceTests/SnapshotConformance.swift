@@ -1,0 +1,155 @@
+import FSProtocol
+import Testing
+import TestSupport
+
+/// SPEC §5: snapshots and the read-only property, on every backend.
+@Suite("Conformance: snapshots and read-only")
+struct SnapshotConformance {
+    @Test("a snapshot of a read-only subvolume without the flag is writable", arguments: Backends.all)
+    func snapshotOfReadOnlyIsWritable(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("m-1", in: directory)
+            let revision = try await fs.openDirectory("m-1", in: directory)
+            try await fs.writeFile("disk.img", in: revision, "image")
+            try await fs.setReadOnly(true, of: revision)
+            try await fs.snapshot(revision, as: "m-default-1-1", in: directory, readOnly: false)
+            let original = try await fs.subvolumeInfo(of: revision)
+            let working = try await fs.openDirectory("m-default-1-1", in: directory)
+            let info = try await fs.subvolumeInfo(of: working)
+            #expect(!info.isReadOnly)
+            #expect(info.parentUUID == original.uuid)
+            #expect(info.uuid != original.uuid)
+            try await fs.writeFile("log", in: working, "built")
+            #expect(try await fs.names(working) == ["disk.img", "log"])
+            await fs.close(working)
+            await fs.close(revision)
+        }
+    }
+
+    @Test("a snapshot to an existing name gives EEXIST", arguments: Backends.all)
+    func snapshotOverExisting(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("source", in: directory)
+            try await fs.createSubvolume("taken", in: directory)
+            try await fs.makeDirectory("plain", in: directory)
+            let source = try await fs.openDirectory("source", in: directory)
+            await #expect(throws: FSError(.exists, .snapshot, name: "taken")) {
+                try await fs.snapshot(source, as: "taken", in: directory, readOnly: false)
+            }
+            await #expect(throws: FSError(.exists, .snapshot, name: "plain")) {
+                try await fs.snapshot(source, as: "plain", in: directory, readOnly: false)
+            }
+            #expect(try await fs.names(directory) == ["plain", "source", "taken"])
+            await fs.close(source)
+        }
+    }
+
+    @Test("a snapshot of a directory that is no subvolume root gives EINVAL", arguments: Backends.all)
+    func snapshotOfPlainDirectory(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.makeDirectory("plain", in: directory)
+            let plain = try await fs.openDirectory("plain", in: directory)
+            await #expect(throws: FSError(.invalidArgument, .snapshot, name: "copy")) {
+                try await fs.snapshot(plain, as: "copy", in: directory, readOnly: false)
+            }
+            await fs.close(plain)
+        }
+    }
+
+    @Test("nested subvolumes are not part of a snapshot: an empty directory stands in", arguments: Backends.all)
+    func snapshotLeavesPlaceholder(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("outer", in: directory)
+            let outer = try await fs.openDirectory("outer", in: directory)
+            try await fs.createSubvolume("inner", in: outer)
+            try await fs.snapshot(outer, as: "copy", in: directory, readOnly: false)
+            let copy = try await fs.openDirectory("copy", in: directory)
+            let placeholder = try await fs.status(of: "inner", in: copy)
+            #expect(placeholder.kind == .directory)
+            #expect(placeholder.identity.inode == 2)
+            #expect(try await fs.nestedSubvolumes(of: copy).isEmpty)
+            try await fs.removeDirectory("inner", in: copy)
+            try await fs.deleteSubvolume("copy", in: directory)
+            await fs.close(copy)
+            await fs.close(outer)
+        }
+    }
+
+    @Test("an unprivileged user snapshots and flips only the subvolumes it owns", arguments: Backends.all)
+    func ownership(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            let root = sandbox.root
+            let rootHome = try await root.openDirectory("home", in: directory)
+            try await root.createSubvolume("roots", in: rootHome)
+            let roots = try await user.openDirectory("roots", in: home)
+            await #expect(throws: FSError(.notPermitted, .snapshot, name: "copy")) {
+                try await user.snapshot(roots, as: "copy", in: home, readOnly: false)
+            }
+            await #expect(throws: FSError(.notPermitted, .setReadOnly)) {
+                try await user.setReadOnly(true, of: roots)
+            }
+            try await root.changeOwner(of: "roots", in: rootHome, owner: unprivilegedUser, group: unprivilegedUser)
+            try await user.snapshot(roots, as: "copy", in: home, readOnly: false)
+            #expect(try await user.status(of: "copy", in: home).owner == unprivilegedUser)
+            await user.close(roots)
+            await root.close(rootHome)
+        }
+    }
+
+    @Test("read-only is set while a writer holds a descriptor, and that descriptor still writes", arguments: Backends.all)
+    func readOnlyWhileWriting(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            let s = try await fs.openDirectory("s", in: directory)
+            let file = try await fs.openFile("data", in: s, options: [.create, .write])
+            try await fs.setReadOnly(true, of: s)
+            #expect(try await fs.subvolumeInfo(of: s).isReadOnly)
+            try await fs.write(Array("still".utf8), to: file)
+            #expect(try await fs.readAll(file) == Array("still".utf8))
+            await #expect(throws: FSError(.readOnly, .openFile, name: "new")) {
+                try await fs.openFile("new", in: s, options: [.create, .write])
+            }
+            await #expect(throws: FSError(.readOnly, .openFile, name: "data")) {
+                try await fs.openFile("data", in: s, options: [.write])
+            }
+            await fs.close(file)
+            try await fs.setReadOnly(false, of: s)
+            await fs.close(s)
+        }
+    }
+
+    @Test("the owner of a read-only subvolume cannot change (chown gives EROFS)", arguments: Backends.all)
+    func chownReadOnly(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            try await fs.withDirectory("s", in: directory) { s throws(FSError) in try await fs.setReadOnly(true, of: s) }
+            await #expect(throws: FSError(.readOnly, .changeOwner, name: "s")) {
+                try await fs.changeOwner(of: "s", in: directory, owner: unprivilegedUser, group: unprivilegedUser)
+            }
+        }
+    }
+
+    @Test("clearing read-only on a received subvolume keeps its received UUID", arguments: Backends.all)
+    func receivedKeepsUUID(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await sandbox.receiveSubvolume(at: "m-1")
+            let image = try await fs.openDirectory("m-1", in: directory)
+            let received = try await fs.subvolumeInfo(of: image)
+            #expect(received.isReadOnly)
+            #expect(!received.receivedUUID.isZero)
+            try await fs.setReadOnly(false, of: image)
+            let flipped = try await fs.subvolumeInfo(of: image)
+            #expect(!flipped.isReadOnly)
+            #expect(flipped.receivedUUID == received.receivedUUID)
+            await fs.close(image)
+        }
+    }
+}

@@ -1,0 +1,136 @@
+import FSProtocol
+import Testing
+import TestSupport
+
+/// SPEC §5: how entries look, how directories open, and how files lock,
+/// on every backend.
+@Suite("Conformance: entries, links and locks")
+struct TreeConformance {
+    @Test("a subvolume root is inode 256 with its own device", arguments: Backends.all)
+    func subvolumeIdentity(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            let s = try await fs.openDirectory("s", in: directory)
+            try await fs.makeDirectory("plain", in: s)
+            let subvolume = try await fs.status(of: "s", in: directory)
+            let parent = try await fs.status(of: directory)
+            let plain = try await fs.status(of: "plain", in: s)
+            #expect(subvolume.kind == .subvolume)
+            #expect(subvolume.identity.inode == subvolumeRootInode)
+            #expect(subvolume.identity.device != parent.identity.device)
+            #expect(plain.kind == .directory)
+            #expect(plain.identity.device == subvolume.identity.device)
+            #expect(plain.identity.inode != subvolumeRootInode)
+            #expect(try await fs.status(of: s) == subvolume)
+            await fs.close(s)
+        }
+    }
+
+    @Test("a listing is sorted by bytes and shows each entry as lstat does", arguments: Backends.all)
+    func listing(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("m-2", in: directory)
+            try await fs.createSymlink("m", in: directory, target: "m-2")
+            try await fs.makeDirectory("M", in: directory)
+            try await fs.writeFile("m-default.lock", in: directory, "")
+            try await fs.makeDirectory(".hidden", in: directory)
+            try await fs.createSymlink("dangling", in: directory, target: "nowhere")
+            let entries = try await fs.list(directory)
+            #expect(entries.map(\.name.rawValue) == [".hidden", "M", "dangling", "m", "m-2", "m-default.lock"])
+            #expect(entries.map(\.kind) == [.directory, .directory, .symlink, .symlink, .subvolume, .file])
+            #expect(try await fs.readLink("m", in: directory) == "m-2")
+            await #expect(throws: FSError(.invalidArgument, .readLink, name: "m-2")) {
+                try await fs.readLink("m-2", in: directory)
+            }
+        }
+    }
+
+    @Test("opening never follows a link", arguments: Backends.all)
+    func openingDoesNotFollow(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("target", in: directory)
+            try await fs.createSymlink("link", in: directory, target: "target")
+            try await fs.writeFile("file", in: directory, "x")
+            try await fs.createSymlink("filelink", in: directory, target: "file")
+            await #expect(throws: FSError(.notDirectory, .openDirectory, name: "link")) {
+                try await fs.openDirectory("link", in: directory)
+            }
+            await #expect(throws: FSError(.notDirectory, .openDirectory, name: "file")) {
+                try await fs.openDirectory("file", in: directory)
+            }
+            await #expect(throws: FSError(.symlinkLoop, .openFile, name: "filelink")) {
+                try await fs.openFile("filelink", in: directory, options: [.write])
+            }
+            await #expect(throws: FSError(.isDirectory, .openFile, name: "target")) {
+                try await fs.openFile("target", in: directory, options: [])
+            }
+        }
+    }
+
+    @Test("nested subvolumes are listed deepest first, by path from the outer one", arguments: Backends.all)
+    func nestedOrder(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("outer", in: directory)
+            let outer = try await fs.openDirectory("outer", in: directory)
+            try await fs.makeDirectory("dir", in: outer)
+            try await fs.withDirectory("dir", in: outer) { dir throws(FSError) in
+                try await fs.createSubvolume("a", in: dir)
+                try await fs.withDirectory("a", in: dir) { a throws(FSError) in try await fs.createSubvolume("deep", in: a) }
+            }
+            try await fs.createSubvolume("b", in: outer)
+            try await fs.createSymlink("link", in: outer, target: "b")
+            let nested = try await fs.nestedSubvolumes(of: outer)
+            #expect(nested.map(\.path) == ["dir/a/deep", "dir/a", "b"])
+            for subvolume in nested { try await fs.deleteSubvolume(id: subvolume.id, via: directory) }
+            try await fs.deleteSubvolume("outer", in: directory)
+            await fs.close(outer)
+        }
+    }
+
+    @Test("a lock is held per open file: a second open cannot take it until the first closes", arguments: Backends.all)
+    func locks(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            let first = try await fs.openFile("m-default.lock", in: directory, options: [.create, .write])
+            let second = try await fs.openFile("m-default.lock", in: directory, options: [.create, .write])
+            #expect(try await fs.tryLock(first))
+            #expect(try await fs.tryLock(first))
+            #expect(try await !fs.tryLock(second))
+            let other = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let otherDirectory = try await sandbox.open(as: other)
+            let third = try await other.openFile("m-default.lock", in: otherDirectory, options: [])
+            #expect(try await !other.tryLock(third))
+            #expect(try await fs.status(of: first).identity == fs.status(of: "m-default.lock", in: directory).identity)
+            await fs.close(first)
+            #expect(try await fs.tryLock(second))
+            #expect(try await !other.tryLock(third))
+            try await fs.unlink("m-default.lock", in: directory)
+            #expect(try await fs.tryLock(second))
+            await fs.close(second)
+            await other.close(third)
+            await other.close(otherDirectory)
+        }
+    }
+
+    @Test("a mount inside a subvolume is listed, and a delete tears it away", arguments: Backends.all)
+    func mountInside(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            let s = try await fs.openDirectory("s", in: directory)
+            try await fs.makeDirectory("mnt", in: s)
+            try await sandbox.mountTmpfs(at: "s/mnt")
+            #expect(try await fs.mountPoints(inside: s) == [sandbox.path + "/s/mnt"])
+            #expect(try await fs.mountPoints(inside: directory) == [sandbox.path + "/s/mnt"])
+            #expect(try await fs.status(of: "mnt", in: s).kind == .directory)
+            try await fs.deleteSubvolume("s", in: directory)
+            #expect(try await fs.mountPoints(inside: directory).isEmpty)
+            try await sandbox.unmount("s/mnt")
+            await fs.close(s)
+        }
+    }
+}

@@ -1,0 +1,64 @@
+import FSProtocol
+
+/// A filesystem backend the conformance suite runs on: the simulated one
+/// always, the real one where a btrfs mount and root are at hand.
+public protocol ConformanceBackend: Sendable, CustomStringConvertible {
+    /// A fresh, empty directory on a btrfs filesystem, owned by root with
+    /// mode 0755.
+    func makeSandbox(_ options: SandboxOptions) async throws -> any Sandbox
+}
+
+/// How a sandbox's filesystem is mounted and what it must support.
+public struct SandboxOptions: Hashable, Sendable {
+    /// Mount option `user_subvol_rm_allowed` (Build OS sets it).
+    public var userSubvolumeRemovalAllowed = true
+    /// The sandbox must be able to crash (a filesystem of its own).
+    public var crashable = false
+
+    public init(userSubvolumeRemovalAllowed: Bool = true, crashable: Bool = false) {
+        self.userSubvolumeRemovalAllowed = userSubvolumeRemovalAllowed
+        self.crashable = crashable
+    }
+
+    public static let standard = SandboxOptions()
+}
+
+/// A directory to run one test in, with the processes and the powers a
+/// test needs beyond the protocol.
+public protocol Sandbox: Sendable {
+    /// The absolute path of the sandbox directory.
+    var path: String { get }
+    /// A process running as root.
+    var root: any FileSystem { get }
+    /// A process running as an unprivileged user.
+    func user(_ uid: UInt32, group: UInt32) async throws -> any FileSystem
+    /// Mounts a tmpfs on the directory at `relativePath`.
+    func mountTmpfs(at relativePath: String) async throws
+    /// Unmounts what `mountTmpfs` mounted (a no-op when it is gone).
+    func unmount(_ relativePath: String) async throws
+    /// Makes the subvolume at `relativePath` the filesystem's default.
+    func setDefaultSubvolume(_ relativePath: String) async throws
+    /// Creates a read-only subvolume as `btrfs receive` leaves it (with a
+    /// received UUID) at `relativePath`.
+    func receiveSubvolume(at relativePath: String) async throws
+    /// Crashes the host and brings the sandbox's filesystem back as the
+    /// disk holds it; `root` then is a process of the rebooted host.
+    func crash() async throws
+    /// Releases whatever the sandbox holds.
+    func tearDown() async
+}
+
+extension Sandbox {
+    /// Opens the sandbox directory as `process`.
+    public func open(as process: any FileSystem) async throws -> DirectoryHandle {
+        try await process.openRoot(path)
+    }
+
+    /// Opens the sandbox directory as root.
+    public func open() async throws -> DirectoryHandle {
+        try await open(as: root)
+    }
+}
+
+/// The user id unprivileged tests run as (Build OS's `build`).
+public let unprivilegedUser: UInt32 = 1000

@@ -1,0 +1,53 @@
+import FSProtocol
+import SimFS
+
+/// The conformance suite on SimFS: each sandbox a btrfs volume of a fresh
+/// simulated host.
+public struct SimulatedBackend: ConformanceBackend {
+    public init() {}
+
+    public var description: String { "simulated" }
+
+    public func makeSandbox(_ options: SandboxOptions) async throws -> any Sandbox {
+        let host = SimulatedHost()
+        try host.addVolume("/sandbox", userSubvolumeRemovalAllowed: options.userSubvolumeRemovalAllowed)
+        return SimulatedSandbox(host: host, path: "/sandbox", root: host.spawn(.root))
+    }
+}
+
+final class SimulatedSandbox: Sandbox, @unchecked Sendable {
+    let host: SimulatedHost
+    let path: String
+    private(set) var root: any FileSystem
+
+    init(host: SimulatedHost, path: String, root: SimulatedProcess) {
+        self.host = host
+        self.path = path
+        self.root = root
+    }
+
+    func user(_ uid: UInt32, group: UInt32) async throws -> any FileSystem {
+        host.spawn(Credentials(user: uid, group: group))
+    }
+
+    func mountTmpfs(at relativePath: String) async throws {
+        try host.addMount(path + "/" + relativePath)
+    }
+
+    func unmount(_ relativePath: String) async throws {}
+
+    func setDefaultSubvolume(_ relativePath: String) async throws {
+        try host.setDefaultSubvolume(path + "/" + relativePath)
+    }
+
+    func receiveSubvolume(at relativePath: String) async throws {
+        try host.addSubvolume(path + "/" + relativePath, readOnly: true, received: true)
+    }
+
+    func crash() async throws {
+        host.crash()
+        root = host.spawn(.root)
+    }
+
+    func tearDown() async {}
+}
