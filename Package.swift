@@ -18,6 +18,9 @@ let package = Package(
     targets: [
         .target(name: "FSProtocol", swiftSettings: strict),
         .target(name: "SimFS", dependencies: ["FSProtocol"], swiftSettings: strict),
+        .systemLibrary(
+            name: "CBtrfsUtil", pkgConfig: "libbtrfsutil", providers: [.apt(["libbtrfsutil-dev"])]),
+        .target(name: "RealFS", dependencies: ["FSProtocol", "CBtrfsUtil"], swiftSettings: strict),
         .target(
             name: "Cleanup",
             dependencies: ["FSProtocol", .product(name: "Logging", package: "swift-log")],
@@ -30,7 +33,9 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .target(name: "TestSupport", dependencies: ["FSProtocol", "SimFS"], path: "Tests/TestSupport", swiftSettings: strict),
+        .target(
+            name: "TestSupport", dependencies: ["FSProtocol", "SimFS", "RealFS"], path: "Tests/TestSupport",
+            swiftSettings: strict),
         .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(

@@ -1,0 +1,42 @@
+// The C surface RealFS uses: libbtrfsutil and the Linux calls whose GNU
+// names do not import into Swift (renameat2, RENAME_NOREPLACE, the
+// per-thread credential syscalls).
+#ifndef BUILDOS_CLEAN_SHIM_H
+#define BUILDOS_CLEAN_SHIM_H
+
+#include <btrfsutil.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/syscall.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+/// renameat2(2)'s RENAME_NOREPLACE flag.
+#define BUILDOS_RENAME_NOREPLACE 1U
+
+/// The btrfs superblock magic, as statfs reports it.
+#define BUILDOS_BTRFS_SUPER_MAGIC 0x9123683EL
+
+/// The read-only flag of a subvolume's root item.
+#define BUILDOS_BTRFS_ROOT_SUBVOL_RDONLY 1ULL
+
+/// renameat2(2) through the raw system call (glibc declares it only with
+/// _GNU_SOURCE, which a Swift module map does not set).
+static inline int buildos_renameat2(int olddirfd, const char *oldpath, int newdirfd, const char *newpath,
+                                    unsigned int flags) {
+    return (int)syscall(SYS_renameat2, olddirfd, oldpath, newdirfd, newpath, flags);
+}
+
+/// flock(2): its name is also a struct's, which Swift cannot call.
+static inline int buildos_flock(int fd, int operation) { return flock(fd, operation); }
+
+/// Sets the effective user and group of the calling thread only. glibc's
+/// setresuid changes every thread of the process; the raw system call
+/// changes one, which lets tests act as an unprivileged user on one thread.
+static inline int buildos_set_thread_effective_ids(long uid, long gid) {
+    if (syscall(SYS_setresgid, -1L, gid, -1L) != 0) return -1;
+    return (int)syscall(SYS_setresuid, -1L, uid, -1L);
+}
+
+#endif

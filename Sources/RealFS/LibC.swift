@@ -1,0 +1,181 @@
+import CBtrfsUtil
+import FSProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
+
+/// One function per libc call. Each makes the call, reads `errno` right
+/// after it, and throws the matching kind; nothing else runs in between.
+enum LibC {
+    /// The kind for the current `errno`; call it first thing after a
+    /// failed call.
+    @inline(__always)
+    static func failure() -> FSError.Kind { FSError.Kind(errno: errno) }
+
+    static func open(_ path: String, _ flags: Int32) throws(FSError.Kind) -> Int32 {
+        let result = path.withCString { Glibc.open($0, flags | O_CLOEXEC) }
+        if result < 0 { throw failure() }
+        return result
+    }
+
+    static func openat(_ directory: Int32, _ name: String, _ flags: Int32, _ mode: mode_t = 0) throws(FSError.Kind)
+        -> Int32
+    {
+        let (result, error) = name.withCString { (Glibc.openat(directory, $0, flags | O_CLOEXEC, mode), errno) }
+        if result < 0 { throw FSError.Kind(errno: error) }
+        return result
+    }
+
+    static func close(_ descriptor: Int32) {
+        _ = Glibc.close(descriptor)
+    }
+
+    static func dup(_ descriptor: Int32) throws(FSError.Kind) -> Int32 {
+        let result = fcntl(descriptor, F_DUPFD_CLOEXEC, 0)
+        if result < 0 { throw failure() }
+        return result
+    }
+
+    static func fstat(_ descriptor: Int32) throws(FSError.Kind) -> stat {
+        var status = stat()
+        if Glibc.fstat(descriptor, &status) != 0 { throw failure() }
+        return status
+    }
+
+    static func fstatat(_ directory: Int32, _ name: String) throws(FSError.Kind) -> stat {
+        var status = stat()
+        let (result, error) = name.withCString {
+            (Glibc.fstatat(directory, $0, &status, AT_SYMLINK_NOFOLLOW), errno)
+        }
+        if result != 0 { throw FSError.Kind(errno: error) }
+        return status
+    }
+
+    static func fstatat(_ directory: Int32, bytes name: UnsafePointer<CChar>) throws(FSError.Kind) -> stat {
+        var status = stat()
+        if Glibc.fstatat(directory, name, &status, AT_SYMLINK_NOFOLLOW) != 0 { throw failure() }
+        return status
+    }
+
+    static func fstatfs(_ descriptor: Int32) throws(FSError.Kind) -> statfs {
+        var status = statfs()
+        if CBtrfsUtil.fstatfs(descriptor, &status) != 0 { throw failure() }
+        return status
+    }
+
+    static func readlinkat(_ directory: Int32, _ name: String) throws(FSError.Kind) -> String {
+        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
+        let (count, error) = name.withCString { (Glibc.readlinkat(directory, $0, &buffer, buffer.count), errno) }
+        if count < 0 { throw FSError.Kind(errno: error) }
+        if count >= buffer.count { throw .other(errno: ENAMETOOLONG) }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+
+    static func readlink(_ path: String) throws(FSError.Kind) -> String {
+        try readlinkat(AT_FDCWD, path)
+    }
+
+    static func symlinkat(_ target: String, _ directory: Int32, _ name: String) throws(FSError.Kind) {
+        let (result, error) = target.withCString { target in
+            name.withCString { (Glibc.symlinkat(target, directory, $0), errno) }
+        }
+        if result != 0 { throw FSError.Kind(errno: error) }
+    }
+
+    static func unlinkat(_ directory: Int32, _ name: String, _ flags: Int32) throws(FSError.Kind) {
+        let (result, error) = name.withCString { (Glibc.unlinkat(directory, $0, flags), errno) }
+        if result != 0 { throw FSError.Kind(errno: error) }
+    }
+
+    static func mkdirat(_ directory: Int32, _ name: String, _ mode: mode_t) throws(FSError.Kind) {
+        let (result, error) = name.withCString { (Glibc.mkdirat(directory, $0, mode), errno) }
+        if result != 0 { throw FSError.Kind(errno: error) }
+    }
+
+    static func renameat2(_ directory: Int32, _ name: String, _ newDirectory: Int32, _ newName: String, _ flags: UInt32)
+        throws(FSError.Kind)
+    {
+        let (result, error) = name.withCString { old in
+            newName.withCString { new in (buildos_renameat2(directory, old, newDirectory, new, flags), errno) }
+        }
+        if result != 0 { throw FSError.Kind(errno: error) }
+    }
+
+    static func fchownat(_ directory: Int32, _ name: String, _ owner: UInt32, _ group: UInt32) throws(FSError.Kind) {
+        let (result, error) = name.withCString {
+            (Glibc.fchownat(directory, $0, owner, group, AT_SYMLINK_NOFOLLOW), errno)
+        }
+        if result != 0 { throw FSError.Kind(errno: error) }
+    }
+
+    static func write(_ descriptor: Int32, _ bytes: [UInt8]) throws(FSError.Kind) {
+        var offset = 0
+        while offset < bytes.count {
+            let (written, error) = bytes.withUnsafeBytes { buffer in
+                (Glibc.write(descriptor, buffer.baseAddress! + offset, buffer.count - offset), errno)
+            }
+            if written < 0 {
+                if error == EINTR { continue }
+                throw FSError.Kind(errno: error)
+            }
+            offset += written
+        }
+    }
+
+    static func pread(_ descriptor: Int32, into buffer: UnsafeMutableRawBufferPointer, at offset: Int)
+        throws(FSError.Kind) -> Int
+    {
+        let count = Glibc.pread(descriptor, buffer.baseAddress, buffer.count, off_t(offset))
+        if count < 0 { throw failure() }
+        return count
+    }
+
+    /// `flock(LOCK_EX | LOCK_NB)`: false when another open file holds it.
+    static func flockExclusiveNonBlocking(_ descriptor: Int32) throws(FSError.Kind) -> Bool {
+        if buildos_flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }
+        let error = errno
+        if error == EWOULDBLOCK { return false }
+        throw FSError.Kind(errno: error)
+    }
+
+    /// The names in an open directory (`fdopendir` on a duplicate, then
+    /// `readdir` to the end), each passed with its raw bytes.
+    static func readDirectory(_ descriptor: Int32, _ body: (UnsafePointer<CChar>) throws(FSError.Kind) -> Void)
+        throws(FSError.Kind)
+    {
+        let duplicate = try openat(descriptor, ".", O_RDONLY | O_DIRECTORY)
+        guard let stream = fdopendir(duplicate) else {
+            let error = failure()
+            close(duplicate)
+            throw error
+        }
+        defer { closedir(stream) }
+        while true {
+            errno = 0
+            guard let entry = readdir(stream) else {
+                if errno != 0 { throw failure() }
+                return
+            }
+            let handled: FSError.Kind? = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
+                tuple.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { name in
+                    if name[0] == 0x2E, name[1] == 0 || (name[1] == 0x2E && name[2] == 0) { return nil }
+                    do throws(FSError.Kind) {
+                        try body(name)
+                        return nil
+                    } catch {
+                        return error
+                    }
+                }
+            }
+            if let handled { throw handled }
+        }
+    }
+
+    /// Sets the effective user and group of this thread only.
+    static func setThreadEffectiveIDs(user: UInt32, group: UInt32) throws(FSError.Kind) {
+        if buildos_set_thread_effective_ids(Int(user), Int(group)) != 0 { throw failure() }
+    }
+}

@@ -1,0 +1,126 @@
+import CBtrfsUtil
+import FSProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension RealFileSystem {
+    /// Runs one call's system calls, as `credentials` when set, and adds
+    /// the call's context to a failure.
+    func perform<Result>(
+        _ operation: FSOperation, name: EntryName? = nil, destination: EntryName? = nil, path: String? = nil,
+        subvolume: SubvolumeID? = nil, _ body: () throws(FSError.Kind) -> Result
+    ) throws(FSError) -> Result {
+        func failure(_ kind: FSError.Kind) -> FSError {
+            FSError(kind, operation, name: name, destination: destination, path: path, subvolume: subvolume)
+        }
+        if let name, !name.isExact { throw failure(.invalidArgument) }
+        if let destination, !destination.isExact { throw failure(.invalidArgument) }
+        do throws(FSError.Kind) {
+            guard let credentials, !credentials.isRoot else { return try body() }
+            // Nothing suspends in between: the switch stays on this thread.
+            try LibC.setThreadEffectiveIDs(user: credentials.user, group: credentials.group)
+            defer { try? LibC.setThreadEffectiveIDs(user: 0, group: 0) }
+            return try body()
+        } catch {
+            throw failure(error)
+        }
+    }
+
+    func isBtrfs(_ descriptor: Int32) throws(FSError.Kind) -> Bool {
+        try LibC.fstatfs(descriptor).f_type == BUILDOS_BTRFS_SUPER_MAGIC
+    }
+
+    /// Whether the entry `raw` of a directory is the root of a btrfs
+    /// filesystem mounted there.
+    func isBtrfsMount(_ directory: Int32, _ raw: UnsafePointer<CChar>) throws(FSError.Kind) -> Bool {
+        let name = String(cString: raw)
+        guard let descriptor = try? LibC.openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) else {
+            return false
+        }
+        defer { LibC.close(descriptor) }
+        return try isBtrfs(descriptor)
+    }
+
+    /// The kind `lstat` reports, telling subvolume roots (inode 256 on
+    /// btrfs) from plain directories. On btrfs every directory with inode
+    /// 256 is a subvolume root; elsewhere only the root of a btrfs mounted
+    /// there is, which takes a look at that filesystem.
+    func kind(
+        of status: stat, onBtrfs: Bool, parentDevice: dev_t, mountCheck: () throws(FSError.Kind) -> Bool
+    ) throws(FSError.Kind) -> EntryKind {
+        switch status.st_mode & S_IFMT {
+        case S_IFLNK: return .symlink
+        case S_IFREG: return .file
+        case S_IFDIR:
+            guard status.st_ino == subvolumeRootInode else { return .directory }
+            if onBtrfs { return .subvolume }
+            if status.st_dev == parentDevice { return .directory }
+            return try mountCheck() ? .subvolume : .directory
+        default: return .other
+        }
+    }
+
+    func entryStatus(_ status: stat, _ kind: EntryKind) -> EntryStatus {
+        EntryStatus(
+            kind: kind, identity: FileIdentity(device: UInt64(status.st_dev), inode: UInt64(status.st_ino)),
+            owner: status.st_uid, group: status.st_gid, permissions: UInt16(status.st_mode & 0o7777))
+    }
+
+    func descriptorStatus(_ descriptor: Int32) throws(FSError.Kind) -> EntryStatus {
+        let status = try LibC.fstat(descriptor)
+        let isRoot = status.st_mode & S_IFMT == S_IFDIR && status.st_ino == subvolumeRootInode
+        let kind = try self.kind(
+            of: status, onBtrfs: isRoot ? try isBtrfs(descriptor) : false, parentDevice: status.st_dev,
+            mountCheck: { () throws(FSError.Kind) in false })
+        return entryStatus(status, kind)
+    }
+
+    /// An entry name from raw bytes: exact when they are valid UTF-8, else
+    /// a rendering with `\xNN` that no call accepts.
+    func entryName(_ raw: UnsafePointer<CChar>) -> EntryName {
+        if let text = String(validatingCString: raw), let name = EntryName(text) { return name }
+        let bytes = UnsafeBufferPointer(start: raw, count: strlen(raw)).map { UInt8(bitPattern: $0) }
+        var rendering = ""
+        for byte in bytes {
+            if byte >= 0x20, byte < 0x7f {
+                rendering.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                let hex = String(byte, radix: 16)
+                rendering += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+            }
+        }
+        return EntryName(undecodable: rendering)
+    }
+
+    func uuid<Tuple>(_ tuple: Tuple) -> BtrfsUUID {
+        withUnsafeBytes(of: tuple) { BtrfsUUID(bytes: Array($0.prefix(16))) }
+    }
+
+    func readContents(_ descriptor: Int32) throws(FSError.Kind) -> [UInt8] {
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let offset = contents.count
+            let count = try chunk.withUnsafeMutableBytes { buffer in
+                Result { () throws(FSError.Kind) in try LibC.pread(descriptor, into: buffer, at: offset) }
+            }.get()
+            if count == 0 { return contents }
+            contents += chunk[0..<count]
+        }
+    }
+
+    func readProcFile(_ path: String) throws(FSError.Kind) -> String {
+        let descriptor = try LibC.open(path, O_RDONLY)
+        defer { LibC.close(descriptor) }
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
+            if count < 0 { throw LibC.failure() }
+            if count == 0 { return String(decoding: contents, as: UTF8.self) }
+            contents += chunk[0..<count]
+        }
+    }
+}

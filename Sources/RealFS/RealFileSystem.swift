@@ -1,0 +1,247 @@
+import CBtrfsUtil
+import FSProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// The production backend: this process on the real filesystem, through
+/// libbtrfsutil's descriptor calls and fd-relative system calls.
+///
+/// Every call is synchronous underneath and never suspends. Names go to
+/// the `*at` calls with a directory descriptor, links are never followed
+/// (`O_NOFOLLOW`, `AT_SYMLINK_NOFOLLOW`), and no call takes a path but
+/// `openRoot`.
+public struct RealFileSystem: FileSystem {
+    /// Who the calls run as: nil for this process as it is. Tests set an
+    /// unprivileged user, which the calls then take on for their own thread
+    /// only (raw `setresuid`), and only while they run.
+    public let credentials: Credentials?
+
+    public init() {
+        credentials = nil
+    }
+
+    /// A backend whose calls run as `credentials` on the calling thread.
+    /// Requires root; meant for tests that need an unprivileged process.
+    public init(runningAs credentials: Credentials) {
+        self.credentials = credentials
+    }
+
+    public var processID: Int32 { getpid() }
+
+    // MARK: Directories
+
+    public func openRoot(_ path: String) async throws(FSError) -> DirectoryHandle {
+        try perform(.openRoot, path: path) { () throws(FSError.Kind) in
+            DirectoryHandle(descriptor: try LibC.open(path, O_RDONLY | O_DIRECTORY))
+        }
+    }
+
+    public func openDirectory(_ name: EntryName, in parent: DirectoryHandle) async throws(FSError) -> DirectoryHandle {
+        try perform(.openDirectory, name: name) { () throws(FSError.Kind) in
+            DirectoryHandle(
+                descriptor: try LibC.openat(parent.descriptor, name.rawValue, O_RDONLY | O_DIRECTORY | O_NOFOLLOW))
+        }
+    }
+
+    public func close(_ directory: DirectoryHandle) async {
+        LibC.close(directory.descriptor)
+    }
+
+    public func list(_ directory: DirectoryHandle) async throws(FSError) -> [DirectoryEntry] {
+        try perform(.list) { () throws(FSError.Kind) in
+            let onBtrfs = try isBtrfs(directory.descriptor)
+            let parentDevice = try LibC.fstat(directory.descriptor).st_dev
+            var entries: [DirectoryEntry] = []
+            try LibC.readDirectory(directory.descriptor) { raw throws(FSError.Kind) in
+                let status: stat
+                do throws(FSError.Kind) {
+                    status = try LibC.fstatat(directory.descriptor, bytes: raw)
+                } catch .noEntry {
+                    return  // gone since readdir
+                }
+                let name = entryName(raw)
+                let kind = try kind(
+                    of: status, onBtrfs: onBtrfs, parentDevice: parentDevice,
+                    mountCheck: { () throws(FSError.Kind) in try isBtrfsMount(directory.descriptor, raw) })
+                entries.append(DirectoryEntry(name: name, status: entryStatus(status, kind)))
+            }
+            entries.sort { $0.name < $1.name }
+            return entries
+        }
+    }
+
+    public func status(of name: EntryName, in directory: DirectoryHandle) async throws(FSError) -> EntryStatus {
+        try perform(.status, name: name) { () throws(FSError.Kind) in
+            let status = try LibC.fstatat(directory.descriptor, name.rawValue)
+            let parentDevice = try LibC.fstat(directory.descriptor).st_dev
+            let kind = try kind(
+                of: status, onBtrfs: try isBtrfs(directory.descriptor), parentDevice: parentDevice,
+                mountCheck: { () throws(FSError.Kind) in
+                    try name.rawValue.withCString { raw in
+                        Result { () throws(FSError.Kind) in try isBtrfsMount(directory.descriptor, raw) }
+                    }.get()
+                })
+            return entryStatus(status, kind)
+        }
+    }
+
+    public func status(of directory: DirectoryHandle) async throws(FSError) -> EntryStatus {
+        try perform(.status) { () throws(FSError.Kind) in try descriptorStatus(directory.descriptor) }
+    }
+
+    public func readLink(_ name: EntryName, in directory: DirectoryHandle) async throws(FSError) -> String {
+        try perform(.readLink, name: name) { () throws(FSError.Kind) in
+            try LibC.readlinkat(directory.descriptor, name.rawValue)
+        }
+    }
+
+    public func createSymlink(_ name: EntryName, in directory: DirectoryHandle, target: String) async throws(FSError) {
+        try perform(.createSymlink, name: name) { () throws(FSError.Kind) in
+            try LibC.symlinkat(target, directory.descriptor, name.rawValue)
+        }
+    }
+
+    public func unlink(_ name: EntryName, in directory: DirectoryHandle) async throws(FSError) {
+        try perform(.unlink, name: name) { () throws(FSError.Kind) in
+            try LibC.unlinkat(directory.descriptor, name.rawValue, 0)
+        }
+    }
+
+    public func makeDirectory(_ name: EntryName, in directory: DirectoryHandle) async throws(FSError) {
+        try perform(.makeDirectory, name: name) { () throws(FSError.Kind) in
+            try LibC.mkdirat(directory.descriptor, name.rawValue, 0o755)
+        }
+    }
+
+    public func removeDirectory(_ name: EntryName, in directory: DirectoryHandle) async throws(FSError) {
+        try perform(.removeDirectory, name: name) { () throws(FSError.Kind) in
+            try LibC.unlinkat(directory.descriptor, name.rawValue, AT_REMOVEDIR)
+        }
+    }
+
+    public func rename(
+        _ name: EntryName, in directory: DirectoryHandle, to newName: EntryName, in newDirectory: DirectoryHandle,
+        mode: RenameMode
+    ) async throws(FSError) {
+        try perform(.rename, name: name, destination: newName) { () throws(FSError.Kind) in
+            try LibC.renameat2(
+                directory.descriptor, name.rawValue, newDirectory.descriptor, newName.rawValue,
+                mode == .noReplace ? BUILDOS_RENAME_NOREPLACE : 0)
+        }
+    }
+
+    public func changeOwner(of name: EntryName, in directory: DirectoryHandle, owner: UInt32, group: UInt32)
+        async throws(FSError)
+    {
+        try perform(.changeOwner, name: name) { () throws(FSError.Kind) in
+            try LibC.fchownat(directory.descriptor, name.rawValue, owner, group)
+        }
+    }
+
+    // MARK: Subvolumes
+
+    public func subvolumeInfo(of directory: DirectoryHandle) async throws(FSError) -> SubvolumeInfo {
+        try perform(.subvolumeInfo) { () throws(FSError.Kind) in
+            let info = try BtrfsUtil.subvolumeInfo(directory.descriptor)
+            return SubvolumeInfo(
+                id: SubvolumeID(info.id), parentID: info.parent_id == 0 ? nil : SubvolumeID(info.parent_id),
+                uuid: uuid(info.uuid), parentUUID: uuid(info.parent_uuid), receivedUUID: uuid(info.received_uuid),
+                isReadOnly: info.flags & BUILDOS_BTRFS_ROOT_SUBVOL_RDONLY != 0)
+        }
+    }
+
+    public func nestedSubvolumes(of directory: DirectoryHandle) async throws(FSError) -> [NestedSubvolume] {
+        try perform(.nestedSubvolumes) { () throws(FSError.Kind) in
+            try BtrfsUtil.nestedSubvolumes(directory.descriptor).map {
+                NestedSubvolume(path: $0.path, id: SubvolumeID($0.id))
+            }
+        }
+    }
+
+    public func createSubvolume(_ name: EntryName, in directory: DirectoryHandle) async throws(FSError) {
+        try perform(.createSubvolume, name: name) { () throws(FSError.Kind) in
+            try BtrfsUtil.createSubvolume(directory.descriptor, name.rawValue)
+        }
+    }
+
+    public func snapshot(_ source: DirectoryHandle, as name: EntryName, in directory: DirectoryHandle, readOnly: Bool)
+        async throws(FSError)
+    {
+        try perform(.snapshot, name: name) { () throws(FSError.Kind) in
+            try BtrfsUtil.createSnapshot(source.descriptor, directory.descriptor, name.rawValue, readOnly: readOnly)
+        }
+    }
+
+    public func deleteSubvolume(_ name: EntryName, in directory: DirectoryHandle) async throws(FSError) {
+        try perform(.deleteSubvolume, name: name) { () throws(FSError.Kind) in
+            try BtrfsUtil.deleteSubvolume(directory.descriptor, name.rawValue)
+        }
+    }
+
+    public func deleteSubvolume(id: SubvolumeID, via directory: DirectoryHandle) async throws(FSError) {
+        try perform(.deleteSubvolumeByID, subvolume: id) { () throws(FSError.Kind) in
+            try BtrfsUtil.deleteSubvolume(directory.descriptor, id: id.rawValue)
+        }
+    }
+
+    public func setReadOnly(_ readOnly: Bool, of subvolume: DirectoryHandle) async throws(FSError) {
+        try perform(.setReadOnly) { () throws(FSError.Kind) in
+            try BtrfsUtil.setReadOnly(subvolume.descriptor, readOnly)
+        }
+    }
+
+    public func sync(_ directory: DirectoryHandle) async throws(FSError) {
+        try perform(.sync) { () throws(FSError.Kind) in try BtrfsUtil.sync(directory.descriptor) }
+    }
+
+    public func mountPoints(inside directory: DirectoryHandle) async throws(FSError) -> [String] {
+        try perform(.mountPoints) { () throws(FSError.Kind) in
+            let path = try LibC.readlink("/proc/self/fd/\(directory.descriptor)")
+            // A deleted directory has nothing reachable mounted inside.
+            if path.hasSuffix(" (deleted)") { return [] }
+            return MountTable.mountPoints(in: try readProcFile("/proc/self/mountinfo"), under: path)
+        }
+    }
+
+    // MARK: Files and locks
+
+    public func openFile(_ name: EntryName, in directory: DirectoryHandle, options: FileOpenOptions)
+        async throws(FSError) -> FileHandle
+    {
+        try perform(.openFile, name: name) { () throws(FSError.Kind) in
+            var flags = O_NOFOLLOW | (options.contains(.write) ? O_RDWR : O_RDONLY)
+            if options.contains(.create) { flags |= O_CREAT }
+            if options.contains(.exclusive) { flags |= O_EXCL }
+            let descriptor = try LibC.openat(directory.descriptor, name.rawValue, flags, 0o644)
+            // A read-only open of a directory succeeds; the protocol's files
+            // are regular files.
+            if let status = try? LibC.fstat(descriptor), status.st_mode & S_IFMT == S_IFDIR {
+                LibC.close(descriptor)
+                throw .isDirectory
+            }
+            return FileHandle(descriptor: descriptor)
+        }
+    }
+
+    public func write(_ bytes: [UInt8], to file: FileHandle) async throws(FSError) {
+        try perform(.write) { () throws(FSError.Kind) in try LibC.write(file.descriptor, bytes) }
+    }
+
+    public func readAll(_ file: FileHandle) async throws(FSError) -> [UInt8] {
+        try perform(.read) { () throws(FSError.Kind) in try readContents(file.descriptor) }
+    }
+
+    public func status(of file: FileHandle) async throws(FSError) -> EntryStatus {
+        try perform(.status) { () throws(FSError.Kind) in try descriptorStatus(file.descriptor) }
+    }
+
+    public func tryLock(_ file: FileHandle) async throws(FSError) -> Bool {
+        try perform(.lock) { () throws(FSError.Kind) in try LibC.flockExclusiveNonBlocking(file.descriptor) }
+    }
+
+    public func close(_ file: FileHandle) async {
+        LibC.close(file.descriptor)
+    }
+}
