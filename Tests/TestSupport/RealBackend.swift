@@ -1,0 +1,161 @@
+import FSProtocol
+import Foundation
+import RealFS
+
+/// The conformance suite on the real backend: each sandbox a fresh
+/// directory on the btrfs mount of `BUILDOS_CLEAN_TEST_BTRFS`, or, when the
+/// test needs its own mount options or a crash, a fresh loop-mounted btrfs.
+public struct RealBackend: ConformanceBackend {
+    /// Why the backend cannot run here (its sandboxes then fail to build).
+    let problem: String?
+
+    public var description: String { "real" }
+
+    public struct Unavailable: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public func makeSandbox(_ options: SandboxOptions) async throws -> any Sandbox {
+        if let problem { throw Unavailable(description: "real backend unavailable: \(problem)") }
+        let name = Sandboxes.uniqueName()
+        if options.crashable || !options.userSubvolumeRemovalAllowed {
+            let filesystem = try LoopFilesystem(
+                name: name, userSubvolumeRemovalAllowed: options.userSubvolumeRemovalAllowed)
+            return RealSandbox(path: filesystem.mountPoint, loop: filesystem)
+        }
+        let path = RealBackendAvailability.mountPoint + "/" + name
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: false)
+        return RealSandbox(path: path, loop: nil)
+    }
+}
+
+enum Sandboxes {
+    nonisolated(unsafe) static var counter = 0
+    static let lock = NSLock()
+
+    static func uniqueName() -> String {
+        lock.lock()
+        defer { lock.unlock() }
+        counter += 1
+        return "sandbox-\(getpid())-\(counter)"
+    }
+}
+
+/// A small btrfs of its own on a loop device: its image file lives on the
+/// test mount, its mount point in /tmp.
+final class LoopFilesystem: @unchecked Sendable {
+    let image: String
+    let mountPoint: String
+    let options: String
+    var device: String
+
+    init(name: String, userSubvolumeRemovalAllowed: Bool) throws {
+        image = RealBackendAvailability.mountPoint + "/\(name).img"
+        mountPoint = "/tmp/buildos-clean-tests/\(name)"
+        // A long commit interval: only syncs and snapshots commit, as a
+        // crash test needs.
+        options = "commit=300" + (userSubvolumeRemovalAllowed ? ",user_subvol_rm_allowed" : "")
+        try Shell.run(["truncate", "-s", "256M", image])
+        try Shell.run(["mkfs.btrfs", "-q", image])
+        try FileManager.default.createDirectory(atPath: mountPoint, withIntermediateDirectories: true)
+        device = try Shell.run(["losetup", "--find", "--show", image]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try Shell.run(["mount", "-o", options, device, mountPoint])
+    }
+
+    /// A crash: the disk as it is now comes back without what the page
+    /// cache and the running transaction held. The image is copied while
+    /// mounted (what is on disk), the original unmounted and dropped, and
+    /// the copy mounted in its place.
+    func crash() throws {
+        let copy = image + ".crash"
+        try Shell.run(["cp", "--sparse=always", image, copy])
+        try Shell.run(["umount", "-l", mountPoint])
+        try Shell.run(["losetup", "-d", device])
+        try Shell.run(["mv", copy, image])
+        device = try Shell.run(["losetup", "--find", "--show", image]).trimmingCharacters(in: .whitespacesAndNewlines)
+        try Shell.run(["mount", "-o", options, device, mountPoint])
+    }
+
+    func tearDown() {
+        _ = try? Shell.run(["umount", "-l", mountPoint], allowFailure: true)
+        _ = try? Shell.run(["losetup", "-d", device], allowFailure: true)
+        try? FileManager.default.removeItem(atPath: image)
+        try? FileManager.default.removeItem(atPath: mountPoint)
+    }
+}
+
+final class RealSandbox: Sandbox, @unchecked Sendable {
+    let path: String
+    let loop: LoopFilesystem?
+    let root: any FileSystem = RealFileSystem()
+    var mounts: [String] = []
+    var changedDefault = false
+
+    init(path: String, loop: LoopFilesystem?) {
+        self.path = path
+        self.loop = loop
+    }
+
+    func user(_ uid: UInt32, group: UInt32) async throws -> any FileSystem {
+        RealFileSystem(runningAs: Credentials(user: uid, group: group))
+    }
+
+    func mountTmpfs(at relativePath: String) async throws {
+        let target = path + "/" + relativePath
+        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", target])
+        mounts.append(target)
+    }
+
+    func unmount(_ relativePath: String) async throws {
+        Shell.unmountQuietly(path + "/" + relativePath)
+    }
+
+    func setDefaultSubvolume(_ relativePath: String) async throws {
+        try Shell.run(["btrfs", "subvolume", "set-default", path + "/" + relativePath])
+        changedDefault = true
+    }
+
+    func receiveSubvolume(at relativePath: String) async throws {
+        let target = URL(fileURLWithPath: path + "/" + relativePath)
+        let name = target.lastPathComponent
+        let work = RealBackendAvailability.mountPoint + "/.send-\(Sandboxes.uniqueName())"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
+        defer {
+            _ = try? Shell.run(["btrfs", "-q", "subvolume", "delete", work + "/" + name], allowFailure: true)
+            try? FileManager.default.removeItem(atPath: work)
+        }
+        try Shell.run(["btrfs", "-q", "subvolume", "create", work + "/" + name])
+        try Shell.sh("echo image > '\(work)/\(name)/disk.img'")
+        try Shell.run(["btrfs", "property", "set", "-ts", work + "/" + name, "ro", "true"])
+        if let loop {
+            // send and receive across filesystems: the stream goes through
+            // a pipe either way.
+            _ = loop
+        }
+        try Shell.sh(
+            "btrfs send -q '\(work)/\(name)' | btrfs receive -q '\(target.deletingLastPathComponent().path)'")
+    }
+
+    func crash() async throws {
+        guard let loop else { throw RealBackend.Unavailable(description: "this sandbox cannot crash") }
+        try loop.crash()
+    }
+
+    func tearDown() async {
+        if changedDefault {
+            _ = try? Shell.run(["btrfs", "subvolume", "set-default", "5", path], allowFailure: true)
+        }
+        for mount in mounts.reversed() { Shell.unmountQuietly(mount) }
+        if let loop {
+            loop.tearDown()
+            return
+        }
+        await TreeRemoval.remove(path, with: RealFileSystem())
+    }
+}
+
+extension Shell {
+    static func unmountQuietly(_ path: String) {
+        _ = try? run(["umount", path], allowFailure: true)
+    }
+}
