@@ -28,13 +28,13 @@ let package = Package(
         .executableTarget(
             name: "buildos-clean",
             dependencies: [
-                "Cleanup", "SimFS",
+                "Cleanup", "SimFS", "RealFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .target(
-            name: "TestSupport", dependencies: ["FSProtocol", "SimFS", "RealFS"], path: "Tests/TestSupport",
+            name: "TestSupport", dependencies: ["FSProtocol", "SimFS", "RealFS", "Cleanup"], path: "Tests/TestSupport",
             swiftSettings: strict),
         .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["FSProtocol", "TestSupport"], swiftSettings: strict),

@@ -3,6 +3,7 @@ import Cleanup
 import FSProtocol
 import Foundation
 import Logging
+import RealFS
 import SimFS
 
 struct CleanupCommand: AsyncParsableCommand {
@@ -20,9 +21,9 @@ struct CleanupCommand: AsyncParsableCommand {
 
             The boot contract: run it before any build agent starts.
 
-            With --layout FILE it runs on a simulated tree loaded from a layout file (see \
-            docs/layout-format.md) instead of the real filesystem. The real backend is not built \
-            yet: until it is, --layout is the only way to run this command.
+            It runs on the real filesystem (--root, default /build/machines; deleting needs root). \
+            With --layout FILE it runs instead on a simulated tree loaded from a layout file (see \
+            docs/layout-format.md), which nothing outside this process sees.
 
             Output: nothing when there is nothing to report; otherwise the summary line, each \
             diagnostic indented by two spaces, and on failure the advice to restart the monitor. \
@@ -32,7 +33,9 @@ struct CleanupCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(name: .long, help: ArgumentHelp("The machines root.", valueName: "dir"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("The machines root (default: /build/machines, or the layout's root).", valueName: "dir"))
     var root: String?
 
     @Option(name: .long, help: ArgumentHelp("Run on a simulated tree loaded from a layout file.", valueName: "file"))
@@ -81,10 +84,6 @@ struct CleanupCommand: AsyncParsableCommand {
     func validate() throws {
         if dryRun, showPlan { throw ValidationError("--dry-run already prints the plan; drop --show-plan") }
         if let root, !root.hasPrefix("/") { throw ValidationError("--root needs an absolute path, not '\(root)'") }
-        if layout == nil {
-            throw ValidationError(
-                "the real filesystem backend is not built yet: give --layout FILE to run on a simulated tree")
-        }
     }
 
     func run() async throws {
@@ -122,7 +121,7 @@ struct CleanupCommand: AsyncParsableCommand {
 
     /// The filesystem to run on and the root path within it.
     func makeBackend() throws -> (any FileSystem, String) {
-        guard let layout else { throw fail("no backend", .usage) }
+        guard let layout else { return (RealFileSystem(), root ?? Layout.defaultRoot) }
         let text = try readInput(layout, what: "layout")
         let parsed: Layout
         do {

@@ -12,8 +12,6 @@ enum ExitStatus: Int32, CaseIterable {
     case usage = 64
     /// An input file (layout, kernel command line) cannot be read.
     case noInput = 66
-    /// An internal error.
-    case software = 70
 
     var summary: String {
         switch self {
@@ -21,7 +19,6 @@ enum ExitStatus: Int32, CaseIterable {
         case .halted: "entries failed or are invalid: the host halts, as the original did"
         case .usage: "bad arguments or configuration; nothing was touched"
         case .noInput: "an input file (layout, kernel command line) cannot be read"
-        case .software: "internal error"
         }
     }
 

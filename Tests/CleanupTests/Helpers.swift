@@ -1,0 +1,29 @@
+import Cleanup
+import FSProtocol
+import SimFS
+import Testing
+
+/// A host holding a layout written in the test.
+func makeHost(_ layout: String) throws -> SimulatedHost {
+    try SimulatedHost(layout: Layout.parse(layout))
+}
+
+/// Runs the boot cleanup as root on a host and returns its report.
+func cleanup(
+    _ host: SimulatedHost, toolchains: [String] = ["default"], as credentials: Credentials = .root,
+    dryRun: Bool = false, root: String = Layout.defaultRoot
+) async -> Report {
+    let set = ToolchainSet(toolchains.compactMap { Toolchain(rawValue: $0) })
+    return await BootCleanup(fileSystem: host.spawn(credentials), root: root, toolchains: set).run(dryRun: dryRun)
+        .report
+}
+
+/// The diagnostic lines of a report.
+func lines(_ report: Report) -> [String] { report.diagnostics.map(\.line) }
+
+/// The names in a simulated directory.
+func names(_ host: SimulatedHost, _ path: String) -> [String] {
+    (host.names(at: path) ?? []).map(\.rawValue)
+}
+
+let machine = "/build/machines/default/m"

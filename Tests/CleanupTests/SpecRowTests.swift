@@ -1,0 +1,353 @@
+import Cleanup
+import FSProtocol
+import SimFS
+import Testing
+import TestSupport
+
+/// SPEC §3, one test per row: what the original got wrong, and what the
+/// cleanup does instead, on SimFS.
+@Suite("SPEC §3: what the original gets wrong")
+struct SpecRowTests {
+    @Test("a symbolic link like m-latest -> m-2 is reported, and m-2 stays")
+    func symlinksAreNotFollowed() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            subvol default/m/m-2 ro
+            link   default/m/m -> m-2
+            link   default/m/m-latest -> m-2
+            link   default/m/m-default-9-9 -> m-2
+            subvol default/m/m-default-1-1
+            link   default/m/m-default-1-1/escape -> ../m-2
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1: info: deleted subvolume",
+                "\(machine)/m-default-9-9: warning: symbolic link, kept, not followed",
+                "\(machine)/m-latest: warning: symbolic link, kept, not followed",
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-2", "m-default-9-9", "m-latest"])
+        #expect(host.subvolumeInfo(at: "\(machine)/m-2")?.isReadOnly == true)
+        #expect(report.exitStatus == 0)
+    }
+
+    @Test("a dangling current link is an error; revisions and bootstrapped machines stay")
+    func danglingLink() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-3
+            subvol default/m/m-default
+            subvol default/m/m-old
+            subvol default/m/m-default-1-1
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m: error: dangling current machine link to m-3",
+                "\(machine)/m-default-1-1: info: deleted subvolume",
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-default", "m-old"])
+        #expect(report.status == .halted)
+        #expect(report.exitStatus == 1)
+    }
+
+    @Test("the target of a valid current link stays, whatever its name")
+    func currentTargetIsProtected() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-current-build ro
+            link   default/m/m -> m-current-build
+            subvol default/n/n-old
+            link   default/n/n -> n-old
+            subvol default/n/n-other
+            """)
+        let report = await cleanup(host)
+        #expect(lines(report) == ["/build/machines/default/n/n-other: info: deleted subvolume"])
+        #expect(names(host, machine) == ["m", "m-current-build"])
+        #expect(names(host, "/build/machines/default/n") == ["n", "n-old"])
+    }
+
+    @Test("stale lock files are removed; unknown files are a warning and stay")
+    func lockFilesAndUnknownFiles() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            file   default/m/m-default.lock
+            file   default/m/m-gone.lock
+            file   default/m/notes.txt
+            fifo   default/m/m-pipe
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default.lock: info: removed stale lock file",
+                "\(machine)/m-gone.lock: info: removed stale lock file",
+                "\(machine)/m-pipe: warning: unknown entry (special file), kept",
+                "\(machine)/notes.txt: warning: unknown entry (regular file), kept",
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-pipe", "notes.txt"])
+        #expect(report.exitStatus == 0)
+    }
+
+    @Test("a plain directory named m-* is reported as not a subvolume and never deleted")
+    func plainDirectoryIsKept() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            dir    default/m/m-default-1-1
+            file   default/m/m-default-1-1/disk.img
+            dir    default/m/m-2
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-2: warning: not a subvolume (plain directory), kept",
+                "\(machine)/m-default-1-1: warning: not a subvolume (plain directory), kept",
+            ])
+        #expect(names(host, "\(machine)/m-default-1-1") == ["disk.img"])
+        #expect(report.status == .warnings)
+        #expect(report.summary == "unexpected entries in /build/machines/, kept")
+    }
+
+    @Test("read-only is never touched: a received read-only stray is deleted as it is")
+    func readOnlyIsNeverTouched() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro received
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1 ro received
+            subvol default/m/m-old ro
+            """)
+        let recorder = EventRecorder()
+        host.install(observer: recorder)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1: info: deleted subvolume",
+                "\(machine)/m-old: info: deleted subvolume",
+            ])
+        let flips = recorder.events.filter { $0.call.operation == .setReadOnly }
+        #expect(flips.isEmpty)
+        #expect(host.subvolumeInfo(at: "\(machine)/m-1")?.isReadOnly == true)
+    }
+
+    @Test("unprivileged, a read-only stray fails with EROFS and a hint; it stays read-only")
+    func unprivilegedReadOnly() async throws {
+        let host = try makeHost(
+            """
+            volume default owner=1000:1000
+            dir    default/m owner=1000:1000
+            subvol default/m/m-1 ro owner=1000:1000
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1 ro owner=1000:1000
+            subvol default/m/m-default-1-2 owner=1000:1000
+            """)
+        let report = await cleanup(host, as: Credentials(user: 1000, group: 1000))
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1: error: unable to delete subvolume: read-only subvolume, run as root (EROFS)",
+                "\(machine)/m-default-1-2: info: deleted subvolume",
+            ])
+        #expect(host.subvolumeInfo(at: "\(machine)/m-default-1-1")?.isReadOnly == true)
+        #expect(report.exitStatus == 1)
+    }
+
+    @Test("a stray holding nested subvolumes is deleted depth-first, without following links")
+    func nestedSubvolumes() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-2 ro
+            link   default/m/m -> m-2
+            subvol default/m/m-default-1-1
+            subvol default/m/m-default-1-1/a
+            subvol default/m/m-default-1-1/a/b
+            subvol default/m/m-default-1-1/c
+            link   default/m/m-default-1-1/to-current -> ../m-2
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1/a/b: info: deleted nested subvolume",
+                "\(machine)/m-default-1-1/a: info: deleted nested subvolume",
+                "\(machine)/m-default-1-1/c: info: deleted nested subvolume",
+                "\(machine)/m-default-1-1: info: deleted subvolume",
+            ])
+        #expect(names(host, machine) == ["m", "m-2"])
+        #expect(report.exitStatus == 0)
+    }
+
+    @Test("an entry vanishing during the scan, or before its delete, is skipped silently")
+    func vanishingEntries() async throws {
+        let host = try makeHost(
+            """
+            subvol default/a/a-1 ro
+            link   default/a/a -> a-1
+            subvol default/a/a-default-1-1
+            subvol default/gone/gone-1
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            subvol default/m/m-default-1-2
+            """)
+        let other = host.spawn(.root)
+        let cleaner = host.spawn(.root)
+        let gate = ScriptedGate(watching: cleaner.processID)
+        // The machine 'gone' disappears after its volume is listed.
+        gate.after({ $0.operation == .list && $0.subject == "/build/machines/default" }) {
+            let volume = try await other.openRoot("/build/machines/default")
+            let gone = try await other.openDirectory("gone", in: volume)
+            try await other.deleteSubvolume("gone-1", in: gone)
+            try await other.removeDirectory("gone", in: volume)
+        }
+        // m-default-1-2 disappears after the cleanup deleted its neighbour.
+        gate.after({ $0.operation == .deleteSubvolumeByID && $0.subject.contains("m-default-1-1") }) {
+            let directory = try await other.openRoot(machine)
+            try await other.deleteSubvolume("m-default-1-2", in: directory)
+        }
+        host.install(gate: gate)
+        let set = ToolchainSet([.default])
+        let report = await BootCleanup(fileSystem: cleaner, root: "/build/machines", toolchains: set).run().report
+        #expect(
+            lines(report) == [
+                "/build/machines/default/a/a-default-1-1: info: deleted subvolume",
+                "\(machine)/m-default-1-1: info: deleted subvolume",
+            ])
+        #expect(report.decisions.filter { $0.outcome == .vanished }.map(\.item.path.description) == ["default/m/m-default-1-2"])
+        #expect(report.exitStatus == 0)
+    }
+
+    @Test("deletions are synced: a crash right after the cleanup does not bring strays back")
+    func deletionsAreSynced() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            volume other
+            subvol other/n/n-default-1-1
+            """)
+        let report = await cleanup(host)
+        #expect(report.syncedVolumes == ["default", "other"])
+        host.crash()
+        #expect(names(host, machine) == ["m", "m-1"])
+        #expect(names(host, "/build/machines/other") == [])
+    }
+
+    @Test("an empty toolchain set deletes bootstrapped machines only when stated explicitly")
+    func emptyToolchainSet() async throws {
+        #expect(throws: ConfigurationError.self) {
+            try ToolchainSet.resolve(names: [], kernelCommandLine: "", explicitlyNone: false)
+        }
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default
+            """)
+        let report = await cleanup(host, toolchains: [])
+        #expect(lines(report) == ["\(machine)/m-default: info: deleted subvolume"])
+    }
+
+    @Test("names starting with '-' are only ever names: no tool sees them")
+    func dashNames() async throws {
+        let host = try makeHost(
+            """
+            subvol default/-rf/-rf-1
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default--rf
+            subvol default/m/m--force
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "/build/machines/default/-rf: warning: unknown entry (plain directory), kept",
+                "\(machine)/m--force: warning: unknown entry (subvolume), kept",
+                "\(machine)/m-default--rf: info: deleted subvolume",
+            ])
+        #expect(names(host, "/build/machines/default/-rf") == ["-rf-1"])
+    }
+
+    @Test("dot-entries and names without m- are looked at and reported")
+    func everythingIsEnumerated() async throws {
+        let host = try makeHost(
+            """
+            dir    .trash
+            dir    default/.staging
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/.m-default-1-1
+            subvol default/m/tmp
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "/build/machines/.trash: warning: unknown entry (plain directory), kept",
+                "/build/machines/default/.staging: warning: unknown entry (plain directory), kept",
+                "\(machine)/.m-default-1-1: warning: unknown entry (subvolume), kept",
+                "\(machine)/tmp: warning: unknown entry (subvolume), kept",
+            ])
+    }
+
+    @Test("boot mode decides by name alone: it assumes no agent runs, as the original did")
+    func bootContract() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default
+            subvol default/m/m-default-7-1
+            file   default/m/m-default.lock owner=1000:1000
+            """)
+        // An agent that (against the contract) still runs holds the lock.
+        let agent = host.spawn(Credentials(user: 1000, group: 1000))
+        let directory = try await agent.openRoot(machine)
+        let lock = try await agent.openFile("m-default.lock", in: directory, options: [.write])
+        #expect(try await agent.tryLock(lock))
+        let report = await cleanup(host)
+        #expect(lines(report).contains("\(machine)/m-default-7-1: info: deleted subvolume"))
+    }
+
+    @Test("an entry swapped between the check and the delete is kept")
+    func identityIsRechecked() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            """)
+        let cleaner = host.spawn(.root)
+        let plan = try await BootCleanup(fileSystem: cleaner, root: "/build/machines", toolchains: ToolchainSet([.default]))
+            .plan().get()
+        // Another process replaces the stray with a different subvolume.
+        let other = host.spawn(.root)
+        let directory = try await other.openRoot(machine)
+        try await other.deleteSubvolume("m-default-1-1", in: directory)
+        try await other.createSubvolume("m-default-1-1", in: directory)
+        let report = await Applier(fileSystem: cleaner).apply(plan)
+        #expect(lines(report) == ["\(machine)/m-default-1-1: warning: changed since scan, kept"])
+        #expect(names(host, machine) == ["m", "m-1", "m-default-1-1"])
+    }
+
+    @Test("a stray with something mounted inside is refused, naming the mount")
+    func mountInside() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            mount  default/m/m-default-1-1/mnt
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1: error: unable to delete subvolume: mount point inside: \(machine)/m-default-1-1/mnt"
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-default-1-1"])
+        #expect(report.exitStatus == 1)
+    }
+}

@@ -1,0 +1,69 @@
+import Cleanup
+import Testing
+
+@Suite("Toolchain configuration")
+struct ToolchainTests {
+    @Test(
+        "invalid toolchain names are refused with the reason",
+        arguments: [
+            ("", "empty toolchain name"),
+            ("gcc-13", "toolchain name 'gcc-13' contains '-'"),
+            ("a/b", "toolchain name 'a/b' contains '/'"),
+            (".hidden", "toolchain name '.hidden' starts with '.'"),
+            ("2024", "toolchain name '2024' is all digits"),
+            ("x.lock", "toolchain name 'x.lock' ends in '.lock'"),
+            ("a b", "toolchain name 'a b' contains a blank or control character"),
+        ])
+    func invalidNames(name: String, problem: String) {
+        #expect(Toolchain(rawValue: name) == nil)
+        #expect(Toolchain.problem(with: name) == problem)
+    }
+
+    @Test("valid names", arguments: ["default", "gcc_13.1", "clang17", "12abc", "a.lock.b"])
+    func validNames(name: String) {
+        #expect(Toolchain(rawValue: name)?.rawValue == name)
+    }
+
+    @Test("an empty set is refused unless stated explicitly")
+    func emptySet() throws {
+        #expect(throws: ConfigurationError.self) {
+            try ToolchainSet.resolve(names: [], kernelCommandLine: nil, explicitlyNone: false)
+        }
+        #expect(throws: ConfigurationError.self) {
+            try ToolchainSet.resolve(names: [], kernelCommandLine: "quiet root=/dev/sda", explicitlyNone: false)
+        }
+        #expect(try ToolchainSet.resolve(names: [], kernelCommandLine: nil, explicitlyNone: true) == .none)
+        #expect(throws: ConfigurationError.self) {
+            try ToolchainSet.resolve(names: ["default"], kernelCommandLine: nil, explicitlyNone: true)
+        }
+    }
+
+    @Test("names and the kernel command line combine, sorted and unique")
+    func combine() throws {
+        let set = try ToolchainSet.resolve(
+            names: ["gcc", "default"], kernelCommandLine: "buildos.toolchain_url=tftp://x buildos.toolchain_url.clang=y",
+            explicitlyNone: false)
+        #expect(set.toolchains.map(\.rawValue) == ["clang", "default", "gcc"])
+    }
+
+    @Test("an invalid name fails the whole configuration")
+    func invalidInConfiguration() {
+        #expect(throws: ConfigurationError("invalid toolchain: toolchain name 'gcc-13' contains '-'")) {
+            try ToolchainSet.resolve(names: ["gcc-13"], kernelCommandLine: nil, explicitlyNone: false)
+        }
+    }
+
+    @Test("the kernel command line configures default and named toolchains")
+    func kernelCommandLine() throws {
+        let line = """
+            BOOT_IMAGE=/vmlinuz quiet buildos.toolchain_url=tftp://h/default.bootstrap \
+            buildos.toolchain_url.stage="tftp://h/stage path" buildos.toolchain_trust.stage=x \
+            buildos.toolchain_url=again buildos.toolchain_url.gcc13=tftp://h/g
+            """
+        #expect(try KernelCommandLine.toolchains(in: line).map(\.rawValue) == ["default", "stage", "gcc13"])
+        #expect(try KernelCommandLine.toolchains(in: "root=/dev/vda ro").isEmpty)
+        #expect(throws: ConfigurationError.self) {
+            try KernelCommandLine.toolchains(in: "buildos.toolchain_url.bad-name=x")
+        }
+    }
+}

@@ -1,0 +1,75 @@
+import FSProtocol
+import SimFS
+import Synchronization
+
+/// A gate for tests that need another process to act at one precise
+/// moment of a run: after a call that matches, before the watched
+/// process's next call, run an action (which may use other processes).
+/// Calls of every other process pass straight through.
+public final class ScriptedGate: SimulationGate, Sendable {
+    public typealias Action = @Sendable () async throws -> Void
+
+    private struct Trigger {
+        var matches: @Sendable (SimulatedCall) -> Bool
+        var action: Action
+    }
+
+    private struct State {
+        var triggers: [Trigger] = []
+        var due: [Action] = []
+        var calls: [SimulatedCall] = []
+    }
+
+    private let watched: Int32
+    private let state = Mutex(State())
+
+    public init(watching pid: Int32) {
+        watched = pid
+    }
+
+    /// After the first call of the watched process that matches, runs
+    /// `action` before its next call.
+    public func after(_ matches: @escaping @Sendable (SimulatedCall) -> Bool, run action: @escaping Action) {
+        state.withLock { $0.triggers.append(Trigger(matches: matches, action: action)) }
+    }
+
+    /// The watched process's calls so far.
+    public var calls: [SimulatedCall] { state.withLock { $0.calls } }
+
+    public func waitForTurn(of pid: Int32) async -> Bool {
+        guard pid == watched else { return true }
+        let due = state.withLock { state in
+            defer { state.due = [] }
+            return state.due
+        }
+        for action in due { try? await action() }
+        return true
+    }
+
+    public func decide(_ call: SimulatedCall) -> GateDecision {
+        guard call.pid == watched else { return .proceed }
+        state.withLock { state in
+            state.calls.append(call)
+            if let index = state.triggers.firstIndex(where: { $0.matches(call) }) {
+                state.due.append(state.triggers.remove(at: index).action)
+            }
+        }
+        return .proceed
+    }
+}
+
+/// Records every event of a host, for tests that check what a run did.
+public final class EventRecorder: SimulationObserver, Sendable {
+    private let recorded = Mutex<[SimulatedEvent]>([])
+
+    public init() {}
+
+    public func didPerform(_ event: SimulatedEvent) {
+        recorded.withLock { $0.append(event) }
+    }
+
+    public var events: [SimulatedEvent] { recorded.withLock { $0 } }
+
+    /// The effects of every call, in order.
+    public var effects: [SimulatedEffect] { events.flatMap(\.effects) }
+}
