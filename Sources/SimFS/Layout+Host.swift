@@ -98,6 +98,11 @@ extension SimulatedHost {
         }
     }
 
+    /// The index of the filesystem holding the entry at an absolute path.
+    public func filesystemIndex(at path: String) -> Int? {
+        state.withLock { state in state.setupLookupNoFollow(path).map { state.crossingMounts($0).filesystem } }
+    }
+
     /// The names in the directory at an absolute path, sorted.
     public func names(at path: String) -> [EntryName]? {
         state.withLock { state in

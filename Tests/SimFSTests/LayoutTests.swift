@@ -1,0 +1,83 @@
+import FSProtocol
+import SimFS
+import Testing
+
+@Suite("Layout files")
+struct LayoutTests {
+    static let sample = """
+        # a comment
+        root /build/machines
+        volume default owner=1000:1000
+        dir    default/m owner=1000:1000 mode=0750
+        subvol default/m/m-1 ro received owner=1000:1000
+        link   default/m/m -> m-1
+        subvol default/m/m-default snapshot-of=default/m/m-1
+        file   default/m/m-default.lock
+        fifo   default/m/pipe
+        subvol default/m/"with space" # quoted
+        mount  default/m/m-default/mnt
+        tmpfs  /var/lock
+        """
+
+    @Test("a layout loads into a host and captures back as the same tree")
+    func roundTrip() throws {
+        let layout = try Layout.parse(Self.sample)
+        let host = try SimulatedHost(layout: layout)
+        let captured = host.layout()
+        let reloaded = try SimulatedHost(layout: Layout.parse(captured.text))
+        #expect(reloaded.layout() == captured)
+        #expect(
+            captured.text == """
+                root /build/machines
+                volume default owner=1000:1000
+                dir    default/m owner=1000:1000 mode=0750
+                link   default/m/m -> m-1
+                subvol default/m/m-1 ro received owner=1000:1000
+                subvol default/m/m-default
+                mount  default/m/m-default/mnt
+                file   default/m/m-default.lock
+                fifo   default/m/pipe
+                subvol "default/m/with space"
+
+                """)
+    }
+
+    @Test("missing parents become a volume below the root, plain directories deeper")
+    func implicitParents() throws {
+        let host = try SimulatedHost(layout: Layout.parse("subvol v/m/m-1 ro"))
+        #expect(host.entryKind(at: "/build/machines/v") == .subvolume)
+        #expect(host.entryKind(at: "/build/machines/v/m") == .directory)
+        #expect(host.subvolumeInfo(at: "/build/machines/v/m/m-1")?.isReadOnly == true)
+    }
+
+    @Test("with 'root PATH btrfs' everything lives on one filesystem")
+    func btrfsRoot() throws {
+        let host = try SimulatedHost(layout: Layout.parse("root /srv/machines btrfs\nsubvol v/m/m-1"))
+        #expect(host.entryKind(at: "/srv/machines/v") == .directory)
+        #expect(host.layout(root: "/srv/machines").rootIsBtrfs)
+    }
+
+    @Test(
+        "bad lines are refused with their number",
+        arguments: [
+            ("subvol", LayoutError(line: 1, message: "subvol needs a path")),
+            ("volume x\nbogus y", LayoutError(line: 2, message: "unknown kind 'bogus' (expected root, volume, tmpfs, dir, subvol, file, link, fifo, mount)")),
+            ("link a/b", LayoutError(line: 1, message: "link needs '-> TARGET'")),
+            ("subvol a/../b", LayoutError(line: 1, message: "invalid path 'a/../b'")),
+            ("dir a ro", LayoutError(line: 1, message: "flag 'ro' does not apply to dir")),
+            ("subvol a owner=x", LayoutError(line: 1, message: "owner needs UID or UID:GID")),
+            ("subvol a/b\nroot /x", LayoutError(line: 2, message: "root must come before the entries")),
+            ("file \"open", LayoutError(line: 1, message: "unterminated quote")),
+        ])
+    func parseErrors(text: String, error: LayoutError) {
+        #expect(throws: error) { try Layout.parse(text) }
+    }
+
+    @Test("a layout naming the same entry twice fails to load")
+    func duplicates() throws {
+        let layout = try Layout.parse("subvol v/m/m-1\nsubvol v/m/m-1")
+        #expect(throws: SetupError(path: "/build/machines/v/m/m-1", reason: "already exists")) {
+            try SimulatedHost(layout: layout)
+        }
+    }
+}
