@@ -39,6 +39,12 @@ let package = Package(
         .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(
+            name: "EndToEndTests", dependencies: ["buildos-clean", "Cleanup", "TestSupport"], exclude: ["Snapshots"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "RealFSTests", dependencies: ["buildos-clean", "Cleanup", "FSProtocol", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
             name: "CleanupTests", dependencies: ["Cleanup", "SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
     ]
 )

@@ -31,12 +31,20 @@ static inline int buildos_renameat2(int olddirfd, const char *oldpath, int newdi
 /// flock(2): its name is also a struct's, which Swift cannot call.
 static inline int buildos_flock(int fd, int operation) { return flock(fd, operation); }
 
-/// Sets the effective user and group of the calling thread only. glibc's
-/// setresuid changes every thread of the process; the raw system call
-/// changes one, which lets tests act as an unprivileged user on one thread.
-static inline int buildos_set_thread_effective_ids(long uid, long gid) {
+/// Makes the calling thread act as `uid`/`gid` (its effective ids; the
+/// saved user id stays 0 so that it can come back). glibc's setresuid
+/// changes every thread of the process; the raw system call changes one,
+/// which lets tests act as an unprivileged user on one thread.
+static inline int buildos_drop_thread_ids(long uid, long gid) {
     if (syscall(SYS_setresgid, -1L, gid, -1L) != 0) return -1;
     return (int)syscall(SYS_setresuid, -1L, uid, -1L);
+}
+
+/// Makes the calling thread root again: the user first, which gives back
+/// the capability to change the group.
+static inline int buildos_restore_thread_ids(void) {
+    if (syscall(SYS_setresuid, -1L, 0L, -1L) != 0) return -1;
+    return (int)syscall(SYS_setresgid, -1L, 0L, -1L);
 }
 
 #endif

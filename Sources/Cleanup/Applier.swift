@@ -247,6 +247,10 @@ private struct Run {
                 return .changed
             }
             info = try await fileSystem.subvolumeInfo(of: subvolume)
+            if let expected = item.subvolume, info.id != expected {
+                report.add(line(item.path, .warning, "changed since scan, kept"))
+                return .changed
+            }
             let mounts = try await fileSystem.mountPoints(inside: subvolume)
             if !mounts.isEmpty {
                 report.add(

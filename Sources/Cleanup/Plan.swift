@@ -46,13 +46,20 @@ public struct PlanItem: Hashable, Sendable {
     public var kind: EntryKind
     /// Who it was when scanned; deletion re-checks it.
     public var identity: FileIdentity
+    /// For a subvolume, its id as the listing named it; deletion re-checks
+    /// it too, since btrfs reuses the device numbers of deleted subvolumes.
+    public var subvolume: SubvolumeID?
     public var action: PlannedAction
     public var reason: Reason
 
-    public init(path: EntryPath, kind: EntryKind, identity: FileIdentity, action: PlannedAction, reason: Reason) {
+    public init(
+        path: EntryPath, kind: EntryKind, identity: FileIdentity, subvolume: SubvolumeID? = nil,
+        action: PlannedAction, reason: Reason
+    ) {
         self.path = path
         self.kind = kind
         self.identity = identity
+        self.subvolume = subvolume
         self.action = action
         self.reason = reason
     }

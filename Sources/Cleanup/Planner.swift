@@ -116,7 +116,9 @@ public struct Planner: Sendable {
     {
         let path = EntryPath(volume: machinePath.volume, machine: machine, entry: entry.name)
         func item(_ action: PlannedAction, _ reason: Reason) -> PlanItem {
-            PlanItem(path: path, kind: entry.kind, identity: entry.status.identity, action: action, reason: reason)
+            PlanItem(
+                path: path, kind: entry.kind, identity: entry.status.identity, subvolume: entry.subvolumeID,
+                action: action, reason: reason)
         }
         /// An entry whose name promises a subvolume but which is none.
         func misnamed() -> PlanItem {

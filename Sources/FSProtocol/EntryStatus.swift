@@ -58,10 +58,16 @@ public struct EntryStatus: Hashable, Sendable {
 public struct DirectoryEntry: Hashable, Sendable {
     public var name: EntryName
     public var status: EntryStatus
+    /// For a subvolume: the id its directory entry names (btrfs reports it
+    /// as the entry's inode number in `readdir`). With the device and inode
+    /// of `status` it identifies the subvolume even when a deleted
+    /// subvolume's device number is reused by a new one.
+    public var subvolumeID: SubvolumeID?
 
-    public init(name: EntryName, status: EntryStatus) {
+    public init(name: EntryName, status: EntryStatus, subvolumeID: SubvolumeID? = nil) {
         self.name = name
         self.status = status
+        self.subvolumeID = subvolumeID
     }
 
     public var kind: EntryKind { status.kind }

@@ -142,9 +142,11 @@ enum LibC {
     }
 
     /// The names in an open directory (`fdopendir` on a duplicate, then
-    /// `readdir` to the end), each passed with its raw bytes.
-    static func readDirectory(_ descriptor: Int32, _ body: (UnsafePointer<CChar>) throws(FSError.Kind) -> Void)
-        throws(FSError.Kind)
+    /// `readdir` to the end), each passed with its raw bytes and the inode
+    /// number `readdir` gives it.
+    static func readDirectory(
+        _ descriptor: Int32, _ body: (UnsafePointer<CChar>, UInt64) throws(FSError.Kind) -> Void
+    ) throws(FSError.Kind)
     {
         let duplicate = try openat(descriptor, ".", O_RDONLY | O_DIRECTORY)
         guard let stream = fdopendir(duplicate) else {
@@ -159,11 +161,12 @@ enum LibC {
                 if errno != 0 { throw failure() }
                 return
             }
+            let inode = UInt64(entry.pointee.d_ino)
             let handled: FSError.Kind? = withUnsafePointer(to: &entry.pointee.d_name) { tuple in
                 tuple.withMemoryRebound(to: CChar.self, capacity: Int(NAME_MAX) + 1) { name in
                     if name[0] == 0x2E, name[1] == 0 || (name[1] == 0x2E && name[2] == 0) { return nil }
                     do throws(FSError.Kind) {
-                        try body(name)
+                        try body(name, inode)
                         return nil
                     } catch {
                         return error
@@ -174,8 +177,14 @@ enum LibC {
         }
     }
 
-    /// Sets the effective user and group of this thread only.
-    static func setThreadEffectiveIDs(user: UInt32, group: UInt32) throws(FSError.Kind) {
-        if buildos_set_thread_effective_ids(Int(user), Int(group)) != 0 { throw failure() }
+    /// Makes this thread alone act as `user` and `group`.
+    static func dropThreadIDs(user: UInt32, group: UInt32) throws(FSError.Kind) {
+        if buildos_drop_thread_ids(Int(user), Int(group)) != 0 { throw failure() }
+    }
+
+    /// Makes this thread root again; failing to is fatal, as every later
+    /// call on this thread would run as the wrong user.
+    static func restoreThreadIDs() {
+        if buildos_restore_thread_ids() != 0 { fatalError("cannot restore this thread's ids: errno \(errno)") }
     }
 }

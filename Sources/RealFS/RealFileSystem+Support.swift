@@ -20,8 +20,8 @@ extension RealFileSystem {
         do throws(FSError.Kind) {
             guard let credentials, !credentials.isRoot else { return try body() }
             // Nothing suspends in between: the switch stays on this thread.
-            try LibC.setThreadEffectiveIDs(user: credentials.user, group: credentials.group)
-            defer { try? LibC.setThreadEffectiveIDs(user: 0, group: 0) }
+            try LibC.dropThreadIDs(user: credentials.user, group: credentials.group)
+            defer { LibC.restoreThreadIDs() }
             return try body()
         } catch {
             throw failure(error)

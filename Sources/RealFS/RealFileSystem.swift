@@ -54,7 +54,7 @@ public struct RealFileSystem: FileSystem {
             let onBtrfs = try isBtrfs(directory.descriptor)
             let parentDevice = try LibC.fstat(directory.descriptor).st_dev
             var entries: [DirectoryEntry] = []
-            try LibC.readDirectory(directory.descriptor) { raw throws(FSError.Kind) in
+            try LibC.readDirectory(directory.descriptor) { raw, entryInode throws(FSError.Kind) in
                 let status: stat
                 do throws(FSError.Kind) {
                     status = try LibC.fstatat(directory.descriptor, bytes: raw)
@@ -65,7 +65,9 @@ public struct RealFileSystem: FileSystem {
                 let kind = try kind(
                     of: status, onBtrfs: onBtrfs, parentDevice: parentDevice,
                     mountCheck: { () throws(FSError.Kind) in try isBtrfsMount(directory.descriptor, raw) })
-                entries.append(DirectoryEntry(name: name, status: entryStatus(status, kind)))
+                // On btrfs, readdir gives a subvolume's entry its subvolume id.
+                let subvolume = kind == .subvolume && onBtrfs ? SubvolumeID(entryInode) : nil
+                entries.append(DirectoryEntry(name: name, status: entryStatus(status, kind), subvolumeID: subvolume))
             }
             entries.sort { $0.name < $1.name }
             return entries

@@ -75,7 +75,12 @@ extension HostState {
         let noMounts = mounts.isEmpty
         for (name, id) in children {
             let ref = NodeRef(filesystem: directory.filesystem, node: id)
-            entries.append(DirectoryEntry(name: name, status: status(of: noMounts ? ref : crossingMounts(ref))))
+            let covered = !noMounts && mounts[ref] != nil
+            let status = status(of: covered ? crossingMounts(ref) : ref)
+            // readdir names a subvolume by its id; a mount point by the
+            // directory it covers.
+            let subvolume = status.kind == .subvolume && !covered ? node(ref).subvolume : nil
+            entries.append(DirectoryEntry(name: name, status: status, subvolumeID: subvolume))
         }
         entries.sort { $0.name < $1.name }
         return entries

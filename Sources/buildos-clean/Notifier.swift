@@ -13,9 +13,12 @@ struct Notifier {
         process.arguments = ["-c", command + " \"$@\"", "buildos-clean-notify", summary]
         let input = Pipe()
         process.standardInput = input
+        // A command that does not read its input must not kill us with
+        // SIGPIPE: the write then fails, which is all right.
+        signal(SIGPIPE, SIG_IGN)
         do {
             try process.run()
-            input.fileHandleForWriting.write(Data(body.utf8))
+            try? input.fileHandleForWriting.write(contentsOf: Data(body.utf8))
             try? input.fileHandleForWriting.close()
             process.waitUntilExit()
             if process.terminationReason != .exit || process.terminationStatus != 0 {

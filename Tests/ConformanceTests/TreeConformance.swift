@@ -27,6 +27,24 @@ struct TreeConformance {
         }
     }
 
+    @Test("a listing names each subvolume by its id, as btrfs's readdir does", arguments: Backends.all)
+    func listingNamesSubvolumeIDs(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            try await fs.makeDirectory("plain", in: directory)
+            let id = try await fs.withDirectory("s", in: directory) { s throws(FSError) in try await fs.subvolumeInfo(of: s).id }
+            let entries = try await fs.list(directory)
+            #expect(entries.map(\.subvolumeID) == [nil, id])
+            // A new subvolume may get the device number of a deleted one,
+            // never its id.
+            try await fs.deleteSubvolume("s", in: directory)
+            try await fs.createSubvolume("s", in: directory)
+            let renewed = try #require(try await fs.list(directory).last?.subvolumeID)
+            #expect(renewed != id)
+        }
+    }
+
     @Test("a listing is sorted by bytes and shows each entry as lstat does", arguments: Backends.all)
     func listing(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in

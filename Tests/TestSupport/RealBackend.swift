@@ -43,13 +43,13 @@ enum Sandboxes {
 
 /// A small btrfs of its own on a loop device: its image file lives on the
 /// test mount, its mount point in /tmp.
-final class LoopFilesystem: @unchecked Sendable {
-    let image: String
-    let mountPoint: String
+public final class LoopFilesystem: @unchecked Sendable {
+    public let image: String
+    public let mountPoint: String
     let options: String
     var device: String
 
-    init(name: String, userSubvolumeRemovalAllowed: Bool) throws {
+    public init(name: String, userSubvolumeRemovalAllowed: Bool) throws {
         image = RealBackendAvailability.mountPoint + "/\(name).img"
         mountPoint = "/tmp/buildos-clean-tests/\(name)"
         // A long commit interval: only syncs and snapshots commit, as a
@@ -66,7 +66,7 @@ final class LoopFilesystem: @unchecked Sendable {
     /// cache and the running transaction held. The image is copied while
     /// mounted (what is on disk), the original unmounted and dropped, and
     /// the copy mounted in its place.
-    func crash() throws {
+    public func crash() throws {
         let copy = image + ".crash"
         try Shell.run(["cp", "--sparse=always", image, copy])
         try Shell.run(["umount", "-l", mountPoint])
@@ -76,7 +76,7 @@ final class LoopFilesystem: @unchecked Sendable {
         try Shell.run(["mount", "-o", options, device, mountPoint])
     }
 
-    func tearDown() {
+    public func tearDown() {
         _ = try? Shell.run(["umount", "-l", mountPoint], allowFailure: true)
         _ = try? Shell.run(["losetup", "-d", device], allowFailure: true)
         try? FileManager.default.removeItem(atPath: image)

@@ -1,0 +1,167 @@
+import Cleanup
+import Foundation
+import Testing
+import TestSupport
+
+/// The built binary on shipped and written layouts: output, exit status,
+/// dry run, JSON, notification, usage errors.
+@Suite("buildos-clean cleanup, end to end on layouts")
+struct CleanupCommandTests {
+    let exampleLayout = Binary.packageRoot() + "/Scenarios/layouts/example.layout"
+
+    /// A layout written to a temporary file.
+    func layoutFile(_ text: String) throws -> String {
+        let path = NSTemporaryDirectory() + "buildos-clean-\(UUID().uuidString).layout"
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return path
+    }
+
+    @Test("the example layout: the original's summary and lines, exit 0")
+    func example() throws {
+        let result = try Binary.run(["cleanup", "--layout", exampleLayout, "--toolchain", "default"])
+        let m = "/build/machines/default/linux_debian_12-gcc_13.1/linux_debian_12-gcc_13.1"
+        #expect(
+            result.outputLines == [
+                "cleaned up entries in /build/machines/",
+                "  /build/machines/default/linux_debian_12-gcc_13.1/latest: warning: symbolic link, kept, not followed",
+                "  \(m)-default-4242-1: info: deleted subvolume",
+                "  \(m)-default-4243-7: info: deleted subvolume",
+                "  \(m)-default.lock: info: removed stale lock file",
+                "  \(m)-old: info: deleted subvolume",
+                "  /build/machines/default/windows-msvc_17.8/windows-msvc_17.8-3: info: deleted subvolume",
+                "  /build/machines/default/windows-msvc_17.8/windows-msvc_17.8-default: info: deleted subvolume",
+                "  /build/machines/default/windows-msvc_17.8: info: deleted machine directory",
+                "  /build/machines/fast/freebsd_14-clang_17/freebsd_14-clang_17-default-77-3/nested: info: deleted nested subvolume",
+                "  /build/machines/fast/freebsd_14-clang_17/freebsd_14-clang_17-default-77-3: info: deleted subvolume",
+            ])
+        #expect(result.standardError.isEmpty)
+        #expect(result.status == 0)
+    }
+
+    @Test("nothing to clean: no output, exit 0")
+    func nothingToClean() throws {
+        let layout = try layoutFile("subvol v/m/m-1 ro\nlink v/m/m -> m-1\n")
+        let result = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "default"])
+        #expect(result.standardOutput.isEmpty)
+        #expect(result.status == 0)
+    }
+
+    @Test("a failure halts: exit 1 and the advice to restart the monitor")
+    func halting() throws {
+        let layout = try layoutFile("subvol v/m/m-1 ro\nlink v/m/m -> m-9\n")
+        let result = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "default"])
+        #expect(
+            result.outputLines == [
+                "invalid entries in /build/machines/, halting",
+                "  /build/machines/v/m/m: error: dangling current machine link to m-9",
+                "correct and restart the monitor (systemctl restart buildos)",
+            ])
+        #expect(result.status == 1)
+    }
+
+    @Test("--dry-run prints the plan and the diagnostics it implies, and deletes nothing")
+    func dryRun() throws {
+        let layout = try layoutFile(
+            "subvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default-1-1\nfile v/m/junk\n")
+        let result = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "default", "--dry-run"])
+        #expect(
+            result.outputLines == [
+                "plan for /build/machines (toolchains: default)",
+                "  keep              /build/machines/v: volume",
+                "  keep              /build/machines/v/m: machine",
+                "  report            /build/machines/v/m/junk: unknown entry (regular file), kept",
+                "  keep              /build/machines/v/m/m: current machine link -> m-1",
+                "  keep              /build/machines/v/m/m-1: target of the current machine link",
+                "  delete-subvolume  /build/machines/v/m/m-default-1-1: stale working snapshot of toolchain default",
+                "",
+                "unexpected entries in /build/machines/, kept",
+                "  /build/machines/v/m/junk: warning: unknown entry (regular file), kept",
+            ])
+        #expect(result.status == 0)
+    }
+
+    @Test("--format json: one document with every decision, its reason and outcome")
+    func json() throws {
+        let result = try Binary.run(["cleanup", "--layout", exampleLayout, "--toolchain", "default", "--format", "json"])
+        #expect(result.status == 0)
+        let document = try JSONDecoder().decode(ReportDocument.self, from: Data(result.standardOutput.utf8))
+        #expect(document.status == .cleaned)
+        #expect(document.exitStatus == 0)
+        #expect(document.summary == "cleaned up entries in /build/machines/")
+        #expect(document.syncedVolumes == ["default", "fast"])
+        let old = try #require(document.decisions.first { $0.entry == "linux_debian_12-gcc_13.1-old" })
+        #expect(old.action == .deleteSubvolume)
+        #expect(old.reason == "unconfigured-toolchain")
+        #expect(old.outcome == "deleted")
+        let nested = try #require(document.decisions.first { $0.entry == "freebsd_14-clang_17-default-77-3" })
+        #expect(nested.nested == ["nested"])
+        #expect(document.diagnostics.count == 10)
+        #expect(result.standardOutput == Snapshot.expected("example-report.json", actual: result.standardOutput) ?? result.standardOutput)
+    }
+
+    @Test("the help text", arguments: [["cleanup", "--help"], ["--help"]])
+    func help(arguments: [String]) throws {
+        let result = try Binary.run(arguments, environment: ["COLUMNS": "80"])
+        #expect(result.status == 0)
+        let name = arguments.count == 1 ? "help.txt" : "cleanup-help.txt"
+        #expect(result.standardOutput == Snapshot.expected(name, actual: result.standardOutput) ?? result.standardOutput)
+    }
+
+    @Test("--kernel-cmdline reads the toolchains Build OS was booted with")
+    func kernelCommandLine() throws {
+        let layout = try layoutFile("subvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default\nsubvol v/m/m-gcc\nsubvol v/m/m-old\n")
+        let cmdline = try layoutFile("quiet buildos.toolchain_url=tftp://x buildos.toolchain_url.gcc=tftp://y\n")
+        let result = try Binary.run(["cleanup", "--layout", layout, "--kernel-cmdline", cmdline])
+        #expect(result.outputLines == ["cleaned up entries in /build/machines/", "  /build/machines/v/m/m-old: info: deleted subvolume"])
+    }
+
+    @Test("--notify runs the command with the summary and the lines on its input; its failure changes nothing")
+    func notify() throws {
+        let layout = try layoutFile("subvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default-1-1\n")
+        let sink = NSTemporaryDirectory() + "notify-\(UUID().uuidString)"
+        let command = "f() { printf '%s\\n' \"$1\" > \(sink); cat >> \(sink); }; f"
+        let result = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "default", "--notify", command])
+        #expect(result.status == 0)
+        let mailed = try String(contentsOfFile: sink, encoding: .utf8)
+        #expect(
+            mailed == """
+                cleaned up entries in /build/machines/
+                  /build/machines/v/m/m-default-1-1: info: deleted subvolume
+
+                """)
+        let failing = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "default", "--notify", "exit 3;"])
+        #expect(failing.status == 0)
+        #expect(failing.standardError.contains("buildos-clean: warning: notify command failed with status 3"))
+    }
+
+    @Test(
+        "bad arguments exit 64 with a clear message and touch nothing",
+        arguments: [
+            (["cleanup", "--layout", "L", "--toolchain", "gcc-13"], "invalid toolchain: toolchain name 'gcc-13' contains '-'"),
+            (["cleanup", "--layout", "L"], "no toolchains configured"),
+            (["cleanup", "--layout", "L", "--no-toolchains", "--toolchain", "default"], "--no-toolchains cannot be combined"),
+            (["cleanup", "--layout", "L", "--toolchain", "default", "--root", "relative"], "--root needs an absolute path"),
+            (["cleanup", "--layout", "L", "--toolchain", "default", "--dry-run", "--show-plan"], "--dry-run already prints the plan"),
+            (["cleanup", "--layout", "L", "--toolchain", "default", "--format", "xml"], "xml"),
+            (["cleanup", "--bogus"], "Unknown option '--bogus'"),
+            (["nonsense"], "Unexpected argument 'nonsense'"),
+        ])
+    func usageErrors(arguments: [String], message: String) throws {
+        let layout = try layoutFile("subvol v/m/m-default-1-1\n")
+        let result = try Binary.run(arguments.map { $0 == "L" ? layout : $0 })
+        #expect(result.status == 64)
+        #expect(result.standardOutput.isEmpty)
+        #expect(result.standardError.contains(message), "\(result.standardError)")
+    }
+
+    @Test("a layout that cannot be read exits 66; one that is wrong exits 64 and names the line")
+    func layoutErrors() throws {
+        let missing = try Binary.run(["cleanup", "--layout", "/nonexistent.layout", "--toolchain", "default"])
+        #expect(missing.status == 66)
+        #expect(missing.standardError.contains("cannot read layout /nonexistent.layout"))
+        let wrong = try layoutFile("subvol v/m/m-1\nbogus x\n")
+        let invalid = try Binary.run(["cleanup", "--layout", wrong, "--toolchain", "default"])
+        #expect(invalid.status == 64)
+        #expect(invalid.standardError.contains("line 2: unknown kind 'bogus'"))
+    }
+}

@@ -1,0 +1,113 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The binary as Build OS runs it at boot: root, the real filesystem, a
+/// realistic machines root.
+@Suite(
+    "buildos-clean cleanup on a real btrfs",
+    .enabled(if: realBackendRuns, Comment(rawValue: RealBackendAvailability.problem ?? "")))
+struct RealEndToEndTests {
+    /// Two volumes; a machine with received revisions, its link, a link
+    /// at the current revision, bootstrapped machines for a configured and
+    /// a removed toolchain, stray snapshots (one read-only, one holding
+    /// nested subvolumes), a lock file and a plain directory; a machine
+    /// whose link is gone; a machine in a second volume.
+    func buildTree() throws -> RealTree {
+        let tree = try RealTree(named: "machines")
+        try tree.directory("default/linux-gcc_6")
+        try tree.received("default/linux-gcc_6/linux-gcc_6-1")
+        try tree.received("default/linux-gcc_6/linux-gcc_6-2")
+        try tree.symlink("default/linux-gcc_6/linux-gcc_6", to: "linux-gcc_6-2")
+        try tree.symlink("default/linux-gcc_6/linux-gcc_6-latest", to: "linux-gcc_6-2")
+        try tree.snapshot("default/linux-gcc_6/linux-gcc_6-2", "default/linux-gcc_6/linux-gcc_6-default")
+        try tree.snapshot("default/linux-gcc_6/linux-gcc_6-1", "default/linux-gcc_6/linux-gcc_6-old")
+        try tree.snapshot("default/linux-gcc_6/linux-gcc_6-default", "default/linux-gcc_6/linux-gcc_6-default-100-1")
+        try tree.subvolume("default/linux-gcc_6/linux-gcc_6-default-100-1/nested")
+        try tree.subvolume("default/linux-gcc_6/linux-gcc_6-default-100-1/nested/deeper")
+        try tree.snapshot(
+            "default/linux-gcc_6/linux-gcc_6-default", "default/linux-gcc_6/linux-gcc_6-default-101-1", readOnly: true)
+        try tree.file("default/linux-gcc_6/linux-gcc_6-default.lock")
+        try tree.directory("default/linux-gcc_6/linux-gcc_6-scratch")
+        try tree.directory("default/windows-msvc_14")
+        try tree.received("default/windows-msvc_14/windows-msvc_14-1")
+        try tree.snapshot("default/windows-msvc_14/windows-msvc_14-1", "default/windows-msvc_14/windows-msvc_14-default")
+        try tree.directory("fast/freebsd-clang")
+        try tree.received("fast/freebsd-clang/freebsd-clang-3")
+        try tree.symlink("fast/freebsd-clang/freebsd-clang", to: "freebsd-clang-3")
+        try tree.snapshot("fast/freebsd-clang/freebsd-clang-3", "fast/freebsd-clang/freebsd-clang-default-7-7")
+        return tree
+    }
+
+    @Test("a boot cleanup: the right entries go, the lines and status are the original's, a second run changes nothing")
+    func bootCleanup() async throws {
+        try requireRealBackend()
+        let tree = try buildTree()
+        let first = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default"])
+        let m = tree.path("default/linux-gcc_6/linux-gcc_6")
+        #expect(
+            first.outputLines == [
+                "cleaned up entries in \(tree.root)/",
+                "  \(m)-default-100-1/nested/deeper: info: deleted nested subvolume",
+                "  \(m)-default-100-1/nested: info: deleted nested subvolume",
+                "  \(m)-default-100-1: info: deleted subvolume",
+                "  \(m)-default-101-1: info: deleted subvolume",
+                "  \(m)-default.lock: info: removed stale lock file",
+                "  \(m)-latest: warning: symbolic link, kept, not followed",
+                "  \(m)-old: info: deleted subvolume",
+                "  \(m)-scratch: warning: not a subvolume (plain directory), kept",
+                "  \(tree.path("default/windows-msvc_14/windows-msvc_14-1")): info: deleted subvolume",
+                "  \(tree.path("default/windows-msvc_14/windows-msvc_14-default")): info: deleted subvolume",
+                "  \(tree.path("default/windows-msvc_14")): info: deleted machine directory",
+                "  \(tree.path("fast/freebsd-clang/freebsd-clang-default-7-7")): info: deleted subvolume",
+            ])
+        #expect(first.status == 0)
+        #expect(first.standardError.isEmpty)
+        let survivors = [
+            "linux-gcc_6", "linux-gcc_6-1", "linux-gcc_6-2", "linux-gcc_6-default", "linux-gcc_6-latest",
+            "linux-gcc_6-scratch",
+        ]
+        #expect(try tree.names("default/linux-gcc_6") == survivors)
+        #expect(try tree.names("default") == ["linux-gcc_6"])
+        #expect(try tree.names("fast/freebsd-clang") == ["freebsd-clang", "freebsd-clang-3"])
+        #expect(try tree.isReadOnly("default/linux-gcc_6/linux-gcc_6-2"))
+        #expect(try tree.receivedUUID("default/linux-gcc_6/linux-gcc_6-2") != "-")
+
+        let second = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default"])
+        #expect(
+            second.outputLines == [
+                "unexpected entries in \(tree.root)/, kept",
+                "  \(m)-latest: warning: symbolic link, kept, not followed",
+                "  \(m)-scratch: warning: not a subvolume (plain directory), kept",
+            ])
+        #expect(second.status == 0)
+        #expect(try tree.names("default/linux-gcc_6") == survivors)
+        await tree.remove()
+    }
+
+    @Test("--dry-run on the real filesystem changes nothing")
+    func dryRun() async throws {
+        try requireRealBackend()
+        let tree = try buildTree()
+        let before = try tree.names("default/linux-gcc_6")
+        let result = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default", "--dry-run"])
+        #expect(result.status == 0)
+        #expect(result.outputLines.first == "plan for \(tree.root) (toolchains: default)")
+        #expect(try tree.names("default/linux-gcc_6") == before)
+        #expect(try tree.names("default").contains("windows-msvc_14"))
+        await tree.remove()
+    }
+
+    @Test("a missing root is an error that halts")
+    func missingRoot() throws {
+        try requireRealBackend()
+        let result = try Binary.run(["cleanup", "--root", "/nonexistent/machines", "--toolchain", "default"])
+        #expect(
+            result.outputLines == [
+                "invalid entries in /nonexistent/machines/, halting",
+                "  /nonexistent/machines: error: unable to open machines root: no such file or directory (ENOENT)",
+                "correct and restart the monitor (systemctl restart buildos)",
+            ])
+        #expect(result.status == 1)
+    }
+}

@@ -1,0 +1,140 @@
+import Cleanup
+import FSProtocol
+import Foundation
+import Testing
+import TestSupport
+
+/// The real backend's safety promises, each proven on a real btrfs.
+@Suite(
+    "RealFS safety on a real btrfs",
+    .enabled(if: realBackendRuns, Comment(rawValue: RealBackendAvailability.problem ?? "")))
+struct SafetyTests {
+    func boot(_ tree: RealTree, as credentials: Credentials? = nil) async throws -> Report {
+        try requireRealBackend()
+        let fs = credentials.map { RealFileSystemForTests.make(as: $0) } ?? RealFileSystemForTests.make()
+        return await BootCleanup(fileSystem: fs, root: tree.root, toolchains: ToolchainSet([.default])).run().report
+    }
+
+    @Test("only descriptor-based libbtrfsutil calls are linked, never a path-based one")
+    func onlyDescriptorCalls() throws {
+        let imports = try Shell.run(["nm", "-D", "--undefined-only", Binary.path])
+        let used = imports.split(separator: "\n").compactMap { line in
+            line.split(separator: " ").last.map { String($0.split(separator: "@")[0]) }
+        }.filter { $0.hasPrefix("btrfs_util_") }.sorted()
+        let descriptorCalls: Set<String> = [
+            "btrfs_util_create_snapshot_fd2", "btrfs_util_create_subvolume_fd",
+            "btrfs_util_create_subvolume_iterator_fd", "btrfs_util_delete_subvolume_by_id_fd",
+            "btrfs_util_delete_subvolume_fd", "btrfs_util_destroy_subvolume_iterator",
+            "btrfs_util_set_subvolume_read_only_fd", "btrfs_util_subvolume_id_fd", "btrfs_util_subvolume_info_fd",
+            "btrfs_util_subvolume_iterator_next", "btrfs_util_sync_fd",
+        ]
+        #expect(!used.isEmpty)
+        #expect(used.filter { !descriptorCalls.contains($0) } == [])
+    }
+
+    @Test("a stray name that is a link to a subvolume with nested ones: nothing behind the link is deleted")
+    func linkToNestedIsNotFollowed() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("v/m")
+        try tree.subvolume("v/m/m-2")
+        try tree.subvolume("v/m/m-2/inner")
+        try tree.symlink("v/m/m", to: "m-2")
+        try tree.symlink("v/m/m-default-1-1", to: "m-2")
+        let report = try await boot(tree)
+        #expect(lines(report) == [tree.path("v/m/m-default-1-1") + ": warning: symbolic link, kept, not followed"])
+        #expect(tree.exists("v/m/m-2/inner/disk.img"))
+        await tree.remove()
+    }
+
+    @Test("the identity is re-checked: a subvolume swapped in after the scan is kept")
+    func identityRecheck() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("v/m")
+        try tree.subvolume("v/m/m-1", readOnly: true)
+        try tree.symlink("v/m/m", to: "m-1")
+        try tree.subvolume("v/m/m-default-1-1")
+        let fs = RealFileSystemForTests.make()
+        let plan = try await BootCleanup(fileSystem: fs, root: tree.root, toolchains: ToolchainSet([.default])).plan().get()
+        try Shell.run(["btrfs", "-q", "subvolume", "delete", tree.path("v/m/m-default-1-1")])
+        try tree.subvolume("v/m/m-default-1-1")
+        let report = await Applier(fileSystem: fs).apply(plan)
+        #expect(lines(report) == [tree.path("v/m/m-default-1-1") + ": warning: changed since scan, kept"])
+        #expect(tree.exists("v/m/m-default-1-1/disk.img"))
+        await tree.remove()
+    }
+
+    @Test("a subvolume with a mount inside is refused, with a line naming the mount")
+    func mountInside() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("v/m")
+        try tree.subvolume("v/m/m-1", readOnly: true)
+        try tree.symlink("v/m/m", to: "m-1")
+        try tree.subvolume("v/m/m-default-1-1")
+        try tree.directory("v/m/m-default-1-1/mnt")
+        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tree.path("v/m/m-default-1-1/mnt")])
+        let report = try await boot(tree)
+        #expect(
+            lines(report) == [
+                tree.path("v/m/m-default-1-1")
+                    + ": error: unable to delete subvolume: mount point inside: " + tree.path("v/m/m-default-1-1/mnt")
+            ])
+        #expect(try Shell.run(["findmnt", "-n", tree.path("v/m/m-default-1-1/mnt")]).contains("tmpfs"))
+        await tree.remove()
+    }
+
+    @Test("read-only is never changed: unprivileged, a read-only stray fails with EROFS and stays read-only")
+    func readOnlyIsNeverChanged() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("v/m")
+        try tree.subvolume("v/m/m-1")
+        try tree.symlink("v/m/m", to: "m-1")
+        try tree.subvolume("v/m/m-default-1-1")
+        try tree.subvolume("v/m/m-default-1-2")
+        try Shell.run(["chown", "-R", "-h", "\(unprivilegedUser):\(unprivilegedUser)", tree.path("v")])
+        for readOnly in ["v/m/m-1", "v/m/m-default-1-1"] {
+            try Shell.run(["btrfs", "property", "set", "-ts", tree.path(readOnly), "ro", "true"])
+        }
+        let report = try await boot(tree, as: Credentials(user: unprivilegedUser, group: unprivilegedUser))
+        #expect(
+            lines(report) == [
+                tree.path("v/m/m-default-1-1") + ": error: unable to delete subvolume: read-only subvolume, run as root (EROFS)",
+                tree.path("v/m/m-default-1-2") + ": info: deleted subvolume",
+            ])
+        #expect(try tree.isReadOnly("v/m/m-default-1-1"))
+        #expect(try tree.isReadOnly("v/m/m-1"))
+        await tree.remove()
+    }
+
+    @Test("the deletions are synced: a crash right after the cleanup does not bring them back")
+    func deletionsSurviveACrash() async throws {
+        try requireRealBackend()
+        let filesystem = try LoopFilesystem(name: "crash-\(getpid())-\(UUID().uuidString.prefix(6))", userSubvolumeRemovalAllowed: true)
+        defer { filesystem.tearDown() }
+        let root = filesystem.mountPoint
+        try FileManager.default.createDirectory(atPath: root + "/v/m", withIntermediateDirectories: true)
+        for name in ["m-1", "m-default-1-1", "m-default-1-2", "control"] {
+            try Shell.run(["btrfs", "-q", "subvolume", "create", root + "/v/m/" + name])
+        }
+        try FileManager.default.createSymbolicLink(atPath: root + "/v/m/m", withDestinationPath: "m-1")
+        try Shell.run(["btrfs", "filesystem", "sync", root])
+        // A delete without a sync, the control: it comes back.
+        try Shell.run(["btrfs", "-q", "subvolume", "delete", root + "/v/m/control"])
+        try filesystem.crash()
+        #expect(FileManager.default.fileExists(atPath: root + "/v/m/control"))
+        try Shell.run(["rm", "-f", root + "/v/m/control/.keep"])
+        let report = await BootCleanup(
+            fileSystem: RealFileSystemForTests.make(), root: root, toolchains: ToolchainSet([.default])
+        ).run().report
+        #expect(report.syncedVolumes == ["v"])
+        #expect(lines(report).filter { $0.contains("info: deleted subvolume") }.count == 2)
+        try filesystem.crash()
+        let left = try FileManager.default.contentsOfDirectory(atPath: root + "/v/m").sorted()
+        #expect(left == ["control", "m", "m-1"])
+    }
+}
+
+func lines(_ report: Report) -> [String] { report.diagnostics.map(\.line) }
