@@ -19,4 +19,5 @@ public func requireRealBackend() throws {
     if let problem = RealBackendAvailability.problem {
         throw RealBackend.Unavailable(description: "real backend unavailable: \(problem)")
     }
+    RealBackendCount.record()
 }
