@@ -10,6 +10,8 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "buildos-clean", targets: ["buildos-clean"]),
+        // For the benchmarks package under Benchmarks/.
+        .library(name: "BuildOSCleanCore", targets: ["FSProtocol", "SimFS", "Cleanup"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),

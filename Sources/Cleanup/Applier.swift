@@ -68,6 +68,8 @@ private struct Run {
 
     var rootHandle: DirectoryHandle?
     var rootFailed = false
+    /// The identity of each volume as scanned, noted from its item.
+    var volumeIdentities: [EntryName: FileIdentity] = [:]
     var volume: (name: EntryName, state: Opened, deletions: Int)?
     var machine: (name: EntryName, state: Opened)?
 
@@ -85,6 +87,7 @@ private struct Run {
         for item in plan.items {
             if item.path.volume != volume?.name { await finishVolume() }
             if item.path.machine != machine?.name { await closeMachine() }
+            if item.path.machine == nil, item.reason == .volume { volumeIdentities[item.path.volume] = item.identity }
             switch item.action {
             case .keep:
                 report.add(item, .kept)
@@ -121,7 +124,9 @@ private struct Run {
     }
 
     /// Opens a directory by name and checks it is the one the scan saw.
-    mutating func reopen(_ name: EntryName, in parent: DirectoryHandle, path: EntryPath) async -> Opened {
+    mutating func reopen(_ name: EntryName, in parent: DirectoryHandle, path: EntryPath, expected: FileIdentity?)
+        async -> Opened
+    {
         let directory: DirectoryHandle
         do throws(FSError) {
             directory = try await fileSystem.openDirectory(name, in: parent)
@@ -137,7 +142,7 @@ private struct Run {
                 return .unavailable(.failed(error))
             }
         }
-        if let expected = plan.directoryIdentities[path] {
+        if let expected {
             let status = try? await fileSystem.status(of: directory)
             if status?.identity != expected {
                 await fileSystem.close(directory)
@@ -154,7 +159,7 @@ private struct Run {
             volume = (name, .unavailable(.failed(FSError(.badDescriptor, .openRoot, path: plan.root))), 0)
             return volume!.state
         }
-        let state = await reopen(name, in: root, path: EntryPath(volume: name))
+        let state = await reopen(name, in: root, path: EntryPath(volume: name), expected: volumeIdentities[name])
         volume = (name, state, 0)
         return state
     }
@@ -170,7 +175,9 @@ private struct Run {
                 machine = (machineName, .unavailable(outcome))
             case .open(let volumeDirectory):
                 let path = EntryPath(volume: item.path.volume, machine: machineName)
-                machine = (machineName, await reopen(machineName, in: volumeDirectory, path: path))
+                machine = (
+                    machineName, await reopen(machineName, in: volumeDirectory, path: path, expected: item.container)
+                )
             }
         }
         switch machine!.state {

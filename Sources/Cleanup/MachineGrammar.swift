@@ -22,38 +22,68 @@ public enum MachineEntryName: Hashable, Sendable {
     case unknown
 
     /// Classifies `name` found in the directory of machine `machine`.
+    ///
+    /// It works on the UTF-8 bytes and allocates only the strings it
+    /// returns: it runs for every entry of every machine.
     public init(classifying name: EntryName, machine: EntryName) {
         guard name.isExact else {
             self = .unknown
             return
         }
-        let text = name.rawValue
-        let machineText = machine.rawValue
-        if text == machineText {
+        let classified = name.rawValue.utf8.withContiguousStorageIfAvailable { text in
+            machine.rawValue.utf8.withContiguousStorageIfAvailable { prefix in
+                MachineEntryName(bytes: text, machine: prefix)
+            }
+        }
+        if let classified = classified ?? nil {
+            self = classified
+        } else {
+            self = MachineEntryName(bytes: Array(name.rawValue.utf8), machine: Array(machine.rawValue.utf8))
+        }
+    }
+
+    init(bytes text: UnsafeBufferPointer<UInt8>, machine prefix: UnsafeBufferPointer<UInt8>) {
+        if text.count == prefix.count, text.elementsEqual(prefix) {
             self = .currentLink
             return
         }
-        guard text.utf8.count > machineText.utf8.count + 1, text.hasPrefix(machineText + "-") else {
+        guard text.count > prefix.count + 1, text[prefix.count] == UInt8(ascii: "-"),
+            UnsafeBufferPointer(rebasing: text[..<prefix.count]).elementsEqual(prefix)
+        else {
             self = .unknown
             return
         }
-        let rest = String(decoding: text.utf8.dropFirst(machineText.utf8.count + 1), as: UTF8.self)
-        if rest.allSatisfy(\.isASCIIDigit) {
-            self = .revision(rest)
-        } else if let dash = rest.firstIndex(of: "-") {
-            let word = String(rest[..<dash])
-            let suffix = String(rest[rest.index(after: dash)...])
-            if let toolchain = Toolchain(rawValue: word), !suffix.isEmpty {
-                self = .workingSnapshot(toolchain, suffix: suffix)
+        let rest = UnsafeBufferPointer(rebasing: text[(prefix.count + 1)...])
+        var dash: Int?
+        var allDigits = true
+        for (index, byte) in rest.enumerated() {
+            if byte == UInt8(ascii: "-") {
+                dash = index
+                break
+            }
+            if !Toolchain.isDigit(byte) { allDigits = false }
+        }
+        if let dash {
+            let word = UnsafeBufferPointer(rebasing: rest[..<dash])
+            let suffix = UnsafeBufferPointer(rebasing: rest[(dash + 1)...])
+            if !suffix.isEmpty, let toolchain = Toolchain(bytes: word) {
+                self = .workingSnapshot(toolchain, suffix: String(decoding: suffix, as: UTF8.self))
             } else {
                 self = .unknown
             }
-        } else if rest.hasSuffix(".lock"), let toolchain = Toolchain(rawValue: String(rest.dropLast(5))) {
-            self = .lockFile(toolchain)
-        } else if let toolchain = Toolchain(rawValue: rest) {
-            self = .bootstrapped(toolchain)
+        } else if allDigits {
+            self = .revision(String(decoding: rest, as: UTF8.self))
+        } else if rest.count > 5, Toolchain.endsInLock(rest) {
+            let word = UnsafeBufferPointer(rebasing: rest[..<(rest.count - 5)])
+            self = Toolchain(bytes: word).map { .lockFile($0) } ?? .unknown
         } else {
-            self = .unknown
+            self = Toolchain(bytes: rest).map { .bootstrapped($0) } ?? .unknown
+        }
+    }
+
+    init(bytes text: [UInt8], machine prefix: [UInt8]) {
+        self = text.withUnsafeBufferPointer { text in
+            prefix.withUnsafeBufferPointer { prefix in MachineEntryName(bytes: text, machine: prefix) }
         }
     }
 }

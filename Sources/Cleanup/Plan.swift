@@ -49,17 +49,21 @@ public struct PlanItem: Hashable, Sendable {
     /// For a subvolume, its id as the listing named it; deletion re-checks
     /// it too, since btrfs reuses the device numbers of deleted subvolumes.
     public var subvolume: SubvolumeID?
+    /// The identity of the directory holding it (nil for the root's
+    /// entries); the apply step checks it when it reopens that directory.
+    public var container: FileIdentity?
     public var action: PlannedAction
     public var reason: Reason
 
     public init(
         path: EntryPath, kind: EntryKind, identity: FileIdentity, subvolume: SubvolumeID? = nil,
-        action: PlannedAction, reason: Reason
+        container: FileIdentity? = nil, action: PlannedAction, reason: Reason
     ) {
         self.path = path
         self.kind = kind
         self.identity = identity
         self.subvolume = subvolume
+        self.container = container
         self.action = action
         self.reason = reason
     }
@@ -72,16 +76,10 @@ public struct Plan: Hashable, Sendable {
     public var root: String
     public var toolchains: ToolchainSet
     public var items: [PlanItem]
-    /// The identity each volume and machine directory had when scanned;
-    /// the apply step reopens them and checks.
-    public var directoryIdentities: [EntryPath: FileIdentity]
 
-    public init(
-        root: String, toolchains: ToolchainSet, items: [PlanItem], directoryIdentities: [EntryPath: FileIdentity] = [:]
-    ) {
+    public init(root: String, toolchains: ToolchainSet, items: [PlanItem]) {
         self.root = root
         self.toolchains = toolchains
         self.items = items
-        self.directoryIdentities = directoryIdentities
     }
 }

@@ -14,6 +14,7 @@ public struct Planner: Sendable {
 
     public func plan(_ scan: TreeScan) -> Plan {
         var plan = Plan(root: scan.root, toolchains: toolchains, items: [])
+        plan.items.reserveCapacity(scan.entryCount)
         for volume in scan.volumes { planVolume(volume, into: &plan) }
         return plan
     }
@@ -36,18 +37,21 @@ public struct Planner: Sendable {
             return item(.report, .unreadableVolume(error))
         case .listed(let machines):
             item(.keep, .volume)
-            plan.directoryIdentities[path] = volume.status.identity
-            for machine in machines { planMachine(machine, in: volume.name, into: &plan) }
+            for machine in machines {
+                planMachine(machine, in: volume.name, identity: volume.status.identity, into: &plan)
+            }
         }
     }
 
-    private func planMachine(_ machine: MachineScan, in volume: EntryName, into plan: inout Plan) {
+    private func planMachine(
+        _ machine: MachineScan, in volume: EntryName, identity volumeIdentity: FileIdentity, into plan: inout Plan
+    ) {
         let path = EntryPath(volume: volume, machine: machine.name)
         func item(_ action: PlannedAction, _ reason: Reason) {
             plan.items.append(
                 PlanItem(
-                    path: path, kind: machine.status.kind, identity: machine.status.identity, action: action,
-                    reason: reason))
+                    path: path, kind: machine.status.kind, identity: machine.status.identity,
+                    container: volumeIdentity, action: action, reason: reason))
         }
         if !machine.name.isExact { return item(.report, .undecodableName) }
         if !MachineNaming.isMachineName(machine.name) { return item(.report, .unknownEntry(machine.status.kind)) }
@@ -58,19 +62,19 @@ public struct Planner: Sendable {
         case .unreadable(let error):
             return item(.report, .unreadableMachine(error))
         case .listed(let directory):
-            plan.directoryIdentities[path] = machine.status.identity
+            let machineIdentity = machine.status.identity
             let link = LinkState(directory, machine: machine.name)
             if case .absent = link {
                 let first = plan.items.count
                 for entry in directory.entries {
-                    plan.items.append(planEntry(entry, of: machine.name, at: path, link: link))
+                    plan.items.append(planEntry(entry, of: machine.name, at: path, in: machineIdentity, link: link))
                 }
                 let keeps = plan.items[first...].contains { $0.action == .keep || $0.action == .report }
                 keeps ? item(.report, .machineKeepsEntries) : item(.deleteMachineDirectory, .emptiedMachineDirectory)
             } else {
                 item(.keep, .machine)
                 for entry in directory.entries {
-                    plan.items.append(planEntry(entry, of: machine.name, at: path, link: link))
+                    plan.items.append(planEntry(entry, of: machine.name, at: path, in: machineIdentity, link: link))
                 }
             }
         }
@@ -111,14 +115,15 @@ public struct Planner: Sendable {
         }
     }
 
-    private func planEntry(_ entry: DirectoryEntry, of machine: EntryName, at machinePath: EntryPath, link: LinkState)
-        -> PlanItem
-    {
+    private func planEntry(
+        _ entry: DirectoryEntry, of machine: EntryName, at machinePath: EntryPath, in container: FileIdentity,
+        link: LinkState
+    ) -> PlanItem {
         let path = EntryPath(volume: machinePath.volume, machine: machine, entry: entry.name)
         func item(_ action: PlannedAction, _ reason: Reason) -> PlanItem {
             PlanItem(
                 path: path, kind: entry.kind, identity: entry.status.identity, subvolume: entry.subvolumeID,
-                action: action, reason: reason)
+                container: container, action: action, reason: reason)
         }
         /// An entry whose name promises a subvolume but which is none.
         func misnamed() -> PlanItem {

@@ -23,8 +23,8 @@ public enum Reason: Hashable, Sendable {
     // Reported.
     case invalidVolume(EntryKind)
     case invalidMachine(EntryKind)
-    case unreadableVolume(FSError)
-    case unreadableMachine(FSError)
+    indirect case unreadableVolume(FSError)
+    indirect case unreadableMachine(FSError)
     case unknownEntry(EntryKind)
     case notSubvolume(EntryKind)
     case otherSymlink
@@ -33,7 +33,7 @@ public enum Reason: Hashable, Sendable {
     case linkOutsideMachine(target: String)
     case linkTargetNotSubvolume(target: String, kind: EntryKind)
     case linkNotSymlink(EntryKind)
-    case unreadableLink(FSError)
+    indirect case unreadableLink(FSError)
     case machineKeepsEntries
 
     /// A stable code for scripts.

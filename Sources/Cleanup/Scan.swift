@@ -11,6 +11,18 @@ public struct TreeScan: Hashable, Sendable {
         self.root = root
         self.volumes = volumes
     }
+
+    /// How many entries the scan saw at every level, an upper bound of the
+    /// plan's items.
+    public var entryCount: Int {
+        volumes.reduce(0) { count, volume in
+            guard case .listed(let machines) = volume.content else { return count + 1 }
+            return machines.reduce(count + 1) { count, machine in
+                guard case .listed(let directory) = machine.content else { return count + 1 }
+                return count + 2 + directory.entries.count
+            }
+        }
+    }
 }
 
 /// One entry of the machines root.

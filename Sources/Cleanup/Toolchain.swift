@@ -12,8 +12,14 @@ public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, Custo
 
     /// A toolchain name, or nil when `rawValue` breaks the rules.
     public init?(rawValue: String) {
-        guard Toolchain.problem(with: rawValue) == nil else { return nil }
+        guard Toolchain.isValid(rawValue.utf8) else { return nil }
         self.rawValue = rawValue
+    }
+
+    /// A toolchain from UTF-8 bytes, or nil when they break the rules.
+    init?(bytes: UnsafeBufferPointer<UInt8>) {
+        guard Toolchain.isValid(bytes), let text = String(validating: bytes, as: UTF8.self) else { return nil }
+        rawValue = text
     }
 
     /// The toolchain Build OS configures with `buildos.toolchain_url`.
@@ -21,18 +27,41 @@ public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, Custo
 
     private init(validated: String) { rawValue = validated }
 
+    static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
+
+    /// Whether the bytes make a toolchain name, in one pass.
+    static func isValid<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bool {
+        guard let first = bytes.first, first != UInt8(ascii: ".") else { return false }
+        var allDigits = true
+        for byte in bytes {
+            if byte == UInt8(ascii: "-") || byte == UInt8(ascii: "/") || byte < 0x21 || byte == 0x7f { return false }
+            if !isDigit(byte) { allDigits = false }
+        }
+        if allDigits { return false }
+        return !endsInLock(bytes)
+    }
+
+    /// Whether the bytes end in `.lock`.
+    static func endsInLock<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bool {
+        var index = bytes.endIndex
+        for expected in [UInt8(ascii: "k"), UInt8(ascii: "c"), UInt8(ascii: "o"), UInt8(ascii: "l"), UInt8(ascii: ".")] {
+            guard index != bytes.startIndex else { return false }
+            bytes.formIndex(before: &index)
+            if bytes[index] != expected { return false }
+        }
+        return true
+    }
+
     /// Why `name` is not a toolchain name, or nil when it is one.
     public static func problem(with name: String) -> String? {
+        if isValid(name.utf8) { return nil }
         if name.isEmpty { return "empty toolchain name" }
         if name.contains("-") { return "toolchain name '\(name)' contains '-'" }
         if name.contains("/") { return "toolchain name '\(name)' contains '/'" }
         if name.hasPrefix(".") { return "toolchain name '\(name)' starts with '.'" }
-        if name.allSatisfy(\.isASCIIDigit) { return "toolchain name '\(name)' is all digits" }
+        if name.utf8.allSatisfy(isDigit) { return "toolchain name '\(name)' is all digits" }
         if name.hasSuffix(".lock") { return "toolchain name '\(name)' ends in '.lock'" }
-        if name.unicodeScalars.contains(where: { $0.value < 0x21 || $0.value == 0x7f }) {
-            return "toolchain name '\(name)' contains a blank or control character"
-        }
-        return nil
+        return "toolchain name '\(name)' contains a blank or control character"
     }
 
     public var description: String { rawValue }
@@ -54,10 +83,6 @@ public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, Custo
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)
     }
-}
-
-extension Character {
-    var isASCIIDigit: Bool { isASCII && isNumber }
 }
 
 /// The toolchains configured on the host: their bootstrapped machines are

@@ -40,7 +40,26 @@ public struct EntryName: Hashable, Sendable, Comparable, CustomStringConvertible
     public var description: String { rawValue }
 
     public static func < (lhs: EntryName, rhs: EntryName) -> Bool {
-        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+        let fast = lhs.rawValue.utf8.withContiguousStorageIfAvailable { left in
+            rhs.rawValue.utf8.withContiguousStorageIfAvailable { right in
+                EntryName.bytesPrecede(left, right)
+            }
+        }
+        return (fast ?? nil) ?? lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+    }
+
+    /// Byte order of two contiguous names, the comparison behind every
+    /// sorted listing.
+    @inline(__always)
+    static func bytesPrecede(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Bool {
+        let count = Swift.min(left.count, right.count)
+        var index = 0
+        while index < count {
+            let (a, b) = (left[index], right[index])
+            if a != b { return a < b }
+            index += 1
+        }
+        return left.count < right.count
     }
 }
 

@@ -69,13 +69,14 @@ extension HostState {
         let filesystem = directory.filesystem
         let id = SubvolumeID(filesystems[filesystem].nextSubvolumeID)
         filesystems[filesystem].nextSubvolumeID += 1
+        let device = allocateDevice()
         let root = Node(
-            type: .directory, parent: nil, subvolume: id, inode: subvolumeRootInode, owner: owner, group: group,
-            permissions: permissions)
+            type: .directory, parent: nil, subvolume: id, device: device, inode: subvolumeRootInode, owner: owner,
+            group: group, permissions: permissions)
         let ref = attach(root, named: name, in: directory)
         filesystems[filesystem].subvolumes[id] = SubvolumeState(
             id: id, root: ref.node, uuid: allocateUUID(on: filesystem), parentUUID: .zero, receivedUUID: .zero,
-            isReadOnly: false, device: allocateDevice(), parentSubvolume: node(directory).subvolume)
+            isReadOnly: false, device: device, parentSubvolume: node(directory).subvolume)
         linkSubvolume(id, below: node(directory).subvolume, on: filesystem)
         return ref
     }
@@ -112,24 +113,27 @@ extension HostState {
         let original = subvolume(of: source)
         let id = SubvolumeID(filesystems[filesystem].nextSubvolumeID)
         filesystems[filesystem].nextSubvolumeID += 1
+        let device = allocateDevice()
         var rootNode = node(source)
         rootNode.subvolume = id
+        rootNode.device = device
         rootNode.children = [:]
         let ref = attach(rootNode, named: name, in: directory)
         filesystems[filesystem].subvolumes[id] = SubvolumeState(
             id: id, root: ref.node, uuid: allocateUUID(on: filesystem), parentUUID: original.uuid,
-            receivedUUID: .zero, isReadOnly: readOnly, device: allocateDevice(),
+            receivedUUID: .zero, isReadOnly: readOnly, device: device,
             parentSubvolume: node(directory).subvolume, nextInode: original.nextInode)
         linkSubvolume(id, below: node(directory).subvolume, on: filesystem)
-        copyChildren(of: source, into: ref, subvolume: id)
+        copyChildren(of: source, into: ref, subvolume: id, device: device)
         return ref
     }
 
-    private mutating func copyChildren(of source: NodeRef, into target: NodeRef, subvolume: SubvolumeID) {
+    private mutating func copyChildren(of source: NodeRef, into target: NodeRef, subvolume: SubvolumeID, device: UInt64) {
         for (name, childID) in node(source).children.sorted(by: { $0.key < $1.key }) {
             let child = NodeRef(filesystem: source.filesystem, node: childID)
             var copy = node(child)
             copy.subvolume = subvolume
+            copy.device = device
             copy.children = [:]
             if isSubvolumeRoot(child) {
                 copy.inode = 2
@@ -138,7 +142,7 @@ extension HostState {
                 continue
             }
             let copied = attach(copy, named: name, in: target)
-            if copy.type == .directory { copyChildren(of: child, into: copied, subvolume: subvolume) }
+            if copy.type == .directory { copyChildren(of: child, into: copied, subvolume: subvolume, device: device) }
         }
     }
 

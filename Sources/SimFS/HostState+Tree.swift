@@ -70,10 +70,17 @@ extension HostState {
 
     func status(of ref: NodeRef) -> EntryStatus {
         let node = node(ref)
-        let device = filesystems[ref.filesystem].subvolumes[node.subvolume]?.device ?? 0
+        let kind: EntryKind =
+            switch node.type {
+            case .directory:
+                filesystems[ref.filesystem].isBtrfs && node.inode == subvolumeRootInode ? .subvolume : .directory
+            case .file: .file
+            case .symlink: .symlink
+            case .special: .other
+            }
         return EntryStatus(
-            kind: kind(of: ref), identity: FileIdentity(device: device, inode: node.inode),
-            owner: node.owner, group: node.group, permissions: node.permissions)
+            kind: kind, identity: FileIdentity(device: node.device, inode: node.inode), owner: node.owner,
+            group: node.group, permissions: node.permissions)
     }
 
     /// The absolute path of a node, through the mounts above it. A node cut
@@ -199,10 +206,7 @@ extension HostState {
     // MARK: Allocation
 
     mutating func allocateNode(_ node: Node, on filesystem: Int) -> NodeID {
-        let id = NodeID(rawValue: nextNodeID)
-        nextNodeID += 1
-        filesystems[filesystem].nodes[id] = node
-        return id
+        filesystems[filesystem].nodes.append(node)
     }
 
     mutating func nextInode(on filesystem: Int, in subvolume: SubvolumeID) -> UInt64 {

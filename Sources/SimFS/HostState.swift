@@ -15,6 +15,9 @@ struct Node {
     var name: EntryName?
     /// The subvolume this node lives in (its own id for a subvolume root).
     var subvolume: SubvolumeID
+    /// The device number of `subvolume`, kept here so that a status needs
+    /// no subvolume lookup.
+    var device: UInt64
     var inode: UInt64
     var owner: UInt32
     var group: UInt32
@@ -27,10 +30,31 @@ struct Node {
     var linkTarget = ""
 }
 
-/// A node id, unique on the host (never reused, not even across a crash).
+/// A node id: its position in its filesystem's node table.
 struct NodeID: Hashable, Comparable, Sendable {
     var rawValue: UInt64
     static func < (lhs: NodeID, rhs: NodeID) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// The nodes of one filesystem. A node's id is its position, so that a
+/// lookup costs no hashing; a removed node leaves a hole.
+struct NodeTable {
+    private var storage: ContiguousArray<Node?> = []
+
+    subscript(id: NodeID) -> Node? {
+        get {
+            let index = Int(id.rawValue)
+            return index < storage.count ? storage[index] : nil
+        }
+        set { storage[Int(id.rawValue)] = newValue }
+        _modify { yield &storage[Int(id.rawValue)] }
+    }
+
+    /// Adds a node; its id is the next position.
+    mutating func append(_ node: Node) -> NodeID {
+        storage.append(node)
+        return NodeID(rawValue: UInt64(storage.count - 1))
+    }
 }
 
 /// A node on a given filesystem.
@@ -73,7 +97,7 @@ struct FilesystemState {
     var index: Int
     var isBtrfs: Bool
     var durability: Durability
-    var nodes: [NodeID: Node] = [:]
+    var nodes = NodeTable()
     var root: NodeID
     var subvolumes: [SubvolumeID: SubvolumeState] = [:]
     /// The live subvolumes directly below each subvolume.
@@ -125,12 +149,13 @@ struct HostState {
     var processes: [Int32: ProcessState] = [:]
     var firstPID: Int32 = 100
     var nextPID: Int32 = 100
-    var nextNodeID: UInt64 = 1
     var nextDevice: UInt64 = 40
     var nextOpenDescription: UInt64 = 1
     var uuidCounter: UInt64 = 0
     /// Which open file description holds the lock of a file.
     var locks: [NodeRef: UInt64] = [:]
+    /// Setup calls were made since the last seal (see `sealPendingSetup`).
+    var setupIsPending = false
     /// Effects of the current call, collected while an observer listens.
     var isRecordingEffects = false
     var effects: [SimulatedEffect] = []

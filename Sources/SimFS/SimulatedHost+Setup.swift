@@ -79,7 +79,7 @@ extension SimulatedHost {
             }
             state.mounts[covered] = MountState(root: root, isPersistent: isPersistent)
             state.mountedOn[root] = covered
-            state.sealSetup()
+            state.setupIsPending = true
         }
     }
 
@@ -149,7 +149,7 @@ extension SimulatedHost {
                 throw SetupError(path: path, reason: "not a subvolume")
             }
             state.filesystems[ref.filesystem].defaultSubvolume = state.node(ref).subvolume
-            state.sealSetup()
+            state.setupIsPending = true
         }
     }
 
@@ -160,7 +160,7 @@ extension SimulatedHost {
             let (directory, name) = try state.setupParent(path)
             if state.child(name, of: directory) != nil { throw SetupError(path: path, reason: "already exists") }
             try body(&state, directory, name)
-            state.sealSetup()
+            state.setupIsPending = true
         }
     }
 }
@@ -201,8 +201,12 @@ extension HostState {
         return (current, name)
     }
 
-    /// Setup describes what is on disk: it survives any crash.
-    mutating func sealSetup() {
+    /// Setup describes what is on disk: it survives any crash. Sealed once
+    /// before anything else happens rather than after each setup call, as
+    /// each seal makes the next change copy the filesystem.
+    mutating func sealPendingSetup() {
+        guard setupIsPending else { return }
+        setupIsPending = false
         for index in filesystems.indices where filesystems[index].durability != .volatile {
             durable[index] = filesystems[index]
         }

@@ -91,6 +91,7 @@ public final class SimulatedHost: Sendable {
     /// does.
     public func commitAll() {
         state.withLock { state in
+            state.sealPendingSetup()
             for index in state.filesystems.indices { state.commit(index) }
         }
     }
@@ -99,16 +100,15 @@ public final class SimulatedHost: Sendable {
 extension HostState {
     mutating func makeFilesystem(isBtrfs: Bool, durability: Durability, userSubvolumeRemovalAllowed: Bool) -> Int {
         let index = filesystems.count
-        let rootID = NodeID(rawValue: nextNodeID)
-        nextNodeID += 1
         var fs = FilesystemState(
-            index: index, isBtrfs: isBtrfs, durability: durability, root: rootID,
+            index: index, isBtrfs: isBtrfs, durability: durability, root: NodeID(rawValue: 0),
             userSubvolumeRemovalAllowed: userSubvolumeRemovalAllowed, uuidSeed: 0xb7f5_0000_0000_0000 | UInt64(index))
-        fs.nodes[rootID] = Node(
-            type: .directory, parent: nil, subvolume: .topLevel, inode: subvolumeRootInode, owner: 0, group: 0,
-            permissions: 0o755)
+        fs.root = fs.nodes.append(
+            Node(
+                type: .directory, parent: nil, subvolume: .topLevel, device: nextDevice, inode: subvolumeRootInode,
+                owner: 0, group: 0, permissions: 0o755))
         fs.subvolumes[.topLevel] = SubvolumeState(
-            id: .topLevel, root: rootID, uuid: BtrfsUUID(high: fs.uuidSeed, low: 5), parentUUID: .zero,
+            id: .topLevel, root: fs.root, uuid: BtrfsUUID(high: fs.uuidSeed, low: 5), parentUUID: .zero,
             receivedUUID: .zero, isReadOnly: false, device: nextDevice, parentSubvolume: nil)
         nextDevice += 1
         filesystems.append(fs)
@@ -127,6 +127,7 @@ extension HostState {
     }
 
     mutating func crash() {
+        sealPendingSetup()
         for pid in processes.keys { processes[pid]!.isAlive = false }
         processes = [:]
         locks = [:]
@@ -135,10 +136,11 @@ extension HostState {
             case .btrfs, .image:
                 filesystems[index] = durable[index]
             case .volatile:
-                let fs = filesystems[index]
-                var empty = fs
-                empty.nodes = [fs.root: fs.nodes[fs.root]!]
-                empty.nodes[fs.root]!.children = [:]
+                var empty = filesystems[index]
+                var root = empty.nodes[empty.root]
+                root?.children = [:]
+                empty.nodes = NodeTable()
+                if let root { empty.root = empty.nodes.append(root) }
                 filesystems[index] = empty
             }
         }

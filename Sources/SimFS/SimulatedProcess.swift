@@ -214,13 +214,27 @@ public struct SimulatedProcess: FileSystem {
         }
         if let name, !name.isExact { throw failure(.invalidArgument) }
         if let destination, !destination.isExact { throw failure(.invalidArgument) }
-        let (gate, observer, alive) = host.state.withLock { state in
-            (state.gate, state.observer, state.processes[processID]?.isAlive ?? false)
+        // Without a gate or an observer a call is one locked step.
+        let direct = host.state.withLock { state -> Swift.Result<Result, FSError.Kind>? in
+            guard state.processes[processID]?.isAlive ?? false else { return .failure(.badDescriptor) }
+            guard state.gate == nil, state.observer == nil else { return nil }
+            state.sealPendingSetup()
+            do throws(FSError.Kind) {
+                return .success(try body(&state))
+            } catch {
+                return .failure(error)
+            }
         }
-        guard alive else { throw failure(.badDescriptor) }
+        switch direct {
+        case .success(let value): return value
+        case .failure(let kind): throw failure(kind)
+        case nil: break
+        }
+        let (gate, observer) = host.state.withLock { state in (state.gate, state.observer) }
         if let gate, !(await gate.waitForTurn(of: processID)) { throw failure(.badDescriptor) }
         let outcome = host.state.withLock { state -> (Swift.Result<Result, FSError.Kind>, SimulatedEvent?) in
             guard state.processes[processID]?.isAlive ?? false else { return (.failure(.badDescriptor), nil) }
+            state.sealPendingSetup()
             let traced = state.gate != nil || state.observer != nil
             let call = traced ? SimulatedCall(pid: processID, operation: operation, subject: subject(state)) : nil
             if let call, let gate = state.gate, case .fail(let kind) = gate.decide(call) {
