@@ -241,20 +241,21 @@ private struct Run {
         }
     }
 
-    /// The steps after the subvolume is open: identity, mounts, nested
-    /// subvolumes, the delete by id.
+    /// The steps after the subvolume is open: identity, mounts, the delete
+    /// by id, and when btrfs answers that it holds nested subvolumes,
+    /// those first (deepest first), then the delete again.
     mutating func deleteOpenedSubvolume(
         _ item: PlanItem, _ name: EntryName, _ subvolume: DirectoryHandle, in machineDirectory: DirectoryHandle
     ) async -> Outcome {
-        let info: SubvolumeInfo
+        let id: SubvolumeID
         do throws(FSError) {
             let status = try await fileSystem.status(of: subvolume)
             guard status.identity == item.identity, status.kind == .subvolume else {
                 report.add(line(item.path, .warning, "changed since scan, kept"))
                 return .changed
             }
-            info = try await fileSystem.subvolumeInfo(of: subvolume)
-            if let expected = item.subvolume, info.id != expected {
+            id = try await fileSystem.subvolumeID(of: subvolume)
+            if let expected = item.subvolume, id != expected {
                 report.add(line(item.path, .warning, "changed since scan, kept"))
                 return .changed
             }
@@ -272,6 +273,49 @@ private struct Run {
             return .failed(error)
         }
         var nestedDeleted: [String] = []
+        while true {
+            do throws(FSError) {
+                try await deleteByID(id, name: name, item: item, in: machineDirectory)
+                return .deleted(nested: nestedDeleted)
+            } catch where error.kind == .notEmpty && nestedDeleted.isEmpty {
+                // Nested subvolumes: found from the subvolume itself, never
+                // through a link, and deleted deepest first.
+                switch await deleteNested(of: subvolume, item: item, in: machineDirectory) {
+                case .success(let paths) where !paths.isEmpty: nestedDeleted = paths
+                case .success: return failedDelete(item, error)
+                case .failure(let failure): return failure.outcome
+                }
+            } catch {
+                if error.kind == .noEntry { return .vanished }
+                return failedDelete(item, error)
+            }
+        }
+    }
+
+    /// Deletes by id; kernels before 5.7 cannot, and delete by name, right
+    /// after the identity check.
+    func deleteByID(_ id: SubvolumeID, name: EntryName, item: PlanItem, in machineDirectory: DirectoryHandle)
+        async throws(FSError)
+    {
+        logger.debug("deleting subvolume", metadata: ["path": "\(item.path)", "id": "\(id)"])
+        do throws(FSError) {
+            try await fileSystem.deleteSubvolume(id: id, via: machineDirectory)
+        } catch where error.kind == .notSupported {
+            try await fileSystem.deleteSubvolume(name, in: machineDirectory)
+        }
+    }
+
+    mutating func failedDelete(_ item: PlanItem, _ error: FSError) -> Outcome {
+        report.add(line(item.path, .error, "unable to delete subvolume", Self.deletionCause(error)))
+        return .failed(error)
+    }
+
+    /// Deletes the subvolumes below an open one, deepest first; the paths
+    /// deleted, or the outcome of the outer subvolume when one fails.
+    mutating func deleteNested(of subvolume: DirectoryHandle, item: PlanItem, in machineDirectory: DirectoryHandle)
+        async -> Result<[String], NestedFailure>
+    {
+        var deleted: [String] = []
         do throws(FSError) {
             for nested in try await fileSystem.nestedSubvolumes(of: subvolume) {
                 do throws(FSError) {
@@ -283,9 +327,9 @@ private struct Run {
                         line(
                             item.path, .error, "unable to delete subvolume",
                             "nested subvolume \(nested.path): \(Self.deletionCause(error))"))
-                    return .failed(error)
+                    return .failure(NestedFailure(outcome: .failed(error)))
                 }
-                nestedDeleted.append(nested.path)
+                deleted.append(nested.path)
                 report.add(
                     Diagnostic(
                         path: item.path.rendered(root: plan.root) + "/" + nested.path, level: .info,
@@ -293,23 +337,13 @@ private struct Run {
             }
         } catch {
             report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
-            return .failed(error)
+            return .failure(NestedFailure(outcome: .failed(error)))
         }
-        do throws(FSError) {
-            logger.debug("deleting subvolume", metadata: ["path": "\(item.path)", "id": "\(info.id)"])
-            do throws(FSError) {
-                try await fileSystem.deleteSubvolume(id: info.id, via: machineDirectory)
-            } catch where error.kind == .notSupported {
-                // Kernels before 5.7 cannot delete by id: delete by name,
-                // right after the identity check.
-                try await fileSystem.deleteSubvolume(name, in: machineDirectory)
-            }
-            return .deleted(nested: nestedDeleted)
-        } catch {
-            if error.kind == .noEntry { return .vanished }
-            report.add(line(item.path, .error, "unable to delete subvolume", Self.deletionCause(error)))
-            return .failed(error)
-        }
+        return .success(deleted)
+    }
+
+    struct NestedFailure: Error {
+        var outcome: Outcome
     }
 
     /// The cause of a failed delete, in the words of the machine layout.

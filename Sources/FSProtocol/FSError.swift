@@ -184,7 +184,7 @@ public struct FSError: Error, Hashable, Sendable, CustomStringConvertible {
 /// The protocol operation an error or a step belongs to.
 public enum FSOperation: String, Hashable, Sendable, CaseIterable, Codable {
     case openRoot, openDirectory, close, list, status, readLink
-    case subvolumeInfo, nestedSubvolumes, createSubvolume, snapshot
+    case subvolumeInfo, subvolumeID, nestedSubvolumes, createSubvolume, snapshot
     case deleteSubvolume, deleteSubvolumeByID, setReadOnly
     case rename, createSymlink, unlink, makeDirectory, removeDirectory, changeOwner
     case sync, mountPoints

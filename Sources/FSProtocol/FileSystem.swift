@@ -75,12 +75,18 @@ public protocol FileSystem: Sendable {
 
     // MARK: Subvolumes
 
-    /// What btrfs reports about the subvolume that contains `directory`.
-    func subvolumeInfo(of directory: DirectoryHandle) async throws(FSError) -> SubvolumeInfo
+    /// What btrfs reports about the subvolume open as `subvolume`, which
+    /// must be its root (another directory gives `invalidArgument`).
+    func subvolumeInfo(of subvolume: DirectoryHandle) async throws(FSError) -> SubvolumeInfo
 
-    /// The subvolumes below the one that contains `directory`, deepest
-    /// first (post-order), found from the open subvolume itself.
-    func nestedSubvolumes(of directory: DirectoryHandle) async throws(FSError) -> [NestedSubvolume]
+    /// The id of the subvolume that contains `directory`, any directory of
+    /// it: what `subvolumeInfo` reports as `id`, for less.
+    func subvolumeID(of directory: DirectoryHandle) async throws(FSError) -> SubvolumeID
+
+    /// The subvolumes below the one open as `subvolume` (its root; another
+    /// directory gives `invalidArgument`), deepest first (post-order), found
+    /// from the open subvolume itself.
+    func nestedSubvolumes(of subvolume: DirectoryHandle) async throws(FSError) -> [NestedSubvolume]
 
     /// Creates an empty writable subvolume `name`.
     func createSubvolume(_ name: EntryName, in directory: DirectoryHandle) async throws(FSError)

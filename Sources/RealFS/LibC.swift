@@ -133,6 +133,30 @@ enum LibC {
         return count
     }
 
+    /// Whether `poll` reports a priority event (or an error) on the
+    /// descriptor, without waiting.
+    static func pollPriority(_ descriptor: Int32) throws(FSError.Kind) -> Bool {
+        var request = pollfd(fd: descriptor, events: Int16(POLLPRI), revents: 0)
+        let result = poll(&request, 1, 0)
+        if result < 0 { throw failure() }
+        return result > 0 && request.revents & Int16(POLLPRI | POLLERR) != 0
+    }
+
+    /// The whole content of a file from an offset, with `pread` until the
+    /// end.
+    static func readAll(_ descriptor: Int32, from offset: Int) throws(FSError.Kind) -> [UInt8] {
+        var contents: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let position = offset + contents.count
+            let count = try chunk.withUnsafeMutableBytes { buffer in
+                Result { () throws(FSError.Kind) in try pread(descriptor, into: buffer, at: position) }
+            }.get()
+            if count == 0 { return contents }
+            contents += chunk[0..<count]
+        }
+    }
+
     /// `flock(LOCK_EX | LOCK_NB)`: false when another open file holds it.
     static func flockExclusiveNonBlocking(_ descriptor: Int32) throws(FSError.Kind) -> Bool {
         if buildos_flock(descriptor, LOCK_EX | LOCK_NB) == 0 { return true }

@@ -99,28 +99,6 @@ extension RealFileSystem {
     }
 
     func readContents(_ descriptor: Int32) throws(FSError.Kind) -> [UInt8] {
-        var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let offset = contents.count
-            let count = try chunk.withUnsafeMutableBytes { buffer in
-                Result { () throws(FSError.Kind) in try LibC.pread(descriptor, into: buffer, at: offset) }
-            }.get()
-            if count == 0 { return contents }
-            contents += chunk[0..<count]
-        }
-    }
-
-    func readProcFile(_ path: String) throws(FSError.Kind) -> String {
-        let descriptor = try LibC.open(path, O_RDONLY)
-        defer { LibC.close(descriptor) }
-        var contents: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65536)
-        while true {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(descriptor, $0.baseAddress, $0.count) }
-            if count < 0 { throw LibC.failure() }
-            if count == 0 { return String(decoding: contents, as: UTF8.self) }
-            contents += chunk[0..<count]
-        }
+        try LibC.readAll(descriptor, from: 0)
     }
 }

@@ -17,6 +17,8 @@ public struct RealFileSystem: FileSystem {
     /// unprivileged user, which the calls then take on for their own thread
     /// only (raw `setresuid`), and only while they run.
     public let credentials: Credentials?
+    /// The mount table, re-read only when the kernel reports a change.
+    let mountTable = MountTable()
 
     public init() {
         credentials = nil
@@ -154,6 +156,12 @@ public struct RealFileSystem: FileSystem {
         }
     }
 
+    public func subvolumeID(of directory: DirectoryHandle) async throws(FSError) -> SubvolumeID {
+        try perform(.subvolumeID) { () throws(FSError.Kind) in
+            SubvolumeID(try BtrfsUtil.subvolumeID(directory.descriptor))
+        }
+    }
+
     public func nestedSubvolumes(of directory: DirectoryHandle) async throws(FSError) -> [NestedSubvolume] {
         try perform(.nestedSubvolumes) { () throws(FSError.Kind) in
             try BtrfsUtil.nestedSubvolumes(directory.descriptor).map {
@@ -200,10 +208,12 @@ public struct RealFileSystem: FileSystem {
 
     public func mountPoints(inside directory: DirectoryHandle) async throws(FSError) -> [String] {
         try perform(.mountPoints) { () throws(FSError.Kind) in
+            let mountPoints = try mountTable.mountPoints()
+            if mountPoints.isEmpty { return [] }
             let path = try LibC.readlink("/proc/self/fd/\(directory.descriptor)")
             // A deleted directory has nothing reachable mounted inside.
             if path.hasSuffix(" (deleted)") { return [] }
-            return MountTable.mountPoints(in: try readProcFile("/proc/self/mountinfo"), under: path)
+            return MountTable.mountPoints(mountPoints, under: path)
         }
     }
 

@@ -9,6 +9,12 @@ extension HostState {
     func subvolumeInfo(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> SubvolumeInfo {
         let directory = try directory(pid, handle)
         try requireBtrfs(directory)
+        // libbtrfsutil wants the subvolume's root for its information.
+        guard isSubvolumeRoot(directory) else { throw .invalidArgument }
+        return try containingSubvolumeInfo(directory)
+    }
+
+    func containingSubvolumeInfo(_ directory: NodeRef) throws(Kind) -> SubvolumeInfo {
         let subvolume = subvolume(of: directory)
         return SubvolumeInfo(
             id: subvolume.id, parentID: subvolume.isDeleted ? nil : subvolume.parentSubvolume,
@@ -21,6 +27,7 @@ extension HostState {
     func nestedSubvolumes(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [NestedSubvolume] {
         let directory = try directory(pid, handle)
         try requireBtrfs(directory)
+        guard isSubvolumeRoot(directory) else { throw .invalidArgument }
         let nested = filesystems[directory.filesystem].nested
         let top = node(directory).subvolume
         var result: [NestedSubvolume] = []

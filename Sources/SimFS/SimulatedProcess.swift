@@ -108,6 +108,14 @@ public struct SimulatedProcess: FileSystem {
         }
     }
 
+    public func subvolumeID(of directory: DirectoryHandle) async throws(FSError) -> SubvolumeID {
+        try await call(.subvolumeID, subject: { $0.describe(processID, directory) }) { state throws(FSError.Kind) in
+            let directory = try state.directory(processID, directory)
+            try state.requireBtrfs(directory)
+            return try state.containingSubvolumeInfo(directory).id
+        }
+    }
+
     public func nestedSubvolumes(of directory: DirectoryHandle) async throws(FSError) -> [NestedSubvolume] {
         try await call(.nestedSubvolumes, subject: { $0.describe(processID, directory) }) {
             state throws(FSError.Kind) in try state.nestedSubvolumes(processID, directory)

@@ -6,7 +6,9 @@ import TestSupport
 /// on every backend.
 @Suite("Conformance: entries, links and locks")
 struct TreeConformance {
-    @Test("a subvolume root is inode 256 with its own device", arguments: Backends.all)
+    @Test(
+        "a subvolume root is inode 256 with its own device; its info needs its root, its id any directory",
+        arguments: Backends.all)
     func subvolumeIdentity(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in
             let fs = sandbox.root
@@ -23,6 +25,13 @@ struct TreeConformance {
             #expect(plain.identity.device == subvolume.identity.device)
             #expect(plain.identity.inode != subvolumeRootInode)
             #expect(try await fs.status(of: s) == subvolume)
+            #expect(try await fs.subvolumeID(of: s) == fs.subvolumeInfo(of: s).id)
+            let plainDirectory = try await fs.openDirectory("plain", in: s)
+            #expect(try await fs.subvolumeID(of: plainDirectory) == fs.subvolumeInfo(of: s).id)
+            await #expect(throws: FSError(.invalidArgument, .subvolumeInfo)) {
+                try await fs.subvolumeInfo(of: plainDirectory)
+            }
+            await fs.close(plainDirectory)
             await fs.close(s)
         }
     }
@@ -103,6 +112,9 @@ struct TreeConformance {
             try await fs.createSymlink("link", in: outer, target: "b")
             let nested = try await fs.nestedSubvolumes(of: outer)
             #expect(nested.map(\.path) == ["dir/a/deep", "dir/a", "b"])
+            let dir = try await fs.openDirectory("dir", in: outer)
+            await #expect(throws: FSError(.invalidArgument, .nestedSubvolumes)) { try await fs.nestedSubvolumes(of: dir) }
+            await fs.close(dir)
             for subvolume in nested { try await fs.deleteSubvolume(id: subvolume.id, via: directory) }
             try await fs.deleteSubvolume("outer", in: directory)
             await fs.close(outer)
@@ -141,6 +153,7 @@ struct TreeConformance {
             try await fs.createSubvolume("s", in: directory)
             let s = try await fs.openDirectory("s", in: directory)
             try await fs.makeDirectory("mnt", in: s)
+            #expect(try await fs.mountPoints(inside: s).isEmpty)
             try await sandbox.mountTmpfs(at: "s/mnt")
             #expect(try await fs.mountPoints(inside: s) == [sandbox.path + "/s/mnt"])
             #expect(try await fs.mountPoints(inside: directory) == [sandbox.path + "/s/mnt"])

@@ -8,10 +8,14 @@ public struct SimulatedBackend: ConformanceBackend {
 
     public var description: String { "simulated" }
 
+    /// Like the real backend's: a plain directory on a btrfs volume, or,
+    /// for a filesystem of its own, the volume's top.
     public func makeSandbox(_ options: SandboxOptions) async throws -> any Sandbox {
         let host = SimulatedHost()
-        try host.addVolume("/sandbox", userSubvolumeRemovalAllowed: options.userSubvolumeRemovalAllowed)
-        return SimulatedSandbox(host: host, path: "/sandbox", root: host.spawn(.root))
+        try host.addVolume("/test", userSubvolumeRemovalAllowed: options.userSubvolumeRemovalAllowed)
+        let ownFilesystem = options.crashable || !options.userSubvolumeRemovalAllowed
+        if !ownFilesystem { try host.addDirectory("/test/sandbox") }
+        return SimulatedSandbox(host: host, path: ownFilesystem ? "/test" : "/test/sandbox", root: host.spawn(.root))
     }
 }
 
