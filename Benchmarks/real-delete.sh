@@ -33,7 +33,7 @@ trap 'exit 143' TERM
 fresh() {
   release_mount
   truncate -s 4G "$work/img"
-  mkfs.btrfs -q -f "$work/img"
+  mkfs.btrfs -q -f "$work/img" >/dev/null
   loop=$(losetup --find --show "$work/img")
   mkdir -p "$work/mnt"
   mount -o user_subvol_rm_allowed "$loop" "$work/mnt"
