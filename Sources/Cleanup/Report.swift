@@ -22,6 +22,8 @@ public enum Outcome: Hashable, Sendable {
     case failed(FSError)
     /// The action was refused: something is mounted inside.
     case refused(mountPoints: [String])
+    /// Live mode: an agent holds the lock of this toolchain; kept for now.
+    case locked(Toolchain?)
 }
 
 /// A plan item with its outcome.
@@ -41,15 +43,17 @@ public struct Report: Hashable, Sendable {
     public var root: String
     public var toolchains: ToolchainSet
     public var dryRun: Bool
+    public var mode: CleanupMode
     public var decisions: [Decision] = []
     public var diagnostics: [Diagnostic] = []
     /// The volumes whose filesystem was synced after deletions.
     public var syncedVolumes: [EntryName] = []
 
-    public init(root: String, toolchains: ToolchainSet, dryRun: Bool) {
+    public init(root: String, toolchains: ToolchainSet, dryRun: Bool, mode: CleanupMode = .boot) {
         self.root = root
         self.toolchains = toolchains
         self.dryRun = dryRun
+        self.mode = mode
     }
 
     /// How the run ended, which decides the summary and the exit status.

@@ -19,6 +19,7 @@ public struct ReportDocument: Codable, Hashable, Sendable {
     public var decisions: [DecisionDocument]
     public var diagnostics: [DiagnosticDocument]
     public var syncedVolumes: [String]
+    public var mode: CleanupMode
 
     public struct DecisionDocument: Codable, Hashable, Sendable {
         public var path: String
@@ -33,6 +34,9 @@ public struct ReportDocument: Codable, Hashable, Sendable {
         public var nested: [String]?
         public var error: ErrorDocument?
         public var mountPoints: [String]?
+        /// Live mode: the toolchain whose lock was busy (`*`: some lock of
+        /// the machine).
+        public var lockedBy: String?
     }
 
     public struct ErrorDocument: Codable, Hashable, Sendable {
@@ -53,6 +57,7 @@ public struct ReportDocument: Codable, Hashable, Sendable {
         root = report.root
         toolchains = report.toolchains.toolchains.map(\.rawValue)
         dryRun = report.dryRun
+        mode = report.mode
         status = report.status
         exitStatus = report.exitStatus
         summary = report.summary
@@ -82,6 +87,9 @@ public struct ReportDocument: Codable, Hashable, Sendable {
             case .refused(let mountPoints):
                 document.outcome = "refused"
                 document.mountPoints = mountPoints
+            case .locked(let toolchain):
+                document.outcome = "locked"
+                document.lockedBy = toolchain?.rawValue ?? "*"
             }
             return document
         }

@@ -19,7 +19,9 @@ struct CleanupCommand: AsyncParsableCommand {
             anything else without touching it. It never follows a symbolic link, never changes \
             a subvolume's read-only property, and syncs each volume once after its deletions.
 
-            The boot contract: run it before any build agent starts.
+            The boot contract: run it before any build agent starts. With --mode live it may run \
+            beside agents: it takes each agent's machine lock before deleting that agent's entries, \
+            and keeps them for a later run while an agent holds the lock.
 
             It runs on the real filesystem (--root, default /build/machines; deleting needs root). \
             With --layout FILE it runs instead on a simulated tree loaded from a layout file (see \
@@ -57,6 +59,13 @@ struct CleanupCommand: AsyncParsableCommand {
             valueName: "file"))
     var kernelCommandLine: String?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "boot: no agent runs, every working snapshot and lock file is stale (Build OS at boot); "
+                + "live: delete an agent's entries only while holding its machine lock."))
+    var mode: CleanupMode = .boot
+
     @Flag(name: .customLong("dry-run"), help: "Print the plan and the diagnostics it implies; change nothing.")
     var dryRun = false
 
@@ -80,6 +89,11 @@ struct CleanupCommand: AsyncParsableCommand {
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json
     }
+}
+
+extension CleanupMode: ExpressibleByArgument {}
+
+extension CleanupCommand {
 
     func validate() throws {
         if dryRun, showPlan { throw ValidationError("--dry-run already prints the plan; drop --show-plan") }
@@ -101,7 +115,7 @@ struct CleanupCommand: AsyncParsableCommand {
             throw fail(error.message, .usage)
         }
         let (fileSystem, rootPath) = try makeBackend()
-        let cleanup = BootCleanup(fileSystem: fileSystem, root: rootPath, toolchains: toolchainSet)
+        let cleanup = CleanupRun(fileSystem: fileSystem, root: rootPath, toolchains: toolchainSet, mode: mode)
         let (plan, report) = await cleanup.run(dryRun: dryRun)
         switch format {
         case .json:

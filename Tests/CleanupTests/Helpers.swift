@@ -14,7 +14,7 @@ func cleanup(
     dryRun: Bool = false, root: String = Layout.defaultRoot
 ) async -> Report {
     let set = ToolchainSet(toolchains.compactMap { Toolchain(rawValue: $0) })
-    return await BootCleanup(fileSystem: host.spawn(credentials), root: root, toolchains: set).run(dryRun: dryRun)
+    return await CleanupRun(fileSystem: host.spawn(credentials), root: root, toolchains: set).run(dryRun: dryRun)
         .report
 }
 

@@ -210,7 +210,7 @@ struct SpecRowTests {
         }
         host.install(gate: gate)
         let set = ToolchainSet([.default])
-        let report = await BootCleanup(fileSystem: cleaner, root: "/build/machines", toolchains: set).run().report
+        let report = await CleanupRun(fileSystem: cleaner, root: "/build/machines", toolchains: set).run().report
         #expect(
             lines(report) == [
                 "/build/machines/default/a/a-default-1-1: info: deleted subvolume",
@@ -321,7 +321,7 @@ struct SpecRowTests {
             subvol default/m/m-default-1-1
             """)
         let cleaner = host.spawn(.root)
-        let plan = try await BootCleanup(fileSystem: cleaner, root: "/build/machines", toolchains: ToolchainSet([.default]))
+        let plan = try await CleanupRun(fileSystem: cleaner, root: "/build/machines", toolchains: ToolchainSet([.default]))
             .plan().get()
         // Another process replaces the stray with a different subvolume.
         let other = host.spawn(.root)

@@ -12,7 +12,7 @@ struct SafetyTests {
     func boot(_ tree: RealTree, as credentials: Credentials? = nil) async throws -> Report {
         try requireRealBackend()
         let fs = credentials.map { RealFileSystemForTests.make(as: $0) } ?? RealFileSystemForTests.make()
-        return await BootCleanup(fileSystem: fs, root: tree.root, toolchains: ToolchainSet([.default])).run().report
+        return await CleanupRun(fileSystem: fs, root: tree.root, toolchains: ToolchainSet([.default])).run().report
     }
 
     @Test("only descriptor-based libbtrfsutil calls are linked, never a path-based one")
@@ -56,7 +56,7 @@ struct SafetyTests {
         try tree.symlink("v/m/m", to: "m-1")
         try tree.subvolume("v/m/m-default-1-1")
         let fs = RealFileSystemForTests.make()
-        let plan = try await BootCleanup(fileSystem: fs, root: tree.root, toolchains: ToolchainSet([.default])).plan().get()
+        let plan = try await CleanupRun(fileSystem: fs, root: tree.root, toolchains: ToolchainSet([.default])).plan().get()
         try Shell.run(["btrfs", "-q", "subvolume", "delete", tree.path("v/m/m-default-1-1")])
         try tree.subvolume("v/m/m-default-1-1")
         let report = await Applier(fileSystem: fs).apply(plan)
@@ -126,7 +126,7 @@ struct SafetyTests {
         try filesystem.crash()
         #expect(FileManager.default.fileExists(atPath: root + "/v/m/control"))
         try Shell.run(["rm", "-f", root + "/v/m/control/.keep"])
-        let report = await BootCleanup(
+        let report = await CleanupRun(
             fileSystem: RealFileSystemForTests.make(), root: root, toolchains: ToolchainSet([.default])
         ).run().report
         #expect(report.syncedVolumes == ["v"])

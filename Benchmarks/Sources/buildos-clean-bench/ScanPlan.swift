@@ -82,7 +82,7 @@ enum ScanPlanBenchmark {
         for size in sizes {
             let host = try makeHost(machines: size)
             let process = host.spawn()
-            let cleanup = BootCleanup(fileSystem: process, root: "/build/machines", toolchains: ToolchainSet([.default]))
+            let cleanup = CleanupRun(fileSystem: process, root: "/build/machines", toolchains: ToolchainSet([.default]))
             var items = 0
             let measurement = try await Measurement.run(repetitions: repetitions) {
                 items = try await cleanup.plan().get().items.count

@@ -1,24 +1,28 @@
 import FSProtocol
 import Logging
 
-/// The boot cleanup of a machines root: scan, plan, apply, report.
+/// A cleanup of a machines root: scan, plan, apply, report.
 ///
-/// It keeps the boot contract of Build OS: it runs before any build agent
-/// starts, so every working snapshot and lock file it finds is stale.
-public struct BootCleanup: Sendable {
+/// In boot mode it keeps the boot contract of Build OS: it runs before any
+/// build agent starts, so every working snapshot and lock file it finds is
+/// stale. In live mode it deletes an agent's entries only while it holds
+/// that agent's machine lock.
+public struct CleanupRun: Sendable {
     public let fileSystem: any FileSystem
     /// The machines root, absolute (`/build/machines` on Build OS).
     public let root: String
     public let toolchains: ToolchainSet
+    public let mode: CleanupMode
     public let logger: Logger
 
     public init(
-        fileSystem: any FileSystem, root: String, toolchains: ToolchainSet,
+        fileSystem: any FileSystem, root: String, toolchains: ToolchainSet, mode: CleanupMode = .boot,
         logger: Logger = Logger(label: "buildos-clean.cleanup")
     ) {
         self.fileSystem = fileSystem
         self.root = root
         self.toolchains = toolchains
+        self.mode = mode
         self.logger = logger
     }
 
@@ -36,12 +40,15 @@ public struct BootCleanup: Sendable {
     public func run(dryRun: Bool = false) async -> (plan: Plan?, report: Report) {
         switch await plan() {
         case .failure(let error):
-            var report = Report(root: root, toolchains: toolchains, dryRun: dryRun)
+            var report = Report(root: root, toolchains: toolchains, dryRun: dryRun, mode: mode)
             report.add(Diagnostic(path: root, level: .error, message: "unable to open machines root", cause: error.cause))
             return (nil, report)
         case .success(let plan):
             logger.debug("planned", metadata: ["items": "\(plan.items.count)"])
-            let report = dryRun ? Applier.dryRun(plan) : await Applier(fileSystem: fileSystem, logger: logger).apply(plan)
+            let report =
+                dryRun
+                ? Applier.dryRun(plan, mode: mode)
+                : await Applier(fileSystem: fileSystem, mode: mode, logger: logger).apply(plan)
             return (plan, report)
         }
     }

@@ -1,0 +1,394 @@
+import FSProtocol
+import Logging
+
+/// One run of the applier: the directories it holds open and what it
+/// reported so far.
+struct ApplyRun {
+    let applier: Applier
+    let plan: Plan
+    var report: Report
+    var fileSystem: any FileSystem { applier.fileSystem }
+    var logger: Logger { applier.logger }
+
+    /// An open volume or machine directory, or why it is not open.
+    enum Opened {
+        case open(DirectoryHandle)
+        /// Gone, changed or unreadable: its remaining items are skipped.
+        case unavailable(Outcome)
+    }
+
+    var rootHandle: DirectoryHandle?
+    var rootFailed = false
+    /// The identity of each volume as scanned, noted from its item.
+    var volumeIdentities: [EntryName: FileIdentity] = [:]
+    var volume: (name: EntryName, state: Opened, deletions: Int)?
+    var machine: (name: EntryName, state: Opened)?
+    /// The machine (or volume) the current items belong to, its items (live
+    /// mode looks ahead in them), and the locks held on it.
+    var currentMachine: EntryPath?
+    var machineItems: ArraySlice<PlanItem> = []
+    var locks = LiveLocks()
+
+    init(applier: Applier, plan: Plan) {
+        self.applier = applier
+        self.plan = plan
+        self.report = Report(root: plan.root, toolchains: plan.toolchains, dryRun: false, mode: applier.mode)
+    }
+
+    var isLive: Bool { applier.mode == .live }
+
+    func line(_ path: EntryPath, _ level: Diagnostic.Level, _ message: String, _ cause: String? = nil) -> Diagnostic {
+        Diagnostic(path: path.rendered(root: plan.root), level: level, message: message, cause: cause)
+    }
+
+    mutating func carryOut() async {
+        var index = plan.items.startIndex
+        while index < plan.items.endIndex {
+            let item = plan.items[index]
+            if item.path.volume != volume?.name { await finishVolume() }
+            let machinePath = EntryPath(volume: item.path.volume, machine: item.path.machine)
+            if machinePath != currentMachine {
+                await closeMachine()
+                currentMachine = machinePath
+                machineItems = plan.items[index...].prefix {
+                    $0.path.volume == machinePath.volume && $0.path.machine == machinePath.machine
+                }
+            }
+            if item.path.machine == nil, item.reason == .volume { volumeIdentities[item.path.volume] = item.identity }
+            await carryOut(item)
+            index += 1
+        }
+        await finishVolume()
+        if let rootHandle { await fileSystem.close(rootHandle) }
+    }
+
+    mutating func carryOut(_ item: PlanItem) async {
+        switch item.action {
+        case .keep:
+            report.add(item, .kept)
+        case .report:
+            report.add(item, .reported)
+            if let diagnostic = item.diagnostic(root: plan.root) { report.add(diagnostic) }
+        case .deleteSubvolume:
+            await withMachine(of: item) { run, directory in
+                if run.isLive, let toolchain = run.lockMissing(for: item) {
+                    run.keepLocked(item, toolchain)
+                } else {
+                    await run.deleteSubvolume(item, in: directory)
+                }
+            }
+        case .removeLockFile:
+            await withMachine(of: item) { run, directory in
+                if run.isLive {
+                    await run.releaseLockFile(item, in: directory)
+                } else {
+                    await run.removeLockFile(item, in: directory)
+                }
+            }
+        case .deleteMachineDirectory:
+            let keptForLocks = isLive && locks.keptAny
+            await closeMachine()
+            if keptForLocks {
+                report.add(item, .locked(nil))
+            } else {
+                await deleteMachineDirectory(item)
+            }
+        }
+    }
+
+    // MARK: Opening directories
+
+    mutating func openRoot() async -> DirectoryHandle? {
+        if let rootHandle { return rootHandle }
+        if rootFailed { return nil }
+        do throws(FSError) {
+            rootHandle = try await fileSystem.openRoot(plan.root)
+            return rootHandle
+        } catch {
+            rootFailed = true
+            report.add(
+                Diagnostic(path: plan.root, level: .error, message: "unable to open machines root", cause: error.cause))
+            return nil
+        }
+    }
+
+    /// Opens a directory by name and checks it is the one the scan saw.
+    mutating func reopen(_ name: EntryName, in parent: DirectoryHandle, path: EntryPath, expected: FileIdentity?)
+        async -> Opened
+    {
+        let directory: DirectoryHandle
+        do throws(FSError) {
+            directory = try await fileSystem.openDirectory(name, in: parent)
+        } catch {
+            switch error.kind {
+            case .noEntry: return .unavailable(.vanished)
+            case .notDirectory, .symlinkLoop:
+                report.add(line(path, .warning, "changed since scan, kept"))
+                return .unavailable(.changed)
+            default:
+                let what = path.machine == nil ? "unable to read volume" : "unable to read machine directory"
+                report.add(line(path, .error, what, error.cause))
+                return .unavailable(.failed(error))
+            }
+        }
+        if let expected {
+            let status = try? await fileSystem.status(of: directory)
+            if status?.identity != expected {
+                await fileSystem.close(directory)
+                report.add(line(path, .warning, "changed since scan, kept"))
+                return .unavailable(.changed)
+            }
+        }
+        return .open(directory)
+    }
+
+    mutating func volumeHandle(_ name: EntryName) async -> Opened {
+        if let volume, volume.name == name { return volume.state }
+        guard let root = await openRoot() else {
+            volume = (name, .unavailable(.failed(FSError(.badDescriptor, .openRoot, path: plan.root))), 0)
+            return volume!.state
+        }
+        let state = await reopen(name, in: root, path: EntryPath(volume: name), expected: volumeIdentities[name])
+        volume = (name, state, 0)
+        return state
+    }
+
+    mutating func withMachine(
+        of item: PlanItem, _ body: (inout ApplyRun, DirectoryHandle) async -> Void
+    ) async {
+        guard let machineName = item.path.machine else { return }
+        if machine?.name != machineName {
+            await closeMachine()
+            switch await volumeHandle(item.path.volume) {
+            case .unavailable(let outcome):
+                machine = (machineName, .unavailable(outcome))
+            case .open(let volumeDirectory):
+                let path = EntryPath(volume: item.path.volume, machine: machineName)
+                machine = (
+                    machineName, await reopen(machineName, in: volumeDirectory, path: path, expected: item.container)
+                )
+                if isLive, case .open(let directory)? = machine?.state {
+                    await takeLocks(for: machineName, in: directory)
+                }
+            }
+        }
+        switch machine!.state {
+        case .unavailable(let outcome): report.add(item, outcome == .vanished ? .vanished : outcome)
+        case .open(let directory): await body(&self, directory)
+        }
+    }
+
+    mutating func closeMachine() async {
+        if let machine, case .open(let directory) = machine.state {
+            await releaseLocks(in: directory)
+            await fileSystem.close(directory)
+        }
+        machine = nil
+        locks = LiveLocks()
+    }
+
+    /// Closes the volume, after one sync when it lost subvolumes.
+    mutating func finishVolume() async {
+        await closeMachine()
+        guard let volume else { return }
+        self.volume = nil
+        guard case .open(let directory) = volume.state else { return }
+        if volume.deletions > 0 {
+            do throws(FSError) {
+                try await fileSystem.sync(directory)
+                report.syncedVolumes.append(volume.name)
+                logger.debug("synced filesystem", metadata: ["volume": "\(volume.name)"])
+            } catch {
+                report.add(line(EntryPath(volume: volume.name), .error, "unable to sync filesystem", error.cause))
+            }
+        }
+        await fileSystem.close(directory)
+    }
+
+    // MARK: Actions
+
+    mutating func deleteSubvolume(_ item: PlanItem, in machineDirectory: DirectoryHandle) async {
+        guard let name = item.path.entry else { return }
+        let subvolume: DirectoryHandle
+        do throws(FSError) {
+            subvolume = try await fileSystem.openDirectory(name, in: machineDirectory)
+        } catch {
+            return failedToOpen(item, error)
+        }
+        let outcome = await deleteOpenedSubvolume(item, name, subvolume, in: machineDirectory)
+        await fileSystem.close(subvolume)
+        report.add(item, outcome)
+        if case .deleted = outcome {
+            volume?.deletions += 1
+            report.add(line(item.path, .info, "deleted subvolume"))
+        }
+    }
+
+    mutating func failedToOpen(_ item: PlanItem, _ error: FSError) {
+        switch error.kind {
+        case .noEntry:
+            report.add(item, .vanished)
+        case .notDirectory, .symlinkLoop:
+            report.add(item, .changed)
+            report.add(line(item.path, .warning, "changed since scan, kept"))
+        default:
+            report.add(item, .failed(error))
+            report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
+        }
+    }
+
+    /// The steps after the subvolume is open: identity, mounts, the delete
+    /// by id, and when btrfs answers that it holds nested subvolumes,
+    /// those first (deepest first), then the delete again.
+    mutating func deleteOpenedSubvolume(
+        _ item: PlanItem, _ name: EntryName, _ subvolume: DirectoryHandle, in machineDirectory: DirectoryHandle
+    ) async -> Outcome {
+        let id: SubvolumeID
+        do throws(FSError) {
+            let status = try await fileSystem.status(of: subvolume)
+            guard status.identity == item.identity, status.kind == .subvolume else {
+                report.add(line(item.path, .warning, "changed since scan, kept"))
+                return .changed
+            }
+            id = try await fileSystem.subvolumeID(of: subvolume)
+            if let expected = item.subvolume, id != expected {
+                report.add(line(item.path, .warning, "changed since scan, kept"))
+                return .changed
+            }
+            let mounts = try await fileSystem.mountPoints(inside: subvolume)
+            if !mounts.isEmpty {
+                report.add(
+                    line(
+                        item.path, .error, "unable to delete subvolume",
+                        "mount point inside: " + mounts.joined(separator: ", ")))
+                return .refused(mountPoints: mounts)
+            }
+        } catch {
+            if error.kind == .noEntry { return .vanished }
+            report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
+            return .failed(error)
+        }
+        var nestedDeleted: [String] = []
+        while true {
+            do throws(FSError) {
+                try await deleteByID(id, name: name, item: item, in: machineDirectory)
+                return .deleted(nested: nestedDeleted)
+            } catch where error.kind == .notEmpty && nestedDeleted.isEmpty {
+                // Nested subvolumes: found from the subvolume itself, never
+                // through a link, and deleted deepest first.
+                switch await deleteNested(of: subvolume, item: item, in: machineDirectory) {
+                case .success(let paths) where !paths.isEmpty: nestedDeleted = paths
+                case .success: return failedDelete(item, error)
+                case .failure(let failure): return failure.outcome
+                }
+            } catch {
+                if error.kind == .noEntry { return .vanished }
+                return failedDelete(item, error)
+            }
+        }
+    }
+
+    /// Deletes by id; kernels before 5.7 cannot, and delete by name, right
+    /// after the identity check.
+    func deleteByID(_ id: SubvolumeID, name: EntryName, item: PlanItem, in machineDirectory: DirectoryHandle)
+        async throws(FSError)
+    {
+        logger.debug("deleting subvolume", metadata: ["path": "\(item.path)", "id": "\(id)"])
+        do throws(FSError) {
+            try await fileSystem.deleteSubvolume(id: id, via: machineDirectory)
+        } catch where error.kind == .notSupported {
+            try await fileSystem.deleteSubvolume(name, in: machineDirectory)
+        }
+    }
+
+    mutating func failedDelete(_ item: PlanItem, _ error: FSError) -> Outcome {
+        report.add(line(item.path, .error, "unable to delete subvolume", Self.deletionCause(error)))
+        return .failed(error)
+    }
+
+    /// Deletes the subvolumes below an open one, deepest first; the paths
+    /// deleted, or the outcome of the outer subvolume when one fails.
+    mutating func deleteNested(of subvolume: DirectoryHandle, item: PlanItem, in machineDirectory: DirectoryHandle)
+        async -> Result<[String], NestedFailure>
+    {
+        var deleted: [String] = []
+        do throws(FSError) {
+            for nested in try await fileSystem.nestedSubvolumes(of: subvolume) {
+                do throws(FSError) {
+                    logger.debug("deleting nested subvolume", metadata: ["path": "\(item.path)/\(nested.path)"])
+                    try await fileSystem.deleteSubvolume(id: nested.id, via: machineDirectory)
+                } catch {
+                    if error.kind == .noEntry { continue }
+                    report.add(
+                        line(
+                            item.path, .error, "unable to delete subvolume",
+                            "nested subvolume \(nested.path): \(Self.deletionCause(error))"))
+                    return .failure(NestedFailure(outcome: .failed(error)))
+                }
+                deleted.append(nested.path)
+                report.add(
+                    Diagnostic(
+                        path: item.path.rendered(root: plan.root) + "/" + nested.path, level: .info,
+                        message: "deleted nested subvolume"))
+            }
+        } catch {
+            report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
+            return .failure(NestedFailure(outcome: .failed(error)))
+        }
+        return .success(deleted)
+    }
+
+    struct NestedFailure: Error {
+        var outcome: Outcome
+    }
+
+    /// The cause of a failed delete, in the words of the machine layout.
+    static func deletionCause(_ error: FSError) -> String {
+        switch error.kind {
+        case .notEmpty: "nested subvolume (ENOTEMPTY)"
+        case .readOnly: "read-only subvolume, run as root (EROFS)"
+        default: error.cause
+        }
+    }
+
+    mutating func removeLockFile(_ item: PlanItem, in machineDirectory: DirectoryHandle) async {
+        guard let name = item.path.entry else { return }
+        do throws(FSError) {
+            let status = try await fileSystem.status(of: name, in: machineDirectory)
+            guard status.identity == item.identity, status.kind == .file else {
+                report.add(item, .changed)
+                report.add(line(item.path, .warning, "changed since scan, kept"))
+                return
+            }
+            try await fileSystem.unlink(name, in: machineDirectory)
+            report.add(item, .removed)
+            report.add(line(item.path, .info, "removed stale lock file"))
+        } catch {
+            if error.kind == .noEntry { return report.add(item, .vanished) }
+            report.add(item, .failed(error))
+            report.add(line(item.path, .error, "unable to remove lock file", error.cause))
+        }
+    }
+
+    mutating func deleteMachineDirectory(_ item: PlanItem) async {
+        guard let machineName = item.path.machine else { return }
+        guard case .open(let volumeDirectory) = await volumeHandle(item.path.volume) else {
+            return report.add(item, .vanished)
+        }
+        do throws(FSError) {
+            let status = try await fileSystem.status(of: machineName, in: volumeDirectory)
+            guard status.identity == item.identity else {
+                report.add(item, .changed)
+                report.add(line(item.path, .warning, "changed since scan, kept"))
+                return
+            }
+            try await fileSystem.removeDirectory(machineName, in: volumeDirectory)
+            report.add(item, .removed)
+            report.add(line(item.path, .info, "deleted machine directory"))
+        } catch {
+            if error.kind == .noEntry { return report.add(item, .vanished) }
+            report.add(item, .failed(error))
+            report.add(line(item.path, .error, "unable to delete machine directory", error.cause))
+        }
+    }
+}

@@ -1,0 +1,125 @@
+import Cleanup
+import FSProtocol
+import SimFS
+import Testing
+import TestSupport
+
+/// Live mode: beside running agents, an agent's entries go only while the
+/// cleanup holds that agent's machine lock.
+@Suite("Live mode")
+struct LiveModeTests {
+    static let build = Credentials(user: 1000, group: 1000)
+
+    /// An agent process holding the machine lock of `toolchain` on `m`.
+    func agentHoldingLock(_ host: SimulatedHost, _ toolchain: Toolchain, machine: String = machine) async throws
+        -> (SimulatedProcess, MachineLock)
+    {
+        let agent = host.spawn(Self.build)
+        let directory = try await agent.openRoot(machine)
+        let name = try #require(EntryName(String(machine.split(separator: "/").last!)))
+        let lock = try #require(try await MachineLock.take(toolchain, machine: name, in: directory, on: agent))
+        return (agent, lock)
+    }
+
+    func liveCleanup(_ host: SimulatedHost) async -> Report {
+        await CleanupRun(
+            fileSystem: host.spawn(.root), root: "/build/machines", toolchains: ToolchainSet([.default]), mode: .live
+        ).run().report
+    }
+
+    @Test("a busy lock keeps its toolchain's entries; a free one is taken, and its entries go")
+    func busyAndFreeLocks() async throws {
+        let host = try makeHost(
+            """
+            volume default owner=1000:1000
+            dir    default/m owner=1000:1000
+            subvol default/m/m-1 ro owner=1000:1000
+            link   default/m/m -> m-1
+            subvol default/m/m-default owner=1000:1000
+            subvol default/m/m-default-7-1 owner=1000:1000
+            subvol default/m/m-gcc owner=1000:1000
+            subvol default/m/m-gcc-8-1 owner=1000:1000
+            file   default/m/m-gcc.lock owner=1000:1000
+            """)
+        let (_, lock) = try await agentHoldingLock(host, .default)
+        let report = await liveCleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-gcc: info: deleted subvolume",
+                "\(machine)/m-gcc-8-1: info: deleted subvolume",
+                "\(machine)/m-gcc.lock: info: removed stale lock file",
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-default", "m-default-7-1", "m-default.lock"])
+        let kept = report.decisions.first { $0.item.path.entry == "m-default-7-1" }
+        #expect(kept?.outcome == .locked(.default))
+        #expect(report.mode == .live)
+        _ = lock
+    }
+
+    @Test("a deleted machine waits for its builds: kept while a lock is busy, gone once it is free")
+    func deletedMachineWaits() async throws {
+        let host = try makeHost(
+            """
+            volume default owner=1000:1000
+            dir    default/m owner=1000:1000
+            subvol default/m/m-1 ro owner=1000:1000
+            subvol default/m/m-default owner=1000:1000
+            subvol default/m/m-default-7-1 owner=1000:1000
+            subvol default/m/m-gcc-3-3 owner=1000:1000
+            """)
+        let (agent, lock) = try await agentHoldingLock(host, .default)
+        let first = await liveCleanup(host)
+        #expect(lines(first) == ["\(machine)/m-gcc-3-3: info: deleted subvolume"])
+        #expect(names(host, machine) == ["m-1", "m-default", "m-default-7-1", "m-default.lock"])
+        #expect(first.exitStatus == 0)
+        let directory = try await agent.openRoot(machine)
+        try await agent.deleteSubvolume("m-default-7-1", in: directory)
+        await lock.release(in: directory, on: agent)
+        let second = await liveCleanup(host)
+        #expect(
+            lines(second) == [
+                "\(machine)/m-1: info: deleted subvolume",
+                "\(machine)/m-default: info: deleted subvolume",
+                "\(machine): info: deleted machine directory",
+            ])
+        #expect(names(host, "/build/machines/default") == [])
+    }
+
+    @Test("a lock file the live cleanup creates belongs to the machine directory's owner, and goes on release")
+    func lockOwnership() async throws {
+        let host = try makeHost("volume default owner=1000:1000\ndir default/m owner=1000:1000\n")
+        let root = host.spawn(.root)
+        let directory = try await root.openRoot(machine)
+        let lock = try #require(
+            try await MachineLock.take(.default, machine: "m", in: directory, on: root, owner: (1000, 1000)))
+        #expect(try await root.status(of: "m-default.lock", in: directory).owner == 1000)
+        let agent = host.spawn(Self.build)
+        let agentDirectory = try await agent.openRoot(machine)
+        #expect(try await MachineLock.take(.default, machine: "m", in: agentDirectory, on: agent) == nil)
+        await lock.release(in: directory, on: root)
+        #expect(names(host, machine) == [])
+        #expect(try await MachineLock.take(.default, machine: "m", in: agentDirectory, on: agent) != nil)
+    }
+
+    @Test("a taker whose lock file was unlinked by a releaser before its flock tries again")
+    func inodeRecheck() async throws {
+        let host = try makeHost("dir default/m\n")
+        let holder = host.spawn(.root)
+        let holderDirectory = try await holder.openRoot(machine)
+        let held = try #require(try await MachineLock.take(.default, machine: "m", in: holderDirectory, on: holder))
+        let taker = host.spawn(.root)
+        let gate = ScriptedGate(watching: taker.processID)
+        // The holder releases right after the taker opened the old file.
+        gate.after({ $0.operation == .openFile }) { await held.release(in: holderDirectory, on: holder) }
+        host.install(gate: gate)
+        let directory = try await taker.openRoot(machine)
+        let lock = try #require(try await MachineLock.take(.default, machine: "m", in: directory, on: taker))
+        host.install(gate: nil)
+        #expect(try await taker.status(of: lock.file).identity == taker.status(of: "m-default.lock", in: directory).identity)
+        #expect(gate.calls.filter { $0.operation == .openFile }.count == 2)
+    }
+}
+
+extension Outcome {
+    static func locked(_ toolchain: Toolchain) -> Outcome { .locked(.some(toolchain)) }
+}
