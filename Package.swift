@@ -16,6 +16,7 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         .target(name: "FSProtocol", swiftSettings: strict),
@@ -27,10 +28,18 @@ let package = Package(
             name: "Cleanup",
             dependencies: ["FSProtocol", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
+        .target(name: "BuildFarm", dependencies: ["FSProtocol", "Cleanup"], swiftSettings: strict),
+        .target(
+            name: "Simulation",
+            dependencies: [
+                "FSProtocol", "SimFS", "Cleanup", "BuildFarm", .product(name: "Yams", package: "Yams"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
         .executableTarget(
             name: "buildos-clean",
             dependencies: [
-                "Cleanup", "SimFS", "RealFS",
+                "Cleanup", "SimFS", "RealFS", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -45,6 +54,9 @@ let package = Package(
             swiftSettings: strict),
         .testTarget(
             name: "RealFSTests", dependencies: ["buildos-clean", "Cleanup", "FSProtocol", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "SimulationTests", dependencies: ["Simulation", "SimFS", "Cleanup", "FSProtocol", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "CleanupTests", dependencies: ["Cleanup", "SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),

@@ -74,6 +74,9 @@ public struct SimulatedEvent: Sendable, Hashable {
     /// True when the gate failed the call (an injected fault).
     public var wasInjected: Bool
     public var effects: [SimulatedEffect]
+    /// What a call that succeeded answered, when it matters for a trace
+    /// (a lock taken or busy).
+    public var answer: String? = nil
 }
 
 /// Sees every call after it ran, in order; the invariant checkers and the

@@ -37,12 +37,12 @@ extension SimulatedHost {
             userSubvolumeRemovalAllowed: userSubvolumeRemovalAllowed)
     }
 
-    /// Adds a tmpfs mounted at `path` at boot (such as `/var/lock`): it
-    /// comes back empty after a crash.
-    public func addTmpfs(_ path: String) throws(SetupError) {
+    /// Adds a tmpfs mounted at `path` at boot (such as `/var/lock`, which
+    /// everybody may write to): it comes back empty after a crash.
+    public func addTmpfs(_ path: String, permissions: UInt16 = 0o1777) throws(SetupError) {
         try addFilesystem(
             path, isBtrfs: false, durability: .volatile, isPersistent: true, owner: 0, group: 0,
-            userSubvolumeRemovalAllowed: false)
+            userSubvolumeRemovalAllowed: false, permissions: permissions)
     }
 
     /// Mounts a tmpfs on `path` at run time, such as a bind mount an
@@ -55,7 +55,7 @@ extension SimulatedHost {
 
     private func addFilesystem(
         _ path: String, isBtrfs: Bool, durability: Durability, isPersistent: Bool, owner: UInt32, group: UInt32,
-        userSubvolumeRemovalAllowed: Bool
+        userSubvolumeRemovalAllowed: Bool, permissions: UInt16 = 0o755
     ) throws(SetupError) {
         try state.withLock { (state: inout HostState) throws(SetupError) in
             let covered: NodeRef
@@ -76,6 +76,7 @@ extension SimulatedHost {
             state.updateNode(root) {
                 $0.owner = owner
                 $0.group = group
+                $0.permissions = permissions
             }
             state.mounts[covered] = MountState(root: root, isPersistent: isPersistent)
             state.mountedOn[root] = covered

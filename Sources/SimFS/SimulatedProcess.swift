@@ -197,8 +197,8 @@ public struct SimulatedProcess: FileSystem {
     }
 
     public func tryLock(_ file: FileHandle) async throws(FSError) -> Bool {
-        try await call(.lock, subject: { $0.describe(processID, file) }) { state throws(FSError.Kind) in
-            try state.tryLock(processID, file)
+        try await call(.lock, subject: { $0.describe(processID, file) }, answer: { $0 ? "taken" : "busy" }) {
+            state throws(FSError.Kind) in try state.tryLock(processID, file)
         }
     }
 
@@ -214,7 +214,7 @@ public struct SimulatedProcess: FileSystem {
     /// the host locked, then tell the observer.
     private func call<Result: Sendable>(
         _ operation: FSOperation, name: EntryName? = nil, destination: EntryName? = nil, path: String? = nil,
-        subvolume: SubvolumeID? = nil, subject: (HostState) -> String,
+        subvolume: SubvolumeID? = nil, subject: (HostState) -> String, answer: ((Result) -> String)? = nil,
         _ body: (inout HostState) throws(FSError.Kind) -> Result
     ) async throws(FSError) -> Result {
         func failure(_ kind: FSError.Kind) -> FSError {
@@ -261,8 +261,12 @@ public struct SimulatedProcess: FileSystem {
                 result = .failure(error)
             }
             guard let call, state.observer != nil else { return (result, nil) }
-            let error: FSError? = if case .failure(let kind) = result { failure(kind) } else { nil }
-            return (result, SimulatedEvent(call: call, error: error, wasInjected: false, effects: state.effects))
+            var event = SimulatedEvent(call: call, error: nil, wasInjected: false, effects: state.effects)
+            switch result {
+            case .failure(let kind): event.error = failure(kind)
+            case .success(let value): event.answer = answer?(value)
+            }
+            return (result, event)
         }
         if let event = outcome.1 { observer?.didPerform(event) }
         switch outcome.0 {

@@ -14,6 +14,6 @@ struct BuildOSClean: AsyncParsableCommand {
             \(ExitStatus.table)
             """,
         version: "0.1.0",
-        subcommands: [CleanupCommand.self]
+        subcommands: [CleanupCommand.self, ScenarioCommand.self]
     )
 }

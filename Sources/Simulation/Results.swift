@@ -1,0 +1,125 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+import Yams
+
+extension Explorer {
+    /// One run of the scenario with the given strategy seed (random), for
+    /// its trace.
+    public func trace(seed: UInt64) throws -> String {
+        let run = try SimulationRun(compiled, strategy: RandomStrategy(seed: seed))
+        return run.execute().traceText()
+    }
+
+    /// One run replaying a schedule, for its trace.
+    public func trace(replaying choices: [Choice]) throws -> String {
+        let run = try SimulationRun(compiled, strategy: ReplayStrategy(choices))
+        return run.execute().traceText()
+    }
+}
+
+extension ScenarioResult {
+    /// The result in words: a line for the scenario, then each violation
+    /// with its seed, schedule and shortest trace.
+    public var text: String {
+        var lines: [String] = []
+        let verdict = passed ? "pass" : "FAIL"
+        var summary = "\(verdict)  \(scenario): \(strategy.rawValue), \(schedules) schedules, \(steps) steps"
+        if strategy == .exhaustive { summary += exhausted ? ", all within the bound" : ", budget reached" }
+        summary += ", \(format(seconds)) s"
+        lines.append(summary)
+        if let expectedViolation {
+            let found = violations.contains { $0.violation.invariant == expectedViolation }
+            lines.append("  expected violation of invariant \(expectedViolation): " + (found ? "found" : "NOT found"))
+        }
+        for problem in problems { lines.append("  problem: \(problem)") }
+        for found in violations {
+            lines.append("  violation: \(found.violation) (\(found.occurrences) schedules)")
+            if let seed = found.seed { lines.append("    seed: \(seed)") }
+            lines.append("    schedule: \(ScheduleText.format(found.schedule))")
+            lines.append("    trace:")
+            lines += found.trace.split(separator: "\n").map { "      " + $0 }
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    private func format(_ value: Double) -> String {
+        let hundredths = Int((value * 100).rounded())
+        return "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
+    }
+
+    /// The result as a JSON-ready document.
+    public var document: ResultDocument {
+        ResultDocument(
+            scenario: scenario, strategy: strategy.rawValue, seed: seed, passed: passed, schedules: schedules,
+            steps: steps, exhausted: strategy == .exhaustive ? exhausted : nil, seconds: seconds,
+            expectedViolation: expectedViolation, problems: problems,
+            violations: violations.map {
+                ResultDocument.ViolationDocument(
+                    invariant: $0.violation.invariant, title: Violation.title($0.violation.invariant),
+                    message: $0.violation.message, step: $0.violation.step, seed: $0.seed,
+                    schedule: ScheduleText.format($0.schedule), occurrences: $0.occurrences,
+                    trace: $0.trace.split(separator: "\n").map(String.init))
+            })
+    }
+}
+
+/// A scenario's result for scripts.
+public struct ResultDocument: Codable, Hashable, Sendable {
+    public var scenario: String
+    public var strategy: String
+    public var seed: UInt64
+    public var passed: Bool
+    public var schedules: Int
+    public var steps: Int
+    public var exhausted: Bool?
+    public var seconds: Double
+    public var expectedViolation: Int?
+    public var problems: [String]
+    public var violations: [ViolationDocument]
+
+    public struct ViolationDocument: Codable, Hashable, Sendable {
+        public var invariant: Int
+        public var title: String
+        public var message: String
+        public var step: Int
+        public var seed: UInt64?
+        public var schedule: String
+        public var occurrences: Int
+        public var trace: [String]
+    }
+
+    /// Several results as one JSON array, keys sorted.
+    public static func json(_ documents: [ResultDocument]) -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(documents) else { return "[]" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}
+
+extension CompiledScenario {
+    /// A scenario file that replays one schedule and expects what it found:
+    /// `scenario run` accepts it.
+    public func replayFile(for found: FoundViolation) -> String {
+        var replay = scenario
+        replay.name = scenario.name + " (replay of invariant \(found.violation.invariant))"
+        replay.strategy = .replay
+        replay.schedule = ScheduleText.format(found.schedule)
+        replay.schedules = 1
+        replay.seed = found.seed
+        var expect = Expectation()
+        expect.violation = found.violation.invariant == 0 ? nil : found.violation.invariant
+        if expect.violation == nil { expect.invariants = "hold" }
+        replay.expect = expect
+        let header = """
+            # Replay of a violation found by buildos-clean scenario run:
+            # \(found.violation)
+            # Run it with: buildos-clean scenario run THIS-FILE
+
+            """
+        return header + ((try? YAMLEncoder().encode(replay)) ?? "")
+    }
+}

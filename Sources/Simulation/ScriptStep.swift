@@ -1,0 +1,101 @@
+import BuildFarm
+import FSProtocol
+
+/// One command of a script actor, on absolute paths: the parent directory
+/// is opened by path, the last name acted on.
+enum ScriptStep: Hashable, Sendable {
+    case deleteSubvolume(String)
+    case unlink(String)
+    case rename(String, String)
+    case makeDirectory(String)
+    case removeDirectory(String)
+    case snapshot(String, String)
+    case setReadOnly(String, Bool)
+    case sleep(Int)
+    /// Deletes every subvolume of a directory whose name contains the
+    /// text: a planted cleanup bug that ignores the agents' locks.
+    case deleteMatching(String, String)
+
+    init(_ text: String) throws(ScenarioError) {
+        let words = text.split(separator: " ").map(String.init)
+        switch (words.first, words.count) {
+        case ("delete-subvolume", 2): self = .deleteSubvolume(words[1])
+        case ("unlink", 2): self = .unlink(words[1])
+        case ("rename", 3): self = .rename(words[1], words[2])
+        case ("mkdir", 2): self = .makeDirectory(words[1])
+        case ("rmdir", 2): self = .removeDirectory(words[1])
+        case ("snapshot", 3): self = .snapshot(words[1], words[2])
+        case ("set-readonly", 3) where words[2] == "true" || words[2] == "false":
+            self = .setReadOnly(words[1], words[2] == "true")
+        case ("sleep", 2) where Int(words[1]) != nil: self = .sleep(Int(words[1]) ?? 0)
+        case ("delete-matching", 3): self = .deleteMatching(words[1], words[2])
+        default:
+            throw ScenarioError(
+                "unknown script step '\(text)' (delete-subvolume P, unlink P, rename P Q, mkdir P, rmdir P, "
+                    + "snapshot P Q, set-readonly P true|false, sleep N, delete-matching DIR TEXT)")
+        }
+    }
+
+    /// Runs the step; a failing call is part of the script's life.
+    func run(in environment: ActorEnvironment) async throws {
+        let fs = environment.fileSystem
+        func parent(_ path: String) async throws(FSError) -> (DirectoryHandle, EntryName) {
+            var components = path.split(separator: "/").map(String.init)
+            guard let last = components.popLast(), let name = EntryName(last) else {
+                throw FSError(.invalidArgument, .openRoot, path: path)
+            }
+            return (try await fs.openRoot("/" + components.joined(separator: "/")), name)
+        }
+        do throws(FSError) {
+            switch self {
+            case .deleteSubvolume(let path):
+                let (directory, name) = try await parent(path)
+                try await fs.deleteSubvolume(name, in: directory)
+                await fs.close(directory)
+            case .unlink(let path):
+                let (directory, name) = try await parent(path)
+                try await fs.unlink(name, in: directory)
+                await fs.close(directory)
+            case .rename(let from, let to):
+                let (source, name) = try await parent(from)
+                let (target, newName) = try await parent(to)
+                try await fs.rename(name, in: source, to: newName, in: target, mode: .replace)
+                await fs.close(source)
+                await fs.close(target)
+            case .makeDirectory(let path):
+                let (directory, name) = try await parent(path)
+                try await fs.makeDirectory(name, in: directory)
+                await fs.close(directory)
+            case .removeDirectory(let path):
+                let (directory, name) = try await parent(path)
+                try await fs.removeDirectory(name, in: directory)
+                await fs.close(directory)
+            case .snapshot(let from, let to):
+                let (source, name) = try await parent(from)
+                let (target, newName) = try await parent(to)
+                try await fs.withDirectory(name, in: source) { subvolume throws(FSError) in
+                    try await fs.snapshot(subvolume, as: newName, in: target, readOnly: false)
+                }
+                await fs.close(source)
+                await fs.close(target)
+            case .setReadOnly(let path, let readOnly):
+                let (directory, name) = try await parent(path)
+                try await fs.withDirectory(name, in: directory) { subvolume throws(FSError) in
+                    try await fs.setReadOnly(readOnly, of: subvolume)
+                }
+                await fs.close(directory)
+            case .deleteMatching(let path, let text):
+                let directory = try await fs.openRoot(path)
+                for entry in try await fs.list(directory) where entry.kind == .subvolume && entry.name.rawValue.contains(text) {
+                    try? await fs.deleteSubvolume(entry.name, in: directory)
+                }
+                await fs.close(directory)
+            case .sleep:
+                break
+            }
+        } catch {
+            environment.journal.note(.note("\(self) failed: \(error)"), by: fs.processID)
+        }
+        if case .sleep(let seconds) = self { try await environment.clock.sleep(seconds: seconds) }
+    }
+}

@@ -1,0 +1,96 @@
+import BuildFarm
+import Cleanup
+import FSProtocol
+import Logging
+import SimFS
+
+/// Starting the actors and running their code.
+extension SimulationRun {
+    /// Starts every actor whose time has come, in actor order.
+    func startDueActors() {
+        for index in actors.indices where isDueToStart(actors[index]) && actors[index].startTime <= time {
+            start(index)
+        }
+    }
+
+    func start(_ index: Int) {
+        let spec = actors[index].spec
+        let user = spec.user ?? (spec.kind == .agent ? 1000 : 0)
+        let process = host.spawn(Credentials(user: user, group: user))
+        actors[index].process = process
+        actors[index].started = true
+        actorByPID[process.processID] = index
+        switch spec.kind {
+        case .agent: invariants.agents.insert(process.processID)
+        case .cleanup: invariants.cleanups.insert(process.processID)
+        case .admin, .script: break
+        }
+        record(actor: index, .started(pid: process.processID))
+        let environment = ActorEnvironment(
+            fileSystem: process, clock: SimulatedClock(run: self, actor: index), journal: self,
+            machinesRoot: compiled.root, lockDirectory: "/var/lock")
+        Task(executorPreference: executor) { [self] in
+            await body(of: index, spec: spec, environment: environment)
+            finish(index)
+        }
+    }
+
+    func finish(_ index: Int) {
+        actors[index].finished = true
+        record(actor: index, .finished(killed: actors[index].dead))
+        if !actors[index].dead, actors[index].spec.kind == .cleanup { checkAfterCleanup(index) }
+    }
+
+    /// The actor's code: the real cleanup, the agent and administrator
+    /// models, or a script.
+    func body(of index: Int, spec: ActorSpec, environment: ActorEnvironment) async {
+        do {
+            switch spec.kind {
+            case .cleanup:
+                let logger = Logger(label: "simulation") { _ in SwiftLogNoOpLogHandler() }
+                let run = CleanupRun(
+                    fileSystem: environment.fileSystem, root: compiled.root, toolchains: compiled.toolchains,
+                    mode: spec.mode ?? .boot, logger: logger)
+                actors[index].report = await run.run().report
+            case .agent:
+                guard let toolchain = spec.toolchain.flatMap(Toolchain.init(rawValue:)) else { return }
+                let configuration = BuildAgent.Configuration(
+                    toolchain: toolchain, builds: spec.builds ?? 1, buildSeconds: spec.buildSeconds ?? 300,
+                    bootstrapSeconds: spec.bootstrapSeconds ?? 600, shellSnapshots: spec.shellSnapshots ?? false,
+                    pollSeconds: spec.pollSeconds ?? 30)
+                try await BuildAgent(configuration, environment: environment).run()
+            case .admin:
+                let administrator = Administrator(
+                    machine: try compiled.machine(of: spec), procedure: try compiled.procedure(of: spec),
+                    pitfalls: try compiled.pitfalls(of: spec), pollSeconds: spec.pollSeconds ?? 10,
+                    environment: environment)
+                try await administrator.run()
+            case .script:
+                for text in spec.steps ?? [] { try await ScriptStep(text).run(in: environment) }
+            }
+        } catch {
+            // A stop request (the process died) or a failed step: the trace
+            // already shows what happened.
+        }
+    }
+
+    /// An actor's sleep in virtual time; throws when its process dies.
+    func sleep(actor index: Int, seconds: Int) async throws {
+        if actors[index].dead { throw CancellationError() }
+        let until = time + max(0, seconds)
+        actors[index].wakeTime = until
+        record(actor: index, .sleeping(until: until))
+        let woke = await withUnsafeContinuation { actors[index].sleeper = $0 }
+        if !woke { throw CancellationError() }
+    }
+}
+
+/// The clock of a simulated actor.
+struct SimulatedClock: ActorClock {
+    let run: SimulationRun
+    let actor: Int
+
+    func sleep(seconds: Int) async throws {
+        try await run.sleep(actor: actor, seconds: seconds)
+    }
+}
