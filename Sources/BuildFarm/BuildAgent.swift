@@ -228,8 +228,12 @@ public struct BuildAgent: Sendable {
         let working = counter.name(machine.machine, toolchain, pid: fs.processID)
         var built = false
         do {
-            try await fs.withDirectory(bootstrapped, in: directory) { source throws(FSError) in
-                try await fs.snapshot(source, as: working, in: directory, readOnly: false)
+            if configuration.shellSnapshots {
+                try await ShellTools.snapshot(bootstrapped, to: working, in: directory, on: fs)
+            } else {
+                try await fs.withDirectory(bootstrapped, in: directory) { source throws(FSError) in
+                    try await fs.snapshot(source, as: working, in: directory, readOnly: false)
+                }
             }
             let path = machine.path(in: environment.machinesRoot) + "/" + working.rawValue
             let vm = try await fs.openDirectory(working, in: directory)

@@ -37,6 +37,14 @@ public protocol SimulationGate: AnyObject, Sendable {
     /// an injected fault. Called with the host locked: it must not call
     /// back into the host.
     func decide(_ call: SimulatedCall) -> GateDecision
+
+    /// Whether `decide` needs the calls' subjects (their paths), which cost
+    /// a path walk per call.
+    var wantsSubjects: Bool { get }
+}
+
+extension SimulationGate {
+    public var wantsSubjects: Bool { true }
 }
 
 /// What a call changed, for the invariant checkers.
@@ -83,4 +91,12 @@ public struct SimulatedEvent: Sendable, Hashable {
 /// trace recorder listen here.
 public protocol SimulationObserver: AnyObject, Sendable {
     func didPerform(_ event: SimulatedEvent)
+
+    /// Whether events need the calls' subjects (a trace does; the effects
+    /// carry their own paths).
+    var wantsSubjects: Bool { get }
+}
+
+extension SimulationObserver {
+    public var wantsSubjects: Bool { true }
 }

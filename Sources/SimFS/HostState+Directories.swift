@@ -7,10 +7,10 @@ extension HostState {
     mutating func openRoot(_ pid: Int32, _ path: String) throws(Kind) -> DirectoryHandle {
         let credentials = try process(pid).credentials
         guard path.hasPrefix("/") else { throw .invalidArgument }
-        let rootFS = filesystems[rootFilesystem]
-        var current = crossingMounts(NodeRef(filesystem: rootFilesystem, node: rootFS.root))
-        var pending = path.split(separator: "/", omittingEmptySubsequences: true).map(String.init)
-        pending.reverse()
+        let top = crossingMounts(NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root))
+        var current = top
+        // The components still to walk, last first; a link pushes its own.
+        var pending: [Substring] = path.split(separator: "/").reversed()
         var followed = 0
         var followedLink = false
         while let component = pending.popLast() {
@@ -21,17 +21,15 @@ extension HostState {
                 continue
             }
             try checkSearchable(current, by: credentials)
-            guard let name = EntryName(component), let child = child(name, of: current) else { throw .noEntry }
+            guard let name = EntryName(String(component)), let child = child(name, of: current) else { throw .noEntry }
             let target = crossingMounts(child)
             if node(target).type == .symlink {
                 followed += 1
                 if followed > 40 { throw .symlinkLoop }
                 followedLink = true
                 let link = node(target).linkTarget
-                if link.hasPrefix("/") {
-                    current = crossingMounts(NodeRef(filesystem: rootFilesystem, node: rootFS.root))
-                }
-                pending.append(contentsOf: link.split(separator: "/").map(String.init).reversed())
+                if link.hasPrefix("/") { current = top }
+                pending.append(contentsOf: link.split(separator: "/").reversed())
                 continue
             }
             current = target

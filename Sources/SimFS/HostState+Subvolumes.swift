@@ -97,6 +97,9 @@ extension HostState {
         try requireBtrfs(directory)
         guard source.filesystem == directory.filesystem else { throw .crossDevice }
         guard isSubvolumeRoot(source) else { throw .invalidArgument }
+        // A descriptor can outlive its subvolume; there is nothing left to
+        // snapshot.
+        if subvolume(of: source).isDeleted { throw .noEntry }
         // Snapshots are limited to subvolumes the caller owns.
         if !credentials.isRoot, node(source).owner != credentials.user { throw .notPermitted }
         if child(name, of: directory) != nil { throw .exists }

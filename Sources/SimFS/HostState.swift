@@ -132,9 +132,12 @@ struct OpenDescription {
 /// One simulated process.
 struct ProcessState {
     var pid: Int32
+    /// The boot the process runs in: process ids start over after a
+    /// crash, so a pid alone does not name a process.
+    var boot: Int
     var credentials: Credentials
     var isAlive = true
-    var descriptors: [Int32: OpenDescription] = [:]
+    var descriptors = IndexedTable<OpenDescription>()
 }
 
 /// The whole simulated host: its filesystems, mounts, processes and locks.
@@ -146,9 +149,11 @@ struct HostState {
     /// The directory each mounted root is mounted on (its `..`).
     var mountedOn: [NodeRef: NodeRef] = [:]
     var rootFilesystem = 0
-    var processes: [Int32: ProcessState] = [:]
+    var processes = IndexedTable<ProcessState>(base: 100)
     var firstPID: Int32 = 100
     var nextPID: Int32 = 100
+    /// Incremented by each crash.
+    var boot = 0
     var nextDevice: UInt64 = 40
     var nextOpenDescription: UInt64 = 1
     var uuidCounter: UInt64 = 0

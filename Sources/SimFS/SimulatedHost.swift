@@ -24,6 +24,15 @@ public final class SimulatedHost: Sendable {
         self.state = Mutex(state)
     }
 
+    /// A host in the state another one is in now (its processes too), with
+    /// no gate and no observer: what a simulation starts each run from.
+    public init(copying other: SimulatedHost) {
+        var copy = other.state.withLock { $0 }
+        copy.gate = nil
+        copy.observer = nil
+        state = Mutex(copy)
+    }
+
     /// Installs the scheduler's gate; nil removes it.
     public func install(gate: (any SimulationGate)?) {
         state.withLock { $0.gate = gate }
@@ -38,26 +47,33 @@ public final class SimulatedHost: Sendable {
 
     /// Starts a process with the given credentials.
     public func spawn(_ credentials: Credentials = .root) -> SimulatedProcess {
-        let pid = state.withLock { state in
+        let (pid, boot) = state.withLock { state in
             let pid = state.nextPID
             state.nextPID += 1
-            state.processes[pid] = ProcessState(pid: pid, credentials: credentials)
-            return pid
+            state.processes[pid] = ProcessState(pid: pid, boot: state.boot, credentials: credentials)
+            return (pid, state.boot)
         }
-        return SimulatedProcess(host: self, processID: pid)
+        return SimulatedProcess(host: self, processID: pid, boot: boot)
     }
 
     /// Ends a process as a crash would: its descriptors close and its locks
     /// go; its files stay.
-    public func kill(_ pid: Int32) {
+    public func kill(_ process: SimulatedProcess) {
         state.withLock { state in
-            guard let process = state.processes[pid], process.isAlive else { return }
-            for descriptor in process.descriptors.keys.sorted() { state.closeDescriptor(descriptor, of: pid) }
+            guard state.isAlive(process.processID, boot: process.boot) else { return }
+            let pid = process.processID
+            for descriptor in state.processes[pid]!.descriptors.keys.sorted() { state.closeDescriptor(descriptor, of: pid) }
             state.processes[pid]!.isAlive = false
         }
     }
 
     /// Whether a process is still running.
+    public func isAlive(_ process: SimulatedProcess) -> Bool {
+        state.withLock { $0.isAlive(process.processID, boot: process.boot) }
+    }
+
+    /// Whether the process now holding `pid` is running (a process of
+    /// this boot, then).
     public func isAlive(_ pid: Int32) -> Bool {
         state.withLock { $0.processes[pid]?.isAlive ?? false }
     }
@@ -126,10 +142,15 @@ extension HostState {
         return false
     }
 
+    func isAlive(_ pid: Int32, boot: Int) -> Bool {
+        guard let process = processes[pid] else { return false }
+        return process.isAlive && process.boot == boot
+    }
+
     mutating func crash() {
         sealPendingSetup()
-        for pid in processes.keys { processes[pid]!.isAlive = false }
-        processes = [:]
+        boot += 1
+        processes = IndexedTable(base: firstPID)
         locks = [:]
         for index in filesystems.indices {
             switch filesystems[index].durability {

@@ -9,10 +9,14 @@ import FSProtocol
 public struct SimulatedProcess: FileSystem {
     public let host: SimulatedHost
     public let processID: Int32
+    /// The boot it was started in; after a crash its pid may name another
+    /// process, and this one is gone.
+    public let boot: Int
 
-    init(host: SimulatedHost, processID: Int32) {
+    init(host: SimulatedHost, processID: Int32, boot: Int) {
         self.host = host
         self.processID = processID
+        self.boot = boot
     }
 
     public func openRoot(_ path: String) async throws(FSError) -> DirectoryHandle {
@@ -223,28 +227,32 @@ public struct SimulatedProcess: FileSystem {
         if let name, !name.isExact { throw failure(.invalidArgument) }
         if let destination, !destination.isExact { throw failure(.invalidArgument) }
         // Without a gate or an observer a call is one locked step.
-        let direct = host.state.withLock { state -> Swift.Result<Result, FSError.Kind>? in
-            guard state.processes[processID]?.isAlive ?? false else { return .failure(.badDescriptor) }
-            guard state.gate == nil, state.observer == nil else { return nil }
+        let start = host.state.withLock { state -> CallStart<Result> in
+            guard state.isAlive(processID, boot: boot) else { return .done(.failure(.badDescriptor)) }
+            guard state.gate == nil, state.observer == nil else {
+                return .step(gate: state.gate, observer: state.observer)
+            }
             state.sealPendingSetup()
             do throws(FSError.Kind) {
-                return .success(try body(&state))
+                return .done(.success(try body(&state)))
             } catch {
-                return .failure(error)
+                return .done(.failure(error))
             }
         }
-        switch direct {
-        case .success(let value): return value
-        case .failure(let kind): throw failure(kind)
-        case nil: break
+        guard case .step(let gate, let observer) = start else {
+            if case .done(.success(let value)) = start { return value }
+            if case .done(.failure(let kind)) = start { throw failure(kind) }
+            throw failure(.badDescriptor)
         }
-        let (gate, observer) = host.state.withLock { state in (state.gate, state.observer) }
         if let gate, !(await gate.waitForTurn(of: processID)) { throw failure(.badDescriptor) }
         let outcome = host.state.withLock { state -> (Swift.Result<Result, FSError.Kind>, SimulatedEvent?) in
-            guard state.processes[processID]?.isAlive ?? false else { return (.failure(.badDescriptor), nil) }
+            guard state.isAlive(processID, boot: boot) else { return (.failure(.badDescriptor), nil) }
             state.sealPendingSetup()
             let traced = state.gate != nil || state.observer != nil
-            let call = traced ? SimulatedCall(pid: processID, operation: operation, subject: subject(state)) : nil
+            let subjects = (state.gate?.wantsSubjects ?? false) || (state.observer?.wantsSubjects ?? false)
+            let call =
+                traced
+                ? SimulatedCall(pid: processID, operation: operation, subject: subjects ? subject(state) : "") : nil
             if let call, let gate = state.gate, case .fail(let kind) = gate.decide(call) {
                 let event = SimulatedEvent(call: call, error: failure(kind), wasInjected: true, effects: [])
                 return (.failure(kind), event)
@@ -274,6 +282,12 @@ public struct SimulatedProcess: FileSystem {
         case .failure(let kind): throw failure(kind)
         }
     }
+}
+
+/// How a call begins: done at once, or a step to wait for.
+enum CallStart<Result> {
+    case done(Swift.Result<Result, FSError.Kind>)
+    case step(gate: (any SimulationGate)?, observer: (any SimulationObserver)?)
 }
 
 extension HostState {

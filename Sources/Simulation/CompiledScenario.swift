@@ -15,6 +15,9 @@ public struct CompiledScenario: Sendable {
     let firstPhaseCount: Int
     let faults: [FaultSpec]
     let expectedEnd: Layout?
+    /// The host every run starts from (copied, never run on itself).
+    private let prototype: SimulatedHost?
+    private let prototypeError: SetupError?
 
     public var name: String { scenario.name }
     var root: String { layout.root }
@@ -51,7 +54,24 @@ public struct CompiledScenario: Sendable {
         } else {
             expectedEnd = nil
         }
+        do throws(SetupError) {
+            let host = try SimulatedHost(layout: layout)
+            if host.entryKind(at: "/var/lock") == nil { try host.addTmpfs("/var/lock") }
+            prototype = host
+            prototypeError = nil
+        } catch {
+            prototype = nil
+            prototypeError = error
+        }
         try validate()
+        if let prototypeError { throw ScenarioError("layout: \(prototypeError)") }
+    }
+
+    /// The initial host of a run: the layout's tree and a tmpfs on
+    /// `/var/lock` for the agents' locks.
+    func initialHost() throws(ScenarioError) -> SimulatedHost {
+        guard let prototype else { throw ScenarioError("layout: no host") }
+        return prototype
     }
 
     /// Reads a scenario file's YAML.
@@ -70,7 +90,7 @@ public struct CompiledScenario: Sendable {
         for actor in actors {
             guard names.insert(actor.name).inserted else { throw ScenarioError("actor \(actor.name) is named twice") }
             switch actor.kind {
-            case .cleanup: break
+            case .cleanup, .originalCleanup: break
             case .agent:
                 guard let name = actor.toolchain, Toolchain(rawValue: name) != nil else {
                     throw ScenarioError("agent \(actor.name) needs a valid toolchain")
@@ -103,13 +123,17 @@ public struct CompiledScenario: Sendable {
                 throw ScenarioError("unknown operation '\(operation)' in a fault's 'after'")
             }
         }
-        if scenario.expect.invariants == nil, scenario.expect.violation == nil, scenario.expect.endState == nil {
-            throw ScenarioError("expect needs 'invariants: hold', 'violation: N' or 'end-state'")
+        let expect = scenario.expect
+        if expect.invariants == nil, expect.expectedViolations.isEmpty, expect.endState == nil {
+            throw ScenarioError("expect needs 'invariants: hold', 'violation: N', 'violations: [N, ...]' or 'end-state'")
+        }
+        if expect.invariants != nil, !expect.expectedViolations.isEmpty {
+            throw ScenarioError("expect cannot both hold the invariants and break one")
         }
         if let invariants = scenario.expect.invariants, invariants != "hold" {
             throw ScenarioError("expect.invariants can only be 'hold'")
         }
-        if let violation = scenario.expect.violation, !(1...8).contains(violation) {
+        if expect.expectedViolations.contains(where: { !(1...8).contains($0) }) {
             throw ScenarioError("expect.violation names an invariant from 1 to 8")
         }
     }

@@ -3,7 +3,9 @@
 ///
 /// Every simulated actor runs as a task preferring this executor, so all of
 /// them run on one thread, one job at a time, in an order the simulation
-/// decides: runs repeat exactly.
+/// decides: runs repeat exactly. (Isolating the actors to an actor with
+/// this as its serial executor was tried: a resumed continuation then
+/// passes through the global executor first, which breaks determinism.)
 final class DrainingExecutor: TaskExecutor, @unchecked Sendable {
     // Confined to the driver's thread: jobs are enqueued by the driver (a
     // continuation it resumes) or by jobs it runs.

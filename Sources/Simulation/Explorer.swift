@@ -67,14 +67,13 @@ public struct ScenarioResult: Hashable, Sendable {
     /// Bounded exhaustive: every schedule within the bound was run.
     public var exhausted = false
     public var seconds = 0.0
-    public var expectedViolation: Int?
+    /// The invariants the scenario expects some schedule to break.
+    public var expectedViolations: [Int] = []
 
-    /// Whether the scenario came out as its file expects.
+    /// Whether the scenario came out as its file expects: exactly the
+    /// expected violations, no problem.
     public var passed: Bool {
-        guard problems.isEmpty else { return false }
-        let found = Set(violations.map(\.violation.invariant))
-        if let expected = expectedViolation { return found == [expected] }
-        return found.isEmpty
+        problems.isEmpty && Set(violations.map(\.violation.invariant)) == Set(expectedViolations)
     }
 }
 
@@ -134,7 +133,7 @@ struct Exploration {
         self.compiled = compiled
         self.options = options
         result = ScenarioResult(scenario: compiled.name, strategy: options.strategy, seed: options.seed)
-        result.expectedViolation = compiled.scenario.expect.violation
+        result.expectedViolations = compiled.scenario.expect.expectedViolations
     }
 
     /// The run without faults, the reference for convergence, and the
@@ -163,13 +162,19 @@ struct Exploration {
 
     @discardableResult
     mutating func run(_ strategy: any SchedulingStrategy, seed: UInt64?) throws -> SimulationRun {
-        let run = try SimulationRun(compiled, strategy: strategy)
+        let run = try SimulationRun(compiled, strategy: strategy, tracing: false)
         let outcome = run.execute()
-        evaluate(outcome, seed: seed)
+        try evaluate(outcome, seed: seed)
         return run
     }
 
-    mutating func evaluate(_ outcome: RunResult, seed: UInt64?) {
+    /// The trace of a schedule, from a replay with tracing on.
+    func trace(of choices: [Choice], upTo step: Int) throws -> String {
+        let run = try SimulationRun(compiled, strategy: ReplayStrategy(choices))
+        return run.execute().traceText(upTo: step)
+    }
+
+    mutating func evaluate(_ outcome: RunResult, seed: UInt64?) throws {
         result.schedules += 1
         result.steps += outcome.steps
         var violations = outcome.violations
@@ -190,15 +195,18 @@ struct Exploration {
                 "end state differs (schedule \(ScheduleText.format(outcome.choices))): missing \(missing), extra \(extra)")
         }
         for violation in violations {
+            let index = result.violations.firstIndex { $0.violation.invariant == violation.invariant }
+            if let index {
+                result.violations[index].occurrences += 1
+                if outcome.choices.count >= result.violations[index].schedule.count { continue }
+            }
+            // A new or shorter counterexample: replay it for its trace.
+            let trace = outcome.trace.isEmpty ? try trace(of: outcome.choices, upTo: violation.step) : outcome.traceText(upTo: violation.step)
             let found = FoundViolation(
-                violation: violation, schedule: outcome.choices, seed: seed,
-                trace: outcome.traceText(upTo: violation.step), occurrences: 1)
-            if let index = result.violations.firstIndex(where: { $0.violation.invariant == violation.invariant }) {
-                let occurrences = result.violations[index].occurrences + 1
-                if outcome.choices.count < result.violations[index].schedule.count {
-                    result.violations[index] = found
-                }
-                result.violations[index].occurrences = occurrences
+                violation: violation, schedule: outcome.choices, seed: seed, trace: trace,
+                occurrences: index.map { result.violations[$0].occurrences } ?? 1)
+            if let index {
+                result.violations[index] = found
             } else {
                 result.violations.append(found)
                 result.violations.sort { $0.violation.invariant < $1.violation.invariant }
@@ -236,10 +244,12 @@ struct Exploration {
         }
         while let top = stack.last {
             let before = preemptions[stack.count - 1]
-            var next = top.chosen + 1
-            while next < top.options.count, before + (top.preempts(top.options[next]) ? 1 : 0) > bound { next += 1 }
-            if next < top.options.count {
+            let next = top.options.indices.first { index in
+                !top.tried.contains(index) && before + (top.preempts(top.options[index]) ? 1 : 0) <= bound
+            }
+            if let next {
                 stack[stack.count - 1].chosen = next
+                stack[stack.count - 1].tried.insert(next)
                 return stack.map { $0.options[$0.chosen] }
             }
             stack.removeLast()

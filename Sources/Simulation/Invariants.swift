@@ -12,6 +12,11 @@ struct SubvolumeKey: Hashable {
         filesystem = record.filesystem
         id = record.id
     }
+
+    init(filesystem: Int, id: SubvolumeID) {
+        self.filesystem = filesystem
+        self.id = id
+    }
 }
 
 /// What the invariant checks remember between calls.
@@ -21,10 +26,22 @@ struct InvariantState {
     /// Subvolumes an agent created and still uses (until it deletes or
     /// publishes them, or dies).
     var owned: [SubvolumeKey: Int32] = [:]
+    /// Subvolumes a virtual machine runs in, and the agent running it.
+    var running: [SubvolumeKey: Int32] = [:]
     /// Subvolumes whose read-only property a cleanup changed.
     var flippedByCleanup: [SubvolumeKey: String] = [:]
     /// The link a path-based tool of a process just followed.
     var followedLinks: [Int32: String] = [:]
+}
+
+extension SimulationRun {
+    /// A virtual machine starts or stops in a subvolume (from the agents'
+    /// journal).
+    func noteMachine(_ path: String, running: Bool, by pid: Int32) {
+        guard let info = host.subvolumeInfo(at: path), let filesystem = host.filesystemIndex(at: path) else { return }
+        let key = SubvolumeKey(filesystem: filesystem, id: info.id)
+        invariants.running[key] = running ? pid : nil
+    }
 }
 
 /// The operations that change the tree.
@@ -36,7 +53,7 @@ let destructiveOperations: Set<FSOperation> = [
 /// at the end of a run (5, 7); 8 compares runs (`Explorer`).
 extension SimulationRun {
     func violate(_ invariant: Int, _ message: String) {
-        violations.append(Violation(invariant: invariant, message: message, step: step))
+        violations.append(Violation(invariant: invariant, message: message, step: currentStep))
     }
 
     func name(of pid: Int32) -> String {
@@ -99,15 +116,13 @@ extension SimulationRun {
                 violate(1, "\(name(of: pid)) deleted \(record.path), the target of the current link \(linkPath)")
             }
         }
-        if let owner = invariants.owned[key], owner != pid, host.isAlive(owner) {
+        if let runner = invariants.running[key], runner != pid, host.isAlive(runner) {
+            violate(2, "\(name(of: pid)) deleted \(record.path) while the virtual machine of \(name(of: runner)) ran in it")
+        } else if let owner = invariants.owned[key], owner != pid, host.isAlive(owner) {
             violate(2, "\(name(of: pid)) deleted \(record.path), which \(name(of: owner)) created and uses")
         }
-        let users = host.processesUsing(filesystem: record.filesystem, subvolume: record.id).filter { $0 != pid }
-        if !users.isEmpty {
-            let names = users.map { name(of: $0) }.joined(separator: ", ")
-            violate(2, "\(name(of: pid)) deleted \(record.path) while \(names) ran in it")
-        }
         invariants.owned[key] = nil
+        invariants.running[key] = nil
     }
 
     /// Invariant 6, when a boot cleanup finishes with no agent running:

@@ -13,6 +13,13 @@ extension Explorer {
         return run.execute().traceText()
     }
 
+    /// The machines root after one run with the given strategy seed, as a
+    /// layout.
+    public func endState(seed: UInt64) throws -> String {
+        let run = try SimulationRun(compiled, strategy: RandomStrategy(seed: seed))
+        return run.execute().endLayout.text
+    }
+
     /// One run replaying a schedule, for its trace.
     public func trace(replaying choices: [Choice]) throws -> String {
         let run = try SimulationRun(compiled, strategy: ReplayStrategy(choices))
@@ -30,9 +37,9 @@ extension ScenarioResult {
         if strategy == .exhaustive { summary += exhausted ? ", all within the bound" : ", budget reached" }
         summary += ", \(format(seconds)) s"
         lines.append(summary)
-        if let expectedViolation {
-            let found = violations.contains { $0.violation.invariant == expectedViolation }
-            lines.append("  expected violation of invariant \(expectedViolation): " + (found ? "found" : "NOT found"))
+        for expected in expectedViolations {
+            let found = violations.contains { $0.violation.invariant == expected }
+            lines.append("  expected violation of invariant \(expected): " + (found ? "found" : "NOT found"))
         }
         for problem in problems { lines.append("  problem: \(problem)") }
         for found in violations {
@@ -55,7 +62,7 @@ extension ScenarioResult {
         ResultDocument(
             scenario: scenario, strategy: strategy.rawValue, seed: seed, passed: passed, schedules: schedules,
             steps: steps, exhausted: strategy == .exhaustive ? exhausted : nil, seconds: seconds,
-            expectedViolation: expectedViolation, problems: problems,
+            expectedViolations: expectedViolations, problems: problems,
             violations: violations.map {
                 ResultDocument.ViolationDocument(
                     invariant: $0.violation.invariant, title: Violation.title($0.violation.invariant),
@@ -76,7 +83,7 @@ public struct ResultDocument: Codable, Hashable, Sendable {
     public var steps: Int
     public var exhausted: Bool?
     public var seconds: Double
-    public var expectedViolation: Int?
+    public var expectedViolations: [Int]
     public var problems: [String]
     public var violations: [ViolationDocument]
 
@@ -120,6 +127,8 @@ extension CompiledScenario {
             # Run it with: buildos-clean scenario run THIS-FILE
 
             """
-        return header + ((try? YAMLEncoder().encode(replay)) ?? "")
+        let encoder = YAMLEncoder()
+        encoder.options.newLineScalarStyle = .literal
+        return header + ((try? encoder.encode(replay)) ?? "")
     }
 }

@@ -51,6 +51,9 @@ public struct ActorSpec: Codable, Hashable, Sendable {
     public enum Kind: String, Codable, Hashable, Sendable {
         /// The real cleanup code (`CleanupRun`), as root.
         case cleanup
+        /// A model of the original bash cleanup, as root, to show its
+        /// flaws.
+        case originalCleanup = "original-cleanup"
         /// A bbot agent instance, as the build user.
         case agent
         /// The administrator following the manual, as root.
@@ -147,17 +150,25 @@ public struct Expectation: Codable, Hashable, Sendable {
     public var invariants: String?
     /// The one invariant (1-8) some schedule must break, and no other.
     public var violation: Int?
+    /// Several invariants, each of which some schedule must break, and no
+    /// other.
+    public var violations: [Int]?
     /// The machines root every run must end with, in the layout format.
     public var endState: String?
     /// Every run with a fault must end as the run without faults.
     public var converges: Bool?
 
     enum CodingKeys: String, CodingKey {
-        case invariants, violation, converges
+        case invariants, violation, violations, converges
         case endState = "end-state"
     }
 
     public init() {}
+
+    /// The invariants some schedule must break (empty: none may).
+    public var expectedViolations: [Int] {
+        ((violations ?? []) + (violation.map { [$0] } ?? [])).sorted()
+    }
 }
 
 /// A scenario file that cannot be read or is inconsistent.

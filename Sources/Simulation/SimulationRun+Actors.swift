@@ -22,7 +22,7 @@ extension SimulationRun {
         actorByPID[process.processID] = index
         switch spec.kind {
         case .agent: invariants.agents.insert(process.processID)
-        case .cleanup: invariants.cleanups.insert(process.processID)
+        case .cleanup, .originalCleanup: invariants.cleanups.insert(process.processID)
         case .admin, .script: break
         }
         record(actor: index, .started(pid: process.processID))
@@ -38,7 +38,8 @@ extension SimulationRun {
     func finish(_ index: Int) {
         actors[index].finished = true
         record(actor: index, .finished(killed: actors[index].dead))
-        if !actors[index].dead, actors[index].spec.kind == .cleanup { checkAfterCleanup(index) }
+        let kind = actors[index].spec.kind
+        if !actors[index].dead, kind == .cleanup || kind == .originalCleanup { checkAfterCleanup(index) }
     }
 
     /// The actor's code: the real cleanup, the agent and administrator
@@ -52,6 +53,12 @@ extension SimulationRun {
                     fileSystem: environment.fileSystem, root: compiled.root, toolchains: compiled.toolchains,
                     mode: spec.mode ?? .boot, logger: logger)
                 actors[index].report = await run.run().report
+            case .originalCleanup:
+                var report = Report(root: compiled.root, toolchains: compiled.toolchains, dryRun: false)
+                for line in await OriginalCleanup(toolchains: compiled.toolchains, environment: environment).run() {
+                    report.diagnostics.append(line)
+                }
+                actors[index].report = report
             case .agent:
                 guard let toolchain = spec.toolchain.flatMap(Toolchain.init(rawValue:)) else { return }
                 let configuration = BuildAgent.Configuration(

@@ -23,6 +23,26 @@ struct RunResult: Sendable {
     }
 }
 
+/// The actor each process id stands for.
+struct ActorIndex {
+    private var actors: [Int] = []
+    private let base: Int32 = 100
+
+    subscript(pid: Int32) -> Int? {
+        get {
+            let index = Int(pid - base)
+            guard index >= 0, index < actors.count, actors[index] >= 0 else { return nil }
+            return actors[index]
+        }
+        set {
+            let index = Int(pid - base)
+            guard index >= 0 else { return }
+            if index >= actors.count { actors.append(contentsOf: repeatElement(-1, count: index - actors.count + 1)) }
+            actors[index] = newValue ?? -1
+        }
+    }
+}
+
 /// One run of a scenario: a fresh host from the layout, the actors as
 /// tasks on a draining executor, a strategy choosing each step, the
 /// invariants checked after every call.
@@ -37,11 +57,18 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
     let executor = DrainingExecutor()
     var strategy: any SchedulingStrategy
     let faultsEnabled: Bool
+    /// Whether the run keeps a trace. Exploring runs without one and
+    /// replays a schedule with one when its trace is wanted.
+    let tracing: Bool
 
     var actors: [ActorSlot] = []
-    var actorByPID: [Int32: Int] = [:]
+    /// The actor of each live process id (ids are small and dense: an
+    /// array, not a hash), as `ActorIndex`.
+    var actorByPID = ActorIndex()
     var time = 0
+    /// How many steps were chosen; the one in progress is `currentStep`.
     var step = 0
+    var currentStep = 0
     var lastActor: Int?
     var choices: [Choice] = []
     var trace: [TraceEntry] = []
@@ -57,6 +84,9 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
     var injections: [Injection] = []
     var triggers: [Trigger] = []
     var pendingFaults: [Choice] = []
+    /// Buffers reused from step to step.
+    var options: [Choice] = []
+    var runnable: [Int] = []
     var lastCommit = 0
 
     struct ActorSlot {
@@ -88,12 +118,14 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
         var remaining: Int
     }
 
-    init(_ compiled: CompiledScenario, strategy: any SchedulingStrategy, faults: Bool = true) throws {
+    init(_ compiled: CompiledScenario, strategy: any SchedulingStrategy, faults: Bool = true, tracing: Bool = true)
+        throws
+    {
         self.compiled = compiled
         self.strategy = strategy
         self.faultsEnabled = faults
-        host = try SimulatedHost(layout: compiled.layout)
-        if host.entryKind(at: "/var/lock") == nil { try host.addTmpfs("/var/lock") }
+        self.tracing = tracing
+        host = SimulatedHost(copying: try compiled.initialHost())
         for (index, spec) in compiled.actors.enumerated() {
             let phase = index < compiled.firstPhaseCount ? 0 : 1
             actors.append(ActorSlot(spec: spec, phase: phase, startTime: spec.start ?? 0))
@@ -164,24 +196,9 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
                 advance(to: next)
                 continue
             }
-            if step >= compiled.maxSteps {
-                violations.append(
-                    Violation(invariant: 0, message: "more than \(compiled.maxSteps) steps: a livelock", step: step))
-                break
-            }
-            var options = runnable.map { Choice.run($0) }
-            for actor in runnable where crashesLeft[actor, default: 0] > 0 { options.append(.crash(actor)) }
-            if hostCrashesLeft > 0 { options.append(.crashHost) }
-            let context = ChoiceContext(step: step, lastActor: lastActor, options: options)
-            guard let choice = strategy.choose(context) else {
-                diverged = true
-                violations.append(Violation(invariant: 0, message: "the schedule no longer fits the run", step: step))
-                break
-            }
-            choices.append(choice)
+            guard let choice = choose(among: runnable) else { break }
             apply(choice)
             executor.drain()
-            step += 1
         }
         shutDown()
         if violations.isEmpty { checkAtEnd() }
@@ -191,10 +208,48 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
             diverged: diverged)
     }
 
+    /// Asks the strategy for the next step among the runnable actors and
+    /// the faults left, and counts it; nil (with a violation) when the run
+    /// must stop.
+    func choose(among runnable: [Int]) -> Choice? {
+        if step >= compiled.maxSteps {
+            violations.append(Violation(invariant: 0, message: "more than \(compiled.maxSteps) steps: a livelock", step: step))
+            return nil
+        }
+        options.removeAll(keepingCapacity: true)
+        for actor in runnable { options.append(.run(actor)) }
+        if !crashesLeft.isEmpty {
+            for actor in runnable where crashesLeft[actor, default: 0] > 0 { options.append(.crash(actor)) }
+        }
+        if hostCrashesLeft > 0 { options.append(.crashHost) }
+        let context = ChoiceContext(step: step, lastActor: lastActor, options: options)
+        guard let choice = strategy.choose(context) else {
+            diverged = true
+            violations.append(Violation(invariant: 0, message: "the schedule no longer fits the run", step: step))
+            return nil
+        }
+        choices.append(choice)
+        currentStep = step
+        step += 1
+        if case .run(let actor) = choice { lastActor = actor }
+        return choice
+    }
+
+    /// The choice an actor arriving at its gate can take itself, without
+    /// suspending: when nothing else is pending (no other job queued, no
+    /// fault due, no violation), the driver would ask the strategy exactly
+    /// now, with exactly these options. Returns nil when the driver must
+    /// decide.
+    func chooseOnArrival(of index: Int) -> Choice? {
+        guard violations.isEmpty, pendingFaults.isEmpty, executor.isIdle else { return nil }
+        runnable.removeAll(keepingCapacity: true)
+        for actor in actors.indices where actor == index || actors[actor].gate != nil { runnable.append(actor) }
+        return choose(among: runnable)
+    }
+
     func apply(_ choice: Choice) {
         switch choice {
         case .run(let index):
-            lastActor = index
             guard let gate = actors[index].gate else { return }
             actors[index].gate = nil
             gate.resume(returning: true)
@@ -223,7 +278,7 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
     /// Ends an actor's process: its calls fail from now on, its waits end.
     func kill(_ index: Int) {
         actors[index].dead = true
-        if let process = actors[index].process { host.kill(process.processID) }
+        if let process = actors[index].process { host.kill(process) }
         if let gate = actors[index].gate {
             actors[index].gate = nil
             gate.resume(returning: false)
@@ -290,8 +345,13 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
         host.install(observer: nil)
     }
 
-    func record(actor: Int?, _ event: TraceEntry.Event) {
-        trace.append(TraceEntry(step: step, time: time, actor: actor, event: event))
+    func record(actor: Int?, _ event: @autoclosure () -> TraceEntry.Event) {
+        if tracing { trace.append(TraceEntry(step: currentStep, time: time, actor: actor, event: event())) }
+    }
+
+    /// Subjects are needed for a trace, and for faults matching paths.
+    var wantsSubjects: Bool {
+        tracing || injections.contains { $0.path != nil } || triggers.contains { $0.pattern.path != nil }
     }
 
     // MARK: The gate
@@ -299,7 +359,14 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
     func waitForTurn(of pid: Int32) async -> Bool {
         guard let index = actorByPID[pid] else { return true }
         if actors[index].dead { return false }
-        return await withUnsafeContinuation { actors[index].gate = $0 }
+        let choice = chooseOnArrival(of: index)
+        if choice == .run(index) { return true }
+        return await withUnsafeContinuation { continuation in
+            actors[index].gate = continuation
+            // Another actor's step, or a fault: taken now that this actor
+            // waits like the others.
+            if let choice { apply(choice) }
+        }
     }
 
     func decide(_ call: SimulatedCall) -> GateDecision {
@@ -320,10 +387,8 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
 
     func didPerform(_ event: SimulatedEvent) {
         let index = actorByPID[event.call.pid]
-        trace.append(
-            TraceEntry(
-                step: step, time: time, actor: index,
-                event: .call(event.call, error: event.error?.kind, injected: event.wasInjected, answer: event.answer)))
+        record(
+            actor: index, .call(event.call, error: event.error?.kind, injected: event.wasInjected, answer: event.answer))
         check(event, by: index)
         for position in triggers.indices where triggers[position].remaining > 0 {
             let trigger = triggers[position]
@@ -342,6 +407,11 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
     func note(_ event: ActorEvent, by pid: Int32) {
         let index = actorByPID[pid]
         record(actor: index, .note(ActorEventText(text: event.description)))
-        if case .followedSymlink(let path) = event { invariants.followedLinks[pid] = path }
+        switch event {
+        case .followedSymlink(let path): invariants.followedLinks[pid] = path
+        case .machineStarted(let path): noteMachine(path, running: true, by: pid)
+        case .machineStopped(let path): noteMachine(path, running: false, by: pid)
+        case .published, .note: break
+        }
     }
 }

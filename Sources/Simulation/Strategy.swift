@@ -19,8 +19,10 @@ protocol SchedulingStrategy {
 let faultProbability = 0.05
 
 extension ChoiceContext {
-    var runs: [Choice] { options.filter { !$0.isFault } }
-    var faults: [Choice] { options.filter(\.isFault) }
+    /// How many options are runs: they come first.
+    var runCount: Int { options.firstIndex(where: \.isFault) ?? options.count }
+    var runs: ArraySlice<Choice> { options[..<runCount] }
+    var faults: ArraySlice<Choice> { options[runCount...] }
 }
 
 /// Uniformly random among the runnable actors, faults now and then.
@@ -30,12 +32,12 @@ struct RandomStrategy: SchedulingStrategy {
     init(seed: UInt64) { random = SeededRandom(seed: seed) }
 
     mutating func choose(_ context: ChoiceContext) -> Choice? {
-        let faults = context.faults
-        if !faults.isEmpty, random.nextDouble() < faultProbability {
-            return faults[random.next(below: faults.count)]
+        let runCount = context.runCount
+        let faultCount = context.options.count - runCount
+        if faultCount > 0, random.nextDouble() < faultProbability {
+            return context.options[runCount + random.next(below: faultCount)]
         }
-        let runs = context.runs
-        return runs.isEmpty ? nil : runs[random.next(below: runs.count)]
+        return runCount == 0 ? nil : context.options[random.next(below: runCount)]
     }
 }
 
@@ -76,7 +78,7 @@ struct PCTStrategy: SchedulingStrategy {
         }
         let faults = context.faults
         if !faults.isEmpty, random.nextDouble() < faultProbability {
-            return faults[random.next(below: faults.count)]
+            return faults[faults.startIndex + random.next(below: faults.count)]
         }
         var best: (Choice, Int)?
         for choice in context.runs {
@@ -143,6 +145,15 @@ struct ExplorationFrame {
     var options: [Choice]
     var chosen: Int
     var lastActor: Int?
+    /// The options already explored from here (the default first).
+    var tried: Set<Int>
+
+    init(options: [Choice], chosen: Int, lastActor: Int?) {
+        self.options = options
+        self.chosen = chosen
+        self.lastActor = lastActor
+        tried = [chosen]
+    }
 
     /// Whether taking `option` here preempts the actor that ran before.
     func preempts(_ option: Choice) -> Bool {

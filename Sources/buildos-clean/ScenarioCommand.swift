@@ -51,6 +51,9 @@ struct ScenarioRunCommand: ParsableCommand {
     @Flag(help: "Print the trace of the first schedule of each scenario.")
     var trace = false
 
+    @Flag(name: .customLong("end-state"), help: "Print the end state of the first schedule of each scenario.")
+    var endState = false
+
     func validate() throws {
         if let schedules, schedules < 1 { throw ValidationError("--schedules must be at least 1") }
     }
@@ -88,6 +91,10 @@ struct ScenarioRunCommand: ParsableCommand {
                         ?? (try? explorer.trace(seed: options.seed))
                     print("  trace of the first schedule:")
                     print((firstTrace ?? nil ?? "").split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+                }
+                if endState, let layout = try? explorer.endState(seed: options.seed) {
+                    print("  end state of the first schedule:")
+                    print(layout.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
                 }
             case .json:
                 documents.append(result.document)

@@ -187,6 +187,9 @@ struct DeletionConformance {
             await #expect(throws: FSError(.noEntry, .makeDirectory, name: "new")) {
                 try await fs.makeDirectory("new", in: s)
             }
+            await #expect(throws: FSError(.noEntry, .snapshot, name: "copy")) {
+                try await fs.snapshot(s, as: "copy", in: directory, readOnly: false)
+            }
             await fs.close(image)
             await fs.close(s)
         }

@@ -3,6 +3,7 @@ import FSProtocol
 // buildos-clean-bench: the benchmarks of docs/benchmarks.md.
 //
 //   buildos-clean-bench scan-plan [REPETITIONS]
+//   buildos-clean-bench simulation [REPETITIONS]
 //   buildos-clean-bench step-cost
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
@@ -15,8 +16,10 @@ case "plan-only":
     ScanPlanBenchmark.planOnly(machines: arguments.dropFirst().first.flatMap { Int($0) } ?? 100_000)
 case "sizes":
     print("PlanItem \(MemoryLayout<PlanItem>.stride), Reason \(MemoryLayout<Reason>.stride), EntryPath \(MemoryLayout<EntryPath>.stride), DirectoryEntry \(MemoryLayout<DirectoryEntry>.stride)")
+case "simulation":
+    try SimulationBenchmark.run(repetitions: arguments.dropFirst().first.flatMap { Int($0) } ?? 5)
 case "step-cost":
     StepCostBenchmark.run()
 default:
-    print("usage: buildos-clean-bench scan-plan [REPETITIONS] | step-cost")
+    print("usage: buildos-clean-bench scan-plan [REPETITIONS] | simulation [REPETITIONS] | step-cost")
 }
