@@ -1,0 +1,109 @@
+import Foundation
+import Simulation
+import Testing
+import TestSupport
+
+/// `buildos-clean scenario run`, end to end.
+@Suite("buildos-clean scenario run, end to end")
+struct ScenarioCommandTests {
+    let scenarios = Binary.packageRoot() + "/Scenarios/"
+
+    func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "scenarios-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    /// The output without its timings, which differ between runs.
+    func untimed(_ text: String) -> String {
+        text.replacingOccurrences(of: #", [0-9]+\.[0-9]+ s"#, with: "", options: .regularExpression)
+    }
+
+    @Test("scenarios that come out as expected: pass lines, exit 0, a replay file per violation")
+    func passing() throws {
+        let replays = try temporaryDirectory()
+        let result = try Binary.run([
+            "scenario", "run", scenarios + "toolchain-removed.yaml", scenarios + "upgrade-mv-without-t.yaml",
+            "--replay-dir", replays,
+        ])
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        let lines = result.outputLines
+        #expect(lines.first?.hasPrefix("pass  a toolchain removed from the configuration: random, 1 schedules") == true)
+        #expect(lines.contains { $0.hasPrefix("pass  the upgrade pitfall of mv without -T") })
+        #expect(lines.contains("  expected violation of invariant 1: found"))
+        let replay = replays + "/upgrade-mv-without-t-invariant-1.yaml"
+        #expect(FileManager.default.fileExists(atPath: replay))
+        let replayed = try Binary.run(["scenario", "run", replay, "--replay-dir", replays])
+        #expect(replayed.status == 0)
+        #expect(replayed.outputLines.first?.contains("replay, 1 schedules") == true)
+    }
+
+    @Test("a scenario that breaks an invariant it should hold fails with exit 1, its seed, schedule and trace")
+    func failing() throws {
+        let directory = try temporaryDirectory()
+        let original = try String(contentsOfFile: scenarios + "boot-cleanup-while-agents-run.yaml", encoding: .utf8)
+        let changed = original.replacingOccurrences(of: "expect:\n  violation: 2", with: "expect:\n  invariants: hold")
+        let file = directory + "/contract-broken.yaml"
+        try changed.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try Binary.run(["scenario", "run", file, "--schedules", "10", "--replay-dir", directory])
+        #expect(result.status == 1)
+        let output = result.standardOutput
+        #expect(output.hasPrefix("FAIL  boot cleanup while agents run: random, 10 schedules"))
+        #expect(output.contains("violation: invariant 2 (no subvolume a live agent or VM uses is deleted by anyone else)"))
+        #expect(output.contains("    seed: "))
+        #expect(output.contains("    schedule: r"))
+        #expect(output.contains("deleteSubvolumeByID"))
+        let replay = directory + "/contract-broken-invariant-2.yaml"
+        #expect(try Binary.run(["scenario", "run", replay, "--replay-dir", directory]).status == 0)
+    }
+
+    @Test("the same seed prints the same report and trace, byte for byte")
+    func determinism() throws {
+        let arguments = [
+            "scenario", "run", scenarios + "link-switched-during-snapshot.yaml", "--seed", "42", "--schedules", "20",
+            "--trace", "--replay-dir", try temporaryDirectory(),
+        ]
+        let first = try Binary.run(arguments)
+        let second = try Binary.run(arguments)
+        #expect(first.status == 0)
+        #expect(untimed(first.standardOutput) == untimed(second.standardOutput))
+        #expect(first.standardOutput.contains("  trace of the first schedule:"))
+    }
+
+    @Test("--format json prints one document per scenario")
+    func json() throws {
+        let result = try Binary.run([
+            "scenario", "run", scenarios + "planted-bug.yaml", scenarios + "symlinks-kept.yaml", "--format", "json",
+            "--replay-dir", try temporaryDirectory(),
+        ])
+        #expect(result.status == 0)
+        let documents = try JSONDecoder().decode([ResultDocument].self, from: Data(result.standardOutput.utf8))
+        #expect(documents.map(\.passed) == [true, true])
+        #expect(documents[0].expectedViolations == [2])
+        #expect(documents[0].violations.first?.invariant == 2)
+        #expect(documents[0].violations.first?.trace.isEmpty == false)
+        #expect(documents[1].violations.isEmpty)
+    }
+
+    @Test("--strategy and --schedules override the file")
+    func overrides() throws {
+        let result = try Binary.run([
+            "scenario", "run", scenarios + "planted-bug.yaml", "--strategy", "pct", "--schedules", "7",
+            "--replay-dir", try temporaryDirectory(),
+        ])
+        #expect(result.outputLines.first?.contains(": pct, 7 schedules") == true)
+    }
+
+    @Test("a file that is not a scenario exits 64; a missing one 66")
+    func badFiles() throws {
+        let directory = try temporaryDirectory()
+        try "name: x\n".write(toFile: directory + "/bad.yaml", atomically: true, encoding: .utf8)
+        let bad = try Binary.run(["scenario", "run", directory + "/bad.yaml"])
+        #expect(bad.status == 64)
+        #expect(bad.standardError.contains("bad.yaml: not a scenario"))
+        let missing = try Binary.run(["scenario", "run", directory + "/missing.yaml"])
+        #expect(missing.status == 66)
+        let usage = try Binary.run(["scenario", "run", directory + "/bad.yaml", "--schedules", "0"])
+        #expect(usage.status == 64)
+    }
+}
