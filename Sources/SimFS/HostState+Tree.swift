@@ -198,9 +198,13 @@ extension HostState {
         return descriptor
     }
 
-    mutating func closeDescriptor(_ descriptor: Int32, of pid: Int32) {
-        guard let open = processes[pid]?.descriptors.removeValue(forKey: descriptor) else { return }
+    /// Closes a descriptor; false when it was not open (a double close,
+    /// which on a real host could close somebody else's descriptor).
+    @discardableResult
+    mutating func closeDescriptor(_ descriptor: Int32, of pid: Int32) -> Bool {
+        guard let open = processes[pid]?.descriptors.removeValue(forKey: descriptor) else { return false }
         if locks[open.node] == open.id { locks[open.node] = nil }
+        return true
     }
 
     // MARK: Allocation

@@ -33,7 +33,7 @@ public struct SimulatedProcess: FileSystem {
 
     public func close(_ directory: DirectoryHandle) async {
         _ = try? await call(.close, subject: { $0.describe(processID, directory) }) { state throws(FSError.Kind) in
-            state.closeDescriptor(directory.descriptor, of: processID)
+            if !state.closeDescriptor(directory.descriptor, of: processID) { throw .badDescriptor }
         }
     }
 
@@ -208,7 +208,7 @@ public struct SimulatedProcess: FileSystem {
 
     public func close(_ file: FileHandle) async {
         _ = try? await call(.close, subject: { $0.describe(processID, file) }) { state throws(FSError.Kind) in
-            state.closeDescriptor(file.descriptor, of: processID)
+            if !state.closeDescriptor(file.descriptor, of: processID) { throw .badDescriptor }
         }
     }
 

@@ -79,6 +79,11 @@ extension SimulationRun {
 
     func check(_ event: SimulatedEvent, by actor: Int?) {
         let pid = event.call.pid
+        if event.call.operation == .close, event.error?.kind == .badDescriptor, !event.wasInjected {
+            // On a real host a double close can close another thread's
+            // descriptor: a bug of the actor's code, whatever it does next.
+            violate(0, "\(name(of: pid)) closed a descriptor that was not open")
+        }
         if destructiveOperations.contains(event.call.operation), event.error == nil,
             let link = invariants.followedLinks.removeValue(forKey: pid)
         {

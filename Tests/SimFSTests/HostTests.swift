@@ -79,6 +79,19 @@ struct HostTests {
         #expect(host.names(at: "/build/machines/v/m") == ["m-1"])
     }
 
+    @Test("a double close is reported to the observer (on a real host it can close another descriptor)")
+    func doubleClose() async throws {
+        let host = try SimulatedHost(layout: Layout.parse("dir v/m"))
+        let recorder = EventRecorder()
+        host.install(observer: recorder)
+        let process = host.spawn()
+        let directory = try await process.openRoot("/build/machines/v/m")
+        await process.close(directory)
+        await process.close(directory)
+        let closes = recorder.events.filter { $0.call.operation == .close }
+        #expect(closes.map { $0.error?.kind } == [nil, .badDescriptor])
+    }
+
     @Test("two hosts built alike give the same ids, devices and UUIDs")
     func determinism() throws {
         let text = "subvol v/m/m-1 ro received\nsubvol v/m/m-2 snapshot-of=v/m/m-1"
