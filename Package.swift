@@ -48,7 +48,7 @@ let package = Package(
             ],
             swiftSettings: strict),
         .target(
-            name: "TestSupport", dependencies: ["FSProtocol", "SimFS", "RealFS", "Cleanup"], path: "Tests/TestSupport",
+            name: "TestSupport", dependencies: ["FSProtocol", "SimFS", "RealFS", "Cleanup", "BuildFarm"], path: "Tests/TestSupport",
             swiftSettings: strict),
         .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["FSProtocol", "TestSupport"], swiftSettings: strict),
@@ -56,7 +56,7 @@ let package = Package(
             name: "EndToEndTests", dependencies: ["buildos-clean", "Cleanup", "TestSupport"], exclude: ["Snapshots"],
             swiftSettings: strict),
         .testTarget(
-            name: "RealFSTests", dependencies: ["buildos-clean", "Cleanup", "FSProtocol", "TestSupport"],
+            name: "RealFSTests", dependencies: ["buildos-clean", "Cleanup", "FSProtocol", "BuildFarm", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "SimulationTests", dependencies: ["Simulation", "SimFS", "Cleanup", "FSProtocol", "TestSupport"],

@@ -351,3 +351,34 @@ struct SpecRowTests {
         #expect(report.exitStatus == 1)
     }
 }
+
+/// What the delete does on kernels older than 5.7, which cannot delete by
+/// id: the same identity check, then a delete by name.
+@Suite("Deleting on old kernels")
+struct OldKernelTests {
+    final class NoDeleteByID: SimulationGate {
+        func waitForTurn(of pid: Int32) async -> Bool { true }
+        func decide(_ call: SimulatedCall) -> GateDecision {
+            call.operation == .deleteSubvolumeByID ? .fail(.notSupported) : .proceed
+        }
+    }
+
+    @Test("without delete by id, the checked subvolume is deleted by name")
+    func fallback() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            """)
+        let recorder = EventRecorder()
+        host.install(gate: NoDeleteByID())
+        host.install(observer: recorder)
+        let report = await cleanup(host)
+        #expect(lines(report) == ["\(machine)/m-default-1-1: info: deleted subvolume"])
+        let deletes = recorder.events.filter { $0.call.operation == .deleteSubvolume || $0.call.operation == .deleteSubvolumeByID }
+        #expect(deletes.map(\.call.operation) == [.deleteSubvolumeByID, .deleteSubvolume])
+        #expect(deletes.map { $0.error?.kind } == [.notSupported, nil])
+        #expect(names(host, machine) == ["m", "m-1"])
+    }
+}

@@ -46,6 +46,29 @@ struct SnapshotConformance {
         }
     }
 
+    @Test(
+        "`btrfs subvolume snapshot` to an existing directory puts the snapshot inside it and succeeds",
+        arguments: Backends.all)
+    func shellSnapshotIntoExisting(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("m-default", in: directory)
+            try await fs.createSubvolume("m-default-100-1", in: directory)
+            try await fs.makeDirectory("plain", in: directory)
+            try await sandbox.shellSnapshot("m-default", "m-default-100-1")
+            try await sandbox.shellSnapshot("m-default", "plain")
+            try await sandbox.shellSnapshot("m-default", "fresh")
+            #expect(try await fs.names(directory) == ["fresh", "m-default", "m-default-100-1", "plain"])
+            try await fs.withDirectory("m-default-100-1", in: directory) { stale throws(FSError) in
+                #expect(try await fs.status(of: "m-default", in: stale).kind == .subvolume)
+            }
+            try await fs.withDirectory("plain", in: directory) { plain throws(FSError) in
+                #expect(try await fs.status(of: "m-default", in: plain).kind == .subvolume)
+            }
+            #expect(try await fs.status(of: "fresh", in: directory).kind == .subvolume)
+        }
+    }
+
     @Test("a snapshot of a directory that is no subvolume root gives EINVAL", arguments: Backends.all)
     func snapshotOfPlainDirectory(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in

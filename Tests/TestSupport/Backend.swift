@@ -41,6 +41,11 @@ public protocol Sandbox: Sendable {
     /// Creates a read-only subvolume as `btrfs receive` leaves it (with a
     /// received UUID) at `relativePath`.
     func receiveSubvolume(at relativePath: String) async throws
+    /// `btrfs subvolume snapshot SOURCE DEST` as an agent that shells out
+    /// runs it, in the sandbox: the real command on the real backend, the
+    /// model of it (`ShellTools.snapshot`) on the simulated one.
+    func shellSnapshot(_ source: String, _ destination: String) async throws
+
     /// Crashes the host and brings the sandbox's filesystem back as the
     /// disk holds it; `root` then is a process of the rebooted host.
     func crash() async throws

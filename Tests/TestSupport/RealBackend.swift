@@ -137,6 +137,10 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
             "btrfs send -q '\(work)/\(name)' | btrfs receive -q '\(target.deletingLastPathComponent().path)'")
     }
 
+    func shellSnapshot(_ source: String, _ destination: String) async throws {
+        try Shell.run(["btrfs", "-q", "subvolume", "snapshot", path + "/" + source, path + "/" + destination])
+    }
+
     func crash() async throws {
         guard let loop else { throw RealBackend.Unavailable(description: "this sandbox cannot crash") }
         try loop.crash()

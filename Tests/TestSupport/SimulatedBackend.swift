@@ -1,3 +1,4 @@
+import BuildFarm
 import FSProtocol
 import SimFS
 
@@ -46,6 +47,18 @@ final class SimulatedSandbox: Sandbox, @unchecked Sendable {
 
     func receiveSubvolume(at relativePath: String) async throws {
         try host.addSubvolume(path + "/" + relativePath, readOnly: true, received: true)
+    }
+
+    func shellSnapshot(_ source: String, _ destination: String) async throws {
+        guard let source = EntryName(source), let destination = EntryName(destination) else { return }
+        let directory = try await open()
+        do {
+            try await ShellTools.snapshot(source, to: destination, in: directory, on: root)
+        } catch {
+            await root.close(directory)
+            throw error
+        }
+        await root.close(directory)
     }
 
     func crash() async throws {
