@@ -5,15 +5,7 @@ extension FileSystem {
         _ name: EntryName, in parent: DirectoryHandle,
         _ body: (DirectoryHandle) async throws(FSError) -> Result
     ) async throws(FSError) -> Result {
-        let directory = try await openDirectory(name, in: parent)
-        do {
-            let result = try await body(directory)
-            await close(directory)
-            return result
-        } catch {
-            await close(directory)
-            throw error
-        }
+        try await closing(try await openDirectory(name, in: parent), body)
     }
 
     /// Runs `body` with the directory at `path` open, and closes it
@@ -21,7 +13,13 @@ extension FileSystem {
     public func withRoot<Result>(
         _ path: String, _ body: (DirectoryHandle) async throws(FSError) -> Result
     ) async throws(FSError) -> Result {
-        let directory = try await openRoot(path)
+        try await closing(try await openRoot(path), body)
+    }
+
+    /// Runs `body` with an open directory, then closes it.
+    func closing<Result>(
+        _ directory: DirectoryHandle, _ body: (DirectoryHandle) async throws(FSError) -> Result
+    ) async throws(FSError) -> Result {
         do {
             let result = try await body(directory)
             await close(directory)

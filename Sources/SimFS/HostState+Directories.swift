@@ -36,7 +36,7 @@ extension HostState {
         }
         guard node(current).type == .directory else { throw .notDirectory }
         let descriptor = open(current, for: pid, isDirectory: true, isWritable: false)
-        if followedLink { processes[pid]!.descriptors[descriptor]!.reachedThroughSymlink = true }
+        if followedLink { processes.update(pid) { $0.descriptors.update(descriptor) { $0.reachedThroughSymlink = true } } }
         return DirectoryHandle(descriptor: descriptor)
     }
 
@@ -227,10 +227,7 @@ extension HostState {
 
     /// Whether any live descriptor points at one of the nodes.
     func isOpen(_ refs: Set<NodeRef>) -> Bool {
-        for pid in processes.keys {
-            for open in processes[pid]!.descriptors.values where refs.contains(open.node) { return true }
-        }
-        return false
+        processes.values.contains { process in process.descriptors.values.contains { refs.contains($0.node) } }
     }
 
     // MARK: Rename and owner
@@ -279,8 +276,9 @@ extension HostState {
         if sourceIsSubvolume {
             let id = node(source).subvolume
             let filesystem = source.filesystem
-            unlinkSubvolume(id, from: filesystems[filesystem].subvolumes[id]!.parentSubvolume, on: filesystem)
-            filesystems[filesystem].subvolumes[id]!.parentSubvolume = node(to).subvolume
+            unlinkSubvolume(id, from: filesystems[filesystem].subvolumes[id]?.parentSubvolume, on: filesystem)
+            let newParent = node(to).subvolume
+            filesystems[filesystem].updateSubvolume(id) { $0.parentSubvolume = newParent }
             linkSubvolume(id, below: node(to).subvolume, on: filesystem)
         }
         if isRecordingEffects {

@@ -246,8 +246,8 @@ extension HostState {
         if let parent = node.parent, let name = node.name {
             updateNode(NodeRef(filesystem: filesystem, node: parent)) { $0.children[name] = nil }
         }
-        filesystems[filesystem].subvolumes[id]!.isDeleted = true
-        unlinkSubvolume(id, from: filesystems[filesystem].subvolumes[id]!.parentSubvolume, on: filesystem)
+        filesystems[filesystem].updateSubvolume(id) { $0.isDeleted = true }
+        unlinkSubvolume(id, from: filesystems[filesystem].subvolumes[id]?.parentSubvolume, on: filesystem)
         for ref in tree { locks[ref] = nil }
         if isOpen(tree) {
             for ref in tree { updateNode(ref) { $0.isAttached = false } }
@@ -269,7 +269,7 @@ extension HostState {
         if !credentials.isRoot, node(directory).owner != credentials.user { throw .notPermitted }
         let id = node(directory).subvolume
         // The received UUID stays: libbtrfsutil does not clear it.
-        filesystems[directory.filesystem].subvolumes[id]!.isReadOnly = readOnly
+        filesystems[directory.filesystem].updateSubvolume(id) { $0.isReadOnly = readOnly }
         if isRecordingEffects {
             let effect: SimulatedEffect = .setReadOnly(subvolumeRecord(for: directory), readOnly: readOnly)
             record(effect)

@@ -16,7 +16,7 @@ extension HostState {
     }
 
     mutating func updateNode(_ ref: NodeRef, _ body: (inout Node) -> Void) {
-        body(&filesystems[ref.filesystem].nodes[ref.node]!)
+        filesystems[ref.filesystem].nodes.update(ref.node, body)
     }
 
     func subvolume(_ filesystem: Int, _ id: SubvolumeID) -> SubvolumeState {
@@ -190,11 +190,11 @@ extension HostState {
     /// the kernel hands them out.
     mutating func open(_ ref: NodeRef, for pid: Int32, isDirectory: Bool, isWritable: Bool) -> Int32 {
         var descriptor: Int32 = 3
-        while processes[pid]!.descriptors[descriptor] != nil { descriptor += 1 }
+        while processes[pid]?.descriptors[descriptor] != nil { descriptor += 1 }
         let open = OpenDescription(
             id: nextOpenDescription, node: ref, isDirectory: isDirectory, isWritable: isWritable)
         nextOpenDescription += 1
-        processes[pid]!.descriptors[descriptor] = open
+        processes.update(pid) { $0.descriptors[descriptor] = open }
         return descriptor
     }
 
@@ -202,7 +202,8 @@ extension HostState {
     /// which on a real host could close somebody else's descriptor).
     @discardableResult
     mutating func closeDescriptor(_ descriptor: Int32, of pid: Int32) -> Bool {
-        guard let open = processes[pid]?.descriptors.removeValue(forKey: descriptor) else { return false }
+        guard let open = processes[pid]?.descriptors[descriptor] else { return false }
+        processes.update(pid) { $0.descriptors.removeValue(forKey: descriptor) }
         if locks[open.node] == open.id { locks[open.node] = nil }
         return true
     }
@@ -214,8 +215,11 @@ extension HostState {
     }
 
     mutating func nextInode(on filesystem: Int, in subvolume: SubvolumeID) -> UInt64 {
-        let inode = filesystems[filesystem].subvolumes[subvolume]!.nextInode
-        filesystems[filesystem].subvolumes[subvolume]!.nextInode += 1
+        var inode: UInt64 = 0
+        filesystems[filesystem].updateSubvolume(subvolume) {
+            inode = $0.nextInode
+            $0.nextInode += 1
+        }
         return inode
     }
 

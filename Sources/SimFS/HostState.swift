@@ -50,6 +50,18 @@ struct NodeTable {
         _modify { yield &storage[Int(id.rawValue)] }
     }
 
+    /// Changes a node in place. It takes the node out while `body` runs, so
+    /// that its children are not copied on write.
+    mutating func update(_ id: NodeID, _ body: (inout Node) -> Void) {
+        let index = Int(id.rawValue)
+        guard index < storage.count, case .some(var node) = storage[index] else {
+            preconditionFailure("dangling node \(id.rawValue)")
+        }
+        storage[index] = nil
+        body(&node)
+        storage[index] = node
+    }
+
     /// Adds a node; its id is the next position.
     mutating func append(_ node: Node) -> NodeID {
         storage.append(node)
@@ -103,6 +115,13 @@ struct FilesystemState {
     /// The live subvolumes directly below each subvolume.
     var nested: [SubvolumeID: Set<SubvolumeID>] = [:]
     var nextSubvolumeID: UInt64 = SubvolumeID.firstFree.rawValue
+
+    /// Changes a subvolume that exists.
+    mutating func updateSubvolume(_ id: SubvolumeID, _ body: (inout SubvolumeState) -> Void) {
+        guard var subvolume = subvolumes[id] else { preconditionFailure("unknown subvolume \(id)") }
+        body(&subvolume)
+        subvolumes[id] = subvolume
+    }
     var defaultSubvolume = SubvolumeID.topLevel
     /// The mount option that lets the owner of a subvolume delete it.
     var userSubvolumeRemovalAllowed: Bool

@@ -23,6 +23,17 @@ struct IndexedTable<Value> {
         }
     }
 
+    /// Changes a value that exists, in place (taken out while `body` runs).
+    mutating func update(_ key: Int32, _ body: (inout Value) -> Void) {
+        let index = Int(key - base)
+        guard index >= 0, index < storage.count, case .some(var value) = storage[index] else {
+            preconditionFailure("no value for \(key)")
+        }
+        storage[index] = nil
+        body(&value)
+        storage[index] = value
+    }
+
     @discardableResult
     mutating func removeValue(forKey key: Int32) -> Value? {
         let value = self[key]

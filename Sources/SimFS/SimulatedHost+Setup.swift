@@ -95,10 +95,10 @@ extension SimulatedHost {
             }
             let ref = state.addSubvolume(named: name, in: directory, owner: owner, group: group, permissions: 0o755)
             let id = state.node(ref).subvolume
-            state.filesystems[ref.filesystem].subvolumes[id]!.isReadOnly = readOnly
-            if received {
-                state.filesystems[ref.filesystem].subvolumes[id]!.receivedUUID = state.allocateUUID(
-                    on: ref.filesystem)
+            let receivedUUID = received ? state.allocateUUID(on: ref.filesystem) : .zero
+            state.filesystems[ref.filesystem].updateSubvolume(id) {
+                $0.isReadOnly = readOnly
+                $0.receivedUUID = receivedUUID
             }
         }
     }

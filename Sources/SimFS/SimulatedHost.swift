@@ -62,8 +62,8 @@ public final class SimulatedHost: Sendable {
         state.withLock { state in
             guard state.isAlive(process.processID, boot: process.boot) else { return }
             let pid = process.processID
-            for descriptor in state.processes[pid]!.descriptors.keys.sorted() { state.closeDescriptor(descriptor, of: pid) }
-            state.processes[pid]!.isAlive = false
+            for descriptor in state.processes[pid]?.descriptors.keys ?? [] { state.closeDescriptor(descriptor, of: pid) }
+            state.processes.update(pid) { $0.isAlive = false }
         }
     }
 
@@ -83,8 +83,8 @@ public final class SimulatedHost: Sendable {
     public func processesUsing(filesystem: Int, subvolume: SubvolumeID) -> [Int32] {
         state.withLock { state in
             var users: [Int32] = []
-            for pid in state.processes.keys.sorted() {
-                let process = state.processes[pid]!
+            for process in state.processes.values {
+                let pid = process.pid
                 guard process.isAlive else { continue }
                 let inside = process.descriptors.values.contains { open in
                     open.node.filesystem == filesystem
@@ -165,9 +165,9 @@ extension HostState {
                 filesystems[index] = empty
             }
         }
-        for covered in mounts.keys.sorted() {
-            let mount = mounts[covered]!
-            if !mount.isPersistent || nodeIfPresent(covered) == nil { unmount(covered) }
+        for (covered, mount) in mounts.sorted(by: { $0.key < $1.key })
+        where !mount.isPersistent || nodeIfPresent(covered) == nil {
+            unmount(covered)
         }
         nextPID = firstPID
     }

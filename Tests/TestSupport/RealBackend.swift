@@ -117,24 +117,7 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
     }
 
     func receiveSubvolume(at relativePath: String) async throws {
-        let target = URL(fileURLWithPath: path + "/" + relativePath)
-        let name = target.lastPathComponent
-        let work = RealBackendAvailability.mountPoint + "/.send-\(Sandboxes.uniqueName())"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
-        defer {
-            _ = try? Shell.run(["btrfs", "-q", "subvolume", "delete", work + "/" + name], allowFailure: true)
-            try? FileManager.default.removeItem(atPath: work)
-        }
-        try Shell.run(["btrfs", "-q", "subvolume", "create", work + "/" + name])
-        try Shell.sh("echo image > '\(work)/\(name)/disk.img'")
-        try Shell.run(["btrfs", "property", "set", "-ts", work + "/" + name, "ro", "true"])
-        if let loop {
-            // send and receive across filesystems: the stream goes through
-            // a pipe either way.
-            _ = loop
-        }
-        try Shell.sh(
-            "btrfs send -q '\(work)/\(name)' | btrfs receive -q '\(target.deletingLastPathComponent().path)'")
+        try Shell.receive(at: path + "/" + relativePath)
     }
 
     func shellSnapshot(_ source: String, _ destination: String) async throws {

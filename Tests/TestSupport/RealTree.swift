@@ -30,18 +30,7 @@ public struct RealTree: Sendable {
 
     /// A read-only image as `btrfs receive` leaves it (received UUID set).
     public func received(_ relative: String) throws {
-        let name = URL(fileURLWithPath: relative).lastPathComponent
-        let work = RealBackendAvailability.mountPoint + "/.send-\(getpid())-\(UUID().uuidString.prefix(8))"
-        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
-        defer {
-            _ = try? Shell.run(["btrfs", "-q", "subvolume", "delete", work + "/" + name], allowFailure: true)
-            try? FileManager.default.removeItem(atPath: work)
-        }
-        try Shell.run(["btrfs", "-q", "subvolume", "create", work + "/" + name])
-        try Shell.sh("echo image > '\(work)/\(name)/disk.img'")
-        try Shell.run(["btrfs", "property", "set", "-ts", work + "/" + name, "ro", "true"])
-        let parent = URL(fileURLWithPath: path(relative)).deletingLastPathComponent().path
-        try Shell.sh("btrfs send -q '\(work)/\(name)' | btrfs receive -q '\(parent)'")
+        try Shell.receive(at: path(relative))
     }
 
     public func symlink(_ relative: String, to target: String) throws {

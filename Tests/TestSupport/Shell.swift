@@ -30,6 +30,24 @@ public enum Shell {
         return text
     }
 
+    /// Makes a read-only subvolume as `btrfs receive` leaves it (with a
+    /// received UUID) at an absolute path: a source made in a scratch
+    /// directory on the test mount is sent and received there.
+    public static func receive(at target: String) throws {
+        let url = URL(fileURLWithPath: target)
+        let name = url.lastPathComponent
+        let work = RealBackendAvailability.mountPoint + "/.send-\(getpid())-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: work, withIntermediateDirectories: false)
+        defer {
+            _ = try? run(["btrfs", "-q", "subvolume", "delete", work + "/" + name], allowFailure: true)
+            try? FileManager.default.removeItem(atPath: work)
+        }
+        try run(["btrfs", "-q", "subvolume", "create", work + "/" + name])
+        try sh("echo image > '\(work)/\(name)/disk.img'")
+        try run(["btrfs", "property", "set", "-ts", work + "/" + name, "ro", "true"])
+        try sh("btrfs send -q '\(work)/\(name)' | btrfs receive -q '\(url.deletingLastPathComponent().path)'")
+    }
+
     /// Runs a shell pipeline.
     @discardableResult
     public static func sh(_ script: String) throws -> String {
