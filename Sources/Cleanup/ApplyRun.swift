@@ -145,8 +145,9 @@ struct ApplyRun {
     mutating func volumeHandle(_ name: EntryName) async -> Opened {
         if let volume, volume.name == name { return volume.state }
         guard let root = await openRoot() else {
-            volume = (name, .unavailable(.failed(FSError(.badDescriptor, .openRoot, path: plan.root))), 0)
-            return volume!.state
+            let state = Opened.unavailable(.failed(FSError(.badDescriptor, .openRoot, path: plan.root)))
+            volume = (name, state, 0)
+            return state
         }
         let state = await reopen(name, in: root, path: EntryPath(volume: name), expected: volumeIdentities[name])
         volume = (name, state, 0)
@@ -172,7 +173,8 @@ struct ApplyRun {
                 }
             }
         }
-        switch machine!.state {
+        guard let machine else { return }
+        switch machine.state {
         case .unavailable(let outcome): report.add(item, outcome == .vanished ? .vanished : outcome)
         case .open(let directory): await body(&self, directory)
         }
