@@ -204,7 +204,8 @@ extension HostState {
     mutating func closeDescriptor(_ descriptor: Int32, of pid: Int32) -> Bool {
         guard let open = processes[pid]?.descriptors[descriptor] else { return false }
         processes.update(pid) { $0.descriptors.removeValue(forKey: descriptor) }
-        if locks[open.node] == open.id { locks[open.node] = nil }
+        // Only files are locked (`tryLock` takes a file handle).
+        if !open.isDirectory, locks[open.node] == open.id { locks[open.node] = nil }
         return true
     }
 

@@ -245,7 +245,7 @@ public struct SimulatedProcess: FileSystem {
             throw failure(.badDescriptor)
         }
         if let gate, !(await gate.waitForTurn(of: processID)) { throw failure(.badDescriptor) }
-        let outcome = host.state.withLock { state -> (Swift.Result<Result, FSError.Kind>, SimulatedEvent?) in
+        let (outcome, event) = host.state.withLock { state -> (Swift.Result<Result, FSError.Kind>, SimulatedEvent?) in
             guard state.isAlive(processID, boot: boot) else { return (.failure(.badDescriptor), nil) }
             state.sealPendingSetup()
             let traced = state.gate != nil || state.observer != nil
@@ -258,10 +258,7 @@ public struct SimulatedProcess: FileSystem {
                 return (.failure(kind), event)
             }
             state.isRecordingEffects = state.observer != nil
-            defer {
-                state.isRecordingEffects = false
-                state.effects.removeAll(keepingCapacity: true)
-            }
+            defer { state.isRecordingEffects = false }
             let result: Swift.Result<Result, FSError.Kind>
             do throws(FSError.Kind) {
                 result = .success(try body(&state))
@@ -269,15 +266,19 @@ public struct SimulatedProcess: FileSystem {
                 result = .failure(error)
             }
             guard let call, state.observer != nil else { return (result, nil) }
-            var event = SimulatedEvent(call: call, error: nil, wasInjected: false, effects: state.effects)
+            // Moved out, not copied: most calls have no effects, and
+            // clearing a shared buffer would allocate on every step.
+            var effects: [SimulatedEffect] = []
+            if !state.effects.isEmpty { swap(&effects, &state.effects) }
+            var event = SimulatedEvent(call: call, error: nil, wasInjected: false, effects: effects)
             switch result {
             case .failure(let kind): event.error = failure(kind)
             case .success(let value): event.answer = answer?(value)
             }
             return (result, event)
         }
-        if let event = outcome.1 { observer?.didPerform(event) }
-        switch outcome.0 {
+        if let event { observer?.didPerform(event) }
+        switch outcome {
         case .success(let value): return value
         case .failure(let kind): throw failure(kind)
         }

@@ -224,7 +224,8 @@ struct Exploration {
         while result.schedules < budget {
             let run = try self.run(PrefixStrategy(prefix: prefix), seed: nil)
             guard let strategy = run.strategy as? PrefixStrategy else { return }
-            stack = Array(stack.prefix(prefix.count)) + strategy.frames.dropFirst(prefix.count)
+            stack.removeLast(stack.count - min(stack.count, prefix.count))
+            stack += strategy.frames
             guard let next = Exploration.backtrack(&stack, bound: bound) else {
                 result.exhausted = true
                 return
@@ -244,12 +245,14 @@ struct Exploration {
         }
         while let top = stack.last {
             let before = preemptions[stack.count - 1]
-            let next = top.options.indices.first { index in
-                !top.tried.contains(index) && before + (top.preempts(top.options[index]) ? 1 : 0) <= bound
+            // An option over the bound stays over it: the frames above
+            // this one are fixed while it is on the stack.
+            let next = top.options.indices.dropFirst(top.considered).first { index in
+                !top.wasTried(index) && before + (top.preempts(top.options[index]) ? 1 : 0) <= bound
             }
             if let next {
                 stack[stack.count - 1].chosen = next
-                stack[stack.count - 1].tried.insert(next)
+                stack[stack.count - 1].considered = next + 1
                 return stack.map { $0.options[$0.chosen] }
             }
             stack.removeLast()

@@ -115,8 +115,8 @@ struct ReplayStrategy: SchedulingStrategy {
 }
 
 /// A forced prefix, then no preemption: the last actor goes on while it
-/// can, else the lowest runnable one. Records every step's options for the
-/// bounded-exhaustive explorer.
+/// can, else the lowest runnable one. Records the options of every step
+/// after the prefix for the bounded-exhaustive explorer.
 struct PrefixStrategy: SchedulingStrategy {
     let prefix: [Choice]
     var frames: [ExplorationFrame] = []
@@ -132,7 +132,8 @@ struct PrefixStrategy: SchedulingStrategy {
         } else {
             choice = context.runs.first
         }
-        if let choice, let index = context.options.firstIndex(of: choice) {
+        // The explorer keeps its own frames for the prefix.
+        if context.step >= prefix.count, let choice, let index = context.options.firstIndex(of: choice) {
             frames.append(ExplorationFrame(options: context.options, chosen: index, lastActor: context.lastActor))
         }
         return choice
@@ -145,15 +146,21 @@ struct ExplorationFrame {
     var options: [Choice]
     var chosen: Int
     var lastActor: Int?
-    /// The options already explored from here (the default first).
-    var tried: Set<Int>
+    /// The option taken first (the default).
+    let first: Int
+    /// The options below this index have been considered for backtracking:
+    /// options are taken in index order after the default.
+    var considered = 0
 
     init(options: [Choice], chosen: Int, lastActor: Int?) {
         self.options = options
         self.chosen = chosen
         self.lastActor = lastActor
-        tried = [chosen]
+        first = chosen
     }
+
+    /// Whether `index` has been explored (or passed over) from here.
+    func wasTried(_ index: Int) -> Bool { index == first || index < considered }
 
     /// Whether taking `option` here preempts the actor that ran before.
     func preempts(_ option: Choice) -> Bool {
