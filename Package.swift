@@ -56,7 +56,8 @@ let package = Package(
             name: "EndToEndTests", dependencies: ["buildos-clean", "Cleanup", "TestSupport"], exclude: ["Snapshots"],
             swiftSettings: strict),
         .testTarget(
-            name: "RealFSTests", dependencies: ["buildos-clean", "Cleanup", "FSProtocol", "BuildFarm", "TestSupport"],
+            name: "RealFSTests",
+            dependencies: ["buildos-clean", "Cleanup", "FSProtocol", "RealFS", "BuildFarm", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "SimulationTests", dependencies: ["Simulation", "SimFS", "Cleanup", "FSProtocol", "TestSupport"],

@@ -6,15 +6,20 @@
 #       read-only (close to what the kernel allows; it does not commit);
 #   (c) buildos-clean cleanup (scan, identity checks, delete by id, one sync).
 # Each measurement runs on a fresh loop-mounted filesystem; the median of
-# RUNS runs is reported. Needs root, btrfs-progs and a built buildos-clean.
+# RUNS runs is reported. Needs root and btrfs-progs; builds buildos-clean
+# unless BUILDOS_CLEAN_BINARY names one.
 #
 #   Benchmarks/real-delete.sh [RUNS] [COUNT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 count=${2:-1000}
+# The binary as a build host gets it (README): release, Swift runtime linked
+# statically.
+if [ -z "${BUILDOS_CLEAN_BINARY:-}" ]; then
+  swift build -c release --static-swift-stdlib --product buildos-clean >&2
+fi
 binary=${BUILDOS_CLEAN_BINARY:-.build/release/buildos-clean}
-[ -x "$binary" ] || swift build -c release --product buildos-clean >&2
 [ "$(id -u)" -eq 0 ] || { echo "real-delete: needs root" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/buildos-clean-bench.XXXXXX)
@@ -53,7 +58,6 @@ release_mount() {
   rm -f "$work/img"
 }
 
-now() { date +%s.%N; }
 
 original() {
   for s in "$machine"/m-default-*; do
@@ -66,20 +70,27 @@ cleanup() { "$binary" cleanup --root "$work/mnt/machines" --toolchain default >/
 
 median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
 
-declare -A results
-for contender in original one_process cleanup; do
-  times=()
-  for _ in $(seq 1 "$runs"); do
+# Rounds interleave the contenders, so that a drift of the machine (page
+# cache, the image file's host filesystem) weighs on all three alike.
+declare -A times last
+ratios=
+for _ in $(seq 1 "$runs"); do
+  for contender in original one_process cleanup; do
     fresh
-    start=$(now)
+    start=$EPOCHREALTIME  # bash reads the clock itself: no process
     $contender
-    end=$(now)
+    end=$EPOCHREALTIME
     left=$(find "$machine" -maxdepth 1 -name 'm-default-*' | wc -l)
     [ "$left" -eq 0 ] || { echo "real-delete: $contender left $left strays" >&2; exit 1; }
-    times+=("$(echo "$end - $start" | bc -l)")
+    times[$contender]+="$(echo "$end - $start" | bc -l) "
+    last[$contender]=$(echo "$end - $start" | bc -l)
   done
-  results[$contender]=$(printf '%s\n' "${times[@]}" | median)
-  echo "$contender: ${times[*]}" >&2
+  ratios+="$(echo "${last[cleanup]} / ${last[one_process]}" | bc -l) "
+done
+declare -A results
+for contender in original one_process cleanup; do
+  results[$contender]=$(printf '%s\n' ${times[$contender]} | median)
+  echo "$contender: ${times[$contender]}" >&2
 done
 
 a=${results[original]}; b=${results[one_process]}; c=${results[cleanup]}
@@ -87,4 +98,5 @@ printf 'deleting %d read-only stray snapshots, median of %d runs on fresh filesy
 printf '  (a) original, two processes per subvolume:   %8.3f s\n' "$a"
 printf '  (b) one btrfs subvolume delete, all paths:   %8.3f s\n' "$b"
 printf '  (c) buildos-clean cleanup:                   %8.3f s\n' "$c"
-printf '  (a)/(c) = %.1f times faster;  (c)/(b) = %.2f\n' "$(echo "$a / $c" | bc -l)" "$(echo "$c / $b" | bc -l)"
+printf '  (a)/(c) = %.1f times faster;  (c)/(b) = %.2f (of the medians), %.2f (median of the rounds)\n' \
+  "$(echo "$a / $c" | bc -l)" "$(echo "$c / $b" | bc -l)" "$(printf '%s\n' $ratios | median)"

@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <unistd.h>
+#include <linux/stat.h>
 
 /// renameat2(2)'s RENAME_NOREPLACE flag.
 #define BUILDOS_RENAME_NOREPLACE 1U
@@ -45,6 +46,22 @@ static inline int buildos_drop_thread_ids(long uid, long gid) {
 static inline int buildos_restore_thread_ids(void) {
     if (syscall(SYS_setresuid, -1L, 0L, -1L) != 0) return -1;
     return (int)syscall(SYS_setresgid, -1L, 0L, -1L);
+}
+
+/// The id of the mount through which `path` relative to `fd` (`fd` itself
+/// when `path` is empty) is reached, as the first field of
+/// /proc/self/mountinfo names it (statx's STATX_MNT_ID, Linux 5.8). -1 with
+/// errno set on failure, ENOSYS when the kernel does not report it.
+static inline int buildos_mount_id(int fd, const char *path, unsigned long long *mount_id) {
+    struct statx status;
+    int flags = 0x100 /* AT_SYMLINK_NOFOLLOW */ | (path[0] == 0 ? 0x1000 /* AT_EMPTY_PATH */ : 0);
+    if (syscall(SYS_statx, fd, path, flags, STATX_MNT_ID, &status) != 0) return -1;
+    if (!(status.stx_mask & STATX_MNT_ID)) {
+        errno = ENOSYS;
+        return -1;
+    }
+    *mount_id = status.stx_mnt_id;
+    return 0;
 }
 
 #endif

@@ -15,8 +15,22 @@ public struct EntryPath: Hashable, Sendable, CustomStringConvertible {
 
     /// The path below `root`, as the diagnostics print it.
     public func rendered(root: String) -> String {
-        var path = root.hasSuffix("/") ? String(root.dropLast()) : root
-        for name in [volume, machine, entry].compactMap({ $0 }) { path += "/" + name.rawValue }
+        var path = root
+        if path.utf8.last == UInt8(ascii: "/") { path.removeLast() }
+        // One line per deleted entry: appended in place, no array of parts.
+        path.reserveCapacity(
+            path.utf8.count + 3 + volume.rawValue.utf8.count + (machine?.rawValue.utf8.count ?? 0)
+                + (entry?.rawValue.utf8.count ?? 0))
+        path += "/"
+        path += volume.rawValue
+        if let machine {
+            path += "/"
+            path += machine.rawValue
+        }
+        if let entry {
+            path += "/"
+            path += entry.rawValue
+        }
         return path
     }
 

@@ -114,7 +114,8 @@ public protocol FileSystem: Sendable {
     /// survive a crash.
     func sync(_ directory: DirectoryHandle) async throws(FSError)
 
-    /// The mount points at or below the open directory, as absolute paths.
+    /// The mount points at or below the open directory, as absolute paths
+    /// in byte order.
     func mountPoints(inside directory: DirectoryHandle) async throws(FSError) -> [String]
 
     // MARK: Files and locks

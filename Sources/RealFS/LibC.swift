@@ -60,6 +60,15 @@ enum LibC {
         return status
     }
 
+    /// The id of the mount through which `name` in `directory` (the
+    /// directory itself when empty) is reached (Linux 5.8).
+    static func mountID(_ directory: Int32, _ name: String = "") throws(FSError.Kind) -> UInt64 {
+        var id: CUnsignedLongLong = 0
+        let (result, error) = name.withCString { (buildos_mount_id(directory, $0, &id), errno) }
+        if result != 0 { throw FSError.Kind(errno: error) }
+        return UInt64(id)
+    }
+
     static func fstatfs(_ descriptor: Int32) throws(FSError.Kind) -> statfs {
         var status = statfs()
         if CBtrfsUtil.fstatfs(descriptor, &status) != 0 { throw failure() }
@@ -67,11 +76,16 @@ enum LibC {
     }
 
     static func readlinkat(_ directory: Int32, _ name: String) throws(FSError.Kind) -> String {
-        var buffer = [CChar](repeating: 0, count: Int(PATH_MAX) + 1)
-        let (count, error) = name.withCString { (Glibc.readlinkat(directory, $0, &buffer, buffer.count), errno) }
-        if count < 0 { throw FSError.Kind(errno: error) }
-        if count >= buffer.count { throw .other(errno: ENAMETOOLONG) }
-        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        // On the stack, uninitialized: the cleanup reads one link per
+        // subvolume it deletes (`mountPoints(inside:)`).
+        let capacity = Int(PATH_MAX) + 1
+        return try withUnsafeTemporaryAllocation(of: CChar.self, capacity: capacity) { buffer in
+            guard let base = buffer.baseAddress else { return Result<String, FSError.Kind>.failure(.other(errno: ENOMEM)) }
+            let (count, error) = name.withCString { (Glibc.readlinkat(directory, $0, base, capacity), errno) }
+            if count < 0 { return .failure(FSError.Kind(errno: error)) }
+            if count >= capacity { return .failure(.other(errno: ENAMETOOLONG)) }
+            return .success(String(decoding: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count]), as: UTF8.self))
+        }.get()
     }
 
     static func readlink(_ path: String) throws(FSError.Kind) -> String {

@@ -294,6 +294,7 @@ extension HostState {
 
     func mountPoints(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [String] {
         let directory = try directory(pid, handle)
-        return mounts.keys.filter { isWithin($0, directory) }.map { path(of: $0) }.sorted()
+        return mounts.keys.filter { isWithin($0, directory) }.map { path(of: $0) }
+            .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }
 }

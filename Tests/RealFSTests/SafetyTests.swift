@@ -85,6 +85,40 @@ struct SafetyTests {
         await tree.remove()
     }
 
+    @Test("the mount check finds a mount deep inside, one on the subvolume itself, and none beside it")
+    func mountCheckShortcutHidesNothing() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("v/m")
+        try tree.subvolume("v/m/deep")
+        try tree.directory("v/m/deep/a/b")
+        try tree.subvolume("v/m/bound")
+        try tree.subvolume("v/m/beside")
+        try tree.directory("v/m/beside-mnt")
+        let fs = RealFileSystemForTests.make()
+        let machine = try await fs.openRoot(tree.path("v/m"))
+        let deep = try await fs.openDirectory("deep", in: machine)
+        let beside = try await fs.openDirectory("beside", in: machine)
+        #expect(try await fs.mountPoints(inside: deep).isEmpty)
+        let mounts = ["v/m/deep/a/b", "v/m/bound", "v/m/beside-mnt"]
+        defer { for path in mounts { _ = try? Shell.run(["umount", "-l", tree.path(path)]) } }
+        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tree.path("v/m/deep/a/b")])
+        try Shell.run(["mount", "--bind", tree.path("v/m/bound"), tree.path("v/m/bound")])
+        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tree.path("v/m/beside-mnt")])
+        // Opened through the bind mount: the subvolume is that mount's root.
+        let bound = try await fs.openDirectory("bound", in: machine)
+        #expect(try await fs.mountPoints(inside: deep) == [tree.path("v/m/deep/a/b")])
+        #expect(try await fs.mountPoints(inside: bound) == [tree.path("v/m/bound")])
+        #expect(try await fs.mountPoints(inside: beside).isEmpty)
+        await fs.close(bound)
+        for path in mounts { try Shell.run(["umount", tree.path(path)]) }
+        let unbound = try await fs.openDirectory("bound", in: machine)
+        #expect(try await fs.mountPoints(inside: deep).isEmpty)
+        #expect(try await fs.mountPoints(inside: unbound).isEmpty)
+        for handle in [deep, beside, unbound, machine] { await fs.close(handle) }
+        await tree.remove()
+    }
+
     @Test("read-only is never changed: unprivileged, a read-only stray fails with EROFS and stays read-only")
     func readOnlyIsNeverChanged() async throws {
         try requireRealBackend()

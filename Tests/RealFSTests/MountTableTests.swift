@@ -1,0 +1,54 @@
+import TestSupport
+import Testing
+
+@testable import RealFS
+
+/// Reading `/proc/self/mountinfo` and finding the mount points inside a
+/// directory: pure functions, no btrfs needed.
+@Suite("Mount table")
+struct MountTableTests {
+    @Test("the fifth field of each line, unescaped, in byte order; the parent ids")
+    func parsesMountPoints() {
+        let mountinfo = """
+            46 45 0:50 / /mnt/build\\040machines/v/m/m-1/mnt rw shared:31 - tmpfs tmpfs rw
+            22 1 0:21 / / rw,relatime shared:1 - btrfs /dev/vda1 rw
+            45 22 7:0 / /mnt/build\\040machines rw,relatime shared:30 - btrfs /dev/loop0 rw
+
+            """
+        let snapshot = MountTable.parse(Array(mountinfo.utf8))
+        #expect(snapshot.mountPoints == ["/", "/mnt/build machines", "/mnt/build machines/v/m/m-1/mnt"])
+        #expect(snapshot.parents == [1, 22, 45])
+    }
+
+    @Test("at the path or below it; a sibling sharing the prefix is not inside")
+    func mountPointsUnder() {
+        let sorted = ["/", "/a", "/a/b", "/a/b-c", "/a/b/c", "/a/b/c/d", "/a/bc", "/z"]
+        #expect(MountTable.mountPoints(sorted, under: "/a/b") == ["/a/b", "/a/b/c", "/a/b/c/d"])
+        #expect(MountTable.mountPoints(sorted, under: "/a/b/c/d") == ["/a/b/c/d"])
+        #expect(MountTable.mountPoints(sorted, under: "/") == sorted)
+        #expect(MountTable.mountPoints(sorted, under: "/y").isEmpty)
+        #expect(MountTable.mountPoints([], under: "/a").isEmpty)
+    }
+
+    @Test("the binary search finds what a scan of every mount point finds")
+    func matchesAScan() {
+        var random = SeededGenerator(seed: 7)
+        let letters: [Character] = ["a", "b", "-", "/", "é"]
+        func path() -> String {
+            "/" + String((0..<Int.random(in: 0..<6, using: &random)).map { _ in letters[Int.random(in: letters.indices, using: &random)] })
+        }
+        for _ in 0..<500 {
+            let sorted = (0..<Int.random(in: 0..<12, using: &random)).map { _ in path() }
+                .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            let directory = path()
+            let scanned = sorted.filter { point in
+                let bytes = Array(point.utf8)
+                let prefix = Array(directory.utf8)
+                return bytes.starts(with: prefix)
+                    && (bytes.count == prefix.count || prefix.last == UInt8(ascii: "/")
+                        || bytes[prefix.count] == UInt8(ascii: "/"))
+            }
+            #expect(MountTable.mountPoints(sorted, under: directory) == scanned, "\(sorted) under \(directory)")
+        }
+    }
+}
