@@ -80,11 +80,14 @@ enum LibC {
         // subvolume it deletes (`mountPoints(inside:)`).
         let capacity = Int(PATH_MAX) + 1
         return try withUnsafeTemporaryAllocation(of: CChar.self, capacity: capacity) { buffer in
-            guard let base = buffer.baseAddress else { return Result<String, FSError.Kind>.failure(.other(errno: ENOMEM)) }
+            guard let base = buffer.baseAddress else {
+                return Result<String, FSError.Kind>.failure(.other(errno: ENOMEM))
+            }
             let (count, error) = name.withCString { (Glibc.readlinkat(directory, $0, base, capacity), errno) }
             if count < 0 { return .failure(FSError.Kind(errno: error)) }
             if count >= capacity { return .failure(.other(errno: ENAMETOOLONG)) }
-            return .success(String(decoding: UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count]), as: UTF8.self))
+            let bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count])
+            return .success(String(decoding: bytes, as: UTF8.self))
         }.get()
     }
 

@@ -45,13 +45,17 @@ extension SimulationRun {
 }
 
 extension FSOperation {
-    /// Whether the operation changes the tree. (A switch: a `Set` of a
-    /// `String`-backed enum hashes the raw string on every step.)
+    /// Whether the operation removes or alters an entry that exists: where
+    /// having followed a link does harm (invariant 3). A switch without a
+    /// default, so that a new operation must be placed; and no `Set`: a
+    /// `String`-backed enum hashes its raw string, on every step.
     var isDestructive: Bool {
         switch self {
         case .deleteSubvolume, .deleteSubvolumeByID, .unlink, .removeDirectory, .rename, .setReadOnly, .changeOwner:
             true
-        default:
+        case .openRoot, .openDirectory, .close, .list, .status, .readLink, .subvolumeInfo, .subvolumeID,
+            .nestedSubvolumes, .createSubvolume, .snapshot, .createSymlink, .makeDirectory, .sync, .mountPoints,
+            .openFile, .write, .read, .lock:
             false
         }
     }
