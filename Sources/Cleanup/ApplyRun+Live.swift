@@ -75,14 +75,24 @@ extension ApplyRun {
         guard !toolchains.isEmpty else { return }
         let owner = (try? await fileSystem.status(of: directory)).map { (user: $0.owner, group: $0.group) }
         for toolchain in toolchains {
-            let lock = try? await MachineLock.take(
-                toolchain, machine: machine, in: directory, on: fileSystem, owner: owner)
-            if let lock {
-                locks.held[toolchain] = lock
-            } else {
-                locks.busy.insert(toolchain)
+            do throws(FSError) {
+                if let lock = try await MachineLock.take(
+                    toolchain, machine: machine, in: directory, on: fileSystem, owner: owner)
+                {
+                    locks.held[toolchain] = lock
+                    continue
+                }
                 logger.debug("lock busy", metadata: ["machine": "\(machine)", "toolchain": "\(toolchain)"])
+            } catch {
+                // Not busy but failing (a directory in its place, no
+                // permission, EIO): the entries stay, and the operator is
+                // told, or they would stay unnoticed on every run.
+                if let volume = volume?.name {
+                    let path = EntryPath(volume: volume, machine: machine, entry: MachineNaming.lockFile(machine, toolchain))
+                    report.add(line(path, .error, "unable to take machine lock", error.cause))
+                }
             }
+            locks.busy.insert(toolchain)
         }
     }
 

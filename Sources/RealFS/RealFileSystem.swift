@@ -223,8 +223,16 @@ public struct RealFileSystem: FileSystem {
                 return []
             }
             let path = try LibC.readlink("/proc/self/fd/\(directory.descriptor)")
-            // A deleted directory has nothing reachable mounted inside.
-            if path.hasSuffix(" (deleted)") { return [] }
+            // The kernel marks a deleted directory so, and a deleted
+            // directory has nothing reachable mounted inside; but a live one
+            // may have the same name (a stray `m-default-1 (deleted)`): then
+            // the path names the very directory open here.
+            if path.hasSuffix(" (deleted)") {
+                let opened = try LibC.fstat(directory.descriptor)
+                guard let named = try? LibC.fstatat(AT_FDCWD, path),
+                    named.st_dev == opened.st_dev, named.st_ino == opened.st_ino
+                else { return [] }
+            }
             return MountTable.mountPoints(table.mountPoints, under: path)
         }
     }

@@ -164,7 +164,9 @@ extension LayoutEntry {
             switch kind {
             case .subvol: ["ro", "received", "default", "snapshot-of", "owner", "mode"]
             case .volume: ["owner", "nouser_subvol_rm_allowed"]
-            case .dir, .file, .link: ["owner", "mode"]
+            case .dir, .file: ["owner", "mode"]
+            // A symbolic link's mode means nothing on Linux.
+            case .link: ["owner"]
             case .tmpfs, .fifo, .mount: []
             }
         guard allowed.contains(key) else { throw LayoutError(line: line, message: "flag '\(key)' does not apply to \(kind.rawValue)") }

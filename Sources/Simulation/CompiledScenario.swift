@@ -113,7 +113,7 @@ public struct CompiledScenario: Sendable {
             }
             if fault.kind == .error {
                 guard let name = fault.error, errorKind(name) != nil else {
-                    throw ScenarioError("an error fault needs error: EIO, EBUSY, ENOSPC or ENOTEMPTY")
+                    throw ScenarioError("an error fault needs error: EIO, EBUSY, ENOSPC, ENOTEMPTY, EPERM or EROFS")
                 }
                 guard let operation = fault.operation, FSOperation(rawValue: operation) != nil else {
                     throw ScenarioError("an error fault needs an operation (\(FSOperation.allCases.map(\.rawValue).joined(separator: ", ")))")

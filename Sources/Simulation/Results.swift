@@ -6,24 +6,35 @@
 import Yams
 
 extension Explorer {
-    /// One run of the scenario with the given strategy seed (random), for
-    /// its trace.
-    public func trace(seed: UInt64) throws -> String {
-        let run = try SimulationRun(compiled, strategy: RandomStrategy(seed: seed))
-        return run.execute().traceText()
+    /// The first schedule the exploration runs (schedule 0 of its
+    /// strategy and seed, or the replayed one), run again with tracing.
+    func firstSchedule() throws -> RunResult {
+        let strategy: any SchedulingStrategy
+        let seed = SeededRandom.derive(options.seed, 0)
+        switch options.strategy {
+        case .random:
+            strategy = RandomStrategy(seed: seed)
+        case .pct:
+            var exploration = Exploration(compiled: compiled, options: options)
+            try exploration.prepare()
+            strategy = PCTStrategy(
+                seed: seed, depth: options.pctDepth, expectedSteps: max(1, exploration.referenceSteps))
+        case .exhaustive:
+            strategy = PrefixStrategy(prefix: [])
+        case .replay:
+            strategy = ReplayStrategy(options.replay ?? [])
+        }
+        return try SimulationRun(compiled, strategy: strategy).execute()
     }
 
-    /// The machines root after one run with the given strategy seed, as a
-    /// layout.
-    public func endState(seed: UInt64) throws -> String {
-        let run = try SimulationRun(compiled, strategy: RandomStrategy(seed: seed))
-        return run.execute().endLayout.text
+    /// The trace of the first schedule.
+    public func trace() throws -> String {
+        try firstSchedule().traceText()
     }
 
-    /// One run replaying a schedule, for its trace.
-    public func trace(replaying choices: [Choice]) throws -> String {
-        let run = try SimulationRun(compiled, strategy: ReplayStrategy(choices))
-        return run.execute().traceText()
+    /// The machines root after the first schedule, as a layout.
+    public func endState() throws -> String {
+        try firstSchedule().endLayout.text
     }
 }
 

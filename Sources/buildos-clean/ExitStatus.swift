@@ -8,7 +8,7 @@ enum ExitStatus: Int32, CaseIterable {
     /// status).
     case halted = 1
     /// Bad arguments or configuration (invalid toolchain, no toolchains,
-    /// unreadable layout); nothing was touched.
+    /// an invalid layout or scenario file); nothing was touched.
     case usage = 64
     /// An input file (layout, kernel command line) cannot be read.
     case noInput = 66

@@ -85,14 +85,11 @@ struct ScenarioRunCommand: ParsableCommand {
             switch format {
             case .text:
                 print(result.text)
-                if trace {
-                    let firstTrace =
-                        options.replay.map { try? explorer.trace(replaying: $0) }
-                        ?? (try? explorer.trace(seed: options.seed))
+                if trace, let text = try? explorer.trace() {
                     print("  trace of the first schedule:")
-                    print((firstTrace ?? nil ?? "").split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+                    print(text.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
                 }
-                if endState, let layout = try? explorer.endState(seed: options.seed) {
+                if endState, let layout = try? explorer.endState() {
                     print("  end state of the first schedule:")
                     print(layout.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
                 }

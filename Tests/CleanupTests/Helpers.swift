@@ -21,9 +21,10 @@ func cleanup(
 /// The diagnostic lines of a report.
 func lines(_ report: Report) -> [String] { report.diagnostics.map(\.line) }
 
-/// The names in a simulated directory.
-func names(_ host: SimulatedHost, _ path: String) -> [String] {
-    (host.names(at: path) ?? []).map(\.rawValue)
+/// The names in a simulated directory; nil when there is no such
+/// directory (so that `== []` means emptied, not gone).
+func names(_ host: SimulatedHost, _ path: String) -> [String]? {
+    host.names(at: path)?.map(\.rawValue)
 }
 
 let machine = "/build/machines/default/m"

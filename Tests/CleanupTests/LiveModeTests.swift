@@ -56,6 +56,31 @@ struct LiveModeTests {
         _ = lock
     }
 
+    @Test("a lock that fails (not busy: a directory in its place) keeps its entries with an error line")
+    func failingLock() async throws {
+        let host = try makeHost(
+            """
+            volume default owner=1000:1000
+            dir    default/m owner=1000:1000
+            subvol default/m/m-1 ro owner=1000:1000
+            link   default/m/m -> m-1
+            subvol default/m/m-default-7-1 owner=1000:1000
+            dir    default/m/m-default.lock owner=1000:1000
+            subvol default/m/m-gcc-8-1 owner=1000:1000
+            """)
+        let report = await liveCleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default.lock: error: unable to take machine lock: is a directory (EISDIR)",
+                "\(machine)/m-default.lock: warning: unknown entry (plain directory), kept",
+                "\(machine)/m-gcc-8-1: info: deleted subvolume",
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-default-7-1", "m-default.lock"])
+        let kept = report.decisions.first { $0.item.path.entry == "m-default-7-1" }
+        #expect(kept?.outcome == .locked(.default))
+        #expect(report.exitStatus == 1)
+    }
+
     @Test("a deleted machine waits for its builds: kept while a lock is busy, gone once it is free")
     func deletedMachineWaits() async throws {
         let host = try makeHost(

@@ -110,22 +110,31 @@ struct RandomFarm {
 
     static func byteOrder(_ a: String, _ b: String) -> Bool { a.utf8.lexicographicallyPrecedes(b.utf8) }
 
+    /// What a generated entry is, as the original's bash would tell: the
+    /// suffix after `<m>-` all digits (a revision), a toolchain name (a
+    /// bootstrapped machine), or anything else. Known here from how the name
+    /// was made, not from the grammar under test.
+    enum Generated: Equatable {
+        case revision, bootstrapped(String), working
+    }
+
     mutating func addMachine(_ machine: String, in volume: String, using random: inout SeededGenerator) {
         let directory = "\(volume)/\(machine)"
         layout.entries.append(LayoutEntry(.dir, directory))
-        var names: [String] = []
+        var entries: [String: Generated] = [:]
         let revisions = Int.random(in: 0...3, using: &random)
-        names += (1...max(1, revisions)).prefix(revisions).map { "\(machine)-\($0)" }
+        for revision in (1...max(1, revisions)).prefix(revisions) { entries["\(machine)-\(revision)"] = .revision }
         for toolchain in ["default", "gcc", "clang", "stage", "old"] where Int.random(in: 0..<3, using: &random) == 0 {
-            names.append("\(machine)-\(toolchain)")
+            entries["\(machine)-\(toolchain)"] = .bootstrapped(toolchain)
             for _ in 0..<Int.random(in: 0...2, using: &random) {
-                names.append("\(machine)-\(toolchain)-\(Int.random(in: 1...9999, using: &random))-\(Int.random(in: 1...9, using: &random))")
+                let suffix = "\(Int.random(in: 1...9999, using: &random))-\(Int.random(in: 1...9, using: &random))"
+                entries["\(machine)-\(toolchain)-\(suffix)"] = .working
             }
         }
-        names = Array(Set(names)).sorted(by: Self.byteOrder)
+        let names = entries.keys.sorted(by: Self.byteOrder)
         for name in names {
             var entry = LayoutEntry(.subvol, "\(directory)/\(name)")
-            entry.readOnly = MachineEntryName(classifying: EntryName(name)!, machine: EntryName(machine)!).isRevision
+            entry.readOnly = entries[name] == .revision
             layout.entries.append(entry)
         }
         let linked = revisions > 0 && Int.random(in: 0..<5, using: &random) > 0
@@ -139,20 +148,13 @@ struct RandomFarm {
         let path = "/build/machines/\(directory)"
         for name in names {
             let kept: Bool
-            switch MachineEntryName(classifying: EntryName(name)!, machine: EntryName(machine)!) {
+            switch entries[name] {
             case .revision: kept = linked
-            case .bootstrapped(let toolchain): kept = linked && toolchains.contains(toolchain.rawValue)
-            default: kept = false
+            case .bootstrapped(let toolchain): kept = linked && toolchains.contains(toolchain)
+            case .working, nil: kept = false
             }
             if !kept { originalLines.append("\(path)/\(name): info: deleted subvolume") }
         }
         if !linked { originalLines.append("\(path): info: deleted machine directory") }
-    }
-}
-
-extension MachineEntryName {
-    var isRevision: Bool {
-        if case .revision = self { return true }
-        return false
     }
 }

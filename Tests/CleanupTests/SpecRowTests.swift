@@ -309,7 +309,12 @@ struct SpecRowTests {
         let lock = try await agent.openFile("m-default.lock", in: directory, options: [.write])
         #expect(try await agent.tryLock(lock))
         let report = await cleanup(host)
-        #expect(lines(report).contains("\(machine)/m-default-7-1: info: deleted subvolume"))
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-7-1: info: deleted subvolume",
+                "\(machine)/m-default.lock: info: removed stale lock file",
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-default"])
     }
 
     @Test("an entry swapped between the check and the delete is kept")

@@ -31,14 +31,20 @@ struct DeletionConformance {
         }
     }
 
-    @Test("without user_subvol_rm_allowed its unprivileged owner gets EPERM", arguments: Backends.all)
+    @Test("without user_subvol_rm_allowed its unprivileged owner gets EPERM, read-only or not", arguments: Backends.all)
     func ownerWithoutMountOption(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend, SandboxOptions(userSubvolumeRemovalAllowed: false)) { sandbox, directory in
             let (user, home) = try await userHome(sandbox, directory)
             try await user.createSubvolume("s", in: home)
+            try await user.createSubvolume("r", in: home)
+            try await user.withDirectory("r", in: home) { r throws(FSError) in try await user.setReadOnly(true, of: r) }
             await #expect(throws: FSError(.notPermitted, .deleteSubvolume, name: "s")) {
                 try await user.deleteSubvolume("s", in: home)
             }
+            await #expect(throws: FSError(.notPermitted, .deleteSubvolume, name: "r")) {
+                try await user.deleteSubvolume("r", in: home)
+            }
+            #expect(try await user.names(home) == ["r", "s"])
         }
     }
 

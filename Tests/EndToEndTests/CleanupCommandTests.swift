@@ -135,14 +135,14 @@ struct CleanupCommandTests {
     }
 
     @Test(
-        "bad arguments exit 64 with a clear message and touch nothing",
+        "bad arguments exit 64 with a clear message, before any output",
         arguments: [
             (["cleanup", "--layout", "L", "--toolchain", "gcc-13"], "invalid toolchain: toolchain name 'gcc-13' contains '-'"),
             (["cleanup", "--layout", "L"], "no toolchains configured"),
             (["cleanup", "--layout", "L", "--no-toolchains", "--toolchain", "default"], "--no-toolchains cannot be combined"),
             (["cleanup", "--layout", "L", "--toolchain", "default", "--root", "relative"], "--root needs an absolute path"),
             (["cleanup", "--layout", "L", "--toolchain", "default", "--dry-run", "--show-plan"], "--dry-run already prints the plan"),
-            (["cleanup", "--layout", "L", "--toolchain", "default", "--format", "xml"], "xml"),
+            (["cleanup", "--layout", "L", "--toolchain", "default", "--format", "xml"], "The value 'xml' is invalid for '--format"),
             (["cleanup", "--bogus"], "Unknown option '--bogus'"),
             (["nonsense"], "Unexpected argument 'nonsense'"),
         ])

@@ -10,7 +10,6 @@ import TestSupport
     .enabled(if: realBackendRuns, Comment(rawValue: RealBackendAvailability.problem ?? "")))
 struct SafetyTests {
     func boot(_ tree: RealTree, as credentials: Credentials? = nil) async throws -> Report {
-        try requireRealBackend()
         let fs = credentials.map { RealFileSystemForTests.make(as: $0) } ?? RealFileSystemForTests.make()
         return await CleanupRun(fileSystem: fs, root: tree.root, toolchains: ToolchainSet([.default])).run().report
     }
@@ -85,7 +84,7 @@ struct SafetyTests {
         await tree.remove()
     }
 
-    @Test("the mount check finds a mount deep inside, one on the subvolume itself, and none beside it")
+    @Test("the mount check sees mounts deep inside, on the subvolume, in a stray named as deleted; none elsewhere")
     func mountCheckShortcutHidesNothing() async throws {
         try requireRealBackend()
         let tree = try RealTree()
@@ -95,22 +94,31 @@ struct SafetyTests {
         try tree.subvolume("v/m/bound")
         try tree.subvolume("v/m/beside")
         try tree.directory("v/m/beside-mnt")
+        try tree.subvolume("v/m/m-default-1 (deleted)")
+        try tree.directory("v/m/m-default-1 (deleted)/mnt")
+        try tree.subvolume("v/m/gone")
         let fs = RealFileSystemForTests.make()
         let machine = try await fs.openRoot(tree.path("v/m"))
         let deep = try await fs.openDirectory("deep", in: machine)
         let beside = try await fs.openDirectory("beside", in: machine)
+        let named = try await fs.openDirectory("m-default-1 (deleted)", in: machine)
+        let gone = try await fs.openDirectory("gone", in: machine)
+        try await fs.deleteSubvolume("gone", in: machine)
         #expect(try await fs.mountPoints(inside: deep).isEmpty)
-        let mounts = ["v/m/deep/a/b", "v/m/bound", "v/m/beside-mnt"]
+        let mounts = ["v/m/deep/a/b", "v/m/bound", "v/m/beside-mnt", "v/m/m-default-1 (deleted)/mnt"]
         defer { for path in mounts { _ = try? Shell.run(["umount", "-l", tree.path(path)]) } }
         try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tree.path("v/m/deep/a/b")])
         try Shell.run(["mount", "--bind", tree.path("v/m/bound"), tree.path("v/m/bound")])
         try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tree.path("v/m/beside-mnt")])
+        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tree.path("v/m/m-default-1 (deleted)/mnt")])
         // Opened through the bind mount: the subvolume is that mount's root.
         let bound = try await fs.openDirectory("bound", in: machine)
         #expect(try await fs.mountPoints(inside: deep) == [tree.path("v/m/deep/a/b")])
         #expect(try await fs.mountPoints(inside: bound) == [tree.path("v/m/bound")])
+        #expect(try await fs.mountPoints(inside: named) == [tree.path("v/m/m-default-1 (deleted)/mnt")])
         #expect(try await fs.mountPoints(inside: beside).isEmpty)
-        await fs.close(bound)
+        #expect(try await fs.mountPoints(inside: gone).isEmpty)
+        for handle in [named, gone, bound] { await fs.close(handle) }
         for path in mounts { try Shell.run(["umount", tree.path(path)]) }
         let unbound = try await fs.openDirectory("bound", in: machine)
         #expect(try await fs.mountPoints(inside: deep).isEmpty)

@@ -8,10 +8,11 @@ public enum Backends {
 
 /// Runs `body` in a fresh sandbox and tears it down afterwards.
 public func withSandbox(
-    _ backend: any ConformanceBackend, _ options: SandboxOptions = .standard,
-    _ body: (any Sandbox, DirectoryHandle) async throws -> Void
+    _ backend: any ConformanceBackend, _ options: SandboxOptions = .standard, file: String = #fileID,
+    function: String = #function, _ body: (any Sandbox, DirectoryHandle) async throws -> Void
 ) async throws {
     let sandbox = try await backend.makeSandbox(options)
+    if backend is RealBackend { RealBackendCount.record(file: file, function: function) }
     do {
         let directory = try await sandbox.open()
         try await body(sandbox, directory)

@@ -17,7 +17,6 @@ public struct RealBackend: ConformanceBackend {
 
     public func makeSandbox(_ options: SandboxOptions) async throws -> any Sandbox {
         if let problem { throw Unavailable(description: "real backend unavailable: \(problem)") }
-        RealBackendCount.record()
         let name = Sandboxes.uniqueName()
         if options.crashable || !options.userSubvolumeRemovalAllowed {
             let filesystem = try LoopFilesystem(

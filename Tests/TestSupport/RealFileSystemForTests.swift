@@ -15,9 +15,9 @@ public enum RealFileSystemForTests {
 public let realBackendRuns = RealBackendAvailability.problem == nil || RealBackendAvailability.isRequired
 
 /// Fails the test when the real backend was required but is missing.
-public func requireRealBackend() throws {
+public func requireRealBackend(file: String = #fileID, function: String = #function) throws {
     if let problem = RealBackendAvailability.problem {
         throw RealBackend.Unavailable(description: "real backend unavailable: \(problem)")
     }
-    RealBackendCount.record()
+    RealBackendCount.record(file: file, function: function)
 }

@@ -57,10 +57,15 @@ public struct RealTree: Sendable {
         try Shell.run(["btrfs", "property", "get", "-ts", path(relative), "ro"]).contains("ro=true")
     }
 
+    /// The `Received UUID` of `btrfs subvolume show`: `-` when there is
+    /// none. Throws when the line is missing.
     public func receivedUUID(_ relative: String) throws -> String {
-        let show = try Shell.run(["btrfs", "subvolume", "show", path(relative)])
-        let line = show.split(separator: "\n").first { $0.contains("Received UUID") } ?? ""
-        return line.split(separator: " ", omittingEmptySubsequences: true).last.map(String.init) ?? ""
+        let command = ["btrfs", "subvolume", "show", path(relative)]
+        let show = try Shell.run(command)
+        guard let line = show.split(separator: "\n").first(where: { $0.contains("Received UUID:") }),
+            let value = line.split(whereSeparator: { $0 == " " || $0 == "\t" }).last
+        else { throw Shell.Failure(command: command, status: 0, output: "no Received UUID line: " + show) }
+        return String(value)
     }
 
     /// Removes the tree (unmounting anything left inside first).

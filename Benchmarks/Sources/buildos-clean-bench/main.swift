@@ -21,5 +21,7 @@ case "simulation":
 case "step-cost":
     StepCostBenchmark.run()
 default:
-    print("usage: buildos-clean-bench scan-plan [REPETITIONS] | simulation [REPETITIONS] | step-cost")
+    print(
+        "usage: buildos-clean-bench scan-plan [REPETITIONS] | simulation [REPETITIONS] | step-cost\n"
+            + "       buildos-clean-bench scan-plan-split [MACHINES] | plan-only [MACHINES] | sizes")
 }
