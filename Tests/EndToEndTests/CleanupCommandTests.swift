@@ -46,6 +46,19 @@ struct CleanupCommandTests {
         #expect(result.status == 0)
     }
 
+    @Test("--no-toolchains, asked for: every bootstrapped machine goes, revisions stay")
+    func noToolchains() throws {
+        let layout = try layoutFile("subvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default\nsubvol v/m/m-gcc\n")
+        let result = try Binary.run(["cleanup", "--layout", layout, "--no-toolchains"])
+        #expect(
+            result.outputLines == [
+                "cleaned up entries in /build/machines/",
+                "  /build/machines/v/m/m-default: info: deleted subvolume",
+                "  /build/machines/v/m/m-gcc: info: deleted subvolume",
+            ])
+        #expect(result.status == 0)
+    }
+
     @Test("a failure halts: exit 1 and the advice to restart the monitor")
     func halting() throws {
         let layout = try layoutFile("subvol v/m/m-1 ro\nlink v/m/m -> m-9\n")
