@@ -4,9 +4,10 @@ import FSProtocol
 ///
 /// Toolchain names appear inside entry names (`<m>-<tc>`, `<m>-<tc>-<rest>`,
 /// `<m>-<tc>.lock`), so that every name parses without the configuration
-/// they must hold no `-` or `/`, must not be all digits (that would read as
-/// a revision), must not start with `.`, and must not end in `.lock` (that
-/// would read as a lock file).
+/// they must start with an ASCII letter (so that neither a revision
+/// `<m>-<N>` nor a later Build OS revision `<m>-<P>.<R>` reads as a
+/// bootstrapped machine), hold no `-`, `/`, blank or control character, and
+/// must not end in `.lock` (that would read as a lock file).
 public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, CustomStringConvertible, Codable {
     public let rawValue: String
 
@@ -29,15 +30,16 @@ public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, Custo
 
     static func isDigit(_ byte: UInt8) -> Bool { byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9") }
 
+    static func isASCIILetter(_ byte: UInt8) -> Bool {
+        (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+    }
+
     /// Whether the bytes make a toolchain name, in one pass.
     static func isValid<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bool {
-        guard let first = bytes.first, first != UInt8(ascii: ".") else { return false }
-        var allDigits = true
+        guard let first = bytes.first, isASCIILetter(first) else { return false }
         for byte in bytes {
             if byte == UInt8(ascii: "-") || byte == UInt8(ascii: "/") || byte < 0x21 || byte == 0x7f { return false }
-            if !isDigit(byte) { allDigits = false }
         }
-        if allDigits { return false }
         return !endsInLock(bytes)
     }
 
@@ -58,8 +60,9 @@ public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, Custo
         if name.isEmpty { return "empty toolchain name" }
         if name.contains("-") { return "toolchain name '\(name)' contains '-'" }
         if name.contains("/") { return "toolchain name '\(name)' contains '/'" }
-        if name.hasPrefix(".") { return "toolchain name '\(name)' starts with '.'" }
-        if name.utf8.allSatisfy(isDigit) { return "toolchain name '\(name)' is all digits" }
+        if let first = name.utf8.first, !isASCIILetter(first) {
+            return "toolchain name '\(name)' does not start with an ASCII letter"
+        }
         if name.hasSuffix(".lock") { return "toolchain name '\(name)' ends in '.lock'" }
         return "toolchain name '\(name)' contains a blank or control character"
     }

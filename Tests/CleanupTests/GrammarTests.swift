@@ -10,7 +10,14 @@ struct GrammarTests {
         ("m-042", .revision("042")),
         ("m-default", .bootstrapped(.default)),
         ("m-gcc_13.1", .bootstrapped(Toolchain(rawValue: "gcc_13.1")!)),
-        ("m-12abc", .bootstrapped(Toolchain(rawValue: "12abc")!)),
+        ("m-gcc13", .bootstrapped(Toolchain(rawValue: "gcc13")!)),
+        // A later Build OS revision <m>-<P>.<R> and anything led by a digit
+        // or a non-letter is no toolchain: unknown, so kept.
+        ("m-12abc", .unknown),
+        ("m-1.3", .unknown),
+        ("m-1.3-4242-1", .unknown),
+        ("m-1.3.lock", .unknown),
+        ("m-_x", .unknown),
         ("m-default-4242-1", .workingSnapshot(.default, suffix: "4242-1")),
         ("m-default-x", .workingSnapshot(.default, suffix: "x")),
         ("m-default--rf", .workingSnapshot(.default, suffix: "-rf")),

@@ -9,8 +9,12 @@ struct ToolchainTests {
             ("", "empty toolchain name"),
             ("gcc-13", "toolchain name 'gcc-13' contains '-'"),
             ("a/b", "toolchain name 'a/b' contains '/'"),
-            (".hidden", "toolchain name '.hidden' starts with '.'"),
-            ("2024", "toolchain name '2024' is all digits"),
+            (".hidden", "toolchain name '.hidden' does not start with an ASCII letter"),
+            ("2024", "toolchain name '2024' does not start with an ASCII letter"),
+            ("1.3", "toolchain name '1.3' does not start with an ASCII letter"),
+            ("12abc", "toolchain name '12abc' does not start with an ASCII letter"),
+            ("_gcc", "toolchain name '_gcc' does not start with an ASCII letter"),
+            ("\u{e9}t\u{e9}", "toolchain name '\u{e9}t\u{e9}' does not start with an ASCII letter"),
             ("x.lock", "toolchain name 'x.lock' ends in '.lock'"),
             ("a b", "toolchain name 'a b' contains a blank or control character"),
         ])
@@ -19,7 +23,7 @@ struct ToolchainTests {
         #expect(Toolchain.problem(with: name) == problem)
     }
 
-    @Test("valid names", arguments: ["default", "gcc_13.1", "clang17", "12abc", "a.lock.b"])
+    @Test("valid names", arguments: ["default", "gcc_13.1", "clang17", "Z9", "a.lock.b", "x"])
     func validNames(name: String) {
         #expect(Toolchain(rawValue: name)?.rawValue == name)
     }
