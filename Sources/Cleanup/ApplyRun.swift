@@ -239,9 +239,9 @@ struct ApplyRun {
         }
     }
 
-    /// The steps after the subvolume is open: identity, mounts, the delete
-    /// by id, and when btrfs answers that it holds nested subvolumes,
-    /// those first (deepest first), then the delete again.
+    /// The steps after the subvolume is open: identity, mounts, then the
+    /// delete by id, its nested subvolumes first when it holds any
+    /// (`ApplyRun+Nested.swift`).
     mutating func deleteOpenedSubvolume(
         _ item: PlanItem, _ name: EntryName, _ subvolume: DirectoryHandle, in machineDirectory: DirectoryHandle
     ) async -> Outcome {
@@ -270,87 +270,7 @@ struct ApplyRun {
             report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
             return .failed(error)
         }
-        var nestedDeleted: [String] = []
-        while true {
-            do throws(FSError) {
-                try await deleteByID(id, name: name, item: item, in: machineDirectory)
-                return .deleted(nested: nestedDeleted)
-            } catch where error.kind == .notEmpty && nestedDeleted.isEmpty {
-                // Nested subvolumes: found from the subvolume itself, never
-                // through a link, and deleted deepest first.
-                switch await deleteNested(of: subvolume, item: item, in: machineDirectory) {
-                case .success(let paths) where !paths.isEmpty: nestedDeleted = paths
-                case .success: return failedDelete(item, error)
-                case .failure(let failure): return failure.outcome
-                }
-            } catch {
-                if error.kind == .noEntry { return .vanished }
-                return failedDelete(item, error)
-            }
-        }
-    }
-
-    /// Deletes by id; kernels before 5.7 cannot, and delete by name, right
-    /// after the identity check.
-    func deleteByID(_ id: SubvolumeID, name: EntryName, item: PlanItem, in machineDirectory: DirectoryHandle)
-        async throws(FSError)
-    {
-        logger.debug("deleting subvolume", metadata: ["path": "\(item.path)", "id": "\(id)"])
-        do throws(FSError) {
-            try await fileSystem.deleteSubvolume(id: id, via: machineDirectory)
-        } catch where error.kind == .notSupported {
-            try await fileSystem.deleteSubvolume(name, in: machineDirectory)
-        }
-    }
-
-    mutating func failedDelete(_ item: PlanItem, _ error: FSError) -> Outcome {
-        report.add(line(item.path, .error, "unable to delete subvolume", Self.deletionCause(error)))
-        return .failed(error)
-    }
-
-    /// Deletes the subvolumes below an open one, deepest first; the paths
-    /// deleted, or the outcome of the outer subvolume when one fails.
-    mutating func deleteNested(of subvolume: DirectoryHandle, item: PlanItem, in machineDirectory: DirectoryHandle)
-        async -> Result<[String], NestedFailure>
-    {
-        var deleted: [String] = []
-        do throws(FSError) {
-            for nested in try await fileSystem.nestedSubvolumes(of: subvolume) {
-                do throws(FSError) {
-                    logger.debug("deleting nested subvolume", metadata: ["path": "\(item.path)/\(nested.path)"])
-                    try await fileSystem.deleteSubvolume(id: nested.id, via: machineDirectory)
-                } catch {
-                    if error.kind == .noEntry { continue }
-                    report.add(
-                        line(
-                            item.path, .error, "unable to delete subvolume",
-                            "nested subvolume \(nested.path): \(Self.deletionCause(error))"))
-                    return .failure(NestedFailure(outcome: .failed(error)))
-                }
-                deleted.append(nested.path)
-                report.add(
-                    Diagnostic(
-                        path: item.path.rendered(root: plan.root) + "/" + nested.path, level: .info,
-                        message: "deleted nested subvolume"))
-            }
-        } catch {
-            report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
-            return .failure(NestedFailure(outcome: .failed(error)))
-        }
-        return .success(deleted)
-    }
-
-    struct NestedFailure: Error {
-        var outcome: Outcome
-    }
-
-    /// The cause of a failed delete, in the words of the machine layout.
-    static func deletionCause(_ error: FSError) -> String {
-        switch error.kind {
-        case .notEmpty: "nested subvolume (ENOTEMPTY)"
-        case .readOnly: "read-only subvolume, run as root (EROFS)"
-        default: error.cause
-        }
+        return await deleteWithNested(id, name, item, subvolume, in: machineDirectory)
     }
 
     mutating func removeLockFile(_ item: PlanItem, in machineDirectory: DirectoryHandle) async {

@@ -64,7 +64,12 @@ public struct Planner: Sendable {
         case .listed(let directory):
             let machineIdentity = machine.status.identity
             let link = LinkState(directory, machine: machine.name)
-            if case .absent = link {
+            if case .unrecognised(let reason) = link {
+                item(.report, reason)
+                for entry in directory.entries {
+                    plan.items.append(planEntry(entry, of: machine.name, at: path, in: machineIdentity, link: link))
+                }
+            } else if case .absent = link {
                 let first = plan.items.count
                 for entry in directory.entries {
                     plan.items.append(planEntry(entry, of: machine.name, at: path, in: machineIdentity, link: link))
@@ -88,11 +93,14 @@ public struct Planner: Sendable {
         /// In error: the machine stays, with its revisions and bootstrapped
         /// subvolumes.
         case broken(Reason)
+        /// No link, but the directory is not that of a machine being
+        /// deleted: everything stays.
+        case unrecognised(Reason)
 
         init(_ directory: MachineDirectory, machine: EntryName) {
             switch directory.link {
             case .absent:
-                self = .absent
+                self = LinkState.linkToOwnSubvolume(in: directory).map { .unrecognised($0) } ?? .absent
             case .notSymlink(let kind):
                 self = .broken(.linkNotSymlink(kind))
             case .unreadable(let error):
@@ -112,6 +120,29 @@ public struct Planner: Sendable {
                 }
                 self = .valid(target: name)
             }
+        }
+
+        /// The first symbolic link (in byte order) of a link-less machine
+        /// directory that names one of its subvolumes, or cannot be read.
+        ///
+        /// A target names a subvolume when its last component (empty and
+        /// `.` components aside) is the name of a subvolume entry of the
+        /// directory: `m-2`, `./m-2`, `../m/m-2` and an absolute path all do.
+        /// A link elsewhere that happens to end in such a name counts too:
+        /// in doubt, the machine is kept.
+        static func linkToOwnSubvolume(in directory: MachineDirectory) -> Reason? {
+            if directory.otherLinks.isEmpty { return nil }
+            let subvolumes = Set(directory.entries.lazy.filter { $0.kind == .subvolume }.map(\.name))
+            for entry in directory.entries where entry.kind == .symlink {
+                guard let target = directory.otherLinks[entry.name] else { continue }
+                guard let target else {
+                    return .layoutNotRecognised(link: entry.name.rawValue, target: nil, subvolume: nil)
+                }
+                let last = target.split(separator: "/").last { $0 != "." }
+                guard let last, let name = EntryName(String(last)), subvolumes.contains(name) else { continue }
+                return .layoutNotRecognised(link: entry.name.rawValue, target: target, subvolume: name.rawValue)
+            }
+            return nil
         }
     }
 
@@ -144,6 +175,8 @@ public struct Planner: Sendable {
         case .broken(let reason):
             if entry.name == machine { return item(.report, reason) }
             deleting = false
+        case .unrecognised:
+            return item(.keep, .inUnrecognisedLayout)
         }
         if !entry.name.isExact { return item(.report, .undecodableName) }
         switch MachineEntryName(classifying: entry.name, machine: machine) {

@@ -12,6 +12,8 @@ public enum Reason: Hashable, Sendable {
     /// A bootstrapped machine of an unconfigured toolchain, kept because
     /// the machine's current link is in error.
     case keptForLinkError(Toolchain)
+    /// An entry of a machine directory whose layout is not recognised.
+    case inUnrecognisedLayout
 
     // Deleted or removed.
     case unconfiguredToolchain(Toolchain)
@@ -35,6 +37,12 @@ public enum Reason: Hashable, Sendable {
     case linkNotSymlink(EntryKind)
     indirect case unreadableLink(FSError)
     case machineKeepsEntries
+    /// A machine without its current link that still holds another
+    /// symbolic link naming one of its subvolumes (a stray `m-latest`, a
+    /// link renamed by hand, a later Build OS layout): not a machine being
+    /// deleted, so nothing of it is touched. `target` is nil when the link
+    /// could not be read.
+    case layoutNotRecognised(link: String, target: String?, subvolume: String?)
 
     /// A stable code for scripts.
     public var code: String {
@@ -46,6 +54,7 @@ public enum Reason: Hashable, Sendable {
         case .revision: "revision"
         case .configuredToolchain: "configured-toolchain"
         case .keptForLinkError: "kept-for-link-error"
+        case .inUnrecognisedLayout: "in-unrecognised-layout"
         case .unconfiguredToolchain: "unconfigured-toolchain"
         case .staleWorkingSnapshot: "stale-working-snapshot"
         case .machineWithoutLink: "machine-without-link"
@@ -65,6 +74,7 @@ public enum Reason: Hashable, Sendable {
         case .linkNotSymlink: "link-not-symlink"
         case .unreadableLink: "unreadable-link"
         case .machineKeepsEntries: "machine-keeps-entries"
+        case .layoutNotRecognised: "layout-not-recognised"
         }
     }
 
@@ -79,6 +89,7 @@ public enum Reason: Hashable, Sendable {
         case .configuredToolchain(let toolchain): "bootstrapped for configured toolchain \(toolchain)"
         case .keptForLinkError(let toolchain):
             "bootstrapped for toolchain \(toolchain), kept while the current machine link is in error"
+        case .inUnrecognisedLayout: "kept: the layout of the machine directory is not recognised"
         case .unconfiguredToolchain(let toolchain): "bootstrapped for toolchain \(toolchain), which is not configured"
         case .staleWorkingSnapshot(let toolchain): "stale working snapshot of toolchain \(toolchain)"
         case .machineWithoutLink: "machine has no current link: being deleted"
@@ -108,6 +119,12 @@ public enum Reason: Hashable, Sendable {
         case .linkNotSymlink(let kind): (.error, "current machine link is not a symbolic link (\(kind.phrase))", nil)
         case .unreadableLink(let error): (.error, "unable to read current machine link", error.cause)
         case .machineKeepsEntries: (.warning, "machine directory kept: it holds entries that are not removed", nil)
+        case .layoutNotRecognised(let link, let target, let subvolume):
+            (
+                .error, "layout not recognised, everything kept",
+                target.map { "no current machine link, but the symbolic link \(link) -> \($0) names its subvolume \(subvolume ?? $0)" }
+                    ?? "no current machine link, and the symbolic link \(link) cannot be read"
+            )
         default: nil
         }
     }

@@ -67,10 +67,16 @@ public enum Content<Listing: Hashable & Sendable>: Hashable, Sendable {
 public struct MachineDirectory: Hashable, Sendable {
     public var entries: [DirectoryEntry]
     public var link: CurrentLink
+    /// Without a current link: the other symbolic links of the directory
+    /// and their targets (nil: unreadable), read so that the plan can tell
+    /// a machine being deleted from a layout it does not recognise. Empty
+    /// when the machine has its link.
+    public var otherLinks: [EntryName: String?]
 
-    public init(entries: [DirectoryEntry], link: CurrentLink) {
+    public init(entries: [DirectoryEntry], link: CurrentLink, otherLinks: [EntryName: String?] = [:]) {
         self.entries = entries
         self.link = link
+        self.otherLinks = otherLinks
     }
 }
 
@@ -152,7 +158,18 @@ public struct Scanner: Sendable {
                     } else {
                         link = .absent
                     }
-                    return MachineDirectory(entries: entries, link: link)
+                    guard case .absent = link else { return MachineDirectory(entries: entries, link: link) }
+                    var otherLinks: [EntryName: String?] = [:]
+                    for entry in entries where entry.kind == .symlink && entry.name.isExact {
+                        do throws(FSError) {
+                            otherLinks[entry.name] = try await fileSystem.readLink(entry.name, in: machine)
+                        } catch where error.kind == .noEntry {
+                            continue
+                        } catch {
+                            otherLinks[entry.name] = .some(nil)
+                        }
+                    }
+                    return MachineDirectory(entries: entries, link: link, otherLinks: otherLinks)
                 })
         } catch {
             return error.kind == .noEntry ? .vanished : .unreadable(error)

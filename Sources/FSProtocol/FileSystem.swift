@@ -20,6 +20,10 @@ public protocol FileSystem: Sendable {
     /// of their working snapshots).
     var processID: Int32 { get }
 
+    /// Whether the process acts as root (effective user id 0): a refusal
+    /// it gets is then not for want of privileges.
+    var isPrivileged: Bool { get }
+
     // MARK: Directories
 
     /// Opens the directory at an absolute path, the entry point of a walk.

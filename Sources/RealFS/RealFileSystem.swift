@@ -32,6 +32,8 @@ public struct RealFileSystem: FileSystem {
 
     public var processID: Int32 { getpid() }
 
+    public var isPrivileged: Bool { credentials.map(\.isRoot) ?? (geteuid() == 0) }
+
     // MARK: Directories
 
     public func openRoot(_ path: String) async throws(FSError) -> DirectoryHandle {

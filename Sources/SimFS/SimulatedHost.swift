@@ -53,7 +53,7 @@ public final class SimulatedHost: Sendable {
             state.processes[pid] = ProcessState(pid: pid, boot: state.boot, credentials: credentials)
             return (pid, state.boot)
         }
-        return SimulatedProcess(host: self, processID: pid, boot: boot)
+        return SimulatedProcess(host: self, processID: pid, boot: boot, credentials: credentials)
     }
 
     /// Ends a process as a crash would: its descriptors close and its locks

@@ -12,12 +12,17 @@ public struct SimulatedProcess: FileSystem {
     /// The boot it was started in; after a crash its pid may name another
     /// process, and this one is gone.
     public let boot: Int
+    /// Who the process is; a process keeps its credentials for life.
+    public let credentials: Credentials
 
-    init(host: SimulatedHost, processID: Int32, boot: Int) {
+    init(host: SimulatedHost, processID: Int32, boot: Int, credentials: Credentials) {
         self.host = host
         self.processID = processID
         self.boot = boot
+        self.credentials = credentials
     }
+
+    public var isPrivileged: Bool { credentials.isRoot }
 
     public func openRoot(_ path: String) async throws(FSError) -> DirectoryHandle {
         try await call(.openRoot, path: path, subject: { _ in path }) { state throws(FSError.Kind) in

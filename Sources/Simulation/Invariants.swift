@@ -28,8 +28,9 @@ struct InvariantState {
     var owned: [SubvolumeKey: Int32] = [:]
     /// Subvolumes a virtual machine runs in, and the agent running it.
     var running: [SubvolumeKey: Int32] = [:]
-    /// Subvolumes whose read-only property a cleanup changed.
-    var flippedByCleanup: [SubvolumeKey: String] = [:]
+    /// Subvolumes whose read-only property a cleanup changed: their path
+    /// and the property before the first change.
+    var flippedByCleanup: [SubvolumeKey: (path: String, wasReadOnly: Bool)] = [:]
     /// The link a path-based tool of a process just followed.
     var followedLinks: [Int32: String] = [:]
 }
@@ -117,8 +118,12 @@ extension SimulationRun {
                 {
                     violate(4, "\(name(of: pid)) published \(to) before its bootstrap completed")
                 }
-            case .setReadOnly(let record, _):
-                if invariants.cleanups.contains(pid) { invariants.flippedByCleanup[SubvolumeKey(record)] = record.path }
+            case .setReadOnly(let record, let readOnly):
+                let key = SubvolumeKey(record)
+                if invariants.cleanups.contains(pid), invariants.flippedByCleanup[key] == nil {
+                    // The cleanup only sets the property to change it.
+                    invariants.flippedByCleanup[key] = (record.path, !readOnly)
+                }
             case .created, .removed, .committed:
                 break
             }
@@ -176,9 +181,11 @@ extension SimulationRun {
 
     /// What must hold when the run is over: 5 and 7.
     func checkAtEnd() {
-        for (key, path) in invariants.flippedByCleanup.sorted(by: { $0.value < $1.value }) {
-            if let info = host.subvolumeInfo(at: path), info.id == key.id {
-                violate(5, "the cleanup changed the read-only property of \(path), which it kept")
+        // A cleanup may clear the flag of a subvolume it deletes, and sets
+        // it again when that delete fails: what stays must have its flag.
+        for (key, flipped) in invariants.flippedByCleanup.sorted(by: { $0.value.path < $1.value.path }) {
+            if let info = host.subvolumeInfo(at: flipped.path), info.id == key.id, info.isReadOnly != flipped.wasReadOnly {
+                violate(5, "the cleanup changed the read-only property of \(flipped.path), which it kept")
             }
         }
         let layout = host.layout(root: compiled.root)

@@ -73,3 +73,37 @@ public final class EventRecorder: SimulationObserver, Sendable {
     /// The effects of every call, in order.
     public var effects: [SimulatedEffect] { events.flatMap(\.effects) }
 }
+
+/// A gate that fails chosen calls of one process with an injected error:
+/// `decide` gets each call and its index among that process's calls (from
+/// 0) and answers the error, or nil to let it run. Other processes pass.
+public final class FailingGate: SimulationGate, Sendable {
+    public typealias Decide = @Sendable (SimulatedCall, Int) -> FSError.Kind?
+
+    private let watched: Int32
+    private let choose: Decide
+    private let state = Mutex((count: 0, failed: [SimulatedCall]()))
+
+    public init(watching pid: Int32, _ decide: @escaping Decide) {
+        watched = pid
+        choose = decide
+    }
+
+    /// The calls it failed.
+    public var failed: [SimulatedCall] { state.withLock { $0.failed } }
+
+    /// How many calls of the watched process it saw.
+    public var callCount: Int { state.withLock { $0.count } }
+
+    public func waitForTurn(of pid: Int32) async -> Bool { true }
+
+    public func decide(_ call: SimulatedCall) -> GateDecision {
+        guard call.pid == watched else { return .proceed }
+        return state.withLock { state in
+            defer { state.count += 1 }
+            guard let kind = choose(call, state.count) else { return .proceed }
+            state.failed.append(call)
+            return .fail(kind)
+        }
+    }
+}

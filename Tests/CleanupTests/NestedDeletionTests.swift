@@ -1,0 +1,186 @@
+import Cleanup
+import FSProtocol
+import SimFS
+import Testing
+import TestSupport
+
+/// A read-only subvolume that is being deleted and holds nested
+/// subvolumes: its flag is cleared right before its nested subvolumes go,
+/// and only then (SPEC §3, the one exception to never touching the flag).
+@Suite("Deleting read-only subvolumes that hold nested ones")
+struct NestedDeletionTests {
+    static let tree = """
+        subvol default/m/m-1 ro
+        link   default/m/m -> m-1
+        subvol default/m/m-default ro
+        subvol default/m/m-default-1-1 ro received
+        subvol default/m/m-default-1-1/inner
+        dir    default/m/m-default-1-1/plain
+        subvol default/m/m-default-1-1/plain/deep ro
+        subvol default/m/m-default-1-1/plain/deep/deeper
+        subvol default/m/m-default-2-1 ro
+        """
+
+    @Test("root deletes them whole, nested ones deepest first, and exits 0")
+    func deletedWhole() async throws {
+        let host = try makeHost(Self.tree)
+        let recorder = EventRecorder()
+        host.install(observer: recorder)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1/inner: info: deleted nested subvolume",
+                "\(machine)/m-default-1-1/plain/deep/deeper: info: deleted nested subvolume",
+                "\(machine)/m-default-1-1/plain/deep: info: deleted nested subvolume",
+                "\(machine)/m-default-1-1: info: deleted subvolume",
+                "\(machine)/m-default-2-1: info: deleted subvolume",
+            ])
+        #expect(report.exitStatus == 0)
+        #expect(names(host, machine) == ["m", "m-1", "m-default"])
+        // Flags changed: the two read-only subvolumes that held nested
+        // ones, each once, to writable; nothing kept.
+        let flips = recorder.effects.compactMap { effect -> String? in
+            guard case .setReadOnly(let record, let readOnly) = effect else { return nil }
+            return "\(record.path) \(readOnly)"
+        }
+        #expect(
+            flips == [
+                "\(machine)/m-default-1-1 false",
+                "\(machine)/m-default-1-1/plain/deep false",
+            ])
+        #expect(host.subvolumeInfo(at: "\(machine)/m-1")?.isReadOnly == true)
+        #expect(host.subvolumeInfo(at: "\(machine)/m-default")?.isReadOnly == true)
+    }
+
+    @Test("a read-only stray without nested subvolumes is deleted as it is, its flag untouched")
+    func plainReadOnlyStray() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1 ro
+            """)
+        let recorder = EventRecorder()
+        host.install(observer: recorder)
+        let report = await cleanup(host)
+        #expect(lines(report) == ["\(machine)/m-default-1-1: info: deleted subvolume"])
+        #expect(!recorder.effects.contains { if case .setReadOnly = $0 { true } else { false } })
+    }
+
+    @Test("a nested delete that fails leaves the stray read-only again, with the line, and halts")
+    func failureRestoresTheFlag() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1 ro
+            subvol default/m/m-default-1-1/a
+            subvol default/m/m-default-1-1/b
+            """)
+        let cleaner = host.spawn()
+        let gate = FailingGate(watching: cleaner.processID) { call, _ in
+            call.operation == .deleteSubvolumeByID && call.subject.contains("m-default-1-1/b ") ? .busy : nil
+        }
+        host.install(gate: gate)
+        let report = await CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+            .run().report
+        host.install(gate: nil)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1/a: info: deleted nested subvolume",
+                "\(machine)/m-default-1-1: error: unable to delete subvolume: nested subvolume b: "
+                    + FSError(.busy, .deleteSubvolumeByID).cause,
+            ])
+        #expect(report.exitStatus == 1)
+        #expect(host.subvolumeInfo(at: "\(machine)/m-default-1-1")?.isReadOnly == true)
+        #expect(names(host, "\(machine)/m-default-1-1") == ["b"])
+        // The next run finishes the job.
+        let again = await cleanup(host)
+        #expect(again.exitStatus == 0)
+        #expect(names(host, machine) == ["m", "m-1"])
+    }
+
+    @Test("a flag that cannot be cleared is the original's 'unable to change subvolume property', and nothing goes")
+    func clearingFails() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1 ro
+            subvol default/m/m-default-1-1/inner
+            """)
+        let cleaner = host.spawn()
+        host.install(gate: FailingGate(watching: cleaner.processID) { call, _ in call.operation == .setReadOnly ? .ioError : nil })
+        let report = await CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+            .run().report
+        host.install(gate: nil)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1: error: unable to change subvolume property: "
+                    + FSError(.ioError, .setReadOnly).cause
+            ])
+        #expect(names(host, "\(machine)/m-default-1-1") == ["inner"])
+        #expect(host.subvolumeInfo(at: "\(machine)/m-default-1-1")?.isReadOnly == true)
+    }
+
+    @Test("'run as root' is a hint for an unprivileged run only")
+    func runAsRootHint() async throws {
+        let layout = """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1 ro owner=1000:1000
+            """
+        let unprivileged = await cleanup(try makeHost(layout), as: Credentials(user: 1000, group: 1000))
+        #expect(
+            lines(unprivileged) == [
+                "\(machine)/m-default-1-1: error: unable to delete subvolume: read-only subvolume, run as root (EROFS)"
+            ])
+        // Root only meets EROFS when something else refuses: here an
+        // injected one.
+        let host = try makeHost(layout)
+        let cleaner = host.spawn()
+        host.install(
+            gate: FailingGate(watching: cleaner.processID) { call, _ in
+                call.operation == .deleteSubvolumeByID ? .readOnly : nil
+            })
+        let privileged = await CleanupRun(
+            fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default])
+        ).run().report
+        #expect(
+            lines(privileged) == ["\(machine)/m-default-1-1: error: unable to delete subvolume: read-only subvolume (EROFS)"])
+    }
+
+    @Test("a nested subvolume swapped for another between the listing and the clearing is kept")
+    func nestedHolderChanged() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            subvol default/m/m-default-1-1/deep ro
+            subvol default/m/m-default-1-1/deep/deeper
+            """)
+        let cleaner = host.spawn()
+        let other = host.spawn()
+        let gate = ScriptedGate(watching: cleaner.processID)
+        gate.after({ $0.operation == .nestedSubvolumes }) {
+            // An administrator moves the nested subvolume away and puts
+            // another in its place.
+            let root = try await other.openRoot("\(machine)")
+            let stray = try await other.openDirectory("m-default-1-1", in: root)
+            try await other.rename("deep", in: stray, to: "moved", in: stray, mode: .noReplace)
+            try await other.createSubvolume("deep", in: stray)
+            await other.close(stray)
+            await other.close(root)
+        }
+        host.install(gate: gate)
+        let report = await CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+            .run().report
+        host.install(gate: nil)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1: warning: changed since scan, kept: nested subvolume deep changed"
+            ])
+        #expect(host.subvolumeInfo(at: "\(machine)/m-default-1-1/moved")?.isReadOnly == true)
+    }
+}
