@@ -16,7 +16,9 @@ public enum CleanupMode: String, Hashable, Sendable, Codable, CaseIterable {
 /// name and never follows a link. A subvolume is reopened and its identity
 /// checked against the scan right before it goes, nested subvolumes are
 /// deleted first (deepest first), and the subvolume itself is deleted by
-/// id. The read-only property is never touched. An entry gone meanwhile is
+/// id. The read-only property of anything kept is never touched (a
+/// read-only subvolume being deleted has its flag cleared only to delete
+/// its nested subvolumes, `ApplyRun+Nested.swift`). An entry gone meanwhile is
 /// skipped silently. Each volume that lost subvolumes is synced once at the
 /// end of its entries.
 ///

@@ -16,8 +16,10 @@ struct CleanupCommand: AsyncParsableCommand {
             for configured toolchains; it deletes working snapshots, machines bootstrapped for \
             toolchains no longer configured, and every subvolume of a machine whose current link \
             is gone, then that machine's directory; it removes stale lock files and reports \
-            anything else without touching it. It never follows a symbolic link, never changes \
-            a subvolume's read-only property, and syncs each volume once after its deletions.
+            anything else without touching it. A machine without its link that still links to one \
+            of its own subvolumes is a layout it does not recognise: everything of it is kept, with \
+            an error. It never follows a symbolic link, never changes the read-only property of \
+            anything it keeps, and syncs each volume once after its deletions.
 
             The boot contract: run it before any build agent starts. With --mode live it may run \
             beside agents: it takes each agent's machine lock before deleting that agent's entries, \

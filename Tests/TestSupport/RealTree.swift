@@ -24,6 +24,12 @@ public struct RealTree: Sendable {
         if readOnly { try Shell.run(["btrfs", "property", "set", "-ts", path(relative), "ro", "true"]) }
     }
 
+    /// Sets the read-only property with the administrator's tool (after
+    /// nested subvolumes were made inside, which a read-only one refuses).
+    public func setReadOnly(_ relative: String, _ readOnly: Bool = true) throws {
+        try Shell.run(["btrfs", "property", "set", "-ts", path(relative), "ro", readOnly ? "true" : "false"])
+    }
+
     public func snapshot(_ source: String, _ relative: String, readOnly: Bool = false) throws {
         try Shell.run(["btrfs", "-q", "subvolume", "snapshot"] + (readOnly ? ["-r"] : []) + [path(source), path(relative)])
     }

@@ -1,0 +1,107 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The hardening promises, on a real btrfs with the built binary as root:
+/// a read-only stray holding nested subvolumes goes whole, and a tree the
+/// tool does not recognise loses nothing.
+@Suite(
+    "Read-only strays with nested subvolumes and unrecognised layouts on a real btrfs",
+    .enabled(if: realBackendRuns, Comment(rawValue: RealBackendAvailability.problem ?? "")))
+struct UnrecognisedAndNestedOnRealBtrfsTests {
+    @Test("a read-only stray holding nested subvolumes, one inside a plain directory, is deleted; exit 0")
+    func readOnlyStrayWithNested() async throws {
+        try requireRealBackend()
+        let tree = try RealTree(named: "nested")
+        try tree.directory("default/m")
+        try tree.received("default/m/m-1")
+        try tree.symlink("default/m/m", to: "m-1")
+        try tree.snapshot("default/m/m-1", "default/m/m-default", readOnly: true)
+        try tree.snapshot("default/m/m-1", "default/m/m-default-7-1")
+        try tree.subvolume("default/m/m-default-7-1/inner")
+        try tree.directory("default/m/m-default-7-1/plain")
+        try tree.subvolume("default/m/m-default-7-1/plain/deep")
+        try tree.subvolume("default/m/m-default-7-1/plain/deep/deeper")
+        try tree.setReadOnly("default/m/m-default-7-1/plain/deep")
+        try tree.setReadOnly("default/m/m-default-7-1")
+        // Unchanged, the kernel refuses the nested delete: the fact the
+        // cleanup works around.
+        #expect(throws: Shell.Failure.self) {
+            try Shell.run(["btrfs", "-q", "subvolume", "delete", tree.path("default/m/m-default-7-1/inner")])
+        }
+
+        let result = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default"])
+        let m = tree.path("default/m/m")
+        #expect(
+            result.outputLines == [
+                "cleaned up entries in \(tree.root)/",
+                "  \(m)-default-7-1/inner: info: deleted nested subvolume",
+                "  \(m)-default-7-1/plain/deep/deeper: info: deleted nested subvolume",
+                "  \(m)-default-7-1/plain/deep: info: deleted nested subvolume",
+                "  \(m)-default-7-1: info: deleted subvolume",
+            ])
+        #expect(result.status == 0)
+        #expect(try tree.names("default/m") == ["m", "m-1", "m-default"])
+        #expect(try tree.isReadOnly("default/m/m-1"))
+        #expect(try tree.isReadOnly("default/m/m-default"))
+        #expect(try tree.receivedUUID("default/m/m-1").count == 36)
+        await tree.remove()
+    }
+
+    @Test(
+        "a machine without its link but with a symlink to one of its subvolumes keeps everything and halts",
+        arguments: ["m-2", "./m-2", "../m/m-2"])
+    func linkToOwnSubvolume(target: String) async throws {
+        try requireRealBackend()
+        let tree = try RealTree(named: "unrecognised")
+        try tree.directory("default/m")
+        try tree.subvolume("default/m/m-1", readOnly: true)
+        try tree.subvolume("default/m/m-2", readOnly: true)
+        try tree.symlink("default/m/m-latest", to: target)
+        try tree.snapshot("default/m/m-2", "default/m/m-default")
+        try tree.snapshot("default/m/m-2", "default/m/m-default-7-1")
+        try tree.file("default/m/m-default.lock")
+        let before = try Shell.run(["find", tree.root, "-printf", "%y %D %i %P\\n"])
+
+        let result = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default"])
+        #expect(
+            result.outputLines == [
+                "invalid entries in \(tree.root)/, halting",
+                "  \(tree.path("default/m")): error: layout not recognised, everything kept: no current machine link, "
+                    + "but the symbolic link m-latest -> \(target) names its subvolume m-2",
+                "correct and restart the monitor (systemctl restart buildos)",
+            ])
+        #expect(result.status == 1)
+        #expect(try Shell.run(["find", tree.root, "-printf", "%y %D %i %P\\n"]) == before)
+        await tree.remove()
+    }
+
+    @Test("a machine of the later layout (<m>-<P> -> <m>-<P>.<R>) loses nothing")
+    func laterLayout() async throws {
+        try requireRealBackend()
+        let tree = try RealTree(named: "later")
+        try tree.directory("default/windows_10-msvc_14")
+        let m = "default/windows_10-msvc_14/windows_10-msvc_14"
+        try tree.subvolume("\(m)-1.2", readOnly: true)
+        try tree.subvolume("\(m)-1.3", readOnly: true)
+        try tree.symlink("\(m)-1", to: "windows_10-msvc_14-1.3")
+        try tree.snapshot("\(m)-1.3", "\(m)-default")
+        let before = try Shell.run(["find", tree.root, "-printf", "%y %D %i %P\\n"])
+
+        let result = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default"])
+        #expect(result.status == 1)
+        #expect(
+            result.outputLines.contains(
+                "  \(tree.path("default/windows_10-msvc_14")): error: layout not recognised, everything kept: "
+                    + "no current machine link, but the symbolic link windows_10-msvc_14-1 -> windows_10-msvc_14-1.3 "
+                    + "names its subvolume windows_10-msvc_14-1.3"))
+        #expect(try Shell.run(["find", tree.root, "-printf", "%y %D %i %P\\n"]) == before)
+        // A digit-led toolchain would have read m-1.3 as bootstrapped for
+        // it: refused before anything is looked at.
+        let digitLed = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "1"])
+        #expect(digitLed.status == 64)
+        #expect(digitLed.standardError.contains("does not start with an ASCII letter"))
+        #expect(try Shell.run(["find", tree.root, "-printf", "%y %D %i %P\\n"]) == before)
+        await tree.remove()
+    }
+}
