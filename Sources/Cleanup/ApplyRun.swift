@@ -309,6 +309,12 @@ struct ApplyRun {
             report.add(line(item.path, .info, "deleted machine directory"))
         } catch {
             if error.kind == .noEntry { return report.add(item, .vanished) }
+            if error.kind == .notEmpty {
+                // Something new appeared in it since the scan: a later run
+                // decides about that.
+                report.add(item, .changed)
+                return report.add(line(item.path, .warning, "changed since scan, kept"))
+            }
             report.add(item, .failed(error))
             report.add(line(item.path, .error, "unable to delete machine directory", error.cause))
         }

@@ -15,8 +15,7 @@ public struct EntryPath: Hashable, Sendable, CustomStringConvertible {
 
     /// The path below `root`, as the diagnostics print it.
     public func rendered(root: String) -> String {
-        var path = root
-        if path.utf8.last == UInt8(ascii: "/") { path.removeLast() }
+        var path = EntryPath.trimmingTrailingSlashes(root)
         // One line per deleted entry: appended in place, no array of parts.
         path.reserveCapacity(
             path.utf8.count + 3 + volume.rawValue.utf8.count + (machine?.rawValue.utf8.count ?? 0)
@@ -31,6 +30,14 @@ public struct EntryPath: Hashable, Sendable, CustomStringConvertible {
             path += "/"
             path += entry.rawValue
         }
+        return path
+    }
+
+    /// `path` without its trailing slashes (`/` for the root directory
+    /// gives the empty string, to which `/NAME` is appended).
+    static func trimmingTrailingSlashes(_ path: String) -> String {
+        var path = path
+        while path.utf8.last == UInt8(ascii: "/") { path.removeLast() }
         return path
     }
 

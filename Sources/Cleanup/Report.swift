@@ -77,7 +77,7 @@ public struct Report: Hashable, Sendable {
     }
 
     /// The root as the summary names it, with its trailing slash.
-    var rootWithSlash: String { root.hasSuffix("/") ? root : root + "/" }
+    var rootWithSlash: String { EntryPath.trimmingTrailingSlashes(root) + "/" }
 
     /// The summary line (the mail subject of the original), nil when there
     /// is nothing to report.

@@ -259,6 +259,9 @@ public struct SimulatedProcess: FileSystem {
                 traced
                 ? SimulatedCall(pid: processID, operation: operation, subject: subjects ? subject(state) : "") : nil
             if let call, let gate = state.gate, case .fail(let kind) = gate.decide(call) {
+                // Linux releases the descriptor whatever close(2) answers:
+                // an injected failure of a close still closes.
+                if operation == .close { _ = try? body(&state) }
                 let event = SimulatedEvent(call: call, error: failure(kind), wasInjected: true, effects: [])
                 return (.failure(kind), event)
             }

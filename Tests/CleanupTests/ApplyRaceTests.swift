@@ -1,0 +1,190 @@
+import Cleanup
+import FSProtocol
+import SimFS
+import Testing
+import TestSupport
+
+/// An entry that goes between the cleanup's last check and its action, and
+/// the promises of docs/cleanup.md about syncs and the root's spelling.
+@Suite("Entries vanishing right before the action; syncs; the root")
+struct ApplyRaceTests {
+    /// Runs the boot cleanup as root; `action` runs (as another root
+    /// process, in the machines root) right after the cleaner's first call
+    /// that matches.
+    func cleanup(
+        _ host: SimulatedHost, after matches: @escaping @Sendable (SimulatedCall) -> Bool,
+        run action: @escaping @Sendable (SimulatedProcess, DirectoryHandle) async throws -> Void
+    ) async -> Report {
+        let cleaner = host.spawn()
+        let other = host.spawn()
+        let gate = ScriptedGate(watching: cleaner.processID)
+        gate.after(matches) {
+            let root = try await other.openRoot(Layout.defaultRoot)
+            try await action(other, root)
+            await other.close(root)
+        }
+        host.install(gate: gate)
+        defer { host.install(gate: nil) }
+        return await CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+            .run().report
+    }
+
+    /// Runs the boot cleanup on a host whose machine `default/gone` is
+    /// being deleted; `action` runs on the volume right after the
+    /// cleaner's check of the emptied directory, before its rmdir.
+    func cleanupAfterEmptied(
+        _ host: SimulatedHost, _ action: @escaping @Sendable (SimulatedProcess, DirectoryHandle) async throws(FSError) -> Void
+    ) async -> Report {
+        let cleaner = host.spawn()
+        let other = host.spawn()
+        let gate = ScriptedGate(watching: cleaner.processID)
+        // The machine directory is checked once when it is reopened for
+        // its entries and once before the rmdir: watch for the second.
+        gate.after({ $0.operation == .deleteSubvolumeByID }) {
+            gate.after({ $0.operation == .status && $0.subject == "/build/machines/default/gone" }) {
+                let root = try await other.openRoot("/build/machines/default")
+                try await action(other, root)
+                await other.close(root)
+            }
+        }
+        host.install(gate: gate)
+        defer { host.install(gate: nil) }
+        return await CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+            .run().report
+    }
+
+    func outcome(_ report: Report, _ entry: String) -> Outcome? {
+        report.decisions.first { $0.item.path.description == entry }?.outcome
+    }
+
+    @Test("a lock file removed between its check and its unlink is skipped silently")
+    func lockFileVanishes() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            file   default/m/m-default.lock
+            """)
+        let report = await cleanup(host, after: { $0.operation == .status && $0.subject.hasSuffix("m-default.lock") }) {
+            fs, root in
+            let machine = try await fs.openDirectory("default", in: root)
+            try await fs.withDirectory("m", in: machine) { m throws(FSError) in
+                try await fs.unlink("m-default.lock", in: m)
+            }
+            await fs.close(machine)
+        }
+        #expect(lines(report) == [])
+        #expect(outcome(report, "default/m/m-default.lock") == .vanished)
+        #expect(report.exitStatus == 0)
+    }
+
+    @Test("a subvolume deleted between its identity check and the delete by id is skipped silently, and no sync follows")
+    func subvolumeVanishes() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            """)
+        let recorder = EventRecorder()
+        host.install(observer: recorder)
+        let report = await cleanup(
+            host, after: { $0.operation == .mountPoints && $0.subject.contains("m-default-1-1") }
+        ) { fs, root in
+            let machine = try await fs.openDirectory("default", in: root)
+            try await fs.withDirectory("m", in: machine) { m throws(FSError) in
+                try await fs.deleteSubvolume("m-default-1-1", in: m)
+            }
+            await fs.close(machine)
+        }
+        #expect(lines(report) == [])
+        #expect(outcome(report, "default/m/m-default-1-1") == .vanished)
+        #expect(report.syncedVolumes == [])
+        #expect(names(host, machine) == ["m", "m-1"])
+    }
+
+    @Test("a machine directory removed right before the cleanup's rmdir is skipped silently")
+    func machineDirectoryVanishes() async throws {
+        let host = try makeHost(
+            """
+            subvol default/gone/gone-1 ro
+            """)
+        let report = await cleanupAfterEmptied(host) { fs, volume throws(FSError) in
+            try await fs.removeDirectory("gone", in: volume)
+        }
+        #expect(lines(report) == ["/build/machines/default/gone/gone-1: info: deleted subvolume"])
+        #expect(outcome(report, "default/gone") == .vanished)
+        #expect(names(host, "/build/machines/default") == [])
+    }
+
+    @Test("a machine directory that gains an entry before the rmdir is kept, with a warning")
+    func machineDirectoryRefilled() async throws {
+        let host = try makeHost(
+            """
+            subvol default/gone/gone-1 ro
+            """)
+        let report = await cleanupAfterEmptied(host) { fs, volume throws(FSError) in
+            try await fs.withDirectory("gone", in: volume) { gone throws(FSError) in
+                try await fs.createSubvolume("gone-2", in: gone)
+            }
+        }
+        #expect(
+            lines(report) == [
+                "/build/machines/default/gone/gone-1: info: deleted subvolume",
+                "/build/machines/default/gone: warning: changed since scan, kept",
+            ])
+        #expect(outcome(report, "default/gone") == .changed)
+        #expect(names(host, "/build/machines/default/gone") == ["gone-2"])
+        #expect(report.exitStatus == 0)
+    }
+
+    @Test("one sync per volume that lost subvolumes, and no more")
+    func syncs() async throws {
+        let host = try makeHost(
+            """
+            subvol a/m/m-1 ro
+            link   a/m/m -> m-1
+            subvol a/m/m-default-1-1
+            subvol a/m/m-default-2-1
+            subvol a/n/n-1 ro
+            link   a/n/n -> n-1
+            subvol a/n/n-default-1-1
+            subvol b/m/m-1 ro
+            link   b/m/m -> m-1
+            file   b/m/m-default.lock
+            subvol c/m/m-1 ro
+            link   c/m/m -> m-1
+            subvol d/gone/gone-1 ro
+            """)
+        let recorder = EventRecorder()
+        host.install(observer: recorder)
+        let report = await ApplyRaceTestsSupport.run(host)
+        let syncs = recorder.events.filter { $0.call.operation == .sync }.map(\.call.subject)
+        #expect(syncs == ["/build/machines/a", "/build/machines/d"])
+        #expect(report.syncedVolumes.map(\.rawValue) == ["a", "d"])
+    }
+
+    @Test("a root given with a trailing slash prints as the root without one", arguments: ["/build/machines/", "/build/machines//"])
+    func trailingSlash(root: String) async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            """)
+        let report = await CleanupRun(fileSystem: host.spawn(), root: root, toolchains: ToolchainSet([.default])).run()
+            .report
+        #expect(
+            report.textLines == [
+                "cleaned up entries in /build/machines/",
+                "  /build/machines/default/m/m-default-1-1: info: deleted subvolume",
+            ])
+    }
+}
+
+enum ApplyRaceTestsSupport {
+    static func run(_ host: SimulatedHost) async -> Report {
+        await CleanupRun(fileSystem: host.spawn(), root: Layout.defaultRoot, toolchains: ToolchainSet([.default])).run()
+            .report
+    }
+}
