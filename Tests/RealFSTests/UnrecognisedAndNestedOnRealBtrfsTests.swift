@@ -76,6 +76,25 @@ struct UnrecognisedAndNestedOnRealBtrfsTests {
         await tree.remove()
     }
 
+    @Test("a name that is not UTF-8 is reported in a \\xnn rendering and kept")
+    func undecodableName() async throws {
+        try requireRealBackend()
+        let tree = try RealTree(named: "undecodable")
+        try tree.directory("default/m")
+        try tree.subvolume("default/m/m-1", readOnly: true)
+        try tree.symlink("default/m/m", to: "m-1")
+        try Shell.sh("btrfs -q subvolume create \"$(printf '\(tree.path("default/m"))/m-default-\\377')\"")
+        let result = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default"])
+        #expect(
+            result.outputLines == [
+                "unexpected entries in \(tree.root)/, kept",
+                "  \(tree.path("default/m"))/m-default-\\xff: warning: name is not valid UTF-8, kept",
+            ])
+        #expect(result.status == 0)
+        #expect(try Shell.run(["ls", tree.path("default/m")]).split(separator: "\n").count == 3)
+        await tree.remove()
+    }
+
     @Test("a machine of the later layout (<m>-<P> -> <m>-<P>.<R>) loses nothing")
     func laterLayout() async throws {
         try requireRealBackend()
