@@ -50,6 +50,7 @@ let package = Package(
         .target(
             name: "TestSupport", dependencies: ["FSProtocol", "SimFS", "RealFS", "Cleanup", "BuildFarm"], path: "Tests/TestSupport",
             swiftSettings: strict),
+        .testTarget(name: "FSProtocolTests", dependencies: ["FSProtocol"], swiftSettings: strict),
         .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(
