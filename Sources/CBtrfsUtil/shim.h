@@ -12,6 +12,11 @@
 #include <sys/vfs.h>
 #include <unistd.h>
 #include <linux/stat.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+
+extern char **environ;
 
 /// renameat2(2)'s RENAME_NOREPLACE flag.
 #define BUILDOS_RENAME_NOREPLACE 1U
@@ -63,5 +68,42 @@ static inline int buildos_mount_id(int fd, const char *path, unsigned long long 
     *mount_id = status.stx_mnt_id;
     return 0;
 }
+
+/// A pipe whose ends close on exec (pipe2 with O_CLOEXEC).
+static inline int buildos_pipe_cloexec(int fds[2]) { return (int)syscall(SYS_pipe2, fds, O_CLOEXEC); }
+
+/// An anonymous file in memory that closes on exec (memfd_create).
+static inline int buildos_memfd(const char *name) { return (int)syscall(SYS_memfd_create, name, 1U /* MFD_CLOEXEC */); }
+
+/// Starts `btrfs receive -e TARGET` (`btrfs` the tool's absolute path)
+/// with its standard input from `input`, its standard output on
+/// /dev/null and its standard error into `errors`; the child's pid in
+/// `pid`. 0, or an errno.
+static inline int buildos_spawn_receive(const char *btrfs, const char *target, int input, int errors, pid_t *pid) {
+    posix_spawn_file_actions_t actions;
+    int result = posix_spawn_file_actions_init(&actions);
+    if (result != 0) return result;
+    if ((result = posix_spawn_file_actions_adddup2(&actions, input, 0)) == 0 &&
+        (result = posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)) == 0 &&
+        (result = posix_spawn_file_actions_adddup2(&actions, errors, 2)) == 0) {
+        char *const argv[] = {(char *)"btrfs", (char *)"receive", (char *)"-e", (char *)target, NULL};
+        result = posix_spawn(pid, btrfs, &actions, NULL, argv, environ);
+    }
+    posix_spawn_file_actions_destroy(&actions);
+    return result;
+}
+
+/// waitpid(2) for one child, retried on EINTR: its exit status, or -1
+/// when it did not exit normally (a signal).
+static inline int buildos_wait_exit(pid_t pid) {
+    int status = 0;
+    while (waitpid(pid, &status, 0) < 0) {
+        if (errno != EINTR) return -1;
+    }
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/// Ignores SIGPIPE, so that writing to a child that died gives EPIPE.
+static inline void buildos_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
 
 #endif

@@ -187,7 +187,7 @@ public enum FSOperation: String, Hashable, Sendable, CaseIterable, Codable {
     case subvolumeInfo, subvolumeID, nestedSubvolumes, createSubvolume, snapshot
     case deleteSubvolume, deleteSubvolumeByID, setReadOnly
     case rename, createSymlink, unlink, makeDirectory, removeDirectory, changeOwner
-    case sync, mountPoints
+    case sync, mountPoints, receive
     case openFile, write, read, lock
 }
 

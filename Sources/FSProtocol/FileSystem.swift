@@ -114,6 +114,20 @@ public protocol FileSystem: Sendable {
     /// `subvolume`.
     func setReadOnly(_ readOnly: Bool, of subvolume: DirectoryHandle) async throws(FSError)
 
+    /// Receives a btrfs send stream into `directory`, as `btrfs receive -e`
+    /// does (btrfs-progs on the real host).
+    ///
+    /// The subvolume the stream names appears there, writable while it is
+    /// received, then read-only with the stream's UUID as its received
+    /// UUID. An incremental stream is applied to a snapshot of its parent,
+    /// found on the same filesystem by received UUID, then by UUID; without
+    /// one it gives `noEntry` and nothing is created. A taken name gives
+    /// `exists`, a read-only directory `readOnly`, and nothing is created.
+    /// A stream that ends or breaks before its end command leaves the
+    /// subvolume as far as it got, writable and without received UUID, and
+    /// gives `ioError`. Nothing after the end command is read.
+    func receive(_ stream: SendStream, in directory: DirectoryHandle) async throws(FSError)
+
     /// Commits the filesystem of `directory` to disk: deletions before it
     /// survive a crash.
     func sync(_ directory: DirectoryHandle) async throws(FSError)

@@ -53,6 +53,9 @@ public struct SendStreamHeader: Hashable, Sendable {
     /// How many bytes of a stream `parse` may need.
     public static let maximumHeaderSize = 17 + 10 + maximumCommandSize
 
+    /// `BTRFS_SEND_C_END`, the last command of a stream.
+    static let endCommand: UInt16 = 21
+
     enum Command: UInt16 {
         case subvolume = 1
         case snapshot = 2
@@ -180,6 +183,54 @@ public struct SendStreamHeader: Hashable, Sendable {
 
     static func littleEndianBytes(_ value: UInt64, count: Int) -> [UInt8] {
         (0..<count).map { UInt8(truncatingIfNeeded: value >> (8 * $0)) }
+    }
+}
+
+/// A send stream on its way to `FileSystem.receive`: its header, the bytes
+/// read so far, and where the rest comes from.
+public struct SendStream: Sendable {
+    public let header: SendStreamHeader
+    /// The stream's first bytes (at least its first command).
+    public let prefix: [UInt8]
+    /// A descriptor of this process to read the rest of the stream from (a
+    /// file or standard input), or nil when `prefix` is the whole stream.
+    public let remainder: Int32?
+
+    /// A stream from its first bytes; throws when they do not start a send
+    /// stream.
+    public init(prefix: [UInt8], remainder: Int32? = nil) throws(SendStreamError) {
+        header = try SendStreamHeader.parse(prefix)
+        self.prefix = prefix
+        self.remainder = remainder
+    }
+
+    /// Whether a whole stream, its first command to its end command, is in
+    /// `bytes`: every command complete with a matching checksum. The
+    /// content commands are checked, not interpreted.
+    public static func isComplete(_ bytes: [UInt8]) -> Bool {
+        guard (try? SendStreamHeader.parse(bytes)) != nil else { return false }
+        var reader = ByteReader(bytes)
+        reader.offset = SendStreamHeader.magic.count + 4
+        while reader.offset < bytes.count {
+            let start = reader.offset
+            guard let length = try? reader.uint32("a command length"), let command = try? reader.uint16("a command"),
+                let crc = try? reader.uint32("a checksum"), let payload = try? reader.bytes(Int(length), "a command")
+            else { return false }
+            var header = Array(bytes[start..<(start + SendStreamHeader.commandHeaderSize)])
+            header.replaceSubrange(6..<10, with: [0, 0, 0, 0])
+            guard CRC32C.update(CRC32C.update(0, header), payload) == crc else { return false }
+            if command == SendStreamHeader.endCommand { return true }
+        }
+        return false
+    }
+
+    /// The stream a header and an end command make: a subvolume with
+    /// nothing in it (what the tests and the simulation receive).
+    public static func empty(_ header: SendStreamHeader) -> [UInt8] {
+        var end: [UInt8] = [0, 0, 0, 0] + SendStreamHeader.littleEndianBytes(UInt64(SendStreamHeader.endCommand), count: 2)
+        let crc = CRC32C.update(0, end + [0, 0, 0, 0])
+        end += SendStreamHeader.littleEndianBytes(UInt64(crc), count: 4)
+        return header.bytes + end
     }
 }
 

@@ -167,6 +167,23 @@ public struct SimulatedProcess: FileSystem {
         }
     }
 
+    /// Two steps (the subvolume appears, then the stream's end finishes
+    /// it), so that a run can crash in between. The stream must be whole
+    /// in `prefix`: a simulated process reads no descriptor of the real
+    /// one.
+    public func receive(_ stream: SendStream, in directory: DirectoryHandle) async throws(FSError) {
+        let header = stream.header
+        guard stream.remainder == nil else { throw FSError(.invalidArgument, .receive, name: header.name) }
+        let id = try await call(.receive, name: header.name, subject: { $0.describe(processID, directory, header.name) }) {
+            state throws(FSError.Kind) in try state.beginReceive(processID, header, directory)
+        }
+        let complete = SendStream.isComplete(stream.prefix)
+        try await call(.receive, name: header.name, subject: { $0.describe(processID, directory, header.name) }) {
+            state throws(FSError.Kind) in
+            try state.finishReceive(processID, header, id, on: directory, complete: complete)
+        }
+    }
+
     public func sync(_ directory: DirectoryHandle) async throws(FSError) {
         try await call(.sync, subject: { $0.describe(processID, directory) }) { state throws(FSError.Kind) in
             try state.sync(processID, directory)

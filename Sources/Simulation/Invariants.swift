@@ -55,7 +55,7 @@ extension FSOperation {
         case .deleteSubvolume, .deleteSubvolumeByID, .unlink, .removeDirectory, .rename, .setReadOnly, .changeOwner:
             true
         case .openRoot, .openDirectory, .close, .list, .status, .readLink, .subvolumeInfo, .subvolumeID,
-            .nestedSubvolumes, .createSubvolume, .snapshot, .createSymlink, .makeDirectory, .sync, .mountPoints,
+            .nestedSubvolumes, .createSubvolume, .snapshot, .createSymlink, .makeDirectory, .sync, .mountPoints, .receive,
             .openFile, .write, .read, .lock:
             false
         }

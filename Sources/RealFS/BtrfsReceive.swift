@@ -1,0 +1,93 @@
+import CBtrfsUtil
+import FSProtocol
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// `btrfs receive` from btrfs-progs, the one operation RealFS leaves to a
+/// tool: the send stream format is btrfs-progs' to apply.
+///
+/// The tool gets the target directory as `/proc/PID/fd/N` of the
+/// descriptor already open, never a path the caller typed, and `-e`, so
+/// that it stops at the stream's end command. The stream goes to its
+/// standard input: the bytes already read, then the rest of the
+/// remainder descriptor. What it prints on error decides the error kind.
+enum BtrfsReceive {
+    /// Where btrfs-progs installs `btrfs` on Debian, and elsewhere.
+    static let candidates = ["/usr/bin/btrfs", "/bin/btrfs", "/usr/sbin/btrfs", "/sbin/btrfs", "/usr/local/bin/btrfs"]
+
+    /// The `btrfs` tool's path, or nil when btrfs-progs is not installed.
+    static var tool: String? {
+        candidates.first { access($0, X_OK) == 0 }
+    }
+
+    static func run(_ stream: SendStream, into directory: Int32) throws(FSError.Kind) {
+        guard let tool else { throw .notSupported }
+        buildos_ignore_sigpipe()
+        var pipe: [Int32] = [-1, -1]
+        if buildos_pipe_cloexec(&pipe) != 0 { throw LibC.failure() }
+        let errors = buildos_memfd("btrfs-receive-errors")
+        if errors < 0 {
+            let error = LibC.failure()
+            LibC.close(pipe[0])
+            LibC.close(pipe[1])
+            throw error
+        }
+        defer { LibC.close(errors) }
+        var child: pid_t = 0
+        let spawned = buildos_spawn_receive(tool, "/proc/\(getpid())/fd/\(directory)", pipe[0], errors, &child)
+        LibC.close(pipe[0])
+        guard spawned == 0 else {
+            LibC.close(pipe[1])
+            throw FSError.Kind(errno: spawned)
+        }
+        // A child that stops reading (it failed) makes the writes fail
+        // with EPIPE: its status and its message tell why.
+        var copied = (try? LibC.write(pipe[1], stream.prefix)) != nil
+        if copied, let remainder = stream.remainder { copied = copy(from: remainder, to: pipe[1]) }
+        LibC.close(pipe[1])
+        let status = buildos_wait_exit(child)
+        if status == 0 { return }
+        throw kind(of: message(in: errors))
+    }
+
+    /// Copies a descriptor to its end; false when the writing failed.
+    static func copy(from source: Int32, to target: Int32) -> Bool {
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+            if count < 0, errno == EINTR { continue }
+            if count <= 0 { return count == 0 }
+            guard (try? LibC.write(target, Array(chunk[0..<count]))) != nil else { return false }
+        }
+    }
+
+    static func message(in errors: Int32) -> String {
+        let bytes = (try? LibC.readAll(errors, from: 0)) ?? []
+        return String(decoding: bytes.prefix(4096), as: UTF8.self)
+    }
+
+    /// The error kind a failed `btrfs receive` means, from its message.
+    static func kind(of message: String) -> FSError.Kind {
+        if message.contains("File exists") { return .exists }
+        if message.contains("cannot find parent subvolume") { return .noEntry }
+        if message.contains("Read-only file system") { return .readOnly }
+        if message.contains("Operation not permitted") { return .notPermitted }
+        if message.contains("Permission denied") { return .accessDenied }
+        if message.contains("No space left") { return .noSpace }
+        return .ioError
+    }
+}
+
+extension RealFileSystem {
+    public func receive(_ stream: SendStream, in directory: DirectoryHandle) async throws(FSError) {
+        try perform(.receive, name: stream.header.name) { () throws(FSError.Kind) in
+            try BtrfsReceive.run(stream, into: directory.descriptor)
+        }
+    }
+
+    /// The `btrfs` tool of btrfs-progs that `receive` runs, or nil when it
+    /// is not installed (Debian: `apt-get install btrfs-progs`).
+    public static var btrfsTool: String? { BtrfsReceive.tool }
+}
