@@ -54,7 +54,7 @@ public struct Applier: Sendable {
             case .report:
                 report.add(item, .reported)
                 if let diagnostic = item.diagnostic(root: plan.root) { report.add(diagnostic) }
-            case .deleteSubvolume, .removeLockFile, .deleteMachineDirectory: report.add(item, .planned)
+            case .deleteSubvolume, .removeLockFile, .removeTemporaryLink, .deleteMachineDirectory: report.add(item, .planned)
             }
         }
         return report

@@ -77,6 +77,8 @@ struct ApplyRun {
                     await run.deleteSubvolume(item, in: directory)
                 }
             }
+        case .removeTemporaryLink:
+            await withMachine(of: item) { run, directory in await run.removeTemporaryLink(item, in: directory) }
         case .removeLockFile:
             await withMachine(of: item) { run, directory in
                 if run.isLive {
@@ -289,6 +291,27 @@ struct ApplyRun {
             if error.kind == .noEntry { return report.add(item, .vanished) }
             report.add(item, .failed(error))
             report.add(line(item.path, .error, "unable to remove lock file", error.cause))
+        }
+    }
+
+    /// Unlinks a temporary link of a switch that did not finish, when it is
+    /// still the link the scan saw.
+    mutating func removeTemporaryLink(_ item: PlanItem, in machineDirectory: DirectoryHandle) async {
+        guard let name = item.path.entry else { return }
+        do throws(FSError) {
+            let status = try await fileSystem.status(of: name, in: machineDirectory)
+            guard status.identity == item.identity, status.kind == .symlink else {
+                report.add(item, .changed)
+                report.add(line(item.path, .warning, "changed since scan, kept"))
+                return
+            }
+            try await fileSystem.unlink(name, in: machineDirectory)
+            report.add(item, .removed)
+            report.add(line(item.path, .info, "removed temporary link"))
+        } catch {
+            if error.kind == .noEntry { return report.add(item, .vanished) }
+            report.add(item, .failed(error))
+            report.add(line(item.path, .error, "unable to remove temporary link", error.cause))
         }
     }
 

@@ -12,13 +12,24 @@ import FSProtocol
 /// | `<m>-<tc>`             | the machine bootstrapped for toolchain `<tc>`|
 /// | `<m>-<tc>-<rest>`      | a working snapshot of `<m>-<tc>`             |
 /// | `<m>-<tc>.lock`        | the build agent's lock file                  |
+/// | `<m>-<digits>.received`| the received image a revision was made from  |
+/// | `<m>.link-<rest>`      | a temporary link of a link switch            |
 /// | anything else          | unknown                                      |
+///
+/// The last two are left by `buildos-clean machine add` and `upgrade`
+/// (docs/administration.md).
 public enum MachineEntryName: Hashable, Sendable {
     case currentLink
     case revision(String)
     case bootstrapped(Toolchain)
     case workingSnapshot(Toolchain, suffix: String)
     case lockFile(Toolchain)
+    /// The pristine received image of revision `<N>` (it keeps its
+    /// received UUID for incremental upgrades; the revision is a snapshot
+    /// of it with the build user as owner).
+    case receivedImage(String)
+    /// A temporary link made to switch the current link atomically.
+    case temporaryLink
     case unknown
 
     /// Classifies `name` found in the directory of machine `machine`.
@@ -47,6 +58,15 @@ public enum MachineEntryName: Hashable, Sendable {
             self = .currentLink
             return
         }
+        let temporaryLink = MachineNaming.temporaryLinkInfix
+        if text.count > prefix.count + temporaryLink.count,
+            UnsafeBufferPointer(rebasing: text[..<prefix.count]).elementsEqual(prefix),
+            UnsafeBufferPointer(rebasing: text[prefix.count..<(prefix.count + temporaryLink.count)])
+                .elementsEqual(temporaryLink)
+        {
+            self = .temporaryLink
+            return
+        }
         guard text.count > prefix.count + 1, text[prefix.count] == UInt8(ascii: "-"),
             UnsafeBufferPointer(rebasing: text[..<prefix.count]).elementsEqual(prefix)
         else {
@@ -73,12 +93,25 @@ public enum MachineEntryName: Hashable, Sendable {
             }
         } else if allDigits {
             self = .revision(String(decoding: rest, as: UTF8.self))
+        } else if let digits = MachineEntryName.receivedRevision(rest) {
+            self = .receivedImage(digits)
         } else if rest.count > 5, Toolchain.endsInLock(rest) {
             let word = UnsafeBufferPointer(rebasing: rest[..<(rest.count - 5)])
             self = Toolchain(bytes: word).map { .lockFile($0) } ?? .unknown
         } else {
             self = Toolchain(bytes: rest).map { .bootstrapped($0) } ?? .unknown
         }
+    }
+
+    /// The revision number of `<digits>.received`, or nil.
+    static func receivedRevision(_ rest: UnsafeBufferPointer<UInt8>) -> String? {
+        let suffix = MachineNaming.receivedSuffix
+        guard rest.count > suffix.count else { return nil }
+        let digits = UnsafeBufferPointer(rebasing: rest[..<(rest.count - suffix.count)])
+        guard UnsafeBufferPointer(rebasing: rest[(rest.count - suffix.count)...]).elementsEqual(suffix),
+            digits.allSatisfy(Toolchain.isDigit)
+        else { return nil }
+        return String(decoding: digits, as: UTF8.self)
     }
 
     init(bytes text: [UInt8], machine prefix: [UInt8]) {
@@ -113,6 +146,25 @@ public enum MachineNaming {
 
     public static func lockFile(_ machine: EntryName, _ toolchain: Toolchain) -> EntryName {
         entry(machine, toolchain.rawValue + ".lock")
+    }
+
+    static let receivedSuffix = Array(".received".utf8)
+    static let temporaryLinkInfix = Array(".link-".utf8)
+
+    /// `<m>-<N>.received`, the received image of revision `<N>`.
+    public static func receivedImage(_ machine: EntryName, revision: String) -> EntryName? {
+        EntryName(machine.rawValue + "-" + revision + ".received")
+    }
+
+    /// `<m>.link-<unique>`, a temporary link for a link switch.
+    public static func temporaryLink(_ machine: EntryName, unique: String) -> EntryName? {
+        EntryName(machine.rawValue + ".link-" + unique)
+    }
+
+    /// `<m>-<N>` for a revision number given as digits.
+    public static func revision(_ machine: EntryName, digits: String) -> EntryName? {
+        guard !digits.isEmpty, digits.utf8.allSatisfy(Toolchain.isDigit) else { return nil }
+        return EntryName(machine.rawValue + "-" + digits)
     }
 
     private static func entry(_ machine: EntryName, _ suffix: String) -> EntryName {

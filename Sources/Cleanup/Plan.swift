@@ -52,6 +52,8 @@ public enum PlannedAction: String, Hashable, Sendable, Codable {
     case deleteSubvolume = "delete-subvolume"
     /// Remove a stale lock file.
     case removeLockFile = "remove-lock-file"
+    /// Remove the temporary link of a link switch that did not finish.
+    case removeTemporaryLink = "remove-temporary-link"
     /// Remove the machine directory of a deleted machine, after its
     /// entries.
     case deleteMachineDirectory = "delete-machine-directory"

@@ -28,6 +28,7 @@ public struct Planner: Sendable {
                     reason: reason))
         }
         if !volume.name.isExact { return item(.report, .undecodableName) }
+        if volume.name == ToolLock.fileName, volume.status.kind == .file { return item(.keep, .toolLock) }
         if volume.name.rawValue.hasPrefix(".") { return item(.report, .unknownEntry(volume.status.kind)) }
         guard volume.status.kind.isDirectory else { return item(.report, .invalidVolume(volume.status.kind)) }
         switch volume.content {
@@ -67,19 +68,19 @@ public struct Planner: Sendable {
             if case .unrecognised(let reason) = link {
                 item(.report, reason)
                 for entry in directory.entries {
-                    plan.items.append(planEntry(entry, of: machine.name, at: path, in: machineIdentity, link: link))
+                    plan.items.append(planEntry(entry, of: machine.name, at: path, in: machineIdentity, link: link, directory: directory))
                 }
             } else if case .absent = link {
                 let first = plan.items.count
                 for entry in directory.entries {
-                    plan.items.append(planEntry(entry, of: machine.name, at: path, in: machineIdentity, link: link))
+                    plan.items.append(planEntry(entry, of: machine.name, at: path, in: machineIdentity, link: link, directory: directory))
                 }
                 let keeps = plan.items[first...].contains { $0.action == .keep || $0.action == .report }
                 keeps ? item(.report, .machineKeepsEntries) : item(.deleteMachineDirectory, .emptiedMachineDirectory)
             } else {
                 item(.keep, .machine)
                 for entry in directory.entries {
-                    plan.items.append(planEntry(entry, of: machine.name, at: path, in: machineIdentity, link: link))
+                    plan.items.append(planEntry(entry, of: machine.name, at: path, in: machineIdentity, link: link, directory: directory))
                 }
             }
         }
@@ -100,7 +101,7 @@ public struct Planner: Sendable {
         init(_ directory: MachineDirectory, machine: EntryName) {
             switch directory.link {
             case .absent:
-                self = LinkState.linkToOwnSubvolume(in: directory).map { .unrecognised($0) } ?? .absent
+                self = LinkState.linkToOwnSubvolume(in: directory, machine: machine).map { .unrecognised($0) } ?? .absent
             case .notSymlink(let kind):
                 self = .broken(.linkNotSymlink(kind))
             case .unreadable(let error):
@@ -130,10 +131,12 @@ public struct Planner: Sendable {
         /// directory: `m-2`, `./m-2`, `../m/m-2` and an absolute path all do.
         /// A link elsewhere that happens to end in such a name counts too:
         /// in doubt, the machine is kept.
-        static func linkToOwnSubvolume(in directory: MachineDirectory) -> Reason? {
+        static func linkToOwnSubvolume(in directory: MachineDirectory, machine: EntryName) -> Reason? {
             if directory.otherLinks.isEmpty { return nil }
             let subvolumes = Set(directory.entries.lazy.filter { $0.kind == .subvolume }.map(\.name))
             for entry in directory.entries where entry.kind == .symlink {
+                // A switch's temporary link is the tool's own, and stale.
+                if case .temporaryLink = MachineEntryName(classifying: entry.name, machine: machine) { continue }
                 guard let target = directory.otherLinks[entry.name] else { continue }
                 guard let target else {
                     return .layoutNotRecognised(link: entry.name.rawValue, target: nil, subvolume: nil)
@@ -148,7 +151,7 @@ public struct Planner: Sendable {
 
     private func planEntry(
         _ entry: DirectoryEntry, of machine: EntryName, at machinePath: EntryPath, in container: FileIdentity,
-        link: LinkState
+        link: LinkState, directory: MachineDirectory
     ) -> PlanItem {
         let path = EntryPath(volume: machinePath.volume, machine: machine, entry: entry.name)
         func item(_ action: PlannedAction, _ reason: Reason) -> PlanItem {
@@ -184,7 +187,20 @@ public struct Planner: Sendable {
             return misnamed()
         case .revision:
             guard entry.kind == .subvolume else { return misnamed() }
-            return deleting ? item(.deleteSubvolume, .machineWithoutLink) : item(.keep, .revision)
+            if deleting { return item(.deleteSubvolume, .machineWithoutLink) }
+            // Writable: an interrupted receive or ownership change, never a
+            // valid revision; kept for the command that finishes it.
+            if directory.writableRevisions.contains(entry.name) { return item(.report, .incompleteRevision) }
+            return item(.keep, .revision)
+        case .receivedImage(let digits):
+            guard entry.kind == .subvolume else { return misnamed() }
+            if deleting { return item(.deleteSubvolume, .machineWithoutLink) }
+            let revision = MachineNaming.revision(machine, digits: digits)
+            if let revision, directory.entry(named: revision)?.kind == .subvolume { return item(.keep, .receivedImage) }
+            return item(.report, .receivedImageWithoutRevision)
+        case .temporaryLink:
+            guard entry.kind == .symlink else { return item(.report, .unknownEntry(entry.kind)) }
+            return item(.removeTemporaryLink, .staleTemporaryLink)
         case .bootstrapped(let toolchain):
             guard entry.kind == .subvolume else { return misnamed() }
             if deleting { return item(.deleteSubvolume, .machineWithoutLink) }

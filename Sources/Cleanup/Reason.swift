@@ -14,6 +14,10 @@ public enum Reason: Hashable, Sendable {
     case keptForLinkError(Toolchain)
     /// An entry of a machine directory whose layout is not recognised.
     case inUnrecognisedLayout
+    /// The pristine received image a revision was made from.
+    case receivedImage
+    /// The lock file of buildos-clean itself, in the machines root.
+    case toolLock
 
     // Deleted or removed.
     case unconfiguredToolchain(Toolchain)
@@ -21,6 +25,8 @@ public enum Reason: Hashable, Sendable {
     case machineWithoutLink
     case staleLockFile(Toolchain)
     case emptiedMachineDirectory
+    /// A temporary link of a link switch that did not finish.
+    case staleTemporaryLink
 
     // Reported.
     case invalidVolume(EntryKind)
@@ -37,6 +43,12 @@ public enum Reason: Hashable, Sendable {
     case linkNotSymlink(EntryKind)
     indirect case unreadableLink(FSError)
     case machineKeepsEntries
+    /// A revision that is not read-only: an interrupted receive or
+    /// ownership change.
+    case incompleteRevision
+    /// A received image whose revision is missing: an upgrade interrupted
+    /// before it made the revision.
+    case receivedImageWithoutRevision
     /// A machine without its current link that still holds another
     /// symbolic link naming one of its subvolumes (a stray `m-latest`, a
     /// link renamed by hand, a later Build OS layout): not a machine being
@@ -55,6 +67,11 @@ public enum Reason: Hashable, Sendable {
         case .configuredToolchain: "configured-toolchain"
         case .keptForLinkError: "kept-for-link-error"
         case .inUnrecognisedLayout: "in-unrecognised-layout"
+        case .receivedImage: "received-image"
+        case .toolLock: "tool-lock"
+        case .staleTemporaryLink: "stale-temporary-link"
+        case .incompleteRevision: "incomplete-revision"
+        case .receivedImageWithoutRevision: "received-image-without-revision"
         case .unconfiguredToolchain: "unconfigured-toolchain"
         case .staleWorkingSnapshot: "stale-working-snapshot"
         case .machineWithoutLink: "machine-without-link"
@@ -90,6 +107,9 @@ public enum Reason: Hashable, Sendable {
         case .keptForLinkError(let toolchain):
             "bootstrapped for toolchain \(toolchain), kept while the current machine link is in error"
         case .inUnrecognisedLayout: "kept: the layout of the machine directory is not recognised"
+        case .receivedImage: "received image of a revision, kept for incremental upgrades"
+        case .toolLock: "lock file of buildos-clean"
+        case .staleTemporaryLink: "temporary link of an interrupted link switch"
         case .unconfiguredToolchain(let toolchain): "bootstrapped for toolchain \(toolchain), which is not configured"
         case .staleWorkingSnapshot(let toolchain): "stale working snapshot of toolchain \(toolchain)"
         case .machineWithoutLink: "machine has no current link: being deleted"
@@ -119,6 +139,10 @@ public enum Reason: Hashable, Sendable {
         case .linkNotSymlink(let kind): (.error, "current machine link is not a symbolic link (\(kind.phrase))", nil)
         case .unreadableLink(let error): (.error, "unable to read current machine link", error.cause)
         case .machineKeepsEntries: (.warning, "machine directory kept: it holds entries that are not removed", nil)
+        case .incompleteRevision:
+            (.warning, "revision is not read-only (an interrupted receive or ownership change), kept", nil)
+        case .receivedImageWithoutRevision:
+            (.warning, "received image without its revision (an interrupted upgrade), kept", nil)
         case .layoutNotRecognised(let link, let target, let subvolume):
             (
                 .error, "layout not recognised, everything kept",

@@ -72,11 +72,31 @@ public struct MachineDirectory: Hashable, Sendable {
     /// a machine being deleted from a layout it does not recognise. Empty
     /// when the machine has its link.
     public var otherLinks: [EntryName: String?]
+    /// The revisions (`<m>-<N>` subvolumes) that are not read-only: an
+    /// interrupted receive or ownership change, never a valid revision.
+    public var writableRevisions: Set<EntryName>
 
-    public init(entries: [DirectoryEntry], link: CurrentLink, otherLinks: [EntryName: String?] = [:]) {
+    public init(
+        entries: [DirectoryEntry], link: CurrentLink, otherLinks: [EntryName: String?] = [:],
+        writableRevisions: Set<EntryName> = []
+    ) {
         self.entries = entries
         self.link = link
         self.otherLinks = otherLinks
+        self.writableRevisions = writableRevisions
+    }
+}
+
+extension MachineDirectory {
+    /// The entry named `name`, found by bisection (entries are sorted).
+    public func entry(named name: EntryName) -> DirectoryEntry? {
+        var low = entries.startIndex
+        var high = entries.endIndex
+        while low < high {
+            let middle = (low + high) / 2
+            if entries[middle].name < name { low = middle + 1 } else { high = middle }
+        }
+        return low < entries.endIndex && entries[low].name == name ? entries[low] : nil
     }
 }
 
@@ -139,6 +159,23 @@ public struct Scanner: Sendable {
         }
     }
 
+    /// The revision subvolumes of a machine directory whose read-only flag
+    /// is clear. One that cannot be read counts as read-only: in doubt, a
+    /// revision is valid.
+    private func writableRevisions(of machine: EntryName, in directory: DirectoryHandle, entries: [DirectoryEntry])
+        async -> Set<EntryName>
+    {
+        var writable: Set<EntryName> = []
+        for entry in entries where entry.kind == .subvolume {
+            guard case .revision = MachineEntryName(classifying: entry.name, machine: machine) else { continue }
+            let isReadOnly = try? await fileSystem.withDirectory(entry.name, in: directory) {
+                subvolume throws(FSError) in try await fileSystem.subvolumeInfo(of: subvolume).isReadOnly
+            }
+            if isReadOnly == false { writable.insert(entry.name) }
+        }
+        return writable
+    }
+
     private func scanMachine(_ name: EntryName, in volume: DirectoryHandle) async -> Content<MachineDirectory> {
         do throws(FSError) {
             return .listed(
@@ -158,7 +195,10 @@ public struct Scanner: Sendable {
                     } else {
                         link = .absent
                     }
-                    guard case .absent = link else { return MachineDirectory(entries: entries, link: link) }
+                    let writable = await writableRevisions(of: name, in: machine, entries: entries)
+                    guard case .absent = link else {
+                        return MachineDirectory(entries: entries, link: link, writableRevisions: writable)
+                    }
                     var otherLinks: [EntryName: String?] = [:]
                     for entry in entries where entry.kind == .symlink && entry.name.isExact {
                         do throws(FSError) {
@@ -169,7 +209,8 @@ public struct Scanner: Sendable {
                             otherLinks[entry.name] = .some(nil)
                         }
                     }
-                    return MachineDirectory(entries: entries, link: link, otherLinks: otherLinks)
+                    return MachineDirectory(
+                        entries: entries, link: link, otherLinks: otherLinks, writableRevisions: writable)
                 })
         } catch {
             return error.kind == .noEntry ? .vanished : .unreadable(error)

@@ -171,6 +171,9 @@ extension SimulationRun {
             case .revision: allowed = entry.kind == .subvol && linkTarget != nil
             case .bootstrapped(let toolchain):
                 allowed = entry.kind == .subvol && linkTarget != nil && compiled.toolchains.contains(toolchain)
+            case .receivedImage(let digits):
+                let revision = parts[0] + "/" + parts[1] + "/" + parts[1] + "-" + digits
+                allowed = entry.kind == .subvol && linkTarget != nil && layout.entries.contains { $0.path == revision }
             default: allowed = false
             }
             if !allowed, linkTarget != name.rawValue {

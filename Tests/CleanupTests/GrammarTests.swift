@@ -33,6 +33,15 @@ struct GrammarTests {
         ("n-1", .unknown),
         (".m-1", .unknown),
         ("latest", .unknown),
+        ("m-2.received", .receivedImage("2")),
+        ("m-02.received", .receivedImage("02")),
+        ("m-.received", .unknown),
+        ("m-x.received", .bootstrapped(Toolchain(rawValue: "x.received")!)),
+        ("m-2.received.old", .unknown),
+        ("m.link-4242-1", .temporaryLink),
+        ("m.link-", .unknown),
+        ("m.link", .unknown),
+        ("mm.link-1", .unknown),
     ]
 
     @Test("entries of machine 'm' classify by name", arguments: cases)

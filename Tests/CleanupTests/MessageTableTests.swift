@@ -34,6 +34,20 @@ struct MessageTableTests {
         Case(layout: linked + "\nfile default/m/m-default.lock", line: "\(m)/m-default.lock: info: removed stale lock file", exitStatus: 0),
         Case(layout: "subvol default/m/m-1 ro", line: "\(m): info: deleted machine directory", exitStatus: 0),
         Case(
+            layout: linked + "\nlink default/m/m.link-1-1 -> m-1", line: "\(m)/m.link-1-1: info: removed temporary link",
+            exitStatus: 0),
+        Case(
+            layout: linked + "\nsubvol default/m/m-2",
+            line: "\(m)/m-2: warning: revision is not read-only (an interrupted receive or ownership change), kept",
+            exitStatus: 0),
+        Case(
+            layout: linked + "\nsubvol default/m/m-2.received ro received",
+            line: "\(m)/m-2.received: warning: received image without its revision (an interrupted upgrade), kept",
+            exitStatus: 0),
+        Case(
+            layout: linked + "\nlink default/m/m.link-1-1 -> m-1", failing: (.unlink, "", .ioError),
+            line: "\(m)/m.link-1-1: error: unable to remove temporary link: input/output error (EIO)", exitStatus: 1),
+        Case(
             layout: linked + "\nlink default/m/m-latest -> m-1",
             line: "\(m)/m-latest: warning: symbolic link, kept, not followed", exitStatus: 0),
         Case(
