@@ -97,7 +97,10 @@ extension CleanupCommand {
 
     func validate() throws {
         if dryRun, showPlan { throw ValidationError("--dry-run already prints the plan; drop --show-plan") }
-        if let root, !root.hasPrefix("/") { throw ValidationError("--root needs an absolute path, not '\(root)'") }
+        if let root {
+            guard root.hasPrefix("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
+            if let problem = Layout.pathProblem(root) { throw ValidationError("--root '\(root)': \(problem)") }
+        }
     }
 
     func run() async throws {
@@ -109,6 +112,13 @@ extension CleanupCommand {
         let toolchainSet: ToolchainSet
         do {
             let commandLine = try kernelCommandLine.map { try readInput($0, what: "kernel command line") }
+            if let kernelCommandLine, let commandLine {
+                do throws(KernelCommandLine.Problem) {
+                    _ = try KernelCommandLine.parse(commandLine)
+                } catch {
+                    throw fail("\(kernelCommandLine):\(error.line): \(error.message)", .usage)
+                }
+            }
             toolchainSet = try ToolchainSet.resolve(
                 names: toolchains, kernelCommandLine: commandLine, explicitlyNone: noToolchains)
         } catch let error as ConfigurationError {
@@ -141,22 +151,26 @@ extension CleanupCommand {
         do {
             parsed = try Layout.parse(text)
         } catch {
-            throw fail("\(layout): \(error)", .usage)
+            throw fail("\(layout):\(error.line): \(error.message)", .usage)
         }
         let host: SimulatedHost
         do {
             host = try SimulatedHost(layout: parsed)
         } catch {
-            throw fail("\(layout): \(error)", .usage)
+            throw fail("\(layout):\(error.line.map { "\($0):" } ?? "") \(error.path): \(error.reason)", .usage)
         }
         return (host.spawn(.root), root ?? parsed.root)
     }
 
     func readInput(_ path: String, what: String) throws -> String {
         do {
-            return try String(contentsOfFile: path, encoding: .utf8)
+            return try InputFile.read(path)
         } catch {
-            throw fail("cannot read \(what) \(path): \(error.localizedDescription)", .noInput)
+            switch error {
+            case .unreadable(let reason): throw fail("cannot read \(what) \(path): \(reason)", .noInput)
+            case .malformed(let line, let reason):
+                throw fail("\(path):\(line.map { "\($0):" } ?? "") \(what): \(reason)", .usage)
+            }
         }
     }
 

@@ -175,6 +175,6 @@ struct CleanupCommandTests {
         let wrong = try layoutFile("subvol v/m/m-1\nbogus x\n")
         let invalid = try Binary.run(["cleanup", "--layout", wrong, "--toolchain", "default"])
         #expect(invalid.status == 64)
-        #expect(invalid.standardError.contains("line 2: unknown kind 'bogus'"))
+        #expect(invalid.standardError.contains("\(wrong):2: unknown kind 'bogus'"))
     }
 }
