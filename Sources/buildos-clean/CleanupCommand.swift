@@ -83,6 +83,14 @@ struct CleanupCommand: AsyncParsableCommand {
             valueName: "command"))
     var notify: String?
 
+    @Option(
+        name: .customLong("notify-timeout"),
+        help: ArgumentHelp(
+            "Seconds the notification command may run (1 to 3600, default 60); then its process group is killed "
+                + "and a warning printed.",
+            valueName: "seconds"))
+    var notifyTimeout: Int?
+
     @Flag(name: .long, help: "Log every step to standard error.")
     var verbose = false
 
@@ -95,12 +103,23 @@ extension CleanupMode: ExpressibleByArgument {}
 
 extension CleanupCommand {
 
+    /// The notification command's time limit without `--notify-timeout`.
+    static let defaultNotifyTimeout = 60
+
     func validate() throws {
         if dryRun, showPlan { throw ValidationError("--dry-run already prints the plan; drop --show-plan") }
         if let root {
             guard root.hasPrefix("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
             if let problem = Layout.pathProblem(root) { throw ValidationError("--root '\(root)': \(problem)") }
         }
+        if let notify, notify.allSatisfy(\.isWhitespace) { throw ValidationError("--notify needs a command") }
+        if let notifyTimeout {
+            guard notify != nil else { throw ValidationError("--notify-timeout needs --notify") }
+            guard (1...3600).contains(notifyTimeout) else {
+                throw ValidationError("--notify-timeout must be 1 to 3600 seconds, not \(notifyTimeout)")
+            }
+        }
+        if notify != nil, dryRun { throw ValidationError("--dry-run notifies nobody; drop --notify") }
     }
 
     func run() async throws {
@@ -138,7 +157,8 @@ extension CleanupCommand {
             report.textLines.forEach { print($0) }
         }
         if let notify, !dryRun, let summary = report.summary {
-            Notifier(command: notify).send(summary: summary, body: report.notificationBody)
+            Notifier(command: notify, timeout: notifyTimeout ?? Self.defaultNotifyTimeout)
+                .send(summary: summary, body: report.notificationBody)
         }
         if report.exitStatus != 0 { throw ExitStatus.halted.code }
     }
