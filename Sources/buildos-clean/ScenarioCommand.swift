@@ -39,7 +39,7 @@ struct ScenarioRunCommand: ParsableCommand {
     @Option(help: "random, pct, exhaustive or replay (default: the scenario's, else random).")
     var strategy: StrategyName?
 
-    @Option(help: "How many schedules to run (exhaustive: at most).")
+    @Option(help: "How many schedules to run (exhaustive: at most), 1 to 1000000.")
     var schedules: Int?
 
     @Option(help: "Output format.")
@@ -55,7 +55,10 @@ struct ScenarioRunCommand: ParsableCommand {
     var endState = false
 
     func validate() throws {
-        if let schedules, schedules < 1 { throw ValidationError("--schedules must be at least 1") }
+        if let schedules, !ScenarioLimits.schedules.contains(schedules) {
+            let range = ScenarioLimits.schedules
+            throw ValidationError("--schedules must be \(range.lowerBound) to \(range.upperBound), not \(schedules)")
+        }
     }
 
     func run() throws {
@@ -64,24 +67,29 @@ struct ScenarioRunCommand: ParsableCommand {
         for file in files {
             let text: String
             do {
-                text = try String(contentsOfFile: file, encoding: .utf8)
+                text = try InputFile.read(file)
             } catch {
-                FileHandle.standardError.write(Data("buildos-clean: error: cannot read \(file)\n".utf8))
-                throw ExitStatus.noInput.code
+                switch error {
+                case .unreadable(let reason):
+                    throw fail("cannot read \(file): \(reason)", .noInput)
+                case .malformed(let line, let reason):
+                    throw fail("\(file):\(line.map { "\($0):" } ?? "") \(reason)", .usage)
+                }
             }
             let compiled: CompiledScenario
             let options: ExplorationOptions
-            do {
+            let result: ScenarioResult
+            let explorer: Explorer
+            do throws(ScenarioError) {
                 compiled = try CompiledScenario.load(yaml: text)
                 options = try ExplorationOptions(compiled.scenario, strategy: strategy, seed: seed, schedules: schedules)
+                explorer = Explorer(compiled, options: options)
+                result = try explorer.run()
             } catch {
-                FileHandle.standardError.write(Data("buildos-clean: error: \(file): \(error)\n".utf8))
-                throw ExitStatus.usage.code
+                throw fail("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)", .usage)
             }
-            let explorer = Explorer(compiled, options: options)
-            let result = try explorer.run()
             allPassed = allPassed && result.passed
-            for found in result.violations { writeReplay(compiled, found, file: file) }
+            for found in result.violations { writeReplay(compiled, found, file: file, into: replayDirectory) }
             switch format {
             case .text:
                 print(result.text)
@@ -101,11 +109,17 @@ struct ScenarioRunCommand: ParsableCommand {
         if !allPassed { throw ExitStatus.halted.code }
     }
 
-    func writeReplay(_ compiled: CompiledScenario, _ found: FoundViolation, file: String) {
+    func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
+        FileHandle.standardError.write(Data("buildos-clean: error: \(message)\n".utf8))
+        return status.code
+    }
+
+    /// Writes the replay file of a violation.
+    func writeReplay(_ compiled: CompiledScenario, _ found: FoundViolation, file: String, into directory: String) {
         let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-        let path = replayDirectory + "/\(stem)-invariant-\(found.violation.invariant).yaml"
+        let path = directory + "/\(stem)-invariant-\(found.violation.invariant).yaml"
         do {
-            try FileManager.default.createDirectory(atPath: replayDirectory, withIntermediateDirectories: true)
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try compiled.replayFile(for: found).write(toFile: path, atomically: true, encoding: .utf8)
             FileHandle.standardError.write(Data("buildos-clean: replay file \(path)\n".utf8))
         } catch {

@@ -100,7 +100,7 @@ struct ScenarioCommandTests {
         try "name: x\n".write(toFile: directory + "/bad.yaml", atomically: true, encoding: .utf8)
         let bad = try Binary.run(["scenario", "run", directory + "/bad.yaml"])
         #expect(bad.status == 64)
-        #expect(bad.standardError.contains("bad.yaml: not a scenario"))
+        #expect(bad.standardError.contains("bad.yaml:1: the scenario needs 'layout'"), "\(bad.standardError)")
         let missing = try Binary.run(["scenario", "run", directory + "/missing.yaml"])
         #expect(missing.status == 66)
         let usage = try Binary.run(["scenario", "run", directory + "/bad.yaml", "--schedules", "0"])
