@@ -22,8 +22,9 @@ struct ScenarioRunCommand: ParsableCommand {
             priorities with change points), exhaustive (every schedule up to a preemption bound), or \
             replay (a recorded schedule). The invariants of SPEC §6 are checked after every step and at \
             the end. For each scenario it prints pass or FAIL, the schedules and steps explored, and each \
-            violation with its seed, its schedule and its shortest trace; it writes a replay file per \
-            violation (--replay-dir). The same seed gives the same runs, byte for byte.
+            violation with its seed, its schedule and its shortest trace. With --save DIR it writes a \
+            replay file into DIR for each violation the scenario does not expect; without it, it writes \
+            nothing. The same seed gives the same runs, byte for byte.
 
             Exit status: 0 every scenario came out as expected; 1 some did not; 64 bad arguments or \
             scenario files; 66 a file cannot be read.
@@ -45,8 +46,13 @@ struct ScenarioRunCommand: ParsableCommand {
     @Option(help: "Output format.")
     var format: CleanupCommand.OutputFormat = .text
 
-    @Option(name: .customLong("replay-dir"), help: ArgumentHelp("Where to write replay files.", valueName: "dir"))
-    var replayDirectory = "replays"
+    @Option(
+        name: .customLong("save"),
+        help: ArgumentHelp(
+            "Write a replay file into this directory for each violation the scenario does not expect "
+                + "(default: write none).",
+            valueName: "dir"))
+    var saveDirectory: String?
 
     @Flag(help: "Print the trace of the first schedule of each scenario.")
     var trace = false
@@ -59,6 +65,7 @@ struct ScenarioRunCommand: ParsableCommand {
             let range = ScenarioLimits.schedules
             throw ValidationError("--schedules must be \(range.lowerBound) to \(range.upperBound), not \(schedules)")
         }
+        if let saveDirectory, saveDirectory.isEmpty { throw ValidationError("--save needs a directory") }
     }
 
     func run() throws {
@@ -89,7 +96,11 @@ struct ScenarioRunCommand: ParsableCommand {
                 throw fail("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)", .usage)
             }
             allPassed = allPassed && result.passed
-            for found in result.violations { writeReplay(compiled, found, file: file, into: replayDirectory) }
+            if let saveDirectory {
+                for found in result.violations where !result.expectedViolations.contains(found.violation.invariant) {
+                    writeReplay(compiled, found, file: file, into: saveDirectory)
+                }
+            }
             switch format {
             case .text:
                 print(result.text)
@@ -114,7 +125,7 @@ struct ScenarioRunCommand: ParsableCommand {
         return status.code
     }
 
-    /// Writes the replay file of a violation.
+    /// Writes the replay file of a violation the scenario did not expect.
     func writeReplay(_ compiled: CompiledScenario, _ found: FoundViolation, file: String, into directory: String) {
         let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         let path = directory + "/\(stem)-invariant-\(found.violation.invariant).yaml"
