@@ -35,6 +35,7 @@ extension SimulatedHost {
             let volume = layout.absolutePath(String(first))
             if entryKind(at: volume) == nil { try addVolume(volume) }
         }
+        if [.volume, .tmpfs, .mount].contains(entry.kind) { try checkMountPoint(path) }
         switch entry.kind {
         case .volume:
             try addVolume(
@@ -71,6 +72,21 @@ extension SimulatedHost {
             try addSpecial(path)
         case .mount:
             try addMount(path)
+        }
+    }
+
+    /// A layout's mount goes on a new or empty directory that is not
+    /// already a mount point: one over entries (written before it, or the
+    /// machines root below it) would hide them, one over another mount
+    /// would stack on it.
+    private func checkMountPoint(_ path: String) throws(SetupError) {
+        try state.withLock { (state: inout HostState) throws(SetupError) in
+            guard let ref = state.setupLookup(path) else { return }
+            if state.mountedOn[ref] != nil { throw SetupError(path: path, reason: "already a mount point") }
+            let count = state.node(ref).children.count
+            if count > 0 {
+                throw SetupError(path: path, reason: "not empty: a mount here would hide what is below it (\(count) entries)")
+            }
         }
     }
 

@@ -24,7 +24,7 @@ extension Layout {
                 guard tokens.count >= 2, tokens[1].hasPrefix("/") else {
                     throw LayoutError(line: number, message: "root needs an absolute path")
                 }
-                if let problem = pathProblem(tokens[1], absolute: tokens[1]) {
+                if normalized(tokens[1]) != "/", let problem = pathProblem(tokens[1], absolute: tokens[1]) {
                     throw LayoutError(line: number, message: "invalid root '\(tokens[1])': \(problem)")
                 }
                 layout.root = normalized(tokens[1])

@@ -80,6 +80,10 @@ struct LayoutInputTests {
             "already its default"),
         Case("a subvolume off btrfs", "tmpfs /var/x\nsubvol /var/x/s\n", line: 2, "not on a btrfs filesystem"),
         Case("an entry below a file", "file v/f\ndir v/f/d\n", line: 2, "f is not a directory"),
+        Case("a volume given twice", "volume v\nvolume v\n", line: 2, "/build/machines/v: already a mount point"),
+        Case("a volume after its contents", "subvol v/m/m-1\nvolume v owner=1000\n", line: 2, "already a mount point"),
+        Case("a mount over entries", "subvol v/m/m-1\nmount v/m\n", line: 2, "/build/machines/v/m: not empty: a mount here would hide"),
+        Case("a mount over the machines root's parent", "tmpfs /build\n", "/build: not empty"),
     ]
 
     @Test("a malformed layout is refused with its line", arguments: cases)
