@@ -9,7 +9,7 @@ public enum ScenarioLimits {
     public static let schedules = 1...1_000_000
     public static let preemptionBound = 0...100
     public static let pctDepth = 1...100
-    public static let maxSteps = 1...10_000_000
+    public static let maxSteps = 1...1_000_000
     /// Virtual seconds: about 31 years. Every start, duration and sleep
     /// is at most this, so virtual time stays far from `Int.max`.
     public static let seconds = 0...1_000_000_000

@@ -45,13 +45,20 @@ enum ScriptStep: Hashable, Sendable {
                 "unknown script step '\(text)' (delete-subvolume P, unlink P, rename P Q, mkdir P, rmdir P, "
                     + "snapshot P Q, set-readonly P true|false, sleep N, delete-matching DIR TEXT)")
         }
-        for path in step.paths {
+        for path in step.paths where !(path == "/" && step.opensDirectory) {
             guard path.hasPrefix("/"), Layout.pathProblem(path) == nil else {
                 let problem = Layout.pathProblem(path) ?? "not an absolute path"
                 throw ScenarioError("script step '\(text)': invalid path '\(path)': \(problem)")
             }
         }
         self = step
+    }
+
+    /// Whether the step opens its path as a directory (which may then be
+    /// `/`) rather than acting on its last name.
+    var opensDirectory: Bool {
+        if case .deleteMatching = self { return true }
+        return false
     }
 
     /// The paths the step names.

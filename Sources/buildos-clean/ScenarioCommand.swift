@@ -65,7 +65,13 @@ struct ScenarioRunCommand: ParsableCommand {
             let range = ScenarioLimits.schedules
             throw ValidationError("--schedules must be \(range.lowerBound) to \(range.upperBound), not \(schedules)")
         }
-        if let saveDirectory, saveDirectory.isEmpty { throw ValidationError("--save needs a directory") }
+        if let saveDirectory {
+            guard !saveDirectory.isEmpty else { throw ValidationError("--save needs a directory") }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: saveDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ValidationError("--save '\(saveDirectory)' is not a directory")
+            }
+        }
     }
 
     func run() throws {

@@ -53,6 +53,7 @@ struct ArgumentInputTests {
         Case(["--seed", "18446744073709551616"], "The value '18446744073709551616' is invalid for '--seed"),
         Case(["--strategy", "stratgy"], "The value 'stratgy' is invalid for '--strategy"),
         Case(["--save", ""], "--save needs a directory"),
+        Case(["--save", "/dev/null"], "--save '/dev/null' is not a directory"),
         Case(["--replay-dir", "x"], "Unknown option '--replay-dir'"),
         Case(["--strategy", "replay"], "strategy replay needs a schedule"),
     ]

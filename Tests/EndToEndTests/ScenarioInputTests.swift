@@ -79,7 +79,7 @@ struct ScenarioInputTests {
         Case("schedules in hexadecimal", scenario([11: "schedules: 0x10"]), line: 11, "must be a decimal number"),
         Case("a negative seed", scenario(adding: ["seed: -1"]), line: 14, "'seed' is a number from 0 to 18446744073709551615"),
         Case("a seed past 64 bits", scenario(adding: ["seed: 18446744073709551616"]), line: 14, "'seed' is a number from 0"),
-        Case("zero max-steps", scenario(adding: ["max-steps: 0"]), line: 14, "max-steps must be 1 to 10000000, not 0"),
+        Case("zero max-steps", scenario(adding: ["max-steps: 0"]), line: 14, "max-steps must be 1 to 1000000, not 0"),
         Case("Int.max max-steps", scenario(adding: ["max-steps: 9223372036854775807"]), line: 14, "max-steps must be 1 to"),
         Case("zero time-limit", scenario(adding: ["time-limit: 0"]), line: 14, "time-limit must be 1 to 1000000000"),
         Case("Int.max time-limit", scenario(adding: ["time-limit: 9223372036854775807"]), line: 14, "time-limit must be 1 to"),
