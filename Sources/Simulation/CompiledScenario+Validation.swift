@@ -63,9 +63,15 @@ extension CompiledScenario {
         switch actor.kind {
         case .cleanup, .originalCleanup: break
         case .agent:
-            guard let name = actor.toolchain, Toolchain(rawValue: name) != nil else {
+            guard let name = actor.toolchain, let toolchain = Toolchain(rawValue: name) else {
                 let problem = actor.toolchain.flatMap { Toolchain.problem(with: $0) }.map { ": \($0)" } ?? ""
                 throw fail("agent \(actor.name) needs a valid toolchain\(problem)", at: path + ".toolchain")
+            }
+            // Build OS starts agents for the configured toolchains only (a
+            // change of configuration reboots the host).
+            guard toolchains.contains(toolchain) else {
+                throw fail(
+                    "agent \(actor.name): toolchain '\(name)' is not one of the scenario's toolchains", at: path + ".toolchain")
             }
             try check(actor.builds, ScenarioLimits.builds, path + ".builds")
             try check(actor.buildSeconds, ScenarioLimits.seconds, path + ".build-seconds")

@@ -54,6 +54,11 @@ public struct CompiledScenario: Sendable {
         faults = scenario.faults ?? []
         if let end = scenario.expect.endState {
             var parsed = try CompiledScenario.layout(end, block: "expect.end-state", marks: marks)
+            if parsed.root != Layout.defaultRoot, parsed.root != layout.root {
+                throw ScenarioError(
+                    "expect.end-state: root \(parsed.root) is not the layout's (\(layout.root)); leave it out",
+                    line: marks.line(ofBlock: "expect.end-state", line: nil))
+            }
             parsed.root = layout.root
             do throws(SetupError) {
                 _ = try SimulatedHost(layout: parsed)
@@ -125,7 +130,9 @@ public struct CompiledScenario: Sendable {
 
     func machine(of actor: ActorSpec) throws(ScenarioError) -> MachineRef {
         let parts = (actor.machine ?? "").split(separator: "/").map(String.init)
-        guard parts.count == 2, let volume = EntryName(parts[0]), let machine = EntryName(parts[1]) else {
+        guard parts.count == 2, let volume = EntryName(parts[0]), let machine = EntryName(parts[1]),
+            parts.allSatisfy({ $0.utf8.count <= Layout.maximumNameBytes })
+        else {
             throw ScenarioError("admin \(actor.name) needs machine: VOLUME/MACHINE")
         }
         return MachineRef(volume: volume, machine: machine)

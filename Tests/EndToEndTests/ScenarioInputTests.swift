@@ -101,6 +101,16 @@ struct ScenarioInputTests {
         Case("an unknown actor kind", scenario([8: "  - {name: cleanup, kind: clean}"]), line: 8, "kind is cleanup, original-cleanup, agent, admin or script, not 'clean'"),
         Case("an unknown mode", scenario([8: "  - {name: cleanup, kind: cleanup, mode: fast}"]), line: 8, "mode is boot or live, not 'fast'"),
         Case("an agent without a toolchain", scenario([9: "  - {name: agent, kind: agent}"]), line: 9, "agent agent needs a valid toolchain"),
+        Case(
+            "an agent of a toolchain not configured", scenario([9: "  - {name: agent, kind: agent, toolchain: defualt}"]), line: 9,
+            "toolchain 'defualt' is not one of the scenario's toolchains"),
+        Case(
+            "an end state with another root", scenario(adding: ["  end-state: |", "    root /srv", "    subvol v/m/m-1 ro"]),
+            line: 15, "expect.end-state: root /srv is not the layout's"),
+        Case(
+            "a 256-byte machine name",
+            scenario([9: "  - {name: admin, kind: admin, procedure: delete, machine: v/" + String(repeating: "m", count: 256) + "}"]),
+            line: 9, "needs machine: VOLUME/MACHINE"),
         Case("an actor named twice", scenario([9: "  - {name: cleanup, kind: agent, toolchain: default}"]), line: 9, "actor cleanup is named twice"),
         Case("no actors", scenario([7: "actors: []", 8: "", 9: ""]), line: 7, "a scenario needs at least one actor"),
         Case(
