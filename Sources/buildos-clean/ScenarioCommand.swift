@@ -74,29 +74,15 @@ struct ScenarioRunCommand: ParsableCommand {
         }
     }
 
+    /// Reads and checks every file before running any: a bad file among
+    /// several is refused before any output or replay file.
     func run() throws {
+        let explorers = try files.map { file in (file, try explorer(for: file)) }
         var documents: [ResultDocument] = []
         var allPassed = true
-        for file in files {
-            let text: String
-            do {
-                text = try InputFile.read(file)
-            } catch {
-                switch error {
-                case .unreadable(let reason):
-                    throw fail("cannot read \(file): \(reason)", .noInput)
-                case .malformed(let line, let reason):
-                    throw fail("\(file):\(line.map { "\($0):" } ?? "") \(reason)", .usage)
-                }
-            }
-            let compiled: CompiledScenario
-            let options: ExplorationOptions
+        for (file, explorer) in explorers {
             let result: ScenarioResult
-            let explorer: Explorer
             do throws(ScenarioError) {
-                compiled = try CompiledScenario.load(yaml: text)
-                options = try ExplorationOptions(compiled.scenario, strategy: strategy, seed: seed, schedules: schedules)
-                explorer = Explorer(compiled, options: options)
                 result = try explorer.run()
             } catch {
                 throw fail("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)", .usage)
@@ -104,7 +90,7 @@ struct ScenarioRunCommand: ParsableCommand {
             allPassed = allPassed && result.passed
             if let saveDirectory {
                 for found in result.violations where !result.expectedViolations.contains(found.violation.invariant) {
-                    writeReplay(compiled, found, file: file, into: saveDirectory)
+                    writeReplay(explorer.compiled, found, file: file, into: saveDirectory)
                 }
             }
             switch format {
@@ -124,6 +110,29 @@ struct ScenarioRunCommand: ParsableCommand {
         }
         if format == .json { print(ResultDocument.json(documents)) }
         if !allPassed { throw ExitStatus.halted.code }
+    }
+
+    /// A file read, checked and set up for exploring with the command
+    /// line's overrides; errors as `FILE:LINE: message`.
+    func explorer(for file: String) throws -> Explorer {
+        let text: String
+        do {
+            text = try InputFile.read(file)
+        } catch {
+            switch error {
+            case .unreadable(let reason):
+                throw fail("cannot read \(file): \(reason)", .noInput)
+            case .malformed(let line, let reason):
+                throw fail("\(file):\(line.map { "\($0):" } ?? "") \(reason)", .usage)
+            }
+        }
+        do throws(ScenarioError) {
+            let compiled = try CompiledScenario.load(yaml: text)
+            let options = try ExplorationOptions(compiled.scenario, strategy: strategy, seed: seed, schedules: schedules)
+            return Explorer(compiled, options: options)
+        } catch {
+            throw fail("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)", .usage)
+        }
     }
 
     func fail(_ message: String, _ status: ExitStatus) -> ExitCode {

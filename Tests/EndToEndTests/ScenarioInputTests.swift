@@ -192,6 +192,24 @@ struct ScenarioInputTests {
         #expect(try FileManager.default.contentsOfDirectory(atPath: work).isEmpty)
     }
 
+    @Test("a bad file among good ones is refused before any of them runs or writes")
+    func badAmongGood() throws {
+        let work = try InputTest.directory()
+        let good = try InputTest.file("good.yaml", Self.scenario([13: "  invariants: hold"]))
+        let planted = Binary.packageRoot() + "/Scenarios/planted-bug.yaml"
+        let bad = try InputTest.file("bad.yaml", Self.scenario([10: "stratgy: pct"]))
+        // planted-bug expects its violation: with the expectation changed
+        // it would leave a replay file, were it run.
+        let unexpected = try InputTest.file(
+            "unexpected.yaml",
+            try String(contentsOfFile: planted, encoding: .utf8).replacingOccurrences(
+                of: "violation: 2", with: "invariants: hold"))
+        let result = try InputTest.run(
+            ["scenario", "run", good, unexpected, bad, "--save", work + "/saved"], workingDirectory: work)
+        InputTest.expectRefused(result, location: "\(bad):10", message: "unknown key 'stratgy'")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work).isEmpty)
+    }
+
     @Test("the base scenario itself passes, with LF or CRLF lines", arguments: ["\n", "\r\n"])
     func control(lineEnd: String) throws {
         let work = try InputTest.directory()
