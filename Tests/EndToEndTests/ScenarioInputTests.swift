@@ -172,6 +172,24 @@ struct ScenarioInputTests {
             scenario([9: "  - {name: admin, kind: admin, procedure: upgrade, machine: v/m, from: 1, to: 1}"]), line: 9,
             "an upgrade goes to another revision"),
         Case(
+            "revision 0", scenario([9: "  - {name: admin, kind: admin, procedure: add, machine: v/n, revision: 0}"]), line: 9,
+            "revision must be 1 to 999999999, not 0"),
+        Case(
+            "a negative revision", scenario([9: "  - {name: admin, kind: admin, procedure: upgrade, machine: v/m, from: -1, to: 2}"]),
+            line: 9, "from must be 1 to 999999999, not -1"),
+        Case(
+            "an Int.max revision",
+            scenario([9: "  - {name: admin, kind: admin, procedure: upgrade, machine: v/m, from: 1, to: 9223372036854775807}"]),
+            line: 9, "to must be 1 to 999999999"),
+        Case(
+            "an add without its revision", scenario([9: "  - {name: admin, kind: admin, procedure: add, machine: v/n}"]), line: 9,
+            "add needs revision"),
+        Case(
+            "an unknown pitfall",
+            scenario([9: "  - {name: admin, kind: admin, procedure: delete, machine: v/m, pitfalls: [mv-without-T]}"]), line: 9,
+            "unknown pitfall 'mv-without-T'"),
+        Case("an unknown script step", scenario([9: "  - {name: s, kind: script, steps: [\"remove /x\"]}"]), line: 9, "unknown script step 'remove /x'"),
+        Case(
             "a key of another procedure",
             scenario([9: "  - {name: admin, kind: admin, procedure: delete, machine: v/m, revision: 2}"]), line: 9,
             "'revision' does not apply to procedure delete"),
