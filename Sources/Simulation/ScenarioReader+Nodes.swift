@@ -190,16 +190,19 @@ struct Fields {
         ScenarioError(message, line: values[key]?.mark?.line ?? line)
     }
 
-    func node(_ key: String) throws(ScenarioError) -> Node? {
+    /// The value of an optional key; one written without a value is an
+    /// error rather than read as absent.
+    func node(_ key: String, required: Bool = false) throws(ScenarioError) -> Node? {
         guard let node = values[key] else { return nil }
         if Fields.isNull(node) {
-            throw ScenarioError("'\(prefix + key)' has no value (leave the key out instead)", line: node.mark?.line ?? line)
+            let hint = required ? "" : " (leave the key out instead)"
+            throw ScenarioError("'\(prefix + key)' has no value\(hint)", line: node.mark?.line ?? line)
         }
         return node
     }
 
     func required(_ key: String) throws(ScenarioError) -> Node {
-        guard let node = try node(key) else { throw ScenarioError("\(what) needs '\(key)'", line: line) }
+        guard let node = try node(key, required: true) else { throw ScenarioError("\(what) needs '\(key)'", line: line) }
         return node
     }
 
