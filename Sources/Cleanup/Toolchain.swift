@@ -155,12 +155,42 @@ public enum KernelCommandLine {
     /// `.<name>` suffix it configures `<name>`.
     public static let toolchainParameter = "buildos.toolchain_url"
 
+    /// A kernel command line that is refused, with the line of the
+    /// parameter at fault (`/proc/cmdline` is one line).
+    public struct Problem: Error, Hashable, Sendable, CustomStringConvertible {
+        public var line: Int
+        public var message: String
+
+        public init(line: Int, message: String) {
+            self.line = line
+            self.message = message
+        }
+
+        public var description: String { "line \(line): \(message)" }
+    }
+
     /// The toolchains a command line (such as `/proc/cmdline`) configures,
     /// in order of appearance, without duplicates.
     public static func toolchains(in commandLine: String) throws(ConfigurationError) -> [Toolchain] {
+        do {
+            return try parse(commandLine)
+        } catch {
+            throw ConfigurationError(error.message)
+        }
+    }
+
+    /// The toolchains a command line configures, in order of appearance,
+    /// without duplicates, in one pass. Refused: a toolchain parameter
+    /// without a value (the toolchain's URL), an invalid toolchain name, an
+    /// unterminated double quote, a NUL byte.
+    public static func parse(_ commandLine: String) throws(Problem) -> [Toolchain] {
         var result: [Toolchain] = []
-        for parameter in parameters(of: commandLine) {
-            let key = parameter.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)[0]
+        var seen: Set<Toolchain> = []
+        for parameter in try parameters(of: commandLine) {
+            let text = parameter.text
+            // By bytes: "=" followed by a combining mark is one Character.
+            let equals = text.utf8.firstIndex(of: UInt8(ascii: "="))
+            let key = Substring(text.utf8[..<(equals ?? text.utf8.endIndex)])
             let name: String
             if key == toolchainParameter {
                 name = Toolchain.default.rawValue
@@ -170,34 +200,58 @@ public enum KernelCommandLine {
                 continue
             }
             guard let toolchain = Toolchain(rawValue: name) else {
-                throw ConfigurationError(
-                    "invalid toolchain in kernel command line parameter '\(key)': "
+                throw Problem(
+                    line: parameter.line,
+                    message: "invalid toolchain in kernel command line parameter '\(key)': "
                         + (Toolchain.problem(with: name) ?? name))
             }
-            if !result.contains(toolchain) { result.append(toolchain) }
+            guard let equals, text.utf8.index(after: equals) != text.utf8.endIndex else {
+                throw Problem(
+                    line: parameter.line,
+                    message: "kernel command line parameter '\(key)' has no value (the toolchain's URL)")
+            }
+            if seen.insert(toolchain).inserted { result.append(toolchain) }
         }
         return result
     }
 
-    /// The blank-separated parameters; double quotes keep blanks inside a
-    /// value, as the kernel parses them.
-    static func parameters(of commandLine: String) -> [String] {
-        var parameters: [String] = []
-        var current = ""
+    /// The blank-separated parameters with their lines; double quotes keep
+    /// blanks inside a value, as the kernel parses them.
+    static func parameters(of commandLine: String) throws(Problem) -> [(text: String, line: Int)] {
+        var parameters: [(text: String, line: Int)] = []
+        var current = String.UnicodeScalarView()
+        var started = false
         var quoted = false
-        for character in commandLine {
-            if character == "\"" {
+        var line = 1
+        var start = 1
+        for scalar in commandLine.unicodeScalars {
+            if scalar == "\0" {
+                throw Problem(
+                    line: line,
+                    message: "NUL byte: not a kernel command line (/proc/cmdline separates parameters with blanks)")
+            }
+            if !started {
+                start = line
+            }
+            if scalar == "\"" {
                 quoted.toggle()
+                started = true
                 continue
             }
-            if !quoted, character.isWhitespace {
-                if !current.isEmpty { parameters.append(current) }
-                current = ""
+            // The kernel's blanks (isspace): space, \t, \n, \v, \f, \r.
+            if !quoted, scalar == " " || ("\t"..."\r").contains(scalar) {
+                if started { parameters.append((String(current), start)) }
+                current = String.UnicodeScalarView()
+                started = false
+                if scalar == "\n" { line += 1 }
                 continue
             }
-            current.append(character)
+            if scalar == "\n" { line += 1 }
+            current.append(scalar)
+            started = true
         }
-        if !current.isEmpty { parameters.append(current) }
+        if quoted { throw Problem(line: start, message: "unterminated double quote in the kernel command line") }
+        if started { parameters.append((String(current), start)) }
         return parameters
     }
 }

@@ -7,50 +7,85 @@ extension SimulatedHost {
         try load(layout)
     }
 
-    /// Builds a layout's tree on this host.
+    /// Builds a layout's tree on this host; an error names the entry's
+    /// layout line when the layout was read from text.
     public func load(_ layout: Layout) throws(SetupError) {
         if layout.rootIsBtrfs {
             try addVolume(layout.root)
         } else if entryKind(at: layout.root) == nil {
             try addDirectory(layout.root)
         }
-        for entry in layout.entries {
-            let path = layout.absolutePath(entry.path)
-            if !layout.rootIsBtrfs, !entry.path.hasPrefix("/"),
-                let first = entry.path.split(separator: "/").first, entry.path.contains("/")
-            {
-                let volume = layout.absolutePath(String(first))
-                if entryKind(at: volume) == nil { try addVolume(volume) }
+        var defaults: Set<Int> = []
+        for (index, entry) in layout.entries.enumerated() {
+            do {
+                try load(entry, of: layout, defaults: &defaults)
+            } catch {
+                var located = error
+                located.line = layout.sourceLine(ofEntry: index)
+                throw located
             }
-            switch entry.kind {
-            case .volume:
-                try addVolume(
-                    path, owner: entry.owner, group: entry.group,
-                    userSubvolumeRemovalAllowed: entry.userSubvolumeRemovalAllowed)
-            case .tmpfs:
-                try addTmpfs(path)
-            case .dir:
-                try addDirectory(path, owner: entry.owner, group: entry.group, permissions: entry.mode ?? 0o755)
-            case .subvol:
-                if let source = entry.snapshotOf {
-                    try addSnapshot(of: layout.absolutePath(source), at: path, readOnly: entry.readOnly)
-                    try setAttributes(path, owner: entry.owner, group: entry.group, permissions: entry.mode)
-                } else {
-                    try addSubvolume(
-                        path, readOnly: entry.readOnly, received: entry.received, owner: entry.owner,
-                        group: entry.group)
-                    if let mode = entry.mode { try setAttributes(path, owner: nil, group: nil, permissions: mode) }
-                }
-                if entry.isDefault { try setDefaultSubvolume(path) }
-            case .file:
-                try addFile(path, owner: entry.owner, group: entry.group)
+        }
+    }
+
+    private func load(_ entry: LayoutEntry, of layout: Layout, defaults: inout Set<Int>) throws(SetupError) {
+        let path = layout.absolutePath(entry.path)
+        if !layout.rootIsBtrfs, !entry.path.hasPrefix("/"),
+            let first = entry.path.split(separator: "/").first, entry.path.contains("/")
+        {
+            let volume = layout.absolutePath(String(first))
+            if entryKind(at: volume) == nil { try addVolume(volume) }
+        }
+        if [.volume, .tmpfs, .mount].contains(entry.kind) { try checkMountPoint(path) }
+        switch entry.kind {
+        case .volume:
+            try addVolume(
+                path, owner: entry.owner, group: entry.group,
+                userSubvolumeRemovalAllowed: entry.userSubvolumeRemovalAllowed)
+        case .tmpfs:
+            try addTmpfs(path)
+        case .dir:
+            try addDirectory(path, owner: entry.owner, group: entry.group, permissions: entry.mode ?? 0o755)
+        case .subvol:
+            if let source = entry.snapshotOf {
+                try addSnapshot(of: layout.absolutePath(source), at: path, readOnly: entry.readOnly)
+                try setAttributes(path, owner: entry.owner, group: entry.group, permissions: entry.mode)
+            } else {
+                try addSubvolume(
+                    path, readOnly: entry.readOnly, received: entry.received, owner: entry.owner,
+                    group: entry.group)
                 if let mode = entry.mode { try setAttributes(path, owner: nil, group: nil, permissions: mode) }
-            case .link:
-                try addSymlink(path, target: entry.target ?? "", owner: entry.owner, group: entry.group)
-            case .fifo:
-                try addSpecial(path)
-            case .mount:
-                try addMount(path)
+            }
+            if entry.isDefault {
+                // A filesystem has one default subvolume: a second would
+                // silently take the first one's place.
+                if let filesystem = filesystemIndex(at: path), !defaults.insert(filesystem).inserted {
+                    throw SetupError(path: path, reason: "another subvolume of this filesystem is already its default")
+                }
+                try setDefaultSubvolume(path)
+            }
+        case .file:
+            try addFile(path, owner: entry.owner, group: entry.group)
+            if let mode = entry.mode { try setAttributes(path, owner: nil, group: nil, permissions: mode) }
+        case .link:
+            try addSymlink(path, target: entry.target ?? "", owner: entry.owner, group: entry.group)
+        case .fifo:
+            try addSpecial(path)
+        case .mount:
+            try addMount(path)
+        }
+    }
+
+    /// A layout's mount goes on a new or empty directory that is not
+    /// already a mount point: one over entries (written before it, or the
+    /// machines root below it) would hide them, one over another mount
+    /// would stack on it.
+    private func checkMountPoint(_ path: String) throws(SetupError) {
+        try state.withLock { (state: inout HostState) throws(SetupError) in
+            guard let ref = state.setupLookup(path) else { return }
+            if state.mountedOn[ref] != nil { throw SetupError(path: path, reason: "already a mount point") }
+            let count = state.node(ref).children.count
+            if count > 0 {
+                throw SetupError(path: path, reason: "not empty: a mount here would hide what is below it (\(count) entries)")
             }
         }
     }

@@ -1,21 +1,36 @@
 /// Reading and writing the layout format.
 extension Layout {
-    /// Reads a layout; errors name the line.
+    /// The longest name Linux stores in a directory entry (NAME_MAX).
+    public static let maximumNameBytes = 255
+    /// The longest path a system call takes, and the longest link target
+    /// Linux stores (PATH_MAX, less its NUL).
+    public static let maximumPathBytes = 4095
+
+    /// Reads a layout; errors name the line. Lines end in LF or CRLF; a
+    /// carriage return anywhere else is refused rather than read into a
+    /// name.
     public static func parse(_ text: String) throws(LayoutError) -> Layout {
         var layout = Layout()
         var sawEntry = false
-        for (index, rawLine) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+        var sawRoot = false
+        for (index, line) in lines(of: text).enumerated() {
             let number = index + 1
-            let tokens = try tokenize(rawLine, line: number)
+            let tokens = try tokenize(line, line: number)
             guard let keyword = tokens.first else { continue }
             if keyword == "root" {
                 guard !sawEntry else { throw LayoutError(line: number, message: "root must come before the entries") }
+                guard !sawRoot else { throw LayoutError(line: number, message: "root is given twice") }
+                sawRoot = true
                 guard tokens.count >= 2, tokens[1].hasPrefix("/") else {
                     throw LayoutError(line: number, message: "root needs an absolute path")
+                }
+                if normalized(tokens[1]) != "/", let problem = pathProblem(tokens[1], absolute: tokens[1]) {
+                    throw LayoutError(line: number, message: "invalid root '\(tokens[1])': \(problem)")
                 }
                 layout.root = normalized(tokens[1])
                 for flag in tokens.dropFirst(2) {
                     guard flag == "btrfs" else { throw LayoutError(line: number, message: "unknown root flag '\(flag)'") }
+                    guard !layout.rootIsBtrfs else { throw LayoutError(line: number, message: "flag 'btrfs' is given twice") }
                     layout.rootIsBtrfs = true
                 }
                 continue
@@ -26,18 +41,34 @@ extension Layout {
             }
             guard tokens.count >= 2 else { throw LayoutError(line: number, message: "\(keyword) needs a path") }
             let path = tokens[1]
-            guard isValidPath(path) else { throw LayoutError(line: number, message: "invalid path '\(path)'") }
+            if let problem = pathProblem(path, absolute: layout.absolutePath(normalized(path))) {
+                throw LayoutError(line: number, message: "invalid path '\(path)': \(problem)")
+            }
             var entry = LayoutEntry(kind, normalized(path))
             var rest = Array(tokens.dropFirst(2))
             if kind == .link {
                 guard rest.count >= 2, rest[0] == "->" else {
                     throw LayoutError(line: number, message: "link needs '-> TARGET'")
                 }
+                if let problem = targetProblem(rest[1]) {
+                    throw LayoutError(line: number, message: "invalid link target: \(problem)")
+                }
                 entry.target = rest[1]
                 rest.removeFirst(2)
             }
-            for flag in rest { try entry.apply(flag: flag, line: number) }
+            var given: Set<String> = []
+            for flag in rest { try entry.apply(flag: flag, line: number, given: &given) }
+            if let source = entry.snapshotOf,
+                let problem = pathProblem(source, absolute: layout.absolutePath(source))
+            {
+                throw LayoutError(line: number, message: "invalid snapshot-of path '\(source)': \(problem)")
+            }
+            if entry.snapshotOf != nil, entry.received {
+                throw LayoutError(
+                    line: number, message: "a snapshot is not received: 'received' does not combine with snapshot-of")
+            }
             layout.entries.append(entry)
+            layout.sourceLines.append(number)
             sawEntry = true
         }
         return layout
@@ -62,6 +93,15 @@ extension Layout {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// The lines of a text as Unicode scalars, each without its LF or CRLF.
+    /// (Split by scalars: in Swift `"\r\n"` is one `Character`, which a
+    /// split on `"\n"` does not see.)
+    static func lines(of text: String) -> [ArraySlice<Unicode.Scalar>] {
+        var lines = Array(text.unicodeScalars).split(separator: "\n", omittingEmptySubsequences: false)
+        if text.unicodeScalars.last == "\n" { lines.removeLast() }
+        return lines.map { $0.last == "\r" ? $0.dropLast() : $0 }
+    }
+
     static func normalized(_ path: String) -> String {
         let absolute = path.hasPrefix("/")
         let joined = path.split(separator: "/").joined(separator: "/")
@@ -69,35 +109,68 @@ extension Layout {
     }
 
     static func isValidPath(_ path: String) -> Bool {
-        let components = path.split(separator: "/")
-        return !components.isEmpty && components.allSatisfy { $0 != "." && $0 != ".." }
+        pathProblem(path, absolute: path.hasPrefix("/") ? path : "/" + path) == nil
+    }
+
+    /// Why a path as written (absolute as `absolute`) cannot name an entry
+    /// on Linux, or nil.
+    public static func pathProblem(_ path: String, absolute: String? = nil) -> String? {
+        let absolute = absolute ?? path
+        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        if components.isEmpty { return "no entry name" }
+        if path.utf8.contains(0) { return "it holds a NUL byte" }
+        if let dots = components.first(where: { $0 == "." || $0 == ".." }) { return "it holds '\(dots)'" }
+        if let long = components.first(where: { $0.utf8.count > maximumNameBytes }) {
+            return "the name '\(long.prefix(16))...' is \(long.utf8.count) bytes long (at most \(maximumNameBytes))"
+        }
+        if absolute.utf8.count > maximumPathBytes {
+            return "the path is \(absolute.utf8.count) bytes long (at most \(maximumPathBytes))"
+        }
+        return nil
+    }
+
+    /// Why a link target cannot be stored on Linux, or nil.
+    static func targetProblem(_ target: String) -> String? {
+        if target.isEmpty { return "it is empty" }
+        if target.utf8.contains(0) { return "it holds a NUL byte" }
+        if target.utf8.count > maximumPathBytes {
+            return "it is \(target.utf8.count) bytes long (at most \(maximumPathBytes))"
+        }
+        return nil
     }
 
     static func quoted(_ word: String) -> String {
         let plain = !word.isEmpty && word.unicodeScalars.allSatisfy { $0.value > 32 && $0 != "\"" && $0 != "\\" && $0 != "#" }
         if plain { return word }
         var result = "\""
-        for character in word {
-            switch character {
+        for scalar in word.unicodeScalars {
+            switch scalar {
             case "\"": result += "\\\""
             case "\\": result += "\\\\"
             case "\n": result += "\\n"
+            case "\r": result += "\\r"
             case "\t": result += "\\t"
-            default: result.append(character)
+            default: result.unicodeScalars.append(scalar)
             }
         }
         return result + "\""
     }
 
-    /// Splits a line into words: blanks separate, `#` starts a comment,
-    /// double quotes hold a word with blanks.
-    static func tokenize(_ line: Substring, line number: Int) throws(LayoutError) -> [String] {
+    /// Splits a line into words: blanks (space, tab) separate, `#` starts a
+    /// comment, double quotes hold a word with blanks and the escapes `\"`,
+    /// `\\`, `\n`, `\r`, `\t`.
+    static func tokenize(_ line: ArraySlice<Unicode.Scalar>, line number: Int) throws(LayoutError) -> [String] {
         var tokens: [String] = []
-        var current = ""
+        var current = String.UnicodeScalarView()
         var inWord = false
         var iterator = line.makeIterator()
-        while let character = iterator.next() {
-            if character == "\"" {
+        while let scalar = iterator.next() {
+            if scalar == "\0" { throw LayoutError(line: number, message: "NUL byte in the line") }
+            if scalar == "\r" {
+                throw LayoutError(
+                    line: number, message: "carriage return inside a line (lines end in LF or CRLF; write \\r in quotes)")
+            }
+            if scalar == "\"" {
                 inWord = true
                 var closed = false
                 while let next = iterator.next() {
@@ -105,11 +178,20 @@ extension Layout {
                         closed = true
                         break
                     }
+                    if next == "\0" { throw LayoutError(line: number, message: "NUL byte in the line") }
+                    if next == "\r" {
+                        throw LayoutError(line: number, message: "carriage return inside quotes (write \\r)")
+                    }
                     if next == "\\" {
                         switch iterator.next() {
                         case "n": current.append("\n")
+                        case "r": current.append("\r")
                         case "t": current.append("\t")
-                        case .some(let escaped): current.append(escaped)
+                        case "\"": current.append("\"")
+                        case "\\": current.append("\\")
+                        case .some(let escaped):
+                            throw LayoutError(
+                                line: number, message: "unknown escape '\\\(escaped)' (expected \\\", \\\\, \\n, \\r or \\t)")
                         case nil: throw LayoutError(line: number, message: "unfinished escape")
                         }
                     } else {
@@ -119,60 +201,17 @@ extension Layout {
                 if !closed { throw LayoutError(line: number, message: "unterminated quote") }
                 continue
             }
-            if character == "#", !inWord { break }
-            if character == " " || character == "\t" || character == "\r" {
-                if inWord { tokens.append(current) }
-                current = ""
+            if scalar == "#", !inWord { break }
+            if scalar == " " || scalar == "\t" {
+                if inWord { tokens.append(String(current)) }
+                current = String.UnicodeScalarView()
                 inWord = false
                 continue
             }
-            current.append(character)
+            current.append(scalar)
             inWord = true
         }
-        if inWord { tokens.append(current) }
+        if inWord { tokens.append(String(current)) }
         return tokens
     }
-}
-
-extension LayoutEntry {
-    mutating func apply(flag: String, line: Int) throws(LayoutError) {
-        let (key, value) = flag.split(separator: "=", maxSplits: 1).map(String.init).pair
-        switch key {
-        case "ro": readOnly = true
-        case "received": received = true
-        case "default": isDefault = true
-        case "nouser_subvol_rm_allowed": userSubvolumeRemovalAllowed = false
-        case "snapshot-of":
-            guard let value, Layout.isValidPath(value) else { throw LayoutError(line: line, message: "snapshot-of needs a path") }
-            snapshotOf = Layout.normalized(value)
-        case "owner":
-            let ids = (value ?? "").split(separator: ":", maxSplits: 1).map { UInt32($0) }
-            guard let first = ids.first, let owner = first, ids.count <= 2, ids.last.map({ $0 != nil }) ?? false else {
-                throw LayoutError(line: line, message: "owner needs UID or UID:GID")
-            }
-            self.owner = owner
-            self.group = ids.count == 2 ? ids[1] ?? owner : owner
-        case "mode":
-            guard let value, let mode = UInt16(value, radix: 8), mode <= 0o7777 else {
-                throw LayoutError(line: line, message: "mode needs an octal number")
-            }
-            self.mode = mode
-        default:
-            throw LayoutError(line: line, message: "unknown flag '\(flag)'")
-        }
-        let allowed: Set<String> =
-            switch kind {
-            case .subvol: ["ro", "received", "default", "snapshot-of", "owner", "mode"]
-            case .volume: ["owner", "nouser_subvol_rm_allowed"]
-            case .dir, .file: ["owner", "mode"]
-            // A symbolic link's mode means nothing on Linux.
-            case .link: ["owner"]
-            case .tmpfs, .fifo, .mount: []
-            }
-        guard allowed.contains(key) else { throw LayoutError(line: line, message: "flag '\(key)' does not apply to \(kind.rawValue)") }
-    }
-}
-
-extension Array where Element == String {
-    fileprivate var pair: (String, String?) { (self[0], count > 1 ? self[1] : nil) }
 }

@@ -24,19 +24,40 @@ import FSProtocol
 /// level below the root as a volume (each volume of Build OS is its own
 /// btrfs), deeper ones as plain directories. With `root PATH btrfs` the
 /// root itself is one btrfs filesystem and everything below it lives there.
-/// A name with spaces or quotes is written in double quotes with `\"` and
-/// `\\` escapes.
+/// A name with spaces or quotes is written in double quotes with `\"`,
+/// `\\`, `\n`, `\r` and `\t` escapes. `docs/layout-format.md` lists what
+/// a layout may not say (names and link targets Linux cannot store, flags
+/// without their values, ...).
 public struct Layout: Hashable, Sendable {
     /// The machines root, absolute.
     public var root: String
     /// Whether the root is itself one btrfs filesystem.
     public var rootIsBtrfs: Bool
     public var entries: [LayoutEntry]
+    /// The line of the text each entry was read from (empty for a layout
+    /// built in code or captured from a host), for error messages: not
+    /// part of the layout's value.
+    public var sourceLines: [Int] = []
 
     public init(root: String = Layout.defaultRoot, rootIsBtrfs: Bool = false, entries: [LayoutEntry] = []) {
         self.root = root
         self.rootIsBtrfs = rootIsBtrfs
         self.entries = entries
+    }
+
+    public static func == (lhs: Layout, rhs: Layout) -> Bool {
+        lhs.root == rhs.root && lhs.rootIsBtrfs == rhs.rootIsBtrfs && lhs.entries == rhs.entries
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(root)
+        hasher.combine(rootIsBtrfs)
+        hasher.combine(entries)
+    }
+
+    /// The line an entry was read from, when it was read from text.
+    public func sourceLine(ofEntry index: Int) -> Int? {
+        sourceLines.indices.contains(index) ? sourceLines[index] : nil
     }
 
     public static let defaultRoot = "/build/machines"

@@ -4,10 +4,14 @@ import FSProtocol
 public struct SetupError: Error, Hashable, Sendable, CustomStringConvertible {
     public var path: String
     public var reason: String
+    /// The layout line of the entry that could not be set up, when it
+    /// came from a layout's text.
+    public var line: Int?
 
-    public init(path: String, reason: String) {
+    public init(path: String, reason: String, line: Int? = nil) {
         self.path = path
         self.reason = reason
+        self.line = line
     }
 
     public var description: String { "\(path): \(reason)" }

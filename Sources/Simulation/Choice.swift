@@ -41,6 +41,18 @@ public enum ScheduleText {
         choices.map(\.description).joined(separator: " ")
     }
 
+    /// One choice in its strict form (`r2`, `c2`, `H`: decimal digits, no
+    /// sign), or nil.
+    public static func choice(_ word: String) -> Choice? {
+        if word == "H" { return .crashHost }
+        guard let first = word.first, first == "r" || first == "c" else { return nil }
+        let digits = word.dropFirst()
+        guard !digits.isEmpty, digits.count <= 9,
+            digits.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }), let index = Int(digits)
+        else { return nil }
+        return first == "r" ? .run(index) : .crash(index)
+    }
+
     public static func parse(_ text: String) -> [Choice]? {
         let words = text.split(whereSeparator: \.isWhitespace)
         let choices = words.compactMap { Choice(String($0)) }

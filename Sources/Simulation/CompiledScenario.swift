@@ -25,17 +25,26 @@ public struct CompiledScenario: Sendable {
     var timeLimit: Int { scenario.timeLimit ?? 86_400 }
     var commitInterval: Int { scenario.commitInterval ?? 30 }
 
+    /// Where the scenario's parts are in its file, for error messages.
+    let marks: ScenarioMarks
+
     public init(_ scenario: Scenario) throws(ScenarioError) {
+        try self.init(scenario, marks: ScenarioMarks())
+    }
+
+    /// Checks a scenario; errors name the file line `marks` gives.
+    public init(_ scenario: Scenario, marks: ScenarioMarks) throws(ScenarioError) {
         self.scenario = scenario
-        do {
-            layout = try Layout.parse(scenario.layout)
-        } catch {
-            throw ScenarioError("layout: \(error)")
-        }
+        self.marks = marks
+        layout = try CompiledScenario.layout(scenario.layout, block: "layout", marks: marks)
         var toolchains: [Toolchain] = []
-        for name in scenario.toolchains {
+        for (index, name) in scenario.toolchains.enumerated() {
+            let path = "toolchains[\(index)]"
             guard let toolchain = Toolchain(rawValue: name) else {
-                throw ScenarioError("toolchains: \(Toolchain.problem(with: name) ?? name)")
+                throw ScenarioError("toolchains: \(Toolchain.problem(with: name) ?? name)", line: marks.line(path))
+            }
+            guard !toolchains.contains(toolchain) else {
+                throw ScenarioError("toolchains: '\(name)' is listed twice", line: marks.line(path))
             }
             toolchains.append(toolchain)
         }
@@ -44,13 +53,21 @@ public struct CompiledScenario: Sendable {
         firstPhaseCount = scenario.actors.count
         faults = scenario.faults ?? []
         if let end = scenario.expect.endState {
-            do {
-                var parsed = try Layout.parse(end)
-                parsed.root = layout.root
-                expectedEnd = parsed
-            } catch {
-                throw ScenarioError("expect.end-state: \(error)")
+            var parsed = try CompiledScenario.layout(end, block: "expect.end-state", marks: marks)
+            if parsed.root != Layout.defaultRoot, parsed.root != layout.root {
+                throw ScenarioError(
+                    "expect.end-state: root \(parsed.root) is not the layout's (\(layout.root)); leave it out",
+                    line: marks.line(ofBlock: "expect.end-state", line: nil))
             }
+            parsed.root = layout.root
+            do throws(SetupError) {
+                _ = try SimulatedHost(layout: parsed)
+            } catch {
+                throw ScenarioError(
+                    "expect.end-state: \(error.path): \(error.reason)",
+                    line: marks.line(ofBlock: "expect.end-state", line: error.line))
+            }
+            expectedEnd = parsed
         } else {
             expectedEnd = nil
         }
@@ -64,7 +81,20 @@ public struct CompiledScenario: Sendable {
             prototypeError = error
         }
         try validate()
-        if let prototypeError { throw ScenarioError("layout: \(prototypeError)") }
+        if let prototypeError {
+            throw ScenarioError(
+                "layout: \(prototypeError.path): \(prototypeError.reason)",
+                line: marks.line(ofBlock: "layout", line: prototypeError.line))
+        }
+    }
+
+    /// A layout block of the scenario; errors name the file line.
+    static func layout(_ text: String, block: String, marks: ScenarioMarks) throws(ScenarioError) -> Layout {
+        do {
+            return try Layout.parse(text)
+        } catch {
+            throw ScenarioError("\(block): \(error.message)", line: marks.line(ofBlock: block, line: error.line))
+        }
     }
 
     /// The initial host of a run: the layout's tree and a tmpfs on
@@ -74,68 +104,16 @@ public struct CompiledScenario: Sendable {
         return prototype
     }
 
-    /// Reads a scenario file's YAML.
+    /// Reads a scenario file's YAML strictly (`ScenarioReader`); errors
+    /// name the file's line.
     public static func load(yaml text: String) throws(ScenarioError) -> CompiledScenario {
-        let scenario: Scenario
-        do {
-            scenario = try YAMLDecoder().decode(Scenario.self, from: text)
-        } catch {
-            throw ScenarioError("not a scenario: \(error)")
-        }
-        return try CompiledScenario(scenario)
+        let (scenario, marks) = try ScenarioReader.read(text)
+        return try CompiledScenario(scenario, marks: marks)
     }
 
-    private func validate() throws(ScenarioError) {
-        var names: Set<String> = []
-        for actor in actors {
-            guard names.insert(actor.name).inserted else { throw ScenarioError("actor \(actor.name) is named twice") }
-            switch actor.kind {
-            case .cleanup, .originalCleanup: break
-            case .agent:
-                guard let name = actor.toolchain, Toolchain(rawValue: name) != nil else {
-                    throw ScenarioError("agent \(actor.name) needs a valid toolchain")
-                }
-            case .admin:
-                _ = try machine(of: actor)
-                _ = try procedure(of: actor)
-                _ = try pitfalls(of: actor)
-            case .script:
-                for step in actor.steps ?? [] { _ = try ScriptStep(step) }
-            }
-        }
-        for fault in faults {
-            switch fault.kind {
-            case .crash, .error:
-                guard let actor = fault.actor, names.contains(actor) else {
-                    throw ScenarioError("a \(fault.kind.rawValue) fault needs the name of one of the actors")
-                }
-            case .hostCrash: break
-            }
-            if fault.kind == .error {
-                guard let name = fault.error, errorKind(name) != nil else {
-                    throw ScenarioError("an error fault needs error: EIO, EBUSY, ENOSPC, ENOTEMPTY, EPERM or EROFS")
-                }
-                guard let operation = fault.operation, FSOperation(rawValue: operation) != nil else {
-                    throw ScenarioError("an error fault needs an operation (\(FSOperation.allCases.map(\.rawValue).joined(separator: ", ")))")
-                }
-            }
-            if let after = fault.after, let operation = after.operation, FSOperation(rawValue: operation) == nil {
-                throw ScenarioError("unknown operation '\(operation)' in a fault's 'after'")
-            }
-        }
-        let expect = scenario.expect
-        if expect.invariants == nil, expect.expectedViolations.isEmpty, expect.endState == nil {
-            throw ScenarioError("expect needs 'invariants: hold', 'violation: N', 'violations: [N, ...]' or 'end-state'")
-        }
-        if expect.invariants != nil, !expect.expectedViolations.isEmpty {
-            throw ScenarioError("expect cannot both hold the invariants and break one")
-        }
-        if let invariants = scenario.expect.invariants, invariants != "hold" {
-            throw ScenarioError("expect.invariants can only be 'hold'")
-        }
-        if expect.expectedViolations.contains(where: { !(1...8).contains($0) }) {
-            throw ScenarioError("expect.violation names an invariant from 1 to 8")
-        }
+    /// An error about a part of the scenario, at its line.
+    func fail(_ message: String, at path: String) -> ScenarioError {
+        ScenarioError(message, line: marks.line(path))
     }
 
     func errorKind(_ name: String) -> FSError.Kind? {
@@ -152,7 +130,9 @@ public struct CompiledScenario: Sendable {
 
     func machine(of actor: ActorSpec) throws(ScenarioError) -> MachineRef {
         let parts = (actor.machine ?? "").split(separator: "/").map(String.init)
-        guard parts.count == 2, let volume = EntryName(parts[0]), let machine = EntryName(parts[1]) else {
+        guard parts.count == 2, let volume = EntryName(parts[0]), let machine = EntryName(parts[1]),
+            parts.allSatisfy({ $0.utf8.count <= Layout.maximumNameBytes })
+        else {
             throw ScenarioError("admin \(actor.name) needs machine: VOLUME/MACHINE")
         }
         return MachineRef(volume: volume, machine: machine)

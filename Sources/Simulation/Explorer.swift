@@ -88,7 +88,19 @@ public struct Explorer: Sendable {
         self.options = options
     }
 
-    public func run() throws -> ScenarioResult {
+    /// Explores the scenario; a scenario that cannot run is an error
+    /// with a message (the checks of `CompiledScenario` leave none).
+    public func run() throws(ScenarioError) -> ScenarioResult {
+        do {
+            return try explore()
+        } catch let error as ScenarioError {
+            throw error
+        } catch {
+            throw ScenarioError("cannot run the scenario: \(error)")
+        }
+    }
+
+    func explore() throws -> ScenarioResult {
         let start = ContinuousClock.now
         var exploration = Exploration(compiled: compiled, options: options)
         try exploration.prepare()

@@ -171,9 +171,16 @@ public struct Expectation: Codable, Hashable, Sendable {
     }
 }
 
-/// A scenario file that cannot be read or is inconsistent.
+/// A scenario file that cannot be read or is inconsistent, with the line
+/// of the file where that shows when the scenario was read from a file.
 public struct ScenarioError: Error, Hashable, Sendable, CustomStringConvertible {
     public var message: String
-    public init(_ message: String) { self.message = message }
-    public var description: String { message }
+    public var line: Int?
+
+    public init(_ message: String, line: Int? = nil) {
+        self.message = message
+        self.line = line
+    }
+
+    public var description: String { line.map { "line \($0): \(message)" } ?? message }
 }

@@ -1,5 +1,6 @@
 import BuildFarm
 import FSProtocol
+import SimFS
 
 /// One command of a script actor, on absolute paths: the parent directory
 /// is opened by path, the last name acted on.
@@ -16,23 +17,58 @@ enum ScriptStep: Hashable, Sendable {
     /// text: a planted cleanup bug that ignores the agents' locks.
     case deleteMatching(String, String)
 
+    /// A step from its text; paths must be absolute and valid, `sleep`
+    /// takes whole seconds within `ScenarioLimits.seconds`.
     init(_ text: String) throws(ScenarioError) {
         let words = text.split(separator: " ").map(String.init)
+        let step: ScriptStep
         switch (words.first, words.count) {
-        case ("delete-subvolume", 2): self = .deleteSubvolume(words[1])
-        case ("unlink", 2): self = .unlink(words[1])
-        case ("rename", 3): self = .rename(words[1], words[2])
-        case ("mkdir", 2): self = .makeDirectory(words[1])
-        case ("rmdir", 2): self = .removeDirectory(words[1])
-        case ("snapshot", 3): self = .snapshot(words[1], words[2])
+        case ("delete-subvolume", 2): step = .deleteSubvolume(words[1])
+        case ("unlink", 2): step = .unlink(words[1])
+        case ("rename", 3): step = .rename(words[1], words[2])
+        case ("mkdir", 2): step = .makeDirectory(words[1])
+        case ("rmdir", 2): step = .removeDirectory(words[1])
+        case ("snapshot", 3): step = .snapshot(words[1], words[2])
         case ("set-readonly", 3) where words[2] == "true" || words[2] == "false":
-            self = .setReadOnly(words[1], words[2] == "true")
-        case ("sleep", 2) where Int(words[1]) != nil: self = .sleep(Int(words[1]) ?? 0)
-        case ("delete-matching", 3): self = .deleteMatching(words[1], words[2])
+            step = .setReadOnly(words[1], words[2] == "true")
+        case ("sleep", 2):
+            guard words[1].utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+                let seconds = Int(words[1]), ScenarioLimits.seconds.contains(seconds)
+            else {
+                throw ScenarioError(
+                    "script step '\(text)': sleep takes seconds from 0 to \(ScenarioLimits.seconds.upperBound)")
+            }
+            step = .sleep(seconds)
+        case ("delete-matching", 3): step = .deleteMatching(words[1], words[2])
         default:
             throw ScenarioError(
                 "unknown script step '\(text)' (delete-subvolume P, unlink P, rename P Q, mkdir P, rmdir P, "
                     + "snapshot P Q, set-readonly P true|false, sleep N, delete-matching DIR TEXT)")
+        }
+        for path in step.paths where !(path == "/" && step.opensDirectory) {
+            guard path.hasPrefix("/"), Layout.pathProblem(path) == nil else {
+                let problem = Layout.pathProblem(path) ?? "not an absolute path"
+                throw ScenarioError("script step '\(text)': invalid path '\(path)': \(problem)")
+            }
+        }
+        self = step
+    }
+
+    /// Whether the step opens its path as a directory (which may then be
+    /// `/`) rather than acting on its last name.
+    var opensDirectory: Bool {
+        if case .deleteMatching = self { return true }
+        return false
+    }
+
+    /// The paths the step names.
+    var paths: [String] {
+        switch self {
+        case .deleteSubvolume(let path), .unlink(let path), .makeDirectory(let path), .removeDirectory(let path),
+            .setReadOnly(let path, _), .deleteMatching(let path, _):
+            [path]
+        case .rename(let from, let to), .snapshot(let from, let to): [from, to]
+        case .sleep: []
         }
     }
 

@@ -85,6 +85,14 @@ struct CleanupCommand: AsyncParsableCommand {
             valueName: "command"))
     var notify: String?
 
+    @Option(
+        name: .customLong("notify-timeout"),
+        help: ArgumentHelp(
+            "Seconds the notification command may run (1 to 3600, default 60); then its process group is killed "
+                + "and a warning printed.",
+            valueName: "seconds"))
+    var notifyTimeout: Int?
+
     @Flag(name: .long, help: "Log every step to standard error.")
     var verbose = false
 
@@ -97,9 +105,23 @@ extension CleanupMode: ExpressibleByArgument {}
 
 extension CleanupCommand {
 
+    /// The notification command's time limit without `--notify-timeout`.
+    static let defaultNotifyTimeout = 60
+
     func validate() throws {
         if dryRun, showPlan { throw ValidationError("--dry-run already prints the plan; drop --show-plan") }
-        if let root, !root.hasPrefix("/") { throw ValidationError("--root needs an absolute path, not '\(root)'") }
+        if let root {
+            guard root.hasPrefix("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
+            if let problem = Layout.pathProblem(root) { throw ValidationError("--root '\(root)': \(problem)") }
+        }
+        if let notify, notify.allSatisfy(\.isWhitespace) { throw ValidationError("--notify needs a command") }
+        if let notifyTimeout {
+            guard notify != nil else { throw ValidationError("--notify-timeout needs --notify") }
+            guard (1...3600).contains(notifyTimeout) else {
+                throw ValidationError("--notify-timeout must be 1 to 3600 seconds, not \(notifyTimeout)")
+            }
+        }
+        if notify != nil, dryRun { throw ValidationError("--dry-run notifies nobody; drop --notify") }
     }
 
     func run() async throws {
@@ -111,6 +133,13 @@ extension CleanupCommand {
         let toolchainSet: ToolchainSet
         do {
             let commandLine = try kernelCommandLine.map { try readInput($0, what: "kernel command line") }
+            if let kernelCommandLine, let commandLine {
+                do throws(KernelCommandLine.Problem) {
+                    _ = try KernelCommandLine.parse(commandLine)
+                } catch {
+                    throw fail("\(kernelCommandLine):\(error.line): \(error.message)", .usage)
+                }
+            }
             toolchainSet = try ToolchainSet.resolve(
                 names: toolchains, kernelCommandLine: commandLine, explicitlyNone: noToolchains)
         } catch let error as ConfigurationError {
@@ -130,7 +159,8 @@ extension CleanupCommand {
             report.textLines.forEach { print($0) }
         }
         if let notify, !dryRun, let summary = report.summary {
-            Notifier(command: notify).send(summary: summary, body: report.notificationBody)
+            Notifier(command: notify, timeout: notifyTimeout ?? Self.defaultNotifyTimeout)
+                .send(summary: summary, body: report.notificationBody)
         }
         if report.exitStatus != 0 { throw ExitStatus.halted.code }
     }
@@ -143,22 +173,26 @@ extension CleanupCommand {
         do {
             parsed = try Layout.parse(text)
         } catch {
-            throw fail("\(layout): \(error)", .usage)
+            throw fail("\(layout):\(error.line): \(error.message)", .usage)
         }
         let host: SimulatedHost
         do {
             host = try SimulatedHost(layout: parsed)
         } catch {
-            throw fail("\(layout): \(error)", .usage)
+            throw fail("\(layout):\(error.line.map { "\($0):" } ?? "") \(error.path): \(error.reason)", .usage)
         }
         return (host.spawn(.root), root ?? parsed.root)
     }
 
     func readInput(_ path: String, what: String) throws -> String {
         do {
-            return try String(contentsOfFile: path, encoding: .utf8)
+            return try InputFile.read(path)
         } catch {
-            throw fail("cannot read \(what) \(path): \(error.localizedDescription)", .noInput)
+            switch error {
+            case .unreadable(let reason): throw fail("cannot read \(what) \(path): \(reason)", .noInput)
+            case .malformed(let line, let reason):
+                throw fail("\(path):\(line.map { "\($0):" } ?? "") \(what): \(reason)", .usage)
+            }
         }
     }
 

@@ -22,8 +22,9 @@ struct ScenarioRunCommand: ParsableCommand {
             priorities with change points), exhaustive (every schedule up to a preemption bound), or \
             replay (a recorded schedule). The invariants of SPEC §6 are checked after every step and at \
             the end. For each scenario it prints pass or FAIL, the schedules and steps explored, and each \
-            violation with its seed, its schedule and its shortest trace; it writes a replay file per \
-            violation (--replay-dir). The same seed gives the same runs, byte for byte.
+            violation with its seed, its schedule and its shortest trace. With --save DIR it writes a \
+            replay file into DIR for each violation the scenario does not expect; without it, it writes \
+            nothing. The same seed gives the same runs, byte for byte.
 
             Exit status: 0 every scenario came out as expected; 1 some did not; 64 bad arguments or \
             scenario files; 66 a file cannot be read.
@@ -39,14 +40,19 @@ struct ScenarioRunCommand: ParsableCommand {
     @Option(help: "random, pct, exhaustive or replay (default: the scenario's, else random).")
     var strategy: StrategyName?
 
-    @Option(help: "How many schedules to run (exhaustive: at most).")
+    @Option(help: "How many schedules to run (exhaustive: at most), 1 to 1000000.")
     var schedules: Int?
 
     @Option(help: "Output format.")
     var format: CleanupCommand.OutputFormat = .text
 
-    @Option(name: .customLong("replay-dir"), help: ArgumentHelp("Where to write replay files.", valueName: "dir"))
-    var replayDirectory = "replays"
+    @Option(
+        name: .customLong("save"),
+        help: ArgumentHelp(
+            "Write a replay file into this directory for each violation the scenario does not expect "
+                + "(default: write none).",
+            valueName: "dir"))
+    var saveDirectory: String?
 
     @Flag(help: "Print the trace of the first schedule of each scenario.")
     var trace = false
@@ -55,33 +61,38 @@ struct ScenarioRunCommand: ParsableCommand {
     var endState = false
 
     func validate() throws {
-        if let schedules, schedules < 1 { throw ValidationError("--schedules must be at least 1") }
+        if let schedules, !ScenarioLimits.schedules.contains(schedules) {
+            let range = ScenarioLimits.schedules
+            throw ValidationError("--schedules must be \(range.lowerBound) to \(range.upperBound), not \(schedules)")
+        }
+        if let saveDirectory {
+            guard !saveDirectory.isEmpty else { throw ValidationError("--save needs a directory") }
+            var isDirectory: ObjCBool = false
+            if FileManager.default.fileExists(atPath: saveDirectory, isDirectory: &isDirectory), !isDirectory.boolValue {
+                throw ValidationError("--save '\(saveDirectory)' is not a directory")
+            }
+        }
     }
 
+    /// Reads and checks every file before running any: a bad file among
+    /// several is refused before any output or replay file.
     func run() throws {
+        let explorers = try files.map { file in (file, try explorer(for: file)) }
         var documents: [ResultDocument] = []
         var allPassed = true
-        for file in files {
-            let text: String
-            do {
-                text = try String(contentsOfFile: file, encoding: .utf8)
+        for (file, explorer) in explorers {
+            let result: ScenarioResult
+            do throws(ScenarioError) {
+                result = try explorer.run()
             } catch {
-                FileHandle.standardError.write(Data("buildos-clean: error: cannot read \(file)\n".utf8))
-                throw ExitStatus.noInput.code
+                throw fail("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)", .usage)
             }
-            let compiled: CompiledScenario
-            let options: ExplorationOptions
-            do {
-                compiled = try CompiledScenario.load(yaml: text)
-                options = try ExplorationOptions(compiled.scenario, strategy: strategy, seed: seed, schedules: schedules)
-            } catch {
-                FileHandle.standardError.write(Data("buildos-clean: error: \(file): \(error)\n".utf8))
-                throw ExitStatus.usage.code
-            }
-            let explorer = Explorer(compiled, options: options)
-            let result = try explorer.run()
             allPassed = allPassed && result.passed
-            for found in result.violations { writeReplay(compiled, found, file: file) }
+            if let saveDirectory {
+                for found in result.violations where !result.expectedViolations.contains(found.violation.invariant) {
+                    writeReplay(explorer.compiled, found, file: file, into: saveDirectory)
+                }
+            }
             switch format {
             case .text:
                 print(result.text)
@@ -101,11 +112,40 @@ struct ScenarioRunCommand: ParsableCommand {
         if !allPassed { throw ExitStatus.halted.code }
     }
 
-    func writeReplay(_ compiled: CompiledScenario, _ found: FoundViolation, file: String) {
-        let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-        let path = replayDirectory + "/\(stem)-invariant-\(found.violation.invariant).yaml"
+    /// A file read, checked and set up for exploring with the command
+    /// line's overrides; errors as `FILE:LINE: message`.
+    func explorer(for file: String) throws -> Explorer {
+        let text: String
         do {
-            try FileManager.default.createDirectory(atPath: replayDirectory, withIntermediateDirectories: true)
+            text = try InputFile.read(file)
+        } catch {
+            switch error {
+            case .unreadable(let reason):
+                throw fail("cannot read \(file): \(reason)", .noInput)
+            case .malformed(let line, let reason):
+                throw fail("\(file):\(line.map { "\($0):" } ?? "") \(reason)", .usage)
+            }
+        }
+        do throws(ScenarioError) {
+            let compiled = try CompiledScenario.load(yaml: text)
+            let options = try ExplorationOptions(compiled.scenario, strategy: strategy, seed: seed, schedules: schedules)
+            return Explorer(compiled, options: options)
+        } catch {
+            throw fail("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)", .usage)
+        }
+    }
+
+    func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
+        FileHandle.standardError.write(Data("buildos-clean: error: \(message)\n".utf8))
+        return status.code
+    }
+
+    /// Writes the replay file of a violation the scenario did not expect.
+    func writeReplay(_ compiled: CompiledScenario, _ found: FoundViolation, file: String, into directory: String) {
+        let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
+        let path = directory + "/\(stem)-invariant-\(found.violation.invariant).yaml"
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try compiled.replayFile(for: found).write(toFile: path, atomically: true, encoding: .utf8)
             FileHandle.standardError.write(Data("buildos-clean: replay file \(path)\n".utf8))
         } catch {

@@ -112,11 +112,11 @@ struct CleanupCommandTests {
         #expect(result.standardOutput == Snapshot.expected("example-report.json", actual: result.standardOutput) ?? result.standardOutput)
     }
 
-    @Test("the help text", arguments: [["cleanup", "--help"], ["--help"]])
+    @Test("the help text", arguments: [["cleanup", "--help"], ["--help"], ["scenario", "run", "--help"]])
     func help(arguments: [String]) throws {
         let result = try Binary.run(arguments, environment: ["COLUMNS": "80"])
         #expect(result.status == 0)
-        let name = arguments.count == 1 ? "help.txt" : "cleanup-help.txt"
+        let name = arguments.count == 1 ? "help.txt" : arguments[0] == "cleanup" ? "cleanup-help.txt" : "scenario-run-help.txt"
         #expect(result.standardOutput == Snapshot.expected(name, actual: result.standardOutput) ?? result.standardOutput)
     }
 
@@ -175,6 +175,6 @@ struct CleanupCommandTests {
         let wrong = try layoutFile("subvol v/m/m-1\nbogus x\n")
         let invalid = try Binary.run(["cleanup", "--layout", wrong, "--toolchain", "default"])
         #expect(invalid.status == 64)
-        #expect(invalid.standardError.contains("line 2: unknown kind 'bogus'"))
+        #expect(invalid.standardError.contains("\(wrong):2: unknown kind 'bogus'"))
     }
 }

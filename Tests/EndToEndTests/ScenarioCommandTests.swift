@@ -19,23 +19,20 @@ struct ScenarioCommandTests {
         text.replacingOccurrences(of: #", [0-9]+\.[0-9]+ s"#, with: "", options: .regularExpression)
     }
 
-    @Test("scenarios that come out as expected: pass lines, exit 0, a replay file per violation")
+    @Test("scenarios that come out as expected: pass lines, exit 0, no replay file for an expected violation")
     func passing() throws {
         let replays = try temporaryDirectory()
         let result = try Binary.run([
             "scenario", "run", scenarios + "toolchain-removed.yaml", scenarios + "upgrade-mv-without-t.yaml",
-            "--replay-dir", replays,
+            "--save", replays,
         ])
         #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
         let lines = result.outputLines
         #expect(lines.first?.hasPrefix("pass  a toolchain removed from the configuration: random, 1 schedules") == true)
         #expect(lines.contains { $0.hasPrefix("pass  the upgrade pitfall of mv without -T") })
         #expect(lines.contains("  expected violation of invariant 1: found"))
-        let replay = replays + "/upgrade-mv-without-t-invariant-1.yaml"
-        #expect(FileManager.default.fileExists(atPath: replay))
-        let replayed = try Binary.run(["scenario", "run", replay, "--replay-dir", replays])
-        #expect(replayed.status == 0)
-        #expect(replayed.outputLines.first?.contains("replay, 1 schedules") == true)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: replays).isEmpty)
+        #expect(!result.standardError.contains("replay file"))
     }
 
     @Test("a scenario that breaks an invariant it should hold fails with exit 1, its seed, schedule and trace")
@@ -45,7 +42,7 @@ struct ScenarioCommandTests {
         let changed = original.replacingOccurrences(of: "expect:\n  violation: 2", with: "expect:\n  invariants: hold")
         let file = directory + "/contract-broken.yaml"
         try changed.write(toFile: file, atomically: true, encoding: .utf8)
-        let result = try Binary.run(["scenario", "run", file, "--schedules", "10", "--replay-dir", directory])
+        let result = try Binary.run(["scenario", "run", file, "--schedules", "10", "--save", directory])
         #expect(result.status == 1)
         let output = result.standardOutput
         #expect(output.hasPrefix("FAIL  boot cleanup while agents run: random, 10 schedules"))
@@ -54,14 +51,18 @@ struct ScenarioCommandTests {
         #expect(output.contains("    schedule: r"))
         #expect(output.contains("deleteSubvolumeByID"))
         let replay = directory + "/contract-broken-invariant-2.yaml"
-        #expect(try Binary.run(["scenario", "run", replay, "--replay-dir", directory]).status == 0)
+        #expect(result.standardError.contains("buildos-clean: replay file \(replay)"))
+        let replayed = try Binary.run(["scenario", "run", replay])
+        #expect(replayed.status == 0, "\(replayed.standardOutput)\(replayed.standardError)")
+        #expect(replayed.outputLines.first?.contains("replay, 1 schedules") == true)
+        #expect(replayed.outputLines.contains("  expected violation of invariant 2: found"))
     }
 
     @Test("the same seed prints the same report and trace, byte for byte")
     func determinism() throws {
         let arguments = [
             "scenario", "run", scenarios + "link-switched-during-snapshot.yaml", "--seed", "42", "--schedules", "20",
-            "--trace", "--replay-dir", try temporaryDirectory(),
+            "--trace",
         ]
         let first = try Binary.run(arguments)
         let second = try Binary.run(arguments)
@@ -74,7 +75,6 @@ struct ScenarioCommandTests {
     func json() throws {
         let result = try Binary.run([
             "scenario", "run", scenarios + "planted-bug.yaml", scenarios + "symlinks-kept.yaml", "--format", "json",
-            "--replay-dir", try temporaryDirectory(),
         ])
         #expect(result.status == 0)
         let documents = try JSONDecoder().decode([ResultDocument].self, from: Data(result.standardOutput.utf8))
@@ -89,7 +89,6 @@ struct ScenarioCommandTests {
     func overrides() throws {
         let result = try Binary.run([
             "scenario", "run", scenarios + "planted-bug.yaml", "--strategy", "pct", "--schedules", "7",
-            "--replay-dir", try temporaryDirectory(),
         ])
         #expect(result.outputLines.first?.contains(": pct, 7 schedules") == true)
     }
@@ -100,10 +99,37 @@ struct ScenarioCommandTests {
         try "name: x\n".write(toFile: directory + "/bad.yaml", atomically: true, encoding: .utf8)
         let bad = try Binary.run(["scenario", "run", directory + "/bad.yaml"])
         #expect(bad.status == 64)
-        #expect(bad.standardError.contains("bad.yaml: not a scenario"))
+        #expect(bad.standardError.contains("bad.yaml:1: the scenario needs 'layout'"), "\(bad.standardError)")
         let missing = try Binary.run(["scenario", "run", directory + "/missing.yaml"])
         #expect(missing.status == 66)
         let usage = try Binary.run(["scenario", "run", directory + "/bad.yaml", "--schedules", "0"])
         #expect(usage.status == 64)
+    }
+
+    @Test("without --save nothing is written; with it, a replay file only for an unexpected violation, and it replays")
+    func replayFilesOnlyWhereAsked() throws {
+        let work = try temporaryDirectory()
+        let original = try String(contentsOfFile: scenarios + "boot-cleanup-while-agents-run.yaml", encoding: .utf8)
+        let unexpected = work + "-unexpected.yaml"
+        try original.replacingOccurrences(of: "expect:\n  violation: 2", with: "expect:\n  invariants: hold")
+            .write(toFile: unexpected, atomically: true, encoding: .utf8)
+        let expected = scenarios + "boot-cleanup-while-agents-run.yaml"
+        let plain = try Binary.run(
+            ["scenario", "run", expected, unexpected, "--schedules", "10"], workingDirectory: work)
+        #expect(plain.status == 1)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work).isEmpty)
+        #expect(!plain.standardError.contains("replay file"))
+
+        let saved = work + "/saved"
+        let asked = try Binary.run(
+            ["scenario", "run", expected, unexpected, "--schedules", "10", "--save", saved], workingDirectory: work)
+        #expect(asked.status == 1)
+        let stem = URL(fileURLWithPath: unexpected).deletingPathExtension().lastPathComponent
+        #expect(try FileManager.default.contentsOfDirectory(atPath: saved) == ["\(stem)-invariant-2.yaml"])
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work) == ["saved"])
+        let replayed = try Binary.run(["scenario", "run", saved + "/\(stem)-invariant-2.yaml"], workingDirectory: work)
+        #expect(replayed.status == 0, "\(replayed.standardOutput)\(replayed.standardError)")
+        #expect(replayed.outputLines.first?.contains("replay, 1 schedules") == true)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work) == ["saved"])
     }
 }

@@ -63,9 +63,9 @@ struct LayoutTests {
             ("subvol", LayoutError(line: 1, message: "subvol needs a path")),
             ("volume x\nbogus y", LayoutError(line: 2, message: "unknown kind 'bogus' (expected root, volume, tmpfs, dir, subvol, file, link, fifo, mount)")),
             ("link a/b", LayoutError(line: 1, message: "link needs '-> TARGET'")),
-            ("subvol a/../b", LayoutError(line: 1, message: "invalid path 'a/../b'")),
+            ("subvol a/../b", LayoutError(line: 1, message: "invalid path 'a/../b': it holds '..'")),
             ("dir a ro", LayoutError(line: 1, message: "flag 'ro' does not apply to dir")),
-            ("subvol a owner=x", LayoutError(line: 1, message: "owner needs UID or UID:GID")),
+            ("subvol a owner=x", LayoutError(line: 1, message: "owner needs UID:GID (or UID), decimal numbers below 4294967295, not 'x'")),
             ("subvol a/b\nroot /x", LayoutError(line: 2, message: "root must come before the entries")),
             ("file \"open", LayoutError(line: 1, message: "unterminated quote")),
         ])
@@ -76,7 +76,7 @@ struct LayoutTests {
     @Test("a layout naming the same entry twice fails to load")
     func duplicates() throws {
         let layout = try Layout.parse("subvol v/m/m-1\nsubvol v/m/m-1")
-        #expect(throws: SetupError(path: "/build/machines/v/m/m-1", reason: "already exists")) {
+        #expect(throws: SetupError(path: "/build/machines/v/m/m-1", reason: "already exists", line: 2)) {
             try SimulatedHost(layout: layout)
         }
     }

@@ -83,8 +83,8 @@ struct InvariantTests {
     @Test(
         "bad scenario files are refused with a clear message",
         arguments: [
-            ("name: x\ndescription: y\nlayout: \"\"\ntoolchains: [default]\nactors: []\nexpect: {}\n",
-             "expect needs"),
+            ("name: x\ndescription: y\nlayout: \"\"\ntoolchains: [default]\nactors: [{name: c, kind: cleanup}]\nexpect: {}\n",
+             "line 6: expect needs"),
             ("name: x\ndescription: y\nlayout: \"\"\ntoolchains: [bad-name]\nactors: []\nexpect: {invariants: hold}\n",
              "toolchains: toolchain name 'bad-name' contains '-'"),
             ("name: x\ndescription: y\nlayout: \"\"\ntoolchains: [default]\nactors: [{name: a, kind: agent}]\nexpect: {invariants: hold}\n",
@@ -92,9 +92,9 @@ struct InvariantTests {
             ("name: x\ndescription: y\nlayout: \"\"\ntoolchains: [default]\nactors: [{name: a, kind: admin, procedure: upgrade, machine: v/m, from: 1, to: 2, pitfalls: [typo]}]\nexpect: {invariants: hold}\n",
              "unknown pitfall 'typo'"),
             ("name: x\ndescription: y\nlayout: \"bogus x\"\ntoolchains: [default]\nactors: []\nexpect: {invariants: hold}\n",
-             "layout: line 1: unknown kind 'bogus'"),
+             "line 3: layout: unknown kind 'bogus'"),
             ("name: x\ndescription: y\nlayout: \"\"\ntoolchains: [default]\nactors: [{name: a, kind: wizard}]\nexpect: {invariants: hold}\n",
-             "not a scenario"),
+             "line 5: actor a: kind is cleanup, original-cleanup, agent, admin or script, not 'wizard'"),
         ])
     func badFiles(yaml: String, message: String) {
         #expect {

@@ -6,6 +6,8 @@ public enum Binary {
         public var status: Int32
         public var standardOutput: String
         public var standardError: String
+        /// The run passed its time limit and the binary was killed.
+        public var timedOut = false
 
         public var outputLines: [String] {
             standardOutput.split(separator: "\n", omittingEmptySubsequences: false).map(String.init).dropLast(
@@ -21,16 +23,22 @@ public enum Binary {
         return bundle.appendingPathComponent("buildos-clean").path
     }
 
-    /// Runs the binary with arguments and optional standard input.
-    public static func run(_ arguments: [String], input: String? = nil, environment: [String: String] = [:]) throws
-        -> Result
-    {
+    /// Runs the binary with arguments and optional standard input. Past
+    /// `timeout` seconds the binary is killed and the result says so
+    /// (`timedOut`), rather than the test hanging: a run counts as over
+    /// when the binary has exited and both its output pipes are at their
+    /// end (a child it left holding them keeps the run going).
+    public static func run(
+        _ arguments: [String], input: String? = nil, environment: [String: String] = [:],
+        workingDirectory: String? = nil, timeout: Double = 300
+    ) throws -> Result {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: path)
         process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment
         merged.merge(environment) { $1 }
         process.environment = merged
+        if let workingDirectory { process.currentDirectoryURL = URL(fileURLWithPath: workingDirectory) }
         let output = Pipe()
         let error = Pipe()
         process.standardOutput = output
@@ -38,22 +46,41 @@ public enum Binary {
         let stdin = Pipe()
         process.standardInput = stdin
         try process.run()
-        if let input { stdin.fileHandleForWriting.write(Data(input.utf8)) }
+        if let input { try? stdin.fileHandleForWriting.write(contentsOf: Data(input.utf8)) }
         try? stdin.fileHandleForWriting.close()
-        // Read both pipes to their end before waiting, so neither fills up.
-        let group = DispatchGroup()
-        nonisolated(unsafe) var errorData = Data()
-        group.enter()
-        DispatchQueue.global().async {
-            errorData = error.fileHandleForReading.readDataToEndOfFile()
-            group.leave()
+        // Read both pipes in one poll loop, so neither fills up and a
+        // deadline applies to the whole run.
+        let deadline = ContinuousClock.now + .milliseconds(Int(timeout * 1000))
+        var streams = [
+            (fd: output.fileHandleForReading.fileDescriptor, data: Data(), open: true),
+            (fd: error.fileHandleForReading.fileDescriptor, data: Data(), open: true),
+        ]
+        var timedOut = false
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while streams.contains(where: \.open) {
+            let left = deadline - ContinuousClock.now
+            if left <= .zero {
+                timedOut = true
+                break
+            }
+            var fds = streams.filter(\.open).map { pollfd(fd: $0.fd, events: Int16(POLLIN), revents: 0) }
+            let milliseconds = Int32(min(left.components.seconds * 1000 + 1, 1000))
+            if poll(&fds, nfds_t(fds.count), milliseconds) < 0, errno != EINTR { break }
+            for polled in fds where polled.revents != 0 {
+                guard let index = streams.firstIndex(where: { $0.fd == polled.fd }) else { continue }
+                let count = buffer.withUnsafeMutableBytes { read(polled.fd, $0.baseAddress, $0.count) }
+                if count > 0 {
+                    streams[index].data.append(contentsOf: buffer[0..<count])
+                } else if count == 0 || errno != EINTR {
+                    streams[index].open = false
+                }
+            }
         }
-        let outputData = output.fileHandleForReading.readDataToEndOfFile()
-        group.wait()
+        if timedOut, process.isRunning { kill(process.processIdentifier, SIGKILL) }
         process.waitUntilExit()
         return Result(
-            status: process.terminationStatus, standardOutput: String(decoding: outputData, as: UTF8.self),
-            standardError: String(decoding: errorData, as: UTF8.self))
+            status: process.terminationStatus, standardOutput: String(decoding: streams[0].data, as: UTF8.self),
+            standardError: String(decoding: streams[1].data, as: UTF8.self), timedOut: timedOut)
     }
 
     /// The package's root directory (for shipped layouts and scenarios).

@@ -1,0 +1,75 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Bad command-line arguments: exit 64 with a message naming the
+/// argument, nothing touched (the real root of `cleanup` as it was; no
+/// file written by `scenario run`).
+@Suite("arguments as input")
+struct ArgumentInputTests {
+    struct Case: Sendable, CustomTestStringConvertible {
+        var arguments: [String]
+        var message: String
+        var testDescription: String { arguments.joined(separator: " ") }
+
+        init(_ arguments: [String], _ message: String) {
+            self.arguments = arguments
+            self.message = message
+        }
+    }
+
+    static let cleanupCases: [Case] = [
+        Case(["--root", "relative/path"], "--root needs an absolute path, not 'relative/path'"),
+        Case(["--root", "ROOT/../x"], "it holds '..'"),
+        Case(["--root", "/" + String(repeating: "r", count: 256)], "is 256 bytes long (at most 255)"),
+        Case(["--root", "/" + Array(repeating: "d", count: 2100).joined(separator: "/")], "bytes long (at most 4095)"),
+        Case(["--toolchain", ""], "invalid toolchain: empty toolchain name"),
+        Case(["--toolchain", "a b"], "invalid toolchain"),
+        Case(["--toolchain", "gcc-13"], "toolchain name 'gcc-13' contains '-'"),
+        Case(["--mode", "fast"], "The value 'fast' is invalid for '--mode"),
+        Case(["--format", "xml"], "The value 'xml' is invalid for '--format"),
+        Case(["--no-toolchains", "--toolchain", "default"], "--no-toolchains cannot be combined"),
+        Case(["--dry-run", "--show-plan"], "--dry-run already prints the plan"),
+        Case(["--bogus"], "Unknown option '--bogus'"),
+    ]
+
+    @Test("bad cleanup arguments exit 64 and touch nothing", arguments: cleanupCases)
+    func cleanup(_ input: Case) throws {
+        let root = try InputTest.realRoot()
+        let before = InputTest.snapshot(of: root)
+        let arguments = input.arguments.map { $0.replacingOccurrences(of: "ROOT", with: root) }
+        let toolchain = arguments.contains("--toolchain") || arguments.contains("--no-toolchains") ? [] : ["--toolchain", "default"]
+        let result = try InputTest.run(["cleanup", "--root", root] + toolchain + arguments)
+        InputTest.expectRefused(result, location: nil, message: input.message)
+        #expect(InputTest.snapshot(of: root) == before)
+    }
+
+    static let scenarioCases: [Case] = [
+        Case(["--schedules", "0"], "--schedules must be 1 to 1000000, not 0"),
+        Case(["--schedules=-1"], "--schedules must be 1 to 1000000, not -1"),
+        Case(["--schedules", "9223372036854775807"], "--schedules must be 1 to 1000000"),
+        Case(["--schedules", "99999999999999999999"], "The value '99999999999999999999' is invalid for '--schedules"),
+        Case(["--seed=-1"], "The value '-1' is invalid for '--seed"),
+        Case(["--seed", "18446744073709551616"], "The value '18446744073709551616' is invalid for '--seed"),
+        Case(["--strategy", "stratgy"], "The value 'stratgy' is invalid for '--strategy"),
+        Case(["--save", ""], "--save needs a directory"),
+        Case(["--save", "/dev/null"], "--save '/dev/null' is not a directory"),
+        Case(["--replay-dir", "x"], "Unknown option '--replay-dir'"),
+        Case(["--strategy", "replay"], "strategy replay needs a schedule"),
+    ]
+
+    @Test("bad scenario run arguments exit 64 and write nothing", arguments: scenarioCases)
+    func scenario(_ input: Case) throws {
+        let work = try InputTest.directory()
+        let file = Binary.packageRoot() + "/Scenarios/planted-bug.yaml"
+        let result = try InputTest.run(["scenario", "run", file] + input.arguments, workingDirectory: work)
+        InputTest.expectRefused(result, location: nil, message: input.message)
+        #expect(try FileManager.default.contentsOfDirectory(atPath: work).isEmpty)
+    }
+
+    @Test("scenario run without files is a usage error")
+    func noFiles() throws {
+        let result = try InputTest.run(["scenario", "run"])
+        InputTest.expectRefused(result, location: nil, message: "Missing expected argument '<files> ...'")
+    }
+}
