@@ -156,6 +156,14 @@ public protocol FileSystem: Sendable {
     /// (`flock(LOCK_EX | LOCK_NB)`): false when another open file holds it.
     func tryLock(_ file: FileHandle) async throws(FSError) -> Bool
 
+    /// Whether some open file (this one included) holds the lock of this
+    /// file's inode, looked at without taking it (`/proc/locks` on a real
+    /// host), so that looking never keeps an agent from its lock.
+    func isLockHeld(_ file: FileHandle) async throws(FSError) -> Bool
+
+    /// Whether a process with this id runs on the host (`kill(pid, 0)`).
+    func processExists(_ pid: Int32) async -> Bool
+
     /// Closes a file, releasing its lock.
     func close(_ file: FileHandle) async
 }

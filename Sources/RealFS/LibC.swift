@@ -161,6 +161,12 @@ enum LibC {
 
     /// The whole content of a file from an offset, with `pread` until the
     /// end.
+    /// `readAll`, then closes the descriptor.
+    static func readAll(_ descriptor: Int32, from offset: Int, closing: Bool) throws(FSError.Kind) -> [UInt8] {
+        defer { if closing { close(descriptor) } }
+        return try readAll(descriptor, from: offset)
+    }
+
     static func readAll(_ descriptor: Int32, from offset: Int) throws(FSError.Kind) -> [UInt8] {
         var contents: [UInt8] = []
         var chunk = [UInt8](repeating: 0, count: 65536)

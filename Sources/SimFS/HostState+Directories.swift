@@ -356,6 +356,10 @@ extension HostState {
         status(of: try file(pid, handle).node)
     }
 
+    func isLockHeld(_ pid: Int32, _ handle: FileHandle) throws(Kind) -> Bool {
+        locks[try file(pid, handle).node] != nil
+    }
+
     mutating func tryLock(_ pid: Int32, _ handle: FileHandle) throws(Kind) -> Bool {
         let open = try file(pid, handle)
         if let holder = locks[open.node], holder != open.id { return false }

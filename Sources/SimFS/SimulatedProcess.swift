@@ -228,6 +228,16 @@ public struct SimulatedProcess: FileSystem {
         }
     }
 
+    public func isLockHeld(_ file: FileHandle) async throws(FSError) -> Bool {
+        try await call(.lockStatus, subject: { $0.describe(processID, file) }, answer: { $0 ? "held" : "free" }) {
+            state throws(FSError.Kind) in try state.isLockHeld(processID, file)
+        }
+    }
+
+    public func processExists(_ pid: Int32) async -> Bool {
+        host.isAlive(pid)
+    }
+
     public func close(_ file: FileHandle) async {
         _ = try? await call(.close, subject: { $0.describe(processID, file) }) { state throws(FSError.Kind) in
             if !state.closeDescriptor(file.descriptor, of: processID) { throw .badDescriptor }

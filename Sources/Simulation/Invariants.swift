@@ -56,7 +56,7 @@ extension FSOperation {
             true
         case .openRoot, .openDirectory, .close, .list, .status, .readLink, .subvolumeInfo, .subvolumeID,
             .nestedSubvolumes, .createSubvolume, .snapshot, .createSymlink, .makeDirectory, .sync, .mountPoints, .receive,
-            .openFile, .write, .read, .lock:
+            .openFile, .write, .read, .lock, .lockStatus:
             false
         }
     }

@@ -146,6 +146,39 @@ struct TreeConformance {
         }
     }
 
+    @Test("whether a lock is held shows without taking it, through any open file of the inode", arguments: Backends.all)
+    func lockStatus(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            let holder = try await fs.openFile("m-default.lock", in: directory, options: [.create, .write])
+            let other = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let otherDirectory = try await sandbox.open(as: other)
+            let looker = try await other.openFile("m-default.lock", in: otherDirectory, options: [])
+            #expect(try await !other.isLockHeld(looker))
+            #expect(try await fs.tryLock(holder))
+            #expect(try await other.isLockHeld(looker))
+            #expect(try await fs.isLockHeld(holder))
+            // Looking took nothing: the holder still has it, the looker
+            // cannot take it, and once released it is free.
+            #expect(try await !other.tryLock(looker))
+            await fs.close(holder)
+            #expect(try await !other.isLockHeld(looker))
+            #expect(try await other.tryLock(looker))
+            await other.close(looker)
+            await other.close(otherDirectory)
+        }
+    }
+
+    @Test("a process that runs exists; an id nobody has does not", arguments: Backends.all)
+    func processExists(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, _ in
+            let fs = sandbox.root
+            #expect(await fs.processExists(fs.processID))
+            #expect(await !fs.processExists(2_000_000_000))
+            #expect(await !fs.processExists(0))
+        }
+    }
+
     @Test("a mount inside a subvolume is listed, and a delete tears it away", arguments: Backends.all)
     func mountInside(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in
