@@ -14,22 +14,25 @@ public struct CleanupRun: Sendable {
     public let toolchains: ToolchainSet
     public let mode: CleanupMode
     public let logger: Logger
+    /// Only this part of the root (`machine remove` cleans one machine).
+    public let scope: ScanScope?
 
     public init(
         fileSystem: any FileSystem, root: String, toolchains: ToolchainSet, mode: CleanupMode = .boot,
-        logger: Logger = Logger(label: "buildos-clean.cleanup")
+        logger: Logger = Logger(label: "buildos-clean.cleanup"), scope: ScanScope? = nil
     ) {
         self.fileSystem = fileSystem
         self.root = root
         self.toolchains = toolchains
         self.mode = mode
         self.logger = logger
+        self.scope = scope
     }
 
     /// Scans the tree and plans; the error is the root's.
     public func plan() async -> Result<Plan, FSError> {
         do throws(FSError) {
-            let scan = try await Scanner(fileSystem: fileSystem).scan(rootPath: root)
+            let scan = try await Scanner(fileSystem: fileSystem, scope: scope).scan(rootPath: root)
             return .success(Planner(toolchains: toolchains).plan(scan))
         } catch {
             return .failure(error)

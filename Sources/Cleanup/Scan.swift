@@ -112,12 +112,27 @@ public enum CurrentLink: Hashable, Sendable {
     case unreadable(FSError)
 }
 
+/// The part of a machines root a scan looks at: a volume, or one machine
+/// of it.
+public struct ScanScope: Hashable, Sendable {
+    public var volume: EntryName
+    public var machine: EntryName?
+
+    public init(volume: EntryName, machine: EntryName? = nil) {
+        self.volume = volume
+        self.machine = machine
+    }
+}
+
 /// Walks a machines root through the protocol, never following a link.
 public struct Scanner: Sendable {
     public let fileSystem: any FileSystem
+    /// Only this volume (and in it only this machine) is looked at.
+    public let scope: ScanScope?
 
-    public init(fileSystem: any FileSystem) {
+    public init(fileSystem: any FileSystem, scope: ScanScope? = nil) {
         self.fileSystem = fileSystem
+        self.scope = scope
     }
 
     /// Scans the tree below `rootPath`. Only the root itself failing throws;
@@ -126,6 +141,7 @@ public struct Scanner: Sendable {
         try await fileSystem.withRoot(rootPath) { root throws(FSError) in
             var volumes: [VolumeScan] = []
             for entry in try await fileSystem.list(root) {
+                if let scope, entry.name != scope.volume { continue }
                 let content: Content<[MachineScan]>
                 if entry.kind.isDirectory, entry.name.isExact, !entry.name.rawValue.hasPrefix(".") {
                     content = await scanVolume(entry.name, in: root)
@@ -144,6 +160,7 @@ public struct Scanner: Sendable {
                 try await fileSystem.withDirectory(name, in: root) { volume throws(FSError) in
                     var machines: [MachineScan] = []
                     for entry in try await fileSystem.list(volume) {
+                        if let machine = scope?.machine, entry.name != machine { continue }
                         let content: Content<MachineDirectory>
                         if entry.kind.isDirectory, MachineNaming.isMachineName(entry.name) {
                             content = await scanMachine(entry.name, in: volume)

@@ -107,3 +107,48 @@ public final class FailingGate: SimulationGate, Sendable {
         }
     }
 }
+
+/// A gate that stops one process before its call number `index` (from
+/// 0): kills it, as a crash of that process, or crashes the whole host
+/// (what no transaction committed is lost). Other processes pass.
+public final class StoppingGate: SimulationGate, Sendable {
+    public enum Stop: Sendable {
+        case kill
+        case hostCrash
+    }
+
+    private let process: SimulatedProcess
+    private let index: Int
+    private let stop: Stop
+    private let state = Mutex((count: 0, stopped: false))
+
+    public init(stopping process: SimulatedProcess, before index: Int, by stop: Stop) {
+        self.process = process
+        self.index = index
+        self.stop = stop
+    }
+
+    /// Whether the process was stopped (false: it made fewer calls).
+    public var stopped: Bool { state.withLock { $0.stopped } }
+
+    public func waitForTurn(of pid: Int32) async -> Bool {
+        guard pid == process.processID else { return true }
+        let due = state.withLock { state -> Bool in
+            defer { state.count += 1 }
+            guard state.count == index else { return false }
+            state.stopped = true
+            return true
+        }
+        if due {
+            switch stop {
+            case .kill: process.host.kill(process)
+            case .hostCrash: process.host.crash()
+            }
+        }
+        return true
+    }
+
+    public func decide(_ call: SimulatedCall) -> GateDecision { .proceed }
+
+    public var wantsSubjects: Bool { false }
+}

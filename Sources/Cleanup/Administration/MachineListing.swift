@@ -1,0 +1,176 @@
+#if canImport(FoundationEssentials)
+    import FoundationEssentials
+#else
+    import Foundation
+#endif
+import FSProtocol
+
+/// `machine list`: every volume and machine, what each holds, and what the
+/// cleanup would report about it. It takes no lock and changes nothing
+/// (a lock is looked at, never taken).
+public struct MachineListing: Hashable, Sendable, Codable {
+    public var version = 1
+    public var root: String
+    /// The configured toolchains the problems were judged against (nil:
+    /// none given, so unconfigured bootstrapped machines are not judged).
+    public var toolchains: [String]?
+    public var machines: [Machine]
+
+    public struct Machine: Hashable, Sendable, Codable {
+        public var volume: String
+        public var name: String
+        /// The current link's target, nil without a valid link.
+        public var current: String?
+        public var revisions: [String]
+        public var receivedImages: [String]
+        public var bootstrapped: [Bootstrapped]
+        public var workingSnapshots: [WorkingSnapshot]
+        public var locks: [Lock]
+        /// The cleanup's lines about this machine (`path: level: message`).
+        public var problems: [String]
+    }
+
+    public struct Bootstrapped: Hashable, Sendable, Codable {
+        public var name: String
+        public var toolchain: String
+        /// Made from the current revision (its snapshot's parent is it).
+        public var current: Bool
+    }
+
+    public struct WorkingSnapshot: Hashable, Sendable, Codable {
+        public var name: String
+        public var toolchain: String
+        /// The agent's pid from `<tc>-<pid>-<counter>`, when it is one.
+        public var pid: Int32?
+        /// Whether that process runs.
+        public var running: Bool
+    }
+
+    public struct Lock: Hashable, Sendable, Codable {
+        public var name: String
+        public var toolchain: String
+        public var held: Bool
+    }
+
+    /// Lists the machines below `root`, or only those of `scope`.
+    public static func list(
+        fileSystem: any FileSystem, root: String, toolchains: ToolchainSet?, scope: ScanScope? = nil
+    ) async throws(FSError) -> MachineListing {
+        let scan = try await Scanner(fileSystem: fileSystem, scope: scope).scan(rootPath: root)
+        let plan = Planner(toolchains: toolchains ?? .none).plan(scan)
+        var problems: [String: [String]] = [:]
+        for diagnostic in Applier.dryRun(plan).diagnostics {
+            problems[diagnostic.path, default: []].append(diagnostic.line)
+        }
+        var listing = MachineListing(root: root, toolchains: toolchains?.toolchains.map(\.rawValue), machines: [])
+        try await fileSystem.withRoot(root) { rootHandle throws(FSError) in
+            for volume in scan.volumes {
+                guard case .listed(let machines) = volume.content else { continue }
+                for machine in machines {
+                    guard case .listed(let directory) = machine.content else { continue }
+                    let path = EntryPath(volume: volume.name, machine: machine.name).rendered(root: root)
+                    var lines = problems[path] ?? []
+                    for entry in directory.entries {
+                        lines += problems[path + "/" + entry.name.rawValue] ?? []
+                    }
+                    listing.machines.append(
+                        await describe(
+                            machine.name, in: volume.name, directory: directory, rootHandle: rootHandle,
+                            fileSystem: fileSystem, problems: lines))
+                }
+            }
+        }
+        return listing
+    }
+
+    static func describe(
+        _ name: EntryName, in volume: EntryName, directory: MachineDirectory, rootHandle: DirectoryHandle,
+        fileSystem: any FileSystem, problems: [String]
+    ) async -> Machine {
+        var machine = Machine(
+            volume: volume.rawValue, name: name.rawValue, current: nil, revisions: [], receivedImages: [],
+            bootstrapped: [], workingSnapshots: [], locks: [], problems: problems)
+        if case .symlink(let target) = directory.link, let targetName = EntryName(target),
+            directory.entry(named: targetName)?.kind == .subvolume
+        {
+            machine.current = target
+        }
+        let handle = try? await fileSystem.openDirectory(volume, in: rootHandle)
+        let machineHandle: DirectoryHandle? =
+            if let handle { try? await fileSystem.openDirectory(name, in: handle) } else { nil }
+        func uuid(of entry: EntryName, parent: Bool) async -> BtrfsUUID? {
+            guard let machineHandle else { return nil }
+            let info = try? await fileSystem.withDirectory(entry, in: machineHandle) { subvolume throws(FSError) in
+                try await fileSystem.subvolumeInfo(of: subvolume)
+            }
+            return parent ? info?.parentUUID : info?.uuid
+        }
+        let currentUUID: BtrfsUUID? =
+            if let current = machine.current.flatMap({ EntryName($0) }) { await uuid(of: current, parent: false) } else { nil }
+        for entry in directory.entries {
+            switch MachineEntryName(classifying: entry.name, machine: name) {
+            case .revision where entry.kind == .subvolume:
+                machine.revisions.append(entry.name.rawValue)
+            case .receivedImage where entry.kind == .subvolume:
+                machine.receivedImages.append(entry.name.rawValue)
+            case .bootstrapped(let toolchain) where entry.kind == .subvolume:
+                let parent = await uuid(of: entry.name, parent: true)
+                machine.bootstrapped.append(
+                    Bootstrapped(
+                        name: entry.name.rawValue, toolchain: toolchain.rawValue,
+                        current: currentUUID != nil && parent == currentUUID))
+            case .workingSnapshot(let toolchain, let suffix) where entry.kind == .subvolume:
+                let pid = suffix.split(separator: "-").first.flatMap { Int32($0) }
+                let running = if let pid { await fileSystem.processExists(pid) } else { false }
+                machine.workingSnapshots.append(
+                    WorkingSnapshot(name: entry.name.rawValue, toolchain: toolchain.rawValue, pid: pid, running: running))
+            case .lockFile(let toolchain) where entry.kind == .file:
+                var held = false
+                if let machineHandle {
+                    held =
+                        (try? await fileSystem.withFile(entry.name, in: machineHandle) { file throws(FSError) in
+                            try await fileSystem.isLockHeld(file)
+                        }) ?? false
+                }
+                machine.locks.append(Lock(name: entry.name.rawValue, toolchain: toolchain.rawValue, held: held))
+            default:
+                break
+            }
+        }
+        if let machineHandle { await fileSystem.close(machineHandle) }
+        if let handle { await fileSystem.close(handle) }
+        return machine
+    }
+
+    /// The listing in words, a block per machine.
+    public var textLines: [String] {
+        var lines: [String] = []
+        for machine in machines {
+            lines.append("\(machine.volume)/\(machine.name): " + (machine.current.map { "current \($0)" } ?? "no current revision"))
+            func add(_ label: String, _ items: [String]) {
+                if !items.isEmpty { lines.append("  \(label): " + items.joined(separator: ", ")) }
+            }
+            add("revisions", machine.revisions.map { $0 == machine.current ? "\($0) (current)" : $0 })
+            add("received images", machine.receivedImages)
+            add(
+                "bootstrapped",
+                machine.bootstrapped.map { "\($0.toolchain) (\($0.current ? "current" : "not from the current revision"))" })
+            add(
+                "working snapshots",
+                machine.workingSnapshots.map { snapshot in
+                    let process = snapshot.pid.map { "pid \($0) " + (snapshot.running ? "running" : "gone") } ?? "no pid"
+                    return "\(snapshot.name) (\(process))"
+                })
+            add("locks", machine.locks.map { "\($0.name) (\($0.held ? "held" : "free"))" })
+            for problem in machine.problems { lines.append("  problem: \(problem)") }
+        }
+        return lines
+    }
+
+    public var json: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        guard let data = try? encoder.encode(self) else { return "{}" }
+        return String(decoding: data, as: UTF8.self)
+    }
+}

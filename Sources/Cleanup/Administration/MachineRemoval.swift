@@ -1,0 +1,147 @@
+import FSProtocol
+
+/// `machine remove`, the manual's "Remove a Machine", safe beside running
+/// builds: the link goes first and is committed (agents then stop taking
+/// the machine, and a crash cannot bring it back); the command waits until
+/// no working snapshot remains and no agent holds a machine lock; then a
+/// live cleanup of that one machine deletes every subvolume (nested ones
+/// too, each under its toolchain's lock), the lock files and the
+/// directory. Running it again after a crash or a timeout finishes the
+/// job; so does a boot cleanup, which deletes a machine without link.
+extension Administration {
+    public func remove(_ machine: MachineAddress, timeout: Double, dryRun: Bool = false) async -> AdministrationReport {
+        await session("remove", machine, dryRun: dryRun) { session throws(AdministrationError) in
+            guard let directory = session.machineHandle else {
+                throw .usage("no machine \(machine): \(machine.path(in: root)) does not exist", code: "no-such-machine")
+            }
+            let entries = try await session.entries()
+            if let link = entries.first(where: { $0.name == machine.machine }) {
+                guard link.kind == .symlink else {
+                    throw .usage(
+                        "\(machine.path(of: machine.machine, in: root)) is not a symbolic link (\(link.kind.phrase)): "
+                            + "the machine's layout is not recognised; nothing was removed", code: "link-in-error")
+                }
+                let fileSystem = self.fileSystem
+                try await session.step(.removeLink, machine.path(of: machine.machine, in: root)) {
+                    () throws(FSError) in try await fileSystem.unlink(machine.machine, in: directory)
+                }
+                try await session.sync()
+            }
+            try await session.waitForBuilds(timeout: timeout)
+            try await session.cleanMachine()
+        }
+    }
+}
+
+extension AdministrationSession {
+    /// What keeps the machine busy: its working snapshots and the lock
+    /// files an agent holds.
+    func pending() async throws(AdministrationError) -> [String] {
+        guard let machineHandle else { return [] }
+        var pending: [String] = []
+        for entry in try await entries() {
+            switch MachineEntryName(classifying: entry.name, machine: machine.machine) {
+            case .workingSnapshot where entry.kind == .subvolume:
+                pending.append(entry.name.rawValue)
+            case .lockFile where entry.kind == .file:
+                let held = try? await fileSystem.withFile(entry.name, in: machineHandle) { file throws(FSError) in
+                    try await fileSystem.isLockHeld(file)
+                }
+                if held == true { pending.append(entry.name.rawValue + " (held)") }
+            default:
+                break
+            }
+        }
+        return pending
+    }
+
+    /// Waits until nothing is pending, up to `timeout` seconds.
+    mutating func waitForBuilds(timeout: Double) async throws(AdministrationError) {
+        let path = machine.path(in: root)
+        guard !dryRun else {
+            report.steps.append(AdministrationStep(.wait, path, detail: "(up to \(Int(timeout)) s)"))
+            return
+        }
+        let clock = administration.clock
+        let start = await clock.now()
+        var waiting = try await pending()
+        var announced = -1
+        while !waiting.isEmpty {
+            let elapsed = await clock.now() - start
+            if elapsed >= timeout {
+                var waited = AdministrationStep(.wait, path, detail: "(up to \(Int(timeout)) s)", outcome: .failed)
+                waited.error = "timed out"
+                report.steps.append(waited)
+                throw AdministrationError(
+                    code: "timed-out",
+                    "timed out after \(Int(elapsed)) s waiting for \(waiting.joined(separator: ", ")); the link is "
+                        + "removed, so no new build starts: run `machine remove` again to finish",
+                    status: AdministrationStatus.timedOut)
+            }
+            if Int(elapsed) != announced {
+                announced = Int(elapsed)
+                administration.progress("waiting for \(waiting.joined(separator: ", ")): \(announced) s")
+            }
+            do {
+                try await clock.sleep(seconds: min(1, timeout - elapsed))
+            } catch {
+                throw .failed("stopped while waiting for \(waiting.joined(separator: ", "))")
+            }
+            waiting = try await pending()
+        }
+        report.steps.append(AdministrationStep(.wait, path, outcome: .done))
+    }
+
+    /// Deletes what the machine holds and its directory: the cleanup's own
+    /// deletion (identity checks, nested subvolumes, under the agents'
+    /// locks), on this machine only.
+    mutating func cleanMachine() async throws(AdministrationError) {
+        let path = machine.path(in: root)
+        guard !dryRun else {
+            report.steps.append(AdministrationStep(.cleanMachine, path))
+            report.steps.append(AdministrationStep(.removeDirectory, path))
+            return
+        }
+        if let machineHandle { await fileSystem.close(machineHandle) }
+        machineHandle = nil
+        let cleanup = CleanupRun(
+            fileSystem: fileSystem, root: root, toolchains: .none, mode: .live, logger: administration.logger,
+            scope: ScanScope(volume: machine.volume, machine: machine.machine))
+        let outcome = await cleanup.run().report
+        report.notes += outcome.diagnostics.map(\.line)
+        try await openMachineDirectory()
+        let gone = machineHandle == nil
+        var cleaned = AdministrationStep(.cleanMachine, path, outcome: gone ? .done : .failed)
+        if !gone { cleaned.error = "the directory stays" }
+        report.steps.append(cleaned)
+        guard gone else {
+            throw .failed(
+                "\(path) keeps entries that are not removed (see the lines above); correct them and run "
+                    + "`machine remove` again")
+        }
+        report.steps.append(AdministrationStep(.removeDirectory, path, outcome: .done))
+        if let volumeHandle {
+            let fileSystem = self.fileSystem
+            try await step(.sync, EntryPath(volume: machine.volume).rendered(root: root)) { () throws(FSError) in
+                try await fileSystem.sync(volumeHandle)
+            }
+        }
+    }
+}
+
+extension FileSystem {
+    /// Runs `body` with `name` opened read-only, then closes it.
+    public func withFile<Result>(
+        _ name: EntryName, in directory: DirectoryHandle, _ body: (FileHandle) async throws(FSError) -> Result
+    ) async throws(FSError) -> Result {
+        let file = try await openFile(name, in: directory, options: [])
+        do {
+            let result = try await body(file)
+            await close(file)
+            return result
+        } catch {
+            await close(file)
+            throw error
+        }
+    }
+}

@@ -1,0 +1,223 @@
+import Cleanup
+import FSProtocol
+import SimFS
+import Testing
+import TestSupport
+
+/// The administration commands on SimFS: what they make, what they refuse
+/// before touching anything, and that a crash at any step followed by the
+/// same command again (or by a boot cleanup) converges.
+@Suite("machine add, upgrade and remove")
+struct AdministrationTests {
+    static let machine = try! MachineAddress(parsing: "default/m")
+    static let owner = Ownership(user: 1000, group: 1000)
+    static let directory = "/build/machines/default/m"
+
+    static func stream(_ name: EntryName, _ uuid: UInt64, parent: UInt64? = nil) throws -> SendStream {
+        let header = SendStreamHeader(
+            version: 1, name: name, uuid: BtrfsUUID(high: 0xabc, low: uuid), transactionID: 7,
+            parent: parent.map { .init(uuid: BtrfsUUID(high: 0xabc, low: $0), transactionID: 7) })
+        return try SendStream(prefix: SendStream.empty(header))
+    }
+
+    static func administration(_ process: SimulatedProcess, clock: any WaitingClock = HostClock()) -> Administration {
+        Administration(fileSystem: process, root: Layout.defaultRoot, clock: clock)
+    }
+
+    /// A host with a volume and a machine added from stream 1.
+    static func hostWithMachine() async throws -> SimulatedHost {
+        let host = try makeHost("volume default")
+        let report = await administration(host.spawn()).add(machine, stream: try stream("m-1", 1), owner: owner)
+        #expect(report.error == nil)
+        return host
+    }
+
+    @Test("add receives the image, makes the revision from it for the build user, and links it last")
+    func add() async throws {
+        let host = try makeHost("volume default")
+        let report = await Self.administration(host.spawn()).add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner)
+        #expect(report.error == nil)
+        #expect(
+            report.steps.map(\.action) == [
+                .createDirectory, .changeOwner, .receive, .rename, .snapshot, .changeOwner, .setReadOnly, .sync,
+                .createLink, .sync,
+            ])
+        #expect(report.steps.allSatisfy { $0.outcome == .done })
+        #expect(names(host, Self.directory) == ["m", "m-1", "m-1.received"])
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-1")
+        let image = try #require(host.subvolumeInfo(at: "\(Self.directory)/m-1.received"))
+        let revision = try #require(host.subvolumeInfo(at: "\(Self.directory)/m-1"))
+        #expect(image.isReadOnly && image.receivedUUID == BtrfsUUID(high: 0xabc, low: 1))
+        #expect(revision.isReadOnly && revision.receivedUUID == .zero && revision.parentUUID == image.uuid)
+        let layout = host.layout()
+        #expect(layout.entries.first { $0.path == "default/m/m-1" }?.owner == 1000)
+        #expect(layout.entries.first { $0.path == "default/m" }?.owner == 1000)
+        // The cleanup recognises all of it.
+        #expect(lines(await cleanup(host)) == [])
+    }
+
+    @Test("add refuses, touching nothing: an incremental stream, a stream of another name, a machine that exists")
+    func addRefusals() async throws {
+        let host = try await Self.hostWithMachine()
+        let before = host.layout()
+        let admin = Self.administration(host.spawn())
+        let cases: [(MachineAddress, SendStream, String)] = [
+            (try MachineAddress(parsing: "default/n"), try Self.stream("n-2", 2, parent: 1), "incremental-stream"),
+            (try MachineAddress(parsing: "default/n"), try Self.stream("m-2", 2), "stream-name"),
+            (try MachineAddress(parsing: "default/n"), try Self.stream("n-x", 2), "stream-name"),
+            (Self.machine, try Self.stream("m-2", 2), "machine-exists"),
+            (try MachineAddress(parsing: "nowhere/m"), try Self.stream("m-1", 3), "unknown-volume"),
+        ]
+        for (machine, stream, code) in cases {
+            let report = await admin.add(machine, stream: stream, owner: Self.owner)
+            #expect(report.error?.code == code, "\(machine) \(stream.header.name)")
+            #expect(report.exitStatus == 64)
+            #expect(report.steps.isEmpty)
+        }
+        #expect(host.layout() == before)
+        // The same add again is no error: it is there.
+        let again = await admin.add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner)
+        #expect(again.error == nil)
+        #expect(again.notes == ["already added: default/m is m-1, from this stream"])
+    }
+
+    @Test("a dry run lists the steps and changes nothing")
+    func dryRun() async throws {
+        let host = try makeHost("volume default")
+        let before = host.layout()
+        let report = await Self.administration(host.spawn()).add(
+            Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner, dryRun: true)
+        #expect(report.error == nil)
+        #expect(report.steps.count == 10)
+        #expect(report.steps.allSatisfy { $0.outcome == .planned })
+        #expect(report.textLines.dropFirst().allSatisfy { $0.hasPrefix("  would ") })
+        #expect(host.layout() == before)
+    }
+
+    @Test("upgrade with an incremental stream switches the link, and --remove-old removes the old revision")
+    func upgrade() async throws {
+        let host = try await Self.hostWithMachine()
+        let report = await Self.administration(host.spawn()).upgrade(
+            Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner, removeOld: true)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-2")
+        #expect(names(host, Self.directory) == ["m", "m-2", "m-2.received"])
+        let image = try #require(host.subvolumeInfo(at: "\(Self.directory)/m-2.received"))
+        #expect(image.receivedUUID == BtrfsUUID(high: 0xabc, low: 2))
+        #expect(lines(await cleanup(host)) == [])
+    }
+
+    @Test("upgrade refuses a stream whose parent is not the current revision, touching nothing")
+    func upgradeWrongParent() async throws {
+        let host = try await Self.hostWithMachine()
+        let before = host.layout()
+        let admin = Self.administration(host.spawn())
+        let report = await admin.upgrade(Self.machine, stream: try Self.stream("m-3", 3, parent: 2), owner: Self.owner)
+        #expect(report.error?.code == "parent-not-current")
+        #expect(report.exitStatus == 64)
+        let missing = await admin.upgrade(
+            try MachineAddress(parsing: "default/x"), stream: try Self.stream("x-2", 2), owner: Self.owner)
+        #expect(missing.error?.code == "no-such-machine")
+        #expect(host.layout() == before)
+    }
+
+    @Test("a temporary link left by an earlier switch neither redirects nor blocks the next")
+    func leftoverTemporaryLink() async throws {
+        let host = try await Self.hostWithMachine()
+        let admin = Self.administration(host.spawn())
+        // An earlier switch to m-2 stopped after making its link: the name
+        // the next switch would take first.
+        let process = host.spawn()
+        let root = try await process.openRoot(Self.directory)
+        try await process.createSymlink(EntryName("m.link-\(process.processID + 1)-1")!, in: root, target: "m-1")
+        await process.close(root)
+        let report = await admin.upgrade(Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-2")
+        #expect(names(host, Self.directory) == ["m", "m-1", "m-1.received", "m-2", "m-2.received"])
+    }
+
+    /// The end state of a command run without interruption.
+    static func reference(_ command: (Administration) async -> AdministrationReport, on host: SimulatedHost) async
+        -> Layout
+    {
+        let report = await command(administration(host.spawn()))
+        #expect(report.error == nil, "\(report.textLines)")
+        return host.layout()
+    }
+
+    /// Stops the command before each of its calls in turn (a kill, or a
+    /// host crash), then runs it again, or a boot cleanup: the end state
+    /// is the reference's, or (after a boot cleanup) one the cleanup
+    /// recognises without error.
+    static func crashEverywhere(
+        setup: () async throws -> SimulatedHost, by stop: StoppingGate.Stop,
+        _ command: @escaping (Administration) async -> AdministrationReport,
+        afterCleanup check: (SimulatedHost) -> Void
+    ) async throws {
+        let end = await reference(command, on: try await setup())
+        /// A host where the command was stopped before call `index`, or
+        /// nil when it makes fewer calls.
+        func stopped(at index: Int) async throws -> SimulatedHost? {
+            let host = try await setup()
+            let process = host.spawn()
+            let gate = StoppingGate(stopping: process, before: index, by: stop)
+            host.install(gate: gate)
+            _ = await command(administration(process))
+            host.install(gate: nil)
+            return gate.stopped ? host : nil
+        }
+        var index = 0
+        while let host = try await stopped(at: index) {
+            let again = await command(administration(host.spawn()))
+            #expect(again.error == nil, "stopped before call \(index): \(again.textLines)")
+            let after = host.layout()
+            #expect(
+                after == end,
+                "stopped before call \(index), then the command again: extra \(Set(after.entries).subtracting(end.entries).map { "\($0.kind) \($0.path) ro=\($0.readOnly) owner=\($0.owner)" }), missing \(Set(end.entries).subtracting(after.entries).map { "\($0.kind) \($0.path) ro=\($0.readOnly) owner=\($0.owner)" })")
+            // The same stop, then a boot cleanup instead.
+            if let boot = try await stopped(at: index) {
+                let report = await cleanup(boot)
+                #expect(report.diagnostics.allSatisfy { $0.level != .error }, "stopped before call \(index), then a boot cleanup: \(lines(report))")
+                check(boot)
+            }
+            index += 1
+        }
+        #expect(index > 10)
+    }
+
+    @Test("add stopped at any call, by a kill or a host crash, converges when run again or cleaned at boot")
+    func addCrashes() async throws {
+        for stop in [StoppingGate.Stop.kill, .hostCrash] {
+            try await Self.crashEverywhere(
+                setup: { try makeHost("volume default") }, by: stop,
+                { await $0.add(Self.machine, stream: try! Self.stream("m-1", 1), owner: Self.owner) },
+                afterCleanup: { host in
+                    // Without its link the machine is deleted whole, or it
+                    // was complete.
+                    let names = names(host, "/build/machines/default")
+                    #expect(names == [] || host.linkTarget(at: "\(Self.directory)/m") == "m-1")
+                })
+        }
+    }
+
+    @Test("upgrade stopped at any call converges; until the switch the old revision stays current")
+    func upgradeCrashes() async throws {
+        for stop in [StoppingGate.Stop.kill, .hostCrash] {
+            try await Self.crashEverywhere(
+                setup: { try await Self.hostWithMachine() }, by: stop,
+                {
+                    await $0.upgrade(
+                        Self.machine, stream: try! Self.stream("m-2", 2, parent: 1), owner: Self.owner, removeOld: true)
+                },
+                afterCleanup: { host in
+                    let target = host.linkTarget(at: "\(Self.directory)/m")
+                    #expect(target == "m-1" || target == "m-2")
+                    // Whatever is linked is a finished revision.
+                    if let target {
+                        #expect(host.subvolumeInfo(at: "\(Self.directory)/\(target)")?.isReadOnly == true)
+                    }
+                })
+        }
+    }
+}

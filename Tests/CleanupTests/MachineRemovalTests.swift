@@ -1,0 +1,193 @@
+import Cleanup
+import FSProtocol
+import SimFS
+import Synchronization
+import Testing
+import TestSupport
+
+/// A clock whose sleeps pass at once in virtual seconds, running what is
+/// due on the way (an agent finishing its build).
+final class SteppingClock: WaitingClock, Sendable {
+    private let state = Mutex((now: 0.0, due: [(at: Double, action: @Sendable () async -> Void)]()))
+
+    /// Runs `action` once virtual time reaches `time`.
+    func at(_ time: Double, _ action: @escaping @Sendable () async -> Void) {
+        state.withLock { $0.due.append((time, action)) }
+    }
+
+    func now() async -> Double { state.withLock { $0.now } }
+
+    func sleep(seconds: Double) async throws {
+        let due = state.withLock { state -> [@Sendable () async -> Void] in
+            state.now += seconds
+            let now = state.now
+            let ready = state.due.filter { $0.at <= now }.map(\.action)
+            state.due.removeAll { $0.at <= now }
+            return ready
+        }
+        for action in due { await action() }
+    }
+}
+
+@Suite("machine remove")
+struct MachineRemovalTests {
+    static let machine = try! MachineAddress(parsing: "default/m")
+    static let directory = "/build/machines/default/m"
+    static let tree = """
+        subvol default/m/m-1 ro
+        subvol default/m/m-1.received ro received
+        link   default/m/m -> m-1
+        subvol default/m/m-default ro
+        subvol default/m/m-default-500-1
+        subvol default/m/m-default-500-1/nested
+        file   default/m/m-default.lock owner=1000:1000
+        subvol default/n/n-1 ro
+        link   default/n/n -> n-1
+        """
+
+    /// An agent that holds its machine lock and builds in its working
+    /// snapshot until it is told to finish.
+    struct Agent {
+        let process: SimulatedProcess
+        let directory: DirectoryHandle
+        let lock: FileHandle
+
+        static func start(on host: SimulatedHost) async throws -> Agent {
+            let process = host.spawn(Credentials(user: 1000, group: 1000))
+            let directory = try await process.openRoot(MachineRemovalTests.directory)
+            let lock = try await process.openFile("m-default.lock", in: directory, options: [.write])
+            #expect(try await process.tryLock(lock))
+            return Agent(process: process, directory: directory, lock: lock)
+        }
+
+        /// Deletes its working snapshot (what it made inside it first) and
+        /// releases its lock, as the agent does when its build ends.
+        func finish(on host: SimulatedHost) async {
+            let root = host.spawn()
+            if let snapshot = try? await root.openRoot(MachineRemovalTests.directory + "/m-default-500-1") {
+                try? await root.deleteSubvolume("nested", in: snapshot)
+                await root.close(snapshot)
+            }
+            if let directory = try? await root.openRoot(MachineRemovalTests.directory) {
+                try? await root.deleteSubvolume("m-default-500-1", in: directory)
+                await root.close(directory)
+            }
+            await process.close(lock)
+            await process.close(directory)
+        }
+    }
+
+    @Test("remove takes the link first, waits for the build, then deletes everything and the directory")
+    func removeWaits() async throws {
+        let host = try makeHost(Self.tree)
+        let agent = try await Agent.start(on: host)
+        let clock = SteppingClock()
+        clock.at(5) { await agent.finish(on: host) }
+        let lines = Mutex([String]())
+        let admin = Administration(
+            fileSystem: host.spawn(), root: Layout.defaultRoot, clock: clock,
+            progress: { line in lines.withLock { $0.append(line) } })
+        let report = await admin.remove(Self.machine, timeout: 60)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(names(host, "/build/machines/default") == ["n"])
+        #expect(report.steps.map(\.action) == [.removeLink, .sync, .wait, .cleanMachine, .removeDirectory, .sync])
+        let progress = lines.withLock { $0 }
+        #expect(progress.first == "waiting for m-default-500-1, m-default.lock (held): 0 s")
+        #expect(progress.count == 5)
+    }
+
+    @Test("a remove that times out leaves the link removed and exits 124; the next one finishes")
+    func removeTimesOut() async throws {
+        let host = try makeHost(Self.tree)
+        let agent = try await Agent.start(on: host)
+        let admin = Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: SteppingClock())
+        let first = await admin.remove(Self.machine, timeout: 3)
+        #expect(first.exitStatus == 124)
+        #expect(first.error?.code == "timed-out")
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == nil)
+        #expect(names(host, Self.directory)?.contains("m-1") == true)
+        await agent.finish(on: host)
+        let second = await admin.remove(Self.machine, timeout: 3)
+        #expect(second.error == nil, "\(second.textLines)")
+        #expect(names(host, "/build/machines/default") == ["n"])
+    }
+
+    @Test("remove refuses an unknown machine and a machine whose link is not a link")
+    func refusals() async throws {
+        let host = try makeHost(
+            """
+            file   .buildos-clean.lock
+            subvol default/m/m-1 ro
+            dir    default/m/m
+            """)
+        let before = host.layout()
+        let admin = Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: SteppingClock())
+        #expect(await admin.remove(try MachineAddress(parsing: "default/x"), timeout: 1).error?.code == "no-such-machine")
+        #expect(await admin.remove(Self.machine, timeout: 1).error?.code == "link-in-error")
+        #expect(host.layout() == before)
+    }
+
+    @Test("a machine with entries the cleanup keeps is not reported removed")
+    func keptEntries() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            file   default/m/notes
+            """)
+        let admin = Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: SteppingClock())
+        let report = await admin.remove(Self.machine, timeout: 1)
+        #expect(report.exitStatus == 1)
+        #expect(report.notes.contains("\(Self.directory)/notes: warning: unknown entry (regular file), kept"))
+        #expect(names(host, Self.directory) == ["notes"])
+    }
+
+    @Test("one change at a time: a second run waits for the lock, then gives up with 75")
+    func lockBusy() async throws {
+        let host = try makeHost(Self.tree)
+        let holder = host.spawn()
+        let root = try await holder.openRoot(Layout.defaultRoot)
+        let clock = SteppingClock()
+        guard case .success(let lock) = await ToolLock.take(in: root, on: holder, wait: 0, clock: clock) else {
+            Issue.record("the first run cannot take the lock")
+            return
+        }
+        let admin = Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: clock, lockWait: 2)
+        let report = await admin.remove(Self.machine, timeout: 1)
+        #expect(report.exitStatus == 75)
+        #expect(report.error?.message.contains("another buildos-clean run holds the lock") == true)
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-1")
+        // Released meanwhile, it is taken.
+        clock.at(4) { await lock.release() }
+        let waited = Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: clock, lockWait: 10)
+        let dryRun = await waited.remove(Self.machine, timeout: 1, dryRun: true)
+        #expect(dryRun.error == nil)
+        let done = await waited.upgrade(
+            Self.machine, stream: try SendStream(prefix: SendStream.empty(.init(version: 1, name: "m-2", uuid: .init(high: 1, low: 2), transactionID: 1))),
+            owner: Ownership(user: 1000, group: 1000))
+        #expect(done.error == nil, "\(done.textLines)")
+        await holder.close(root)
+    }
+
+    @Test("list shows each machine: revisions, images, bootstrapped, working snapshots with their agent, locks, problems")
+    func list() async throws {
+        let host = try makeHost(Self.tree + "\nfile default/m/notes")
+        let agent = try await Agent.start(on: host)
+        let listing = try await MachineListing.list(
+            fileSystem: host.spawn(), root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+        let m = try #require(listing.machines.first { $0.name == "m" })
+        #expect(m.current == "m-1")
+        #expect(m.revisions == ["m-1"])
+        #expect(m.receivedImages == ["m-1.received"])
+        #expect(m.bootstrapped.map { "\($0.name) \($0.toolchain) \($0.current)" } == ["m-default default false"])
+        #expect(
+            m.workingSnapshots.map { "\($0.name) \($0.toolchain) \($0.pid ?? -1) \($0.running)" }
+                == ["m-default-500-1 default 500 false"])
+        #expect(m.locks.map { "\($0.name) \($0.toolchain) \($0.held)" } == ["m-default.lock default true"])
+        #expect(m.problems == ["\(Self.directory)/notes: warning: unknown entry (regular file), kept"])
+        #expect(listing.machines.map(\.name) == ["m", "n"])
+        #expect(listing.textLines.first == "default/m: current m-1")
+        #expect(listing.json.contains("\"receivedImages\""))
+        await agent.finish(on: host)
+    }
+}
