@@ -16,6 +16,6 @@ struct BuildOSClean: AsyncParsableCommand {
             \(ExitStatus.table)
             """,
         version: "0.1.0",
-        subcommands: [CleanupCommand.self, ScenarioCommand.self]
+        subcommands: [CleanupCommand.self, MachineCommand.self, ScenarioCommand.self]
     )
 }

@@ -96,6 +96,13 @@ struct CleanupCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Log every step to standard error.")
     var verbose = false
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "How long to wait for another buildos-clean run (a machine command) to release its lock, in seconds.",
+            valueName: "seconds"))
+    var wait: Double = 0
+
     enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json
     }
@@ -122,6 +129,7 @@ extension CleanupCommand {
             }
         }
         if notify != nil, dryRun { throw ValidationError("--dry-run notifies nobody; drop --notify") }
+        try CommandSupport.validate(seconds: wait, option: "--wait")
     }
 
     func run() async throws {
@@ -146,8 +154,11 @@ extension CleanupCommand {
             throw fail(error.message, .usage)
         }
         let (fileSystem, rootPath) = try makeBackend()
+        // One change at a time: the machine commands take the same lock.
+        let lock = dryRun ? nil : try await takeLock(on: fileSystem, root: rootPath)
         let cleanup = CleanupRun(fileSystem: fileSystem, root: rootPath, toolchains: toolchainSet, mode: mode)
         let (plan, report) = await cleanup.run(dryRun: dryRun)
+        await lock?.release()
         switch format {
         case .json:
             print(ReportDocument(report).json)
@@ -163,6 +174,27 @@ extension CleanupCommand {
                 .send(summary: summary, body: report.notificationBody)
         }
         if report.exitStatus != 0 { throw ExitStatus.halted.code }
+    }
+
+    /// buildos-clean's own lock, waited for up to `--wait`: exit 75 when
+    /// another run keeps it. A root that cannot be opened is left to the
+    /// cleanup, which reports it as the original did.
+    func takeLock(on fileSystem: any FileSystem, root: String) async throws -> ToolLock? {
+        guard let rootHandle = try? await fileSystem.openRoot(root) else { return nil }
+        let progress = ProgressLine()
+        let result = await ToolLock.take(
+            in: rootHandle, on: fileSystem, wait: wait, clock: HostClock(),
+            progress: { progress.show("waiting for another buildos-clean run to release its lock: \(Int($0)) s") })
+        progress.finish()
+        await fileSystem.close(rootHandle)
+        switch result {
+        case .success(let lock): return lock
+        case .failure(.busy(let waited)):
+            throw CommandSupport.fail(
+                "another buildos-clean run holds the lock of \(root) (waited \(Int(waited)) s; see --wait)", 75)
+        case .failure(.failed(let error)):
+            throw CommandSupport.fail("unable to take the lock of \(root): \(error.cause)", 1)
+        }
     }
 
     /// The filesystem to run on and the root path within it.

@@ -234,10 +234,22 @@ struct AdministrationSession {
 extension Administration {
     /// Runs a command's body in a session: opens, runs, closes, and puts
     /// the error into the report.
+    ///
+    /// A real run first runs as a dry run: what it refuses, it refuses
+    /// before taking the lock (whose file it would create) or touching
+    /// anything. Under the lock it then checks everything again.
     func session(
         _ command: String, _ machine: MachineAddress, dryRun: Bool,
         _ body: (inout AdministrationSession) async throws(AdministrationError) -> Void
     ) async -> AdministrationReport {
+        if !dryRun {
+            let rehearsal = await session(command, machine, dryRun: true, body)
+            if let error = rehearsal.error {
+                var report = AdministrationReport(command: command, machine: machine, root: root, dryRun: false)
+                report.error = error
+                return report
+            }
+        }
         var session = AdministrationSession(self, command: command, machine: machine, dryRun: dryRun)
         do throws(AdministrationError) {
             try await session.open()

@@ -173,7 +173,8 @@ public struct AdministrationReport: Hashable, Sendable {
     public var exitStatus: Int32 { error?.status ?? 0 }
 
     /// The text output: one line for the command and its result, a line
-    /// per step (`would` in a dry run), the notes, and the error.
+    /// per step (`would` in a dry run), and the notes; the error goes to
+    /// standard error, on its own.
     public var textLines: [String] {
         let result: String =
             if let error { "failed (exit \(error.status))" } else if dryRun { "dry run" } else { "done" }
@@ -188,7 +189,6 @@ public struct AdministrationReport: Hashable, Sendable {
             lines.append("  " + prefix + step.text + (step.error.map { ": \($0)" } ?? ""))
         }
         lines += notes.map { "  " + $0 }
-        if let error { lines.append("error: \(error.message)") }
         return lines
     }
 

@@ -1,0 +1,116 @@
+import ArgumentParser
+import Cleanup
+import FSProtocol
+import RealFS
+import SimFS
+import Synchronization
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// What the commands share: errors on standard error, the backend, the
+/// tool's lock, progress lines.
+enum CommandSupport {
+    /// Prints `buildos-clean: error: MESSAGE` and gives the exit code.
+    static func fail(_ message: String, _ status: Int32) -> ExitCode {
+        writeStandardError("buildos-clean: error: \(message)\n")
+        return ExitCode(status)
+    }
+
+    /// Writes text to standard error, whole.
+    static func writeStandardError(_ text: String) {
+        var bytes = Array(text.utf8)[...]
+        while !bytes.isEmpty {
+            let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+            if written < 0, errno == EINTR { continue }
+            if written <= 0 { return }
+            bytes = bytes.dropFirst(written)
+        }
+    }
+
+    /// The filesystem to run on, the root path in it, and the simulated
+    /// host when it is one (`--layout`).
+    static func backend(layout: String?, root: String?) throws -> (any FileSystem, String, SimulatedHost?) {
+        guard let layout else { return (RealFileSystem(), root ?? Layout.defaultRoot, nil) }
+        let text = try readInput(layout, what: "layout")
+        let parsed: Layout
+        do {
+            parsed = try Layout.parse(text)
+        } catch {
+            throw fail("\(layout):\(error.line): \(error.message)", 64)
+        }
+        let host: SimulatedHost
+        do {
+            host = try SimulatedHost(layout: parsed)
+        } catch {
+            throw fail("\(layout):\(error.line.map { "\($0):" } ?? "") \(error.path): \(error.reason)", 64)
+        }
+        return (host.spawn(.root), root ?? parsed.root, host)
+    }
+
+    static func readInput(_ path: String, what: String) throws -> String {
+        do {
+            return try InputFile.read(path)
+        } catch {
+            switch error {
+            case .unreadable(let reason): throw fail("cannot read \(what) \(path): \(reason)", 66)
+            case .malformed(let line, let reason):
+                throw fail("\(path):\(line.map { "\($0):" } ?? "") \(what): \(reason)", 64)
+            }
+        }
+    }
+
+    /// Checks a `--root` value.
+    static func validate(root: String?) throws {
+        guard let root else { return }
+        guard root.hasPrefix("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
+        if let problem = Layout.pathProblem(root) { throw ValidationError("--root '\(root)': \(problem)") }
+    }
+
+    /// Checks a number of seconds to wait.
+    static func validate(seconds: Double, option: String) throws {
+        guard seconds.isFinite, seconds >= 0, seconds <= 86_400 * 7 else {
+            throw ValidationError("\(option) must be 0 to 604800 seconds, not \(seconds)")
+        }
+    }
+}
+
+/// Progress lines on standard error while a command waits: one line
+/// rewritten in place on a terminal, plain lines otherwise (when what it
+/// waits for changes, and every ten seconds).
+final class ProgressLine: Sendable {
+    private let isTerminal = isatty(2) == 1
+    private struct State {
+        var last = ""
+        var lastPlainLine = -10
+        var lines = 0
+        var shown = false
+    }
+    private let state = Mutex(State())
+
+    func show(_ line: String) {
+        if isTerminal {
+            state.withLock { $0.shown = true }
+            CommandSupport.writeStandardError("\r\u{1B}[K" + line)
+            return
+        }
+        // The elapsed seconds end the line: compare what comes before.
+        let stem = line.split(separator: ":").dropLast().joined(separator: ":")
+        let due = state.withLock { state -> Bool in
+            state.lines += 1
+            guard stem != state.last || state.lines - state.lastPlainLine >= 10 else { return false }
+            state.last = stem
+            state.lastPlainLine = state.lines
+            return true
+        }
+        if due { CommandSupport.writeStandardError(line + "\n") }
+    }
+
+    /// Ends a line rewritten in place.
+    func finish() {
+        if state.withLock({ state in defer { state.shown = false }; return state.shown }) {
+            CommandSupport.writeStandardError("\n")
+        }
+    }
+}

@@ -1,0 +1,235 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// The machine commands as an administrator runs them, as root on a real
+/// btrfs, with streams `btrfs send` makes in the test.
+@Suite(
+    "machine add, upgrade, remove and list on a real btrfs",
+    .enabled(if: realBackendRuns, Comment(rawValue: RealBackendAvailability.problem ?? "")), .serialized)
+struct MachineCommandsOnRealBtrfsTests {
+    /// A machines root with a volume, and beside it the sender's
+    /// revisions m-1 and m-2 (m-2 made from m-1), read-only, as streams.
+    struct Setup {
+        let tree: RealTree
+        var root: String { tree.path("machines") }
+        var full: String { tree.path("m-1.stream") }
+        var incremental: String { tree.path("m-2.stream") }
+        var machine: String { tree.path("machines/default/m") }
+
+        init() throws {
+            tree = try RealTree(named: "admin")
+            try tree.directory("machines/default")
+            try tree.directory("sender")
+            try tree.subvolume("sender/m-1")
+            try tree.file("sender/m-1/disk.img", "revision 1")
+            try tree.setReadOnly("sender/m-1")
+            try tree.snapshot("sender/m-1", "sender/m-2")
+            try tree.file("sender/m-2/disk.img", "revision 2")
+            try tree.setReadOnly("sender/m-2")
+            try Shell.run(["btrfs", "send", "-q", "-f", tree.path("m-1.stream"), tree.path("sender/m-1")])
+            try Shell.run([
+                "btrfs", "send", "-q", "-p", tree.path("sender/m-1"), "-f", tree.path("m-2.stream"),
+                tree.path("sender/m-2"),
+            ])
+        }
+
+        func machine(_ arguments: [String]) throws -> Binary.Result {
+            try Binary.run(["machine"] + arguments + ["--root", root])
+        }
+
+        func everything() throws -> String {
+            try Shell.run(["find", root, "-printf", "%y %U %D %i %P\\n"])
+        }
+    }
+
+    @Test("add from a stream, an incremental upgrade removing the old revision, list in both formats")
+    func addUpgradeList() async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        let added = try setup.machine(["add", "default/m", "--stream", setup.full, "--owner", "1000:1000"])
+        #expect(added.status == 0, "\(added.standardOutput)\(added.standardError)")
+        #expect(added.outputLines.first == "add default/m: done")
+        #expect(try setup.tree.names("machines/default/m") == ["m", "m-1", "m-1.received"])
+        #expect(try Shell.run(["readlink", setup.machine + "/m"]) == "m-1\n")
+        #expect(try setup.tree.isReadOnly("machines/default/m/m-1"))
+        #expect(try setup.tree.receivedUUID("machines/default/m/m-1") == "-")
+        #expect(try setup.tree.receivedUUID("machines/default/m/m-1.received").count == 36)
+        #expect(try Shell.run(["stat", "-c", "%u:%g", setup.machine + "/m-1", setup.machine]) == "1000:1000\n1000:1000\n")
+        #expect(try String(contentsOfFile: setup.machine + "/m-1/disk.img", encoding: .utf8) == "revision 1")
+
+        let upgraded = try setup.machine(["upgrade", "default/m", "--stream", setup.incremental, "--owner", "1000", "--remove-old"])
+        #expect(upgraded.status == 0, "\(upgraded.standardOutput)\(upgraded.standardError)")
+        #expect(try setup.tree.names("machines/default/m") == ["m", "m-2", "m-2.received"])
+        #expect(try Shell.run(["readlink", setup.machine + "/m"]) == "m-2\n")
+        #expect(try String(contentsOfFile: setup.machine + "/m-2/disk.img", encoding: .utf8) == "revision 2")
+
+        let text = try setup.machine(["list"])
+        #expect(text.status == 0)
+        #expect(text.outputLines.first == "default/m: current m-2")
+        #expect(text.outputLines.contains("  received images: m-2.received"))
+        let json = try setup.machine(["list", "default/m", "--format", "json"])
+        let document = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+        let machines = document?["machines"] as? [[String: Any]]
+        #expect(machines?.first?["current"] as? String == "m-2")
+
+        // The boot cleanup recognises everything the commands made.
+        let cleanup = try Binary.run(["cleanup", "--root", setup.root, "--toolchain", "default"])
+        #expect(cleanup.status == 0)
+        #expect(cleanup.standardOutput.isEmpty)
+        await setup.tree.remove()
+    }
+
+    @Test("add from standard input, as `btrfs send | ssh host buildos-clean machine add ... --stream -`")
+    func addFromStandardInput() async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        let output = try Shell.sh(
+            "btrfs send -q '\(setup.tree.path("sender/m-1"))' | '\(Binary.path)' machine add default/m --stream - "
+                + "--owner 0:0 --root '\(setup.root)'")
+        #expect(output.hasPrefix("add default/m: done"))
+        #expect(try setup.tree.names("machines/default/m") == ["m", "m-1", "m-1.received"])
+        await setup.tree.remove()
+    }
+
+    @Test("bad input is refused before anything is touched, with its exit status", arguments: [
+        (["add", "default/m", "--stream", "NOT-A-STREAM", "--owner", "0"], 64, "not a btrfs send stream"),
+        (["add", "default/m", "--stream", "INCREMENTAL", "--owner", "0"], 64, "add needs a full stream"),
+        (["add", "default/x", "--stream", "FULL", "--owner", "0"], 64, "not x-<N>"),
+        (["add", "nowhere/m", "--stream", "FULL", "--owner", "0"], 64, "unknown volume nowhere"),
+        (["add", "default/-m", "--stream", "FULL", "--owner", "0"], 64, "is not a machine name"),
+        (["add", "default/m/x", "--stream", "FULL", "--owner", "0"], 64, "is not VOLUME/NAME"),
+        (["add", "default/m", "--stream", "MISSING", "--owner", "0"], 66, "cannot read stream"),
+        (["add", "default/m", "--stream", "FULL", "--owner", "0:"], 64, "--owner is USER or USER:GROUP"),
+        (["upgrade", "default/m", "--stream", "FULL", "--owner", "0"], 64, "no machine default/m"),
+        (["remove", "default/m"], 64, "no machine default/m"),
+    ])
+    func badInput(arguments: [String], status: Int32, message: String) async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        try setup.tree.file("not-a-stream", "hello\n")
+        let substituted = arguments.map { argument in
+            switch argument {
+            case "FULL": setup.full
+            case "INCREMENTAL": setup.incremental
+            case "NOT-A-STREAM": setup.tree.path("not-a-stream")
+            case "MISSING": setup.tree.path("missing.stream")
+            default: argument
+            }
+        }
+        let before = try setup.everything()
+        let result = try setup.machine(substituted)
+        #expect(result.status == status, "\(result.standardError)")
+        #expect(result.standardError.contains(message), "\(result.standardError)")
+        #expect(try setup.everything() == before)
+        await setup.tree.remove()
+    }
+
+    @Test("a machine that exists, and an upgrade whose parent is not the current revision, are refused")
+    func refusalsAfterAdd() async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        #expect(try setup.machine(["add", "default/m", "--stream", setup.full, "--owner", "0"]).status == 0)
+        // An incremental stream against another image.
+        try setup.tree.directory("other")
+        try setup.tree.subvolume("other/m-5")
+        try setup.tree.setReadOnly("other/m-5")
+        try setup.tree.snapshot("other/m-5", "other/m-6", readOnly: true)
+        try Shell.run([
+            "btrfs", "send", "-q", "-p", setup.tree.path("other/m-5"), "-f", setup.tree.path("m-6.stream"),
+            setup.tree.path("other/m-6"),
+        ])
+        let before = try setup.everything()
+        let exists = try setup.machine(["add", "default/m", "--stream", setup.incremental, "--owner", "0"])
+        #expect(exists.status == 64)
+        let wrongParent = try setup.machine(["upgrade", "default/m", "--stream", setup.tree.path("m-6.stream"), "--owner", "0"])
+        #expect(wrongParent.status == 64)
+        #expect(wrongParent.standardError.contains("which is not the current revision m-1"))
+        #expect(try setup.everything() == before)
+        await setup.tree.remove()
+    }
+
+    @Test("remove waits for a working snapshot that goes while it waits, then deletes the machine")
+    func removeWaits() async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        #expect(try setup.machine(["add", "default/m", "--stream", setup.full, "--owner", "0"]).status == 0)
+        try setup.tree.snapshot("machines/default/m/m-1", "machines/default/m/m-default-4242-1")
+        // The build ends in two seconds: its agent deletes its snapshot.
+        let snapshot = setup.machine + "/m-default-4242-1"
+        let ending = Process()
+        ending.executableURL = URL(fileURLWithPath: "/bin/sh")
+        ending.arguments = ["-c", "sleep 2; btrfs -q subvolume delete '\(snapshot)'"]
+        try ending.run()
+        let removed = try setup.machine(["remove", "default/m", "--timeout", "60"])
+        ending.waitUntilExit()
+        #expect(removed.status == 0, "\(removed.standardOutput)\(removed.standardError)")
+        #expect(removed.standardError.contains("waiting for m-default-4242-1: 0 s"))
+        #expect(try setup.tree.names("machines/default") == [])
+        await setup.tree.remove()
+    }
+
+    @Test("one change at a time: a held lock stops cleanup and machine commands with 75; list and dry runs go on")
+    func lockRules() async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        #expect(try setup.machine(["add", "default/m", "--stream", setup.full, "--owner", "0"]).status == 0)
+        let holder = Process()
+        holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        holder.arguments = [setup.root + "/.buildos-clean.lock", "sleep", "30"]
+        try holder.run()
+        defer { holder.terminate() }
+        // flock needs a moment to take it.
+        for _ in 0..<50 where (try? Shell.run(["sh", "-c", "grep -q FLOCK /proc/locks"])) == nil { usleep(20_000) }
+        usleep(200_000)
+        let remove = try setup.machine(["remove", "default/m", "--wait", "1"])
+        #expect(remove.status == 75, "\(remove.standardError)")
+        let cleanup = try Binary.run(["cleanup", "--root", setup.root, "--toolchain", "default"])
+        #expect(cleanup.status == 75)
+        #expect(try setup.machine(["list"]).status == 0)
+        #expect(try setup.machine(["remove", "default/m", "--dry-run"]).status == 0)
+        #expect(try Shell.run(["readlink", setup.machine + "/m"]) == "m-1\n")
+        holder.terminate()
+        holder.waitUntilExit()
+        await setup.tree.remove()
+    }
+
+    @Test("add and upgrade killed mid-receive, then run again, finish the job", arguments: ["add", "upgrade"])
+    func killedMidReceive(command: String) async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        if command == "upgrade" {
+            #expect(try setup.machine(["add", "default/m", "--stream", setup.full, "--owner", "0"]).status == 0)
+        }
+        let stream = command == "add" ? setup.full : setup.incremental
+        // The stream stops after its first 200 bytes; the command is killed
+        // while it waits for the rest.
+        let fifo = setup.tree.path("stream.fifo")
+        let script = """
+            mkfifo '\(fifo)'
+            '\(Binary.path)' machine \(command) default/m --stream '\(fifo)' --owner 0 --root '\(setup.root)' \
+              >/dev/null 2>&1 &
+            pid=$!
+            exec 3>'\(fifo)'
+            head -c 200 '\(stream)' >&3
+            sleep 2
+            kill -KILL $pid
+            wait $pid
+            exec 3>&-
+            rm -f '\(fifo)'
+            true
+            """
+        try Shell.sh(script)
+        let revision = command == "add" ? "m-1" : "m-2"
+        // Whatever is left is not linked.
+        let link = try? Shell.run(["readlink", setup.machine + "/m"])
+        #expect(link == nil || link == "m-1\n")
+        let again = try setup.machine([command, "default/m", "--stream", stream, "--owner", "0"])
+        #expect(again.status == 0, "\(again.standardOutput)\(again.standardError)")
+        #expect(try Shell.run(["readlink", setup.machine + "/m"]) == "\(revision)\n")
+        #expect(try setup.tree.isReadOnly("machines/default/m/\(revision)"))
+        let cleanup = try Binary.run(["cleanup", "--root", setup.root, "--toolchain", "default"])
+        #expect(cleanup.standardOutput.isEmpty, "\(cleanup.outputLines)")
+        await setup.tree.remove()
+    }
+}
