@@ -5,6 +5,8 @@ import FSProtocol
 //   buildos-clean-bench scan-plan [REPETITIONS]
 //   buildos-clean-bench simulation [REPETITIONS]
 //   buildos-clean-bench step-cost
+//   buildos-clean-bench cleanup-scale [strays|trees] [SIZES...]
+//   buildos-clean-bench snapshot-cycles [CYCLES [SIZES...]]
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "scan-plan":
@@ -20,8 +22,19 @@ case "simulation":
     try SimulationBenchmark.run(repetitions: arguments.dropFirst().first.flatMap { Int($0) } ?? 5)
 case "step-cost":
     StepCostBenchmark.run()
+case "cleanup-scale":
+    let which = arguments.dropFirst().first
+    let sizes = arguments.dropFirst(2).compactMap { Int($0) }
+    try await CleanupScaleBenchmark.run(
+        strays: which == "trees" ? [] : which == "strays" && !sizes.isEmpty ? sizes : [10_000, 30_000, 100_000],
+        trees: which == "strays" ? [] : which == "trees" && !sizes.isEmpty ? sizes : [100_000, 300_000, 1_000_000])
+case "snapshot-cycles":
+    let cycles = arguments.dropFirst().first.flatMap { Int($0) } ?? 2_000
+    let sizes = arguments.dropFirst(2).compactMap { Int($0) }
+    try await SnapshotCyclesBenchmark.run(sizes: sizes.isEmpty ? [100_000, 300_000, 1_000_000] : sizes, cycles: cycles)
 default:
     print(
         "usage: buildos-clean-bench scan-plan [REPETITIONS] | simulation [REPETITIONS] | step-cost\n"
+            + "       buildos-clean-bench cleanup-scale [strays|trees] [SIZES...] | snapshot-cycles [CYCLES [SIZES...]]\n"
             + "       buildos-clean-bench scan-plan-split [MACHINES] | plan-only [MACHINES] | sizes")
 }
