@@ -2,6 +2,7 @@ import Cleanup
 import FSProtocol
 import Glibc
 import SimFS
+import Synchronization
 
 /// The whole boot cleanup (`CleanupRun.run()`: scan, plan, apply, report)
 /// on large simulated trees, to show that its cost grows linearly with the
@@ -70,7 +71,7 @@ enum CleanupScaleBenchmark {
         return host
     }
 
-    static func run(strays: [Int], trees: [Int]) async throws {
+    static func run(strays: [Int], observed: [Int], trees: [Int]) async throws {
         print("boot cleanup (scan, plan, apply) on SimFS; setup and end-state read-back timed apart")
         if !strays.isEmpty {
             print("stray working snapshots in one machine directory")
@@ -78,6 +79,20 @@ enum CleanupScaleBenchmark {
             for count in strays {
                 let (host, setup) = try timed { try strayHost(strays: count) }
                 try await measure(host: host, setup: setup, expectDeleted: count)
+            }
+        }
+        if !observed.isEmpty {
+            print("the same, with an observer that wants every call's subject and effects (the simulation's path)")
+            header()
+            for count in observed {
+                let (host, setup) = try timed { try strayHost(strays: count) }
+                let observer = EffectCounter()
+                host.install(observer: observer)
+                try await measure(host: host, setup: setup, expectDeleted: count)
+                guard observer.deletions == count else {
+                    print("the observer saw \(observer.deletions) deletions, expected \(count)")
+                    throw BenchmarkFailure()
+                }
             }
         }
         if !trees.isEmpty {
@@ -98,7 +113,8 @@ enum CleanupScaleBenchmark {
 
     static func header() {
         print(
-            "     entries   setup s  layout s   load s     run s  run us/entry   deleted  end state s  peak RSS MiB")
+            "     entries   setup s  layout s   load s   plan s     run s  run us/entry   deleted  end state s"
+                + "  peak RSS MiB")
     }
 
     /// Times the cleanup on `host`, after the round trip of its tree
@@ -107,6 +123,9 @@ enum CleanupScaleBenchmark {
         let (layout, readBack) = timed { host.layout(root: root) }
         let (_, load) = try timed { _ = try SimulatedHost(layout: layout) }
         let cleanup = CleanupRun(fileSystem: host.spawn(), root: root, toolchains: toolchains)
+        // The scan and plan alone first (the run repeats them), to tell
+        // their share from the apply step's.
+        let (_, planning) = await timed { await cleanup.plan() }
         let ((plan, report), seconds) = await timed { await cleanup.run() }
         let deleted = report.decisions.count(where: { if case .deleted = $0.outcome { true } else { false } })
         guard let plan, report.status != .halted, deleted == expectDeleted else {
@@ -117,13 +136,24 @@ enum CleanupScaleBenchmark {
         let (end, endReadBack) = timed { host.layout(root: root) }
         print(
             "  \(pad(String(plan.items.count), 10))  \(pad(format(setup), 8))  \(pad(format(readBack), 8))"
-                + "  \(pad(format(load), 7))  \(pad(format(seconds), 8))"
+                + "  \(pad(format(load), 7))  \(pad(format(planning), 7))  \(pad(format(seconds), 8))"
                 + "  \(pad(format(seconds / Double(plan.items.count) * 1e6, 2), 12))  \(pad(String(deleted), 8))"
                 + "  \(pad(format(endReadBack), 11))  \(pad(String(peakResidentMiB()), 12))"
                 + "   (\(end.entries.count) layout lines left)")
     }
 
     struct BenchmarkFailure: Error {}
+
+    /// Counts the deletions among the effects it is shown.
+    final class EffectCounter: SimulationObserver {
+        private let count = Mutex(0)
+        var deletions: Int { count.withLock { $0 } }
+
+        func didPerform(_ event: SimulatedEvent) {
+            let deleted = event.effects.count { if case .deletedSubvolume = $0 { true } else { false } }
+            if deleted > 0 { count.withLock { $0 += deleted } }
+        }
+    }
 
     static func timed<T>(_ body: () throws -> T) rethrows -> (T, Double) {
         let start = ContinuousClock.now

@@ -5,7 +5,7 @@ import FSProtocol
 //   buildos-clean-bench scan-plan [REPETITIONS]
 //   buildos-clean-bench simulation [REPETITIONS]
 //   buildos-clean-bench step-cost
-//   buildos-clean-bench cleanup-scale [strays|trees] [SIZES...]
+//   buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...]
 //   buildos-clean-bench snapshot-cycles [CYCLES [SIZES...]]
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
@@ -24,10 +24,16 @@ case "step-cost":
     StepCostBenchmark.run()
 case "cleanup-scale":
     let which = arguments.dropFirst().first
-    let sizes = arguments.dropFirst(2).compactMap { Int($0) }
+    let given = arguments.dropFirst(2).compactMap { Int($0) }
+    func sizes(of part: String, default defaultSizes: [Int]) -> [Int] {
+        if which == nil { return defaultSizes }
+        guard which == part else { return [] }
+        return given.isEmpty ? defaultSizes : given
+    }
     try await CleanupScaleBenchmark.run(
-        strays: which == "trees" ? [] : which == "strays" && !sizes.isEmpty ? sizes : [10_000, 30_000, 100_000],
-        trees: which == "strays" ? [] : which == "trees" && !sizes.isEmpty ? sizes : [100_000, 300_000, 1_000_000])
+        strays: sizes(of: "strays", default: [10_000, 30_000, 100_000]),
+        observed: sizes(of: "observed", default: [10_000, 30_000, 100_000]),
+        trees: sizes(of: "trees", default: [100_000, 300_000, 1_000_000]))
 case "snapshot-cycles":
     let cycles = arguments.dropFirst().first.flatMap { Int($0) } ?? 2_000
     let sizes = arguments.dropFirst(2).compactMap { Int($0) }
@@ -35,6 +41,6 @@ case "snapshot-cycles":
 default:
     print(
         "usage: buildos-clean-bench scan-plan [REPETITIONS] | simulation [REPETITIONS] | step-cost\n"
-            + "       buildos-clean-bench cleanup-scale [strays|trees] [SIZES...] | snapshot-cycles [CYCLES [SIZES...]]\n"
+            + "       buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...] | snapshot-cycles [CYCLES [SIZES...]]\n"
             + "       buildos-clean-bench scan-plan-split [MACHINES] | plan-only [MACHINES] | sizes")
 }
