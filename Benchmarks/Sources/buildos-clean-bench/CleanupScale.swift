@@ -113,15 +113,21 @@ enum CleanupScaleBenchmark {
 
     static func header() {
         print(
-            "     entries   setup s  layout s   load s   plan s     run s  run us/entry   deleted  end state s"
-                + "  peak RSS MiB")
+            "     entries   setup s  layout s   text s   load s   plan s     run s  run us/entry   deleted"
+                + "  end state s  peak RSS MiB")
     }
 
     /// Times the cleanup on `host`, after the round trip of its tree
-    /// through a layout (read back, then loaded into a second host).
+    /// through a layout (read back, written as text and parsed, then
+    /// loaded into a second host).
     static func measure(host: SimulatedHost, setup: Double, expectDeleted: Int) async throws {
         let (layout, readBack) = timed { host.layout(root: root) }
-        let (_, load) = try timed { _ = try SimulatedHost(layout: layout) }
+        let (parsed, text) = try timed { try Layout.parse(layout.text) }
+        guard parsed == layout else {
+            print("the layout does not survive its text")
+            throw BenchmarkFailure()
+        }
+        let (_, load) = try timed { _ = try SimulatedHost(layout: parsed) }
         let cleanup = CleanupRun(fileSystem: host.spawn(), root: root, toolchains: toolchains)
         // The scan and plan alone first (the run repeats them), to tell
         // their share from the apply step's.
@@ -136,7 +142,7 @@ enum CleanupScaleBenchmark {
         let (end, endReadBack) = timed { host.layout(root: root) }
         print(
             "  \(pad(String(plan.items.count), 10))  \(pad(format(setup), 8))  \(pad(format(readBack), 8))"
-                + "  \(pad(format(load), 7))  \(pad(format(planning), 7))  \(pad(format(seconds), 8))"
+                + "  \(pad(format(text), 7))  \(pad(format(load), 7))  \(pad(format(planning), 7))  \(pad(format(seconds), 8))"
                 + "  \(pad(format(seconds / Double(plan.items.count) * 1e6, 2), 12))  \(pad(String(deleted), 8))"
                 + "  \(pad(format(endReadBack), 11))  \(pad(String(peakResidentMiB()), 12))"
                 + "   (\(end.entries.count) layout lines left)")
