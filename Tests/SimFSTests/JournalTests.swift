@@ -89,6 +89,25 @@ struct JournalTests {
         #expect(host.layout() == twin.layout())
     }
 
+    @Test("a setup call seals what happened before it; a second crash changes nothing more")
+    func setupSealsAndCrashesRepeat() async throws {
+        let host = try SimulatedHost(layout: Layout.parse("subvol v/a\nsubvol v/b\nsubvol v/c"))
+        let process = host.spawn()
+        let volume = try await process.openRoot("/build/machines/v")
+        try await process.deleteSubvolume("a", in: volume)
+        try host.addSubvolume("/build/machines/v/d")
+        try await process.deleteSubvolume("b", in: volume)
+        try await process.createSubvolume("e", in: volume)
+        host.crash()
+        #expect(host.names(at: "/build/machines/v") == ["b", "c", "d"])
+        let again = host.spawn()
+        let volumeAgain = try await again.openRoot("/build/machines/v")
+        try await again.deleteSubvolume("c", in: volumeAgain)
+        host.crash()
+        host.crash()
+        #expect(host.names(at: "/build/machines/v") == ["b", "c", "d"])
+    }
+
     @Test("a mount point moves with the subvolume holding it, and goes with its delete")
     func mountMovedByRename() async throws {
         let host = try SimulatedHost(layout: Layout.parse("subvol v/m/m-x\nmount v/m/m-x/mnt\ndir v/n"))
