@@ -104,7 +104,17 @@ public struct ToolchainSet: Hashable, Sendable {
     /// The explicit empty set.
     public static let none = ToolchainSet([])
 
-    public func contains(_ toolchain: Toolchain) -> Bool { toolchains.contains(toolchain) }
+    /// Whether the set holds `toolchain`: a binary search in the sorted
+    /// names, as the planner asks once per bootstrapped machine.
+    public func contains(_ toolchain: Toolchain) -> Bool {
+        var low = 0
+        var high = toolchains.count
+        while low < high {
+            let middle = (low + high) / 2
+            if toolchains[middle] < toolchain { low = middle + 1 } else { high = middle }
+        }
+        return low < toolchains.count && toolchains[low] == toolchain
+    }
     public var isEmpty: Bool { toolchains.isEmpty }
 }
 

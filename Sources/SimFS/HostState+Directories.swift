@@ -116,7 +116,7 @@ extension HostState {
         new.name = name
         new.isAttached = true
         let id = allocateNode(new, on: directory.filesystem)
-        updateNode(directory) { $0.children[name] = id }
+        filesystems[directory.filesystem].setEntry(name, in: directory.node, to: id)
         return NodeRef(filesystem: directory.filesystem, node: id)
     }
 
@@ -218,16 +218,19 @@ extension HostState {
     mutating func detach(_ ref: NodeRef) {
         let node = node(ref)
         if let parent = node.parent, let name = node.name {
-            updateNode(NodeRef(filesystem: ref.filesystem, node: parent)) { $0.children[name] = nil }
+            filesystems[ref.filesystem].setEntry(name, in: parent, to: nil)
         }
-        updateNode(ref) { $0.isAttached = false }
-        if !isOpen([ref]) { filesystems[ref.filesystem].nodes[ref.node] = nil }
+        if isOpen(ref) {
+            updateNode(ref) { $0.isAttached = false }
+        } else {
+            filesystems[ref.filesystem].freeNode(ref.node)
+        }
         locks[ref] = nil
     }
 
-    /// Whether any live descriptor points at one of the nodes.
-    func isOpen(_ refs: Set<NodeRef>) -> Bool {
-        processes.values.contains { process in process.descriptors.values.contains { refs.contains($0.node) } }
+    /// Whether a descriptor points at the node.
+    func isOpen(_ ref: NodeRef) -> Bool {
+        openCounts[ref] != nil
     }
 
     // MARK: Rename and owner
@@ -267,19 +270,22 @@ extension HostState {
         }
         let oldPath = isRecordingEffects ? path(of: source) : ""
         if let existing { detach(existing) }
-        updateNode(from) { $0.children[name] = nil }
-        updateNode(to) { $0.children[newName] = source.node }
+        let mountsInside = mountsBelow[source] ?? 0
+        if mountsInside > 0 { countMount(at: from, -mountsInside) }
+        let filesystem = source.filesystem
+        filesystems[filesystem].setEntry(name, in: from.node, to: nil)
+        filesystems[filesystem].setEntry(newName, in: to.node, to: source.node)
         updateNode(source) {
             $0.parent = to.node
             $0.name = newName
         }
+        if mountsInside > 0 { countMount(at: to, mountsInside) }
         if sourceIsSubvolume {
             let id = node(source).subvolume
-            let filesystem = source.filesystem
             unlinkSubvolume(id, from: filesystems[filesystem].subvolumes[id]?.parentSubvolume, on: filesystem)
             let newParent = node(to).subvolume
             filesystems[filesystem].updateSubvolume(id) { $0.parentSubvolume = newParent }
-            linkSubvolume(id, below: node(to).subvolume, on: filesystem)
+            linkSubvolume(id, below: newParent, on: filesystem)
         }
         if isRecordingEffects {
             record(
@@ -345,7 +351,7 @@ extension HostState {
         guard open.isWritable else { throw .badDescriptor }
         // An open descriptor keeps writing after the subvolume turned
         // read-only or was deleted.
-        updateNode(open.node) { $0.contents.append(contentsOf: bytes) }
+        filesystems[open.node.filesystem].appendContents(bytes, to: open.node.node)
     }
 
     func readAll(_ pid: Int32, _ handle: FileHandle) throws(Kind) -> [UInt8] {

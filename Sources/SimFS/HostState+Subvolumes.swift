@@ -28,11 +28,11 @@ extension HostState {
         let directory = try directory(pid, handle)
         try requireBtrfs(directory)
         guard isSubvolumeRoot(directory) else { throw .invalidArgument }
-        let nested = filesystems[directory.filesystem].nested
+        let filesystem = directory.filesystem
         let top = node(directory).subvolume
         var result: [NestedSubvolume] = []
         func visit(_ id: SubvolumeID) {
-            for child in (nested[id] ?? []).sorted() {
+            for child in (filesystems[filesystem].nested[id] ?? []).sorted() {
                 visit(child)
                 result.append(NestedSubvolume(path: relativePath(of: child, below: top, on: directory.filesystem), id: child))
             }
@@ -43,11 +43,10 @@ extension HostState {
 
     /// The path of a subvolume's root from the root of an outer subvolume.
     func relativePath(of id: SubvolumeID, below top: SubvolumeID, on filesystem: Int) -> String {
-        let fs = filesystems[filesystem]
-        let stop = fs.subvolumes[top]?.root
+        let stop = filesystems[filesystem].subvolumes[top]?.root
         var components: [String] = []
-        var current: NodeID? = fs.subvolumes[id]?.root
-        while let nodeID = current, nodeID != stop, let node = fs.nodes[nodeID] {
+        var current: NodeID? = filesystems[filesystem].subvolumes[id]?.root
+        while let nodeID = current, nodeID != stop, let node = filesystems[filesystem].nodes[nodeID] {
             components.append(node.name?.rawValue ?? "?")
             current = node.parent
         }
@@ -74,16 +73,17 @@ extension HostState {
         named name: EntryName, in directory: NodeRef, owner: UInt32, group: UInt32, permissions: UInt16
     ) -> NodeRef {
         let filesystem = directory.filesystem
-        let id = SubvolumeID(filesystems[filesystem].nextSubvolumeID)
-        filesystems[filesystem].nextSubvolumeID += 1
+        let id = filesystems[filesystem].allocateSubvolumeID()
         let device = allocateDevice()
         let root = Node(
             type: .directory, parent: nil, subvolume: id, device: device, inode: subvolumeRootInode, owner: owner,
             group: group, permissions: permissions)
         let ref = attach(root, named: name, in: directory)
-        filesystems[filesystem].subvolumes[id] = SubvolumeState(
-            id: id, root: ref.node, uuid: allocateUUID(on: filesystem), parentUUID: .zero, receivedUUID: .zero,
-            isReadOnly: false, device: device, parentSubvolume: node(directory).subvolume)
+        let uuid = allocateUUID(on: filesystem)
+        filesystems[filesystem].setSubvolume(
+            SubvolumeState(
+                id: id, root: ref.node, uuid: uuid, parentUUID: .zero, receivedUUID: .zero, isReadOnly: false,
+                device: device, parentSubvolume: node(directory).subvolume))
         linkSubvolume(id, below: node(directory).subvolume, on: filesystem)
         return ref
     }
@@ -121,18 +121,19 @@ extension HostState {
     {
         let filesystem = directory.filesystem
         let original = subvolume(of: source)
-        let id = SubvolumeID(filesystems[filesystem].nextSubvolumeID)
-        filesystems[filesystem].nextSubvolumeID += 1
+        let id = filesystems[filesystem].allocateSubvolumeID()
         let device = allocateDevice()
         var rootNode = node(source)
         rootNode.subvolume = id
         rootNode.device = device
         rootNode.children = [:]
         let ref = attach(rootNode, named: name, in: directory)
-        filesystems[filesystem].subvolumes[id] = SubvolumeState(
-            id: id, root: ref.node, uuid: allocateUUID(on: filesystem), parentUUID: original.uuid,
-            receivedUUID: .zero, isReadOnly: readOnly, device: device,
-            parentSubvolume: node(directory).subvolume, nextInode: original.nextInode)
+        let uuid = allocateUUID(on: filesystem)
+        filesystems[filesystem].setSubvolume(
+            SubvolumeState(
+                id: id, root: ref.node, uuid: uuid, parentUUID: original.uuid, receivedUUID: .zero,
+                isReadOnly: readOnly, device: device, parentSubvolume: node(directory).subvolume,
+                nextInode: original.nextInode))
         linkSubvolume(id, below: node(directory).subvolume, on: filesystem)
         copyChildren(of: source, into: ref, subvolume: id, device: device)
         return ref
@@ -187,12 +188,15 @@ extension HostState {
         let directory = try directory(pid, handle)
         try requireBtrfs(directory)
         guard id >= .firstFree else { throw .invalidArgument }
-        let fs = filesystems[directory.filesystem]
-        guard let subvolume = fs.subvolumes[id], !subvolume.isDeleted else { throw .noEntry }
+        // No copy of the filesystem's state may live on here: the delete
+        // below would copy its tables on write.
+        guard let subvolume = filesystems[directory.filesystem].subvolumes[id], !subvolume.isDeleted else {
+            throw .noEntry
+        }
         let victim = NodeRef(filesystem: directory.filesystem, node: subvolume.root)
         guard let parent = node(victim).parent else { throw .noEntry }
         if !credentials.isRoot {
-            if !fs.userSubvolumeRemovalAllowed { throw .notPermitted }
+            if !filesystems[directory.filesystem].userSubvolumeRemovalAllowed { throw .notPermitted }
             if subvolume.isReadOnly { throw .readOnly }
             if !permits(credentials, [.write, .search], on: victim) { throw .accessDenied }
         }
@@ -209,20 +213,18 @@ extension HostState {
     /// The checks of `btrfs_delete_subvolume`: not the default subvolume,
     /// no nested subvolume.
     func checkDestroyable(_ root: NodeRef) throws(Kind) {
-        let fs = filesystems[root.filesystem]
         let id = node(root).subvolume
-        if fs.defaultSubvolume == id { throw .notPermitted }
-        if !(fs.nested[id] ?? []).isEmpty { throw .notEmpty }
+        if filesystems[root.filesystem].defaultSubvolume == id { throw .notPermitted }
+        if filesystems[root.filesystem].nested[id] != nil { throw .notEmpty }
     }
 
     mutating func linkSubvolume(_ id: SubvolumeID, below parent: SubvolumeID, on filesystem: Int) {
-        filesystems[filesystem].nested[parent, default: []].insert(id)
+        filesystems[filesystem].linkSubvolume(id, below: parent)
     }
 
     mutating func unlinkSubvolume(_ id: SubvolumeID, from parent: SubvolumeID?, on filesystem: Int) {
         guard let parent else { return }
-        filesystems[filesystem].nested[parent]?.remove(id)
-        if filesystems[filesystem].nested[parent]?.isEmpty == true { filesystems[filesystem].nested[parent] = nil }
+        filesystems[filesystem].unlinkSubvolume(id, from: parent)
     }
 
     /// Deletes a subvolume: cut from its directory, its tree unreachable,
@@ -230,35 +232,57 @@ extension HostState {
     mutating func removeSubvolume(_ root: NodeRef) {
         let filesystem = root.filesystem
         let id = node(root).subvolume
-        var tree: Set<NodeRef> = []
+        var tree: [NodeRef] = []
         var pending = [root]
         while let ref = pending.popLast() {
-            tree.insert(ref)
+            tree.append(ref)
             for childID in node(ref).children.values {
                 let child = NodeRef(filesystem: filesystem, node: childID)
-                if node(child).type == .directory { pending.append(child) } else { tree.insert(child) }
+                if node(child).type == .directory { pending.append(child) } else { tree.append(child) }
             }
         }
-        if !mounts.isEmpty {
-            for covered in mounts.keys.sorted() where tree.contains(covered) { unmount(covered) }
+        if mountsBelow[root] != nil {
+            for covered in tree.filter({ mounts[$0] != nil }).sorted() { unmount(covered) }
         }
         let node = node(root)
         if let parent = node.parent, let name = node.name {
-            updateNode(NodeRef(filesystem: filesystem, node: parent)) { $0.children[name] = nil }
+            filesystems[filesystem].setEntry(name, in: parent, to: nil)
         }
         filesystems[filesystem].updateSubvolume(id) { $0.isDeleted = true }
         unlinkSubvolume(id, from: filesystems[filesystem].subvolumes[id]?.parentSubvolume, on: filesystem)
-        for ref in tree { locks[ref] = nil }
-        if isOpen(tree) {
+        if !locks.isEmpty {
+            for ref in tree { locks[ref] = nil }
+        }
+        if tree.contains(where: isOpen) {
             for ref in tree { updateNode(ref) { $0.isAttached = false } }
         } else {
-            for ref in tree { filesystems[filesystem].nodes[ref.node] = nil }
+            for ref in tree { filesystems[filesystem].freeNode(ref.node) }
         }
+    }
+
+    /// Mounts a filesystem's root on a directory.
+    mutating func mount(_ root: NodeRef, on covered: NodeRef, isPersistent: Bool) {
+        mounts[covered] = MountState(root: root, isPersistent: isPersistent)
+        mountedOn[root] = covered
+        countMount(at: covered, 1)
     }
 
     mutating func unmount(_ covered: NodeRef) {
         guard let mount = mounts.removeValue(forKey: covered) else { return }
         mountedOn[mount.root] = nil
+        countMount(at: covered, -1)
+    }
+
+    /// Adds `delta` mount points to the count of a directory and of each
+    /// directory above it on its filesystem.
+    mutating func countMount(at ref: NodeRef, _ delta: Int) {
+        var current: NodeID? = ref.node
+        while let id = current {
+            let key = NodeRef(filesystem: ref.filesystem, node: id)
+            let count = (mountsBelow[key] ?? 0) + delta
+            mountsBelow[key] = count > 0 ? count : nil
+            current = filesystems[ref.filesystem].nodes[id]?.parent
+        }
     }
 
     mutating func setReadOnly(_ pid: Int32, _ readOnly: Bool, _ handle: DirectoryHandle) throws(Kind) {
@@ -285,7 +309,7 @@ extension HostState {
     /// Makes a filesystem's present state the one a crash returns to.
     mutating func commit(_ filesystem: Int) {
         guard filesystems[filesystem].durability == .btrfs else { return }
-        durable[filesystem] = filesystems[filesystem]
+        filesystems[filesystem].commit()
         if isRecordingEffects {
             let effect: SimulatedEffect = .committed(filesystem: filesystem)
             record(effect)
@@ -294,6 +318,7 @@ extension HostState {
 
     func mountPoints(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [String] {
         let directory = try directory(pid, handle)
+        guard mountsBelow[directory] != nil else { return [] }
         return mounts.keys.filter { isWithin($0, directory) }.map { path(of: $0) }
             .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
     }

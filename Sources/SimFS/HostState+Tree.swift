@@ -15,8 +15,9 @@ extension HostState {
         filesystems[ref.filesystem].nodes[ref.node]
     }
 
+    /// Changes a node's attributes (not its entries or contents).
     mutating func updateNode(_ ref: NodeRef, _ body: (inout Node) -> Void) {
-        filesystems[ref.filesystem].nodes.update(ref.node, body)
+        filesystems[ref.filesystem].updateAttributes(ref.node, body)
     }
 
     func subvolume(_ filesystem: Int, _ id: SubvolumeID) -> SubvolumeState {
@@ -32,8 +33,9 @@ extension HostState {
     }
 
     func isSubvolumeRoot(_ ref: NodeRef) -> Bool {
-        let fs = filesystems[ref.filesystem]
-        guard fs.isBtrfs, let node = fs.nodes[ref.node], node.type == .directory else { return false }
+        guard filesystems[ref.filesystem].isBtrfs, let node = filesystems[ref.filesystem].nodes[ref.node],
+            node.type == .directory
+        else { return false }
         return node.inode == subvolumeRootInode
     }
 
@@ -195,6 +197,7 @@ extension HostState {
             id: nextOpenDescription, node: ref, isDirectory: isDirectory, isWritable: isWritable)
         nextOpenDescription += 1
         processes.update(pid) { $0.descriptors[descriptor] = open }
+        openCounts[ref, default: 0] += 1
         return descriptor
     }
 
@@ -204,6 +207,7 @@ extension HostState {
     mutating func closeDescriptor(_ descriptor: Int32, of pid: Int32) -> Bool {
         guard let open = processes[pid]?.descriptors[descriptor] else { return false }
         processes.update(pid) { $0.descriptors.removeValue(forKey: descriptor) }
+        if let count = openCounts[open.node] { openCounts[open.node] = count > 1 ? count - 1 : nil }
         // Only files are locked (`tryLock` takes a file handle).
         if !open.isDirectory, locks[open.node] == open.id { locks[open.node] = nil }
         return true
@@ -212,7 +216,7 @@ extension HostState {
     // MARK: Allocation
 
     mutating func allocateNode(_ node: Node, on filesystem: Int) -> NodeID {
-        filesystems[filesystem].nodes.append(node)
+        filesystems[filesystem].addNode(node)
     }
 
     mutating func nextInode(on filesystem: Int, in subvolume: SubvolumeID) -> UInt64 {

@@ -67,6 +67,18 @@ struct NodeTable {
         storage.append(node)
         return NodeID(rawValue: UInt64(storage.count - 1))
     }
+
+    /// Takes a node out, leaving a hole.
+    mutating func take(_ id: NodeID) -> Node? {
+        let index = Int(id.rawValue)
+        guard index < storage.count else { return nil }
+        return storage[index].take()
+    }
+
+    /// Removes the last position (undoing `append`).
+    mutating func removeLast() {
+        storage.removeLast()
+    }
 }
 
 /// A node on a given filesystem.
@@ -104,31 +116,6 @@ enum Durability: Sendable {
     case image
 }
 
-/// One simulated filesystem: btrfs or not.
-struct FilesystemState {
-    var index: Int
-    var isBtrfs: Bool
-    var durability: Durability
-    var nodes = NodeTable()
-    var root: NodeID
-    var subvolumes: [SubvolumeID: SubvolumeState] = [:]
-    /// The live subvolumes directly below each subvolume.
-    var nested: [SubvolumeID: Set<SubvolumeID>] = [:]
-    var nextSubvolumeID: UInt64 = SubvolumeID.firstFree.rawValue
-
-    /// Changes a subvolume that exists.
-    mutating func updateSubvolume(_ id: SubvolumeID, _ body: (inout SubvolumeState) -> Void) {
-        guard var subvolume = subvolumes[id] else { preconditionFailure("unknown subvolume \(id)") }
-        body(&subvolume)
-        subvolumes[id] = subvolume
-    }
-    var defaultSubvolume = SubvolumeID.topLevel
-    /// The mount option that lets the owner of a subvolume delete it.
-    var userSubvolumeRemovalAllowed: Bool
-    /// The UUID of the filesystem, the seed of its subvolume UUIDs.
-    var uuidSeed: UInt64
-}
-
 /// A filesystem mounted on a directory.
 struct MountState {
     /// The root of the mounted filesystem.
@@ -162,11 +149,13 @@ struct ProcessState {
 /// The whole simulated host: its filesystems, mounts, processes and locks.
 struct HostState {
     var filesystems: [FilesystemState] = []
-    /// What each filesystem comes back as after a crash.
-    var durable: [FilesystemState] = []
     var mounts: [NodeRef: MountState] = [:]
     /// The directory each mounted root is mounted on (its `..`).
     var mountedOn: [NodeRef: NodeRef] = [:]
+    /// For each directory with mount points at or below it on its own
+    /// filesystem, how many: a subvolume's mount check and delete look at
+    /// the mounts only when there is one inside.
+    var mountsBelow: [NodeRef: Int] = [:]
     var rootFilesystem = 0
     var processes = IndexedTable<ProcessState>(base: 100)
     var firstPID: Int32 = 100
@@ -178,6 +167,9 @@ struct HostState {
     var uuidCounter: UInt64 = 0
     /// Which open file description holds the lock of a file.
     var locks: [NodeRef: UInt64] = [:]
+    /// How many descriptors point at each node that has one: whether a
+    /// removed node must live on is one lookup.
+    var openCounts: [NodeRef: Int] = [:]
     /// Setup calls were made since the last seal (see `sealPendingSetup`).
     var setupIsPending = false
     /// Effects of the current call, collected while an observer listens.

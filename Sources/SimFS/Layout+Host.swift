@@ -100,7 +100,7 @@ extension SimulatedHost {
                 if let group { node.group = group }
                 if let permissions { node.permissions = permissions }
             }
-            state.setupIsPending = true
+            state.markSetupPending()
         }
     }
 

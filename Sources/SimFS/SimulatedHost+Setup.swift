@@ -82,9 +82,8 @@ extension SimulatedHost {
                 $0.group = group
                 $0.permissions = permissions
             }
-            state.mounts[covered] = MountState(root: root, isPersistent: isPersistent)
-            state.mountedOn[root] = covered
-            state.setupIsPending = true
+            state.mount(root, on: covered, isPersistent: isPersistent)
+            state.markSetupPending()
         }
     }
 
@@ -153,8 +152,8 @@ extension SimulatedHost {
             guard let ref = state.setupLookup(path), state.isSubvolumeRoot(ref) else {
                 throw SetupError(path: path, reason: "not a subvolume")
             }
-            state.filesystems[ref.filesystem].defaultSubvolume = state.node(ref).subvolume
-            state.setupIsPending = true
+            state.filesystems[ref.filesystem].setDefaultSubvolume(state.node(ref).subvolume)
+            state.markSetupPending()
         }
     }
 
@@ -165,7 +164,7 @@ extension SimulatedHost {
             let (directory, name) = try state.setupParent(path)
             if state.child(name, of: directory) != nil { throw SetupError(path: path, reason: "already exists") }
             try body(&state, directory, name)
-            state.setupIsPending = true
+            state.markSetupPending()
         }
     }
 }
@@ -206,14 +205,19 @@ extension HostState {
         return (current, name)
     }
 
+    /// Notes that setup calls were made. Until their seal nothing needs
+    /// journaling: the seal commits everything.
+    mutating func markSetupPending() {
+        guard !setupIsPending else { return }
+        setupIsPending = true
+        for index in filesystems.indices { filesystems[index].suspendJournal() }
+    }
+
     /// Setup describes what is on disk: it survives any crash. Sealed once
-    /// before anything else happens rather than after each setup call, as
-    /// each seal makes the next change copy the filesystem.
+    /// before anything else happens rather than after each setup call.
     mutating func sealPendingSetup() {
         guard setupIsPending else { return }
         setupIsPending = false
-        for index in filesystems.indices where filesystems[index].durability != .volatile {
-            durable[index] = filesystems[index]
-        }
+        for index in filesystems.indices { filesystems[index].resumeJournal() }
     }
 }

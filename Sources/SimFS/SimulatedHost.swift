@@ -116,19 +116,10 @@ public final class SimulatedHost: Sendable {
 extension HostState {
     mutating func makeFilesystem(isBtrfs: Bool, durability: Durability, userSubvolumeRemovalAllowed: Bool) -> Int {
         let index = filesystems.count
-        var fs = FilesystemState(
-            index: index, isBtrfs: isBtrfs, durability: durability, root: NodeID(rawValue: 0),
-            userSubvolumeRemovalAllowed: userSubvolumeRemovalAllowed, uuidSeed: 0xb7f5_0000_0000_0000 | UInt64(index))
-        fs.root = fs.nodes.append(
-            Node(
-                type: .directory, parent: nil, subvolume: .topLevel, device: nextDevice, inode: subvolumeRootInode,
-                owner: 0, group: 0, permissions: 0o755))
-        fs.subvolumes[.topLevel] = SubvolumeState(
-            id: .topLevel, root: fs.root, uuid: BtrfsUUID(high: fs.uuidSeed, low: 5), parentUUID: .zero,
-            receivedUUID: .zero, isReadOnly: false, device: nextDevice, parentSubvolume: nil)
-        nextDevice += 1
-        filesystems.append(fs)
-        durable.append(fs)
+        filesystems.append(
+            FilesystemState(
+                index: index, isBtrfs: isBtrfs, durability: durability, device: allocateDevice(),
+                userSubvolumeRemovalAllowed: userSubvolumeRemovalAllowed, isJournaling: !setupIsPending))
         return index
     }
 
@@ -152,23 +143,22 @@ extension HostState {
         boot += 1
         processes = IndexedTable(base: firstPID)
         locks = [:]
+        openCounts = [:]
         for index in filesystems.indices {
             switch filesystems[index].durability {
             case .btrfs, .image:
-                filesystems[index] = durable[index]
+                filesystems[index].rollBack()
             case .volatile:
-                var empty = filesystems[index]
-                var root = empty.nodes[empty.root]
-                root?.children = [:]
-                empty.nodes = NodeTable()
-                if let root { empty.root = empty.nodes.append(root) }
-                filesystems[index] = empty
+                filesystems[index] = filesystems[index].emptied()
             }
         }
         for (covered, mount) in mounts.sorted(by: { $0.key < $1.key })
         where !mount.isPersistent || nodeIfPresent(covered) == nil {
             unmount(covered)
         }
+        // The tree above the mounts may have changed back.
+        mountsBelow = [:]
+        for covered in mounts.keys { countMount(at: covered, 1) }
         nextPID = firstPID
     }
 }

@@ -172,6 +172,15 @@ struct Exploration {
         }
     }
 
+    /// The lines of `expected` missing from `end`, and those of `end` not
+    /// expected, each in its own order; by set lookups, not a search per
+    /// line, as end states can be large.
+    static func difference(_ expected: [String], _ end: [String]) -> (missing: [String], extra: [String]) {
+        let expectedLines = Set(expected)
+        let endLines = Set(end)
+        return (expected.filter { !endLines.contains($0) }, end.filter { !expectedLines.contains($0) })
+    }
+
     @discardableResult
     mutating func run(_ strategy: any SchedulingStrategy, seed: UInt64?) throws -> SimulationRun {
         let run = try SimulationRun(compiled, strategy: strategy, tracing: false)
@@ -192,8 +201,7 @@ struct Exploration {
         var violations = outcome.violations
         let end = Exploration.projection(outcome.endLayout)
         if violations.isEmpty, compiled.scenario.expect.converges == true, outcome.faulted, let reference, end != reference {
-            let missing = reference.filter { !end.contains($0) }
-            let extra = end.filter { !reference.contains($0) }
+            let (missing, extra) = Exploration.difference(reference, end)
             violations.append(
                 Violation(
                     invariant: 8,
@@ -201,8 +209,7 @@ struct Exploration {
                     step: outcome.steps))
         }
         if violations.isEmpty, let expectedEnd, end != expectedEnd, result.problems.isEmpty {
-            let missing = expectedEnd.filter { !end.contains($0) }
-            let extra = end.filter { !expectedEnd.contains($0) }
+            let (missing, extra) = Exploration.difference(expectedEnd, end)
             result.problems.append(
                 "end state differs (schedule \(ScheduleText.format(outcome.choices))): missing \(missing), extra \(extra)")
         }

@@ -5,6 +5,8 @@ import FSProtocol
 //   buildos-clean-bench scan-plan [REPETITIONS]
 //   buildos-clean-bench simulation [REPETITIONS]
 //   buildos-clean-bench step-cost
+//   buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...]
+//   buildos-clean-bench snapshot-cycles [CYCLES [SIZES...]]
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "scan-plan":
@@ -20,8 +22,25 @@ case "simulation":
     try SimulationBenchmark.run(repetitions: arguments.dropFirst().first.flatMap { Int($0) } ?? 5)
 case "step-cost":
     StepCostBenchmark.run()
+case "cleanup-scale":
+    let which = arguments.dropFirst().first
+    let given = arguments.dropFirst(2).compactMap { Int($0) }
+    func sizes(of part: String, default defaultSizes: [Int]) -> [Int] {
+        if which == nil { return defaultSizes }
+        guard which == part else { return [] }
+        return given.isEmpty ? defaultSizes : given
+    }
+    try await CleanupScaleBenchmark.run(
+        strays: sizes(of: "strays", default: [10_000, 30_000, 100_000]),
+        observed: sizes(of: "observed", default: [10_000, 30_000, 100_000]),
+        trees: sizes(of: "trees", default: [100_000, 300_000, 1_000_000]))
+case "snapshot-cycles":
+    let cycles = arguments.dropFirst().first.flatMap { Int($0) } ?? 2_000
+    let sizes = arguments.dropFirst(2).compactMap { Int($0) }
+    try await SnapshotCyclesBenchmark.run(sizes: sizes.isEmpty ? [100_000, 300_000, 1_000_000] : sizes, cycles: cycles)
 default:
     print(
         "usage: buildos-clean-bench scan-plan [REPETITIONS] | simulation [REPETITIONS] | step-cost\n"
+            + "       buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...] | snapshot-cycles [CYCLES [SIZES...]]\n"
             + "       buildos-clean-bench scan-plan-split [MACHINES] | plan-only [MACHINES] | sizes")
 }
