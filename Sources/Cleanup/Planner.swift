@@ -28,7 +28,6 @@ public struct Planner: Sendable {
                     reason: reason))
         }
         if !volume.name.isExact { return item(.report, .undecodableName) }
-        if volume.name == ToolLock.fileName, volume.status.kind == .file { return item(.keep, .toolLock) }
         if volume.name.rawValue.hasPrefix(".") { return item(.report, .unknownEntry(volume.status.kind)) }
         guard volume.status.kind.isDirectory else { return item(.report, .invalidVolume(volume.status.kind)) }
         switch volume.content {

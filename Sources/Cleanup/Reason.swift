@@ -16,8 +16,6 @@ public enum Reason: Hashable, Sendable {
     case inUnrecognisedLayout
     /// The pristine received image a revision was made from.
     case receivedImage
-    /// The lock file of buildos-clean itself, in the machines root.
-    case toolLock
 
     // Deleted or removed.
     case unconfiguredToolchain(Toolchain)
@@ -68,7 +66,6 @@ public enum Reason: Hashable, Sendable {
         case .keptForLinkError: "kept-for-link-error"
         case .inUnrecognisedLayout: "in-unrecognised-layout"
         case .receivedImage: "received-image"
-        case .toolLock: "tool-lock"
         case .staleTemporaryLink: "stale-temporary-link"
         case .incompleteRevision: "incomplete-revision"
         case .receivedImageWithoutRevision: "received-image-without-revision"
@@ -108,7 +105,6 @@ public enum Reason: Hashable, Sendable {
             "bootstrapped for toolchain \(toolchain), kept while the current machine link is in error"
         case .inUnrecognisedLayout: "kept: the layout of the machine directory is not recognised"
         case .receivedImage: "received image of a revision, kept for incremental upgrades"
-        case .toolLock: "lock file of buildos-clean"
         case .staleTemporaryLink: "temporary link of an interrupted link switch"
         case .unconfiguredToolchain(let toolchain): "bootstrapped for toolchain \(toolchain), which is not configured"
         case .staleWorkingSnapshot(let toolchain): "stale working snapshot of toolchain \(toolchain)"

@@ -25,17 +25,31 @@ public struct HostClock: WaitingClock {
     private static let start = ContinuousClock.now
 }
 
-/// buildos-clean's own lock: one change at a time on a machines root.
+/// buildos-clean's own lock: one change at a time on a host.
 ///
 /// The cleanup and the administration commands take it (dry runs and
-/// `machine list` do not): `flock` on `ROOT/.buildos-clean.lock`, a file
-/// that is never removed (so no taker can lock a file that a releaser is
-/// unlinking). A second run waits for it up to its `--wait`, then gives
-/// up with exit status 75.
+/// `machine list` do not): `flock` on `/run/lock/buildos-clean.lock`, a
+/// file that is never removed (so no taker can lock a file that a releaser
+/// is unlinking), and that lives outside the machines root, which the
+/// lock never changes. A machines root other than `/build/machines` gets
+/// a lock of its own (`buildos-clean-HASH.lock`), so that separate trees
+/// (tests) do not wait for each other. A second run waits for it up to
+/// its `--wait`, then gives up with exit status 75.
 public struct ToolLock: Sendable {
-    /// The lock file's name in the machines root; the cleanup keeps it
-    /// silently.
-    public static let fileName: EntryName = ".buildos-clean.lock"
+    /// Where the lock files live on a host.
+    public static let directory = "/run/lock"
+
+    /// The lock file's name for a machines root.
+    public static func fileName(for root: String) -> EntryName {
+        let trimmed = EntryPath.trimmingTrailingSlashes(root)
+        if trimmed == "/build/machines" { return "buildos-clean.lock" }
+        // FNV-1a of the root's bytes: stable across runs and builds.
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in trimmed.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        let hex = String(hash, radix: 16)
+        return EntryName("buildos-clean-" + String(repeating: "0", count: 16 - hex.count) + hex + ".lock")
+            ?? "buildos-clean.lock"
+    }
 
     let file: FileHandle
     let fileSystem: any FileSystem
@@ -48,16 +62,18 @@ public struct ToolLock: Sendable {
         case failed(FSError)
     }
 
-    /// Takes the lock in the open machines root, waiting up to `wait`
-    /// seconds (polling every `interval`); `progress` hears how long it has
-    /// waited so far, once a second.
+    /// Takes the lock of the machines root `root` in the lock directory,
+    /// waiting up to `wait` seconds (polling every `interval`); `progress`
+    /// hears how long it has waited so far, once a second.
     public static func take(
-        in root: DirectoryHandle, on fileSystem: any FileSystem, wait: Double, clock: any WaitingClock,
-        interval: Double = 0.1, progress: (Double) -> Void = { _ in }
+        for root: String, in directory: String = ToolLock.directory, on fileSystem: any FileSystem, wait: Double,
+        clock: any WaitingClock, interval: Double = 0.1, progress: (Double) -> Void = { _ in }
     ) async -> Result<ToolLock, Failure> {
         let file: FileHandle
         do throws(FSError) {
-            file = try await fileSystem.openFile(fileName, in: root, options: [.write, .create])
+            file = try await fileSystem.withRoot(directory) { locks throws(FSError) in
+                try await fileSystem.openFile(fileName(for: root), in: locks, options: [.write, .create])
+            }
         } catch {
             return .failure(.failed(error))
         }

@@ -154,8 +154,9 @@ extension CleanupCommand {
             throw fail(error.message, .usage)
         }
         let (fileSystem, rootPath) = try makeBackend()
-        // One change at a time: the machine commands take the same lock.
-        let lock = dryRun ? nil : try await takeLock(on: fileSystem, root: rootPath)
+        // One change at a time: the machine commands take the same lock
+        // (a simulated tree is this process's alone: no lock).
+        let lock = dryRun || layout != nil ? nil : try await takeLock(on: fileSystem, root: rootPath)
         let cleanup = CleanupRun(fileSystem: fileSystem, root: rootPath, toolchains: toolchainSet, mode: mode)
         let (plan, report) = await cleanup.run(dryRun: dryRun)
         await lock?.release()
@@ -177,23 +178,22 @@ extension CleanupCommand {
     }
 
     /// buildos-clean's own lock, waited for up to `--wait`: exit 75 when
-    /// another run keeps it. A root that cannot be opened is left to the
-    /// cleanup, which reports it as the original did.
+    /// another run keeps it.
     func takeLock(on fileSystem: any FileSystem, root: String) async throws -> ToolLock? {
-        guard let rootHandle = try? await fileSystem.openRoot(root) else { return nil }
         let progress = ProgressLine()
         let result = await ToolLock.take(
-            in: rootHandle, on: fileSystem, wait: wait, clock: HostClock(),
+            for: root, on: fileSystem, wait: wait, clock: HostClock(),
             progress: { progress.show("waiting for another buildos-clean run to release its lock: \(Int($0)) s") })
         progress.finish()
-        await fileSystem.close(rootHandle)
         switch result {
         case .success(let lock): return lock
         case .failure(.busy(let waited)):
             throw CommandSupport.fail(
-                "another buildos-clean run holds the lock of \(root) (waited \(Int(waited)) s; see --wait)", 75)
+                "another buildos-clean run holds the lock \(ToolLock.directory)/\(ToolLock.fileName(for: root)) "
+                    + "(waited \(Int(waited)) s; see --wait)", 75)
         case .failure(.failed(let error)):
-            throw CommandSupport.fail("unable to take the lock of \(root): \(error.cause)", 1)
+            throw CommandSupport.fail(
+                "unable to take the lock \(ToolLock.directory)/\(ToolLock.fileName(for: root)): \(error.cause)", 1)
         }
     }
 

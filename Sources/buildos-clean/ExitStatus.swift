@@ -12,6 +12,8 @@ enum ExitStatus: Int32, CaseIterable {
     case usage = 64
     /// An input file (layout, kernel command line) cannot be read.
     case noInput = 66
+    /// Another buildos-clean run holds the lock (`--wait` ran out).
+    case busy = 75
 
     var summary: String {
         switch self {
@@ -19,6 +21,7 @@ enum ExitStatus: Int32, CaseIterable {
         case .halted: "entries failed or are invalid: the host halts, as the original did"
         case .usage: "bad arguments or configuration; nothing was touched"
         case .noInput: "an input file (layout, kernel command line) cannot be read"
+        case .busy: "another buildos-clean run (a machine command) holds the lock; nothing was touched (see --wait)"
         }
     }
 

@@ -19,8 +19,8 @@ struct MachineCommand: AsyncParsableCommand {
             switches the link atomically; `remove` removes the link, waits for the builds on the \
             machine to end, and deletes it; `list` shows what every machine holds. A crash at any \
             step, followed by the same command again or by a boot cleanup, converges \
-            (docs/administration.md). The changing commands take buildos-clean's own lock \
-            (ROOT/.buildos-clean.lock): one change at a time on a host.
+            (docs/administration.md). The changing commands and the cleanup take buildos-clean's own \
+            lock (/run/lock/buildos-clean.lock): one change at a time on a host.
 
             \(MachineExitStatus.table)
             """,
@@ -92,9 +92,10 @@ struct MachineRun {
         bootstrapLogging(verbose: options.verbose)
         let (fileSystem, root, host) = try CommandSupport.backend(layout: options.layout, root: options.root)
         let progress = ProgressLine()
+        // A simulated tree is this process's alone: no lock.
         let administration = Administration(
             fileSystem: fileSystem, root: root, lockWait: change?.wait ?? 0,
-            progress: { progress.show($0) })
+            lockDirectory: host == nil ? ToolLock.directory : nil, progress: { progress.show($0) })
         let report = try await body(administration, host)
         progress.finish()
         switch options.format {

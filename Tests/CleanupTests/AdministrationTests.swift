@@ -26,7 +26,7 @@ struct AdministrationTests {
 
     /// A host with a volume and a machine added from stream 1.
     static func hostWithMachine() async throws -> SimulatedHost {
-        let host = try makeHost("volume default")
+        let host = try makeHost("volume default\ntmpfs /run/lock")
         let report = await administration(host.spawn()).add(machine, stream: try stream("m-1", 1), owner: owner)
         #expect(report.error == nil)
         return host
@@ -34,7 +34,7 @@ struct AdministrationTests {
 
     @Test("add receives the image, makes the revision from it for the build user, and links it last")
     func add() async throws {
-        let host = try makeHost("volume default")
+        let host = try makeHost("volume default\ntmpfs /run/lock")
         let report = await Self.administration(host.spawn()).add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner)
         #expect(report.error == nil)
         #expect(
@@ -83,7 +83,7 @@ struct AdministrationTests {
 
     @Test("a dry run lists the steps and changes nothing")
     func dryRun() async throws {
-        let host = try makeHost("volume default")
+        let host = try makeHost("volume default\ntmpfs /run/lock")
         let before = host.layout()
         let report = await Self.administration(host.spawn()).add(
             Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner, dryRun: true)
@@ -190,7 +190,7 @@ struct AdministrationTests {
     func addCrashes() async throws {
         for stop in [StoppingGate.Stop.kill, .hostCrash] {
             try await Self.crashEverywhere(
-                setup: { try makeHost("volume default") }, by: stop,
+                setup: { try makeHost("volume default\ntmpfs /run/lock") }, by: stop,
                 { await $0.add(Self.machine, stream: try! Self.stream("m-1", 1), owner: Self.owner) },
                 afterCleanup: { host in
                     // Without its link the machine is deleted whole, or it

@@ -7,11 +7,10 @@ import Testing
 /// what the boot cleanup does with it (docs/cleanup.md).
 @Suite("The cleanup and what the administration commands leave")
 struct CommandLeftoversTests {
-    @Test("received images of existing revisions are kept silently; the tool's own lock file too")
+    @Test("received images of existing revisions are kept silently")
     func receivedImagesKept() async throws {
         let host = try makeHost(
             """
-            file   .buildos-clean.lock
             subvol default/m/m-1 ro
             subvol default/m/m-1.received ro received
             subvol default/m/m-2 ro
@@ -23,7 +22,6 @@ struct CommandLeftoversTests {
         #expect(lines(report) == [])
         #expect(host.layout() == before)
         #expect(report.decisions.filter { $0.item.reason == .receivedImage }.count == 2)
-        #expect(report.decisions.contains { $0.item.reason == .toolLock })
     }
 
     @Test("a temporary link of an interrupted switch is removed; the current link stays as it was")

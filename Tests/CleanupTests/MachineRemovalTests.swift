@@ -43,6 +43,7 @@ struct MachineRemovalTests {
         file   default/m/m-default.lock owner=1000:1000
         subvol default/n/n-1 ro
         link   default/n/n -> n-1
+        tmpfs  /run/lock
         """
 
     /// An agent that holds its machine lock and builds in its working
@@ -116,7 +117,6 @@ struct MachineRemovalTests {
     func refusals() async throws {
         let host = try makeHost(
             """
-            file   .buildos-clean.lock
             subvol default/m/m-1 ro
             dir    default/m/m
             """)
@@ -134,6 +134,7 @@ struct MachineRemovalTests {
             subvol default/m/m-1 ro
             link   default/m/m -> m-1
             file   default/m/notes
+            tmpfs  /run/lock
             """)
         let admin = Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: SteppingClock())
         let report = await admin.remove(Self.machine, timeout: 1)
@@ -146,9 +147,10 @@ struct MachineRemovalTests {
     func lockBusy() async throws {
         let host = try makeHost(Self.tree)
         let holder = host.spawn()
-        let root = try await holder.openRoot(Layout.defaultRoot)
         let clock = SteppingClock()
-        guard case .success(let lock) = await ToolLock.take(in: root, on: holder, wait: 0, clock: clock) else {
+        guard case .success(let lock) = await ToolLock.take(
+            for: Layout.defaultRoot, in: "/run/lock", on: holder, wait: 0, clock: clock)
+        else {
             Issue.record("the first run cannot take the lock")
             return
         }
@@ -166,7 +168,6 @@ struct MachineRemovalTests {
             Self.machine, stream: try SendStream(prefix: SendStream.empty(.init(version: 1, name: "m-2", uuid: .init(high: 1, low: 2), transactionID: 1))),
             owner: Ownership(user: 1000, group: 1000))
         #expect(done.error == nil, "\(done.textLines)")
-        await holder.close(root)
     }
 
     @Test("list shows each machine: revisions, images, bootstrapped, working snapshots with their agent, locks, problems")

@@ -1,3 +1,4 @@
+import Cleanup
 import Foundation
 import Testing
 import TestSupport
@@ -176,7 +177,7 @@ struct MachineCommandsOnRealBtrfsTests {
         #expect(try setup.machine(["add", "default/m", "--stream", setup.full, "--owner", "0"]).status == 0)
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [setup.root + "/.buildos-clean.lock", "sleep", "30"]
+        holder.arguments = [ToolLock.directory + "/" + ToolLock.fileName(for: setup.root).rawValue, "sleep", "30"]
         try holder.run()
         defer { holder.terminate() }
         // flock needs a moment to take it.

@@ -30,18 +30,22 @@ public struct Administration: Sendable {
     public let clock: any WaitingClock
     /// How long to wait for another run's lock, in seconds.
     public let lockWait: Double
+    /// Where buildos-clean's lock lives (`/run/lock`); nil for a tree no
+    /// other process sees (a simulated one loaded from a layout).
+    public let lockDirectory: String?
     public let logger: Logger
     /// Hears a line now and then while the command waits.
     public let progress: @Sendable (String) -> Void
 
     public init(
         fileSystem: any FileSystem, root: String, clock: any WaitingClock = HostClock(), lockWait: Double = 0,
-        logger: Logger = Logger(label: "buildos-clean.machine"), progress: @escaping @Sendable (String) -> Void = { _ in }
+        lockDirectory: String? = ToolLock.directory, logger: Logger = Logger(label: "buildos-clean.machine"), progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.fileSystem = fileSystem
         self.root = root
         self.clock = clock
         self.lockWait = lockWait
+        self.lockDirectory = lockDirectory
         self.logger = logger
         self.progress = progress
     }
@@ -75,19 +79,19 @@ struct AdministrationSession {
             throw .failed("unable to open machines root \(root): \(error.cause)")
         }
         guard let rootHandle else { return }
-        if !dryRun {
+        if !dryRun, let lockDirectory = administration.lockDirectory {
             let progress = administration.progress
-            let waitingFor = root
             switch await ToolLock.take(
-                in: rootHandle, on: fileSystem, wait: administration.lockWait, clock: administration.clock,
-                progress: { progress("waiting for another buildos-clean run to release \(waitingFor): \(Int($0)) s") })
+                for: root, in: lockDirectory, on: fileSystem, wait: administration.lockWait,
+                clock: administration.clock,
+                progress: { progress("waiting for another buildos-clean run to release its lock: \(Int($0)) s") })
             {
             case .success(let taken): lock = taken
             case .failure(.busy(let waited)):
                 throw AdministrationError(
                     code: "busy",
-                    "another buildos-clean run holds the lock \(EntryPath.trimmingTrailingSlashes(root))/"
-                        + "\(ToolLock.fileName) (waited \(Int(waited)) s; see --wait)",
+                    "another buildos-clean run holds the lock \(lockDirectory)/\(ToolLock.fileName(for: root)) "
+                        + "(waited \(Int(waited)) s; see --wait)",
                     status: AdministrationStatus.busy)
             case .failure(.failed(let error)):
                 throw .failed("unable to take the lock of \(root): \(error.cause)")
