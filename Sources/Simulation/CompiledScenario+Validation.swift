@@ -79,6 +79,8 @@ extension CompiledScenario {
             try check(actor.pollSeconds, ScenarioLimits.pollSeconds, path + ".poll-seconds")
         case .admin:
             try validateAdministrator(actor, at: path)
+        case .command:
+            try validateCommand(actor, at: path)
         case .script:
             for (index, step) in (actor.steps ?? []).enumerated() {
                 do {
@@ -88,6 +90,35 @@ extension CompiledScenario {
                 }
             }
         }
+    }
+
+    func validateCommand(_ actor: ActorSpec, at path: String) throws(ScenarioError) {
+        do throws(AdministrationError) {
+            _ = try MachineAddress(parsing: actor.machine ?? "")
+        } catch {
+            throw fail("command \(actor.name): machine: \(error.message)", at: path + ".machine")
+        }
+        let keys: [String]
+        switch actor.command {
+        case "add": keys = ["revision"]
+        case "upgrade": keys = ["revision", "from", "remove-old"]
+        case "remove": keys = ["timeout"]
+        default:
+            throw fail("command \(actor.name): command is add, upgrade or remove", at: path + ".command")
+        }
+        let given: [(String, Bool)] = [
+            ("revision", actor.revision != nil), ("from", actor.from != nil), ("remove-old", actor.removeOld != nil),
+            ("timeout", actor.timeout != nil),
+        ]
+        for (key, present) in given where present && !keys.contains(key) {
+            throw fail("command \(actor.name): '\(key)' does not apply to \(actor.command ?? "")", at: "\(path).\(key)")
+        }
+        if actor.command != "remove", actor.revision == nil {
+            throw fail("command \(actor.name): \(actor.command ?? "") needs revision", at: path)
+        }
+        try check(actor.revision, ScenarioLimits.builds, path + ".revision")
+        try check(actor.from, ScenarioLimits.builds, path + ".from")
+        try check(actor.timeout, ScenarioLimits.seconds, path + ".timeout")
     }
 
     func validateAdministrator(_ actor: ActorSpec, at path: String) throws(ScenarioError) {

@@ -61,6 +61,9 @@ public struct ActorSpec: Codable, Hashable, Sendable {
         /// A process running a fixed list of commands (to plant bugs or
         /// stand for other tools).
         case script
+        /// `buildos-clean machine add|upgrade|remove`: the real commands'
+        /// code, as root.
+        case command
     }
 
     public var name: String
@@ -87,11 +90,20 @@ public struct ActorSpec: Codable, Hashable, Sendable {
     public var pitfalls: [String]?
     // script
     public var steps: [String]?
+    // command
+    /// `add`, `upgrade` or `remove`; `machine`, `revision` (the stream's
+    /// `<m>-<N>`) and `from` (the parent of an incremental stream) too.
+    public var command: String?
+    public var removeOld: Bool?
+    /// `remove`: how long it waits for builds, in virtual seconds.
+    public var timeout: Int?
     /// The user the process runs as (default: root, or 1000 for agents).
     public var user: UInt32?
 
     enum CodingKeys: String, CodingKey {
         case name, kind, start, mode, toolchain, builds, procedure, machine, revision, from, to, pitfalls, steps, user
+        case command, timeout
+        case removeOld = "remove-old"
         case buildSeconds = "build-seconds"
         case bootstrapSeconds = "bootstrap-seconds"
         case shellSnapshots = "shell-snapshots"

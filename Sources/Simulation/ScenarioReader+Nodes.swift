@@ -60,7 +60,7 @@ struct NodeReader {
             let word = try fields.word("kind", required: true) ?? ""
             guard let kind = ActorSpec.Kind(rawValue: word) else {
                 throw fields.fail(
-                    "actor \(name): kind is cleanup, original-cleanup, agent, admin or script, not '\(word)'", at: "kind")
+                    "actor \(name): kind is cleanup, original-cleanup, agent, admin, script or command, not '\(word)'", at: "kind")
             }
             try fields.allow(["name", "kind", "start", "user"] + (ScenarioReader.actorKeys[kind] ?? []), what: "a \(word) actor")
             var actor = ActorSpec(name: name, kind: kind)
@@ -91,6 +91,9 @@ struct NodeReader {
             actor.deleteOld = try fields.boolean("delete-old")
             actor.pitfalls = try fields.texts("pitfalls")
             actor.steps = try fields.texts("steps")
+            actor.command = try fields.word("command")
+            actor.removeOld = try fields.boolean("remove-old")
+            actor.timeout = try fields.integer("timeout")
             actors.append(actor)
         }
         return actors

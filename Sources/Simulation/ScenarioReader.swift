@@ -20,6 +20,7 @@ enum ScenarioReader {
         .agent: ["toolchain", "builds", "build-seconds", "bootstrap-seconds", "shell-snapshots", "poll-seconds"],
         .admin: ["procedure", "machine", "revision", "from", "to", "delete-old", "pitfalls", "poll-seconds"],
         .script: ["steps"],
+        .command: ["command", "machine", "revision", "from", "remove-old", "timeout"],
     ]
     static let faultKeys: [FaultSpec.Kind: [String]] = [
         .crash: ["actor", "after"],

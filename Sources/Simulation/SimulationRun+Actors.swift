@@ -23,7 +23,7 @@ extension SimulationRun {
         switch spec.kind {
         case .agent: invariants.agents.insert(process.processID)
         case .cleanup, .originalCleanup: invariants.cleanups.insert(process.processID)
-        case .admin, .script: break
+        case .admin, .script, .command: break
         }
         record(actor: index, .started(pid: process.processID))
         let environment = ActorEnvironment(
@@ -74,11 +74,51 @@ extension SimulationRun {
                 try await administrator.run()
             case .script:
                 for text in spec.steps ?? [] { try await ScriptStep(text).run(in: environment) }
+            case .command:
+                actors[index].commandReport = await runCommand(spec, index: index, fileSystem: environment.fileSystem)
             }
         } catch {
             // A stop request (the process died) or a failed step: the trace
             // already shows what happened.
         }
+    }
+
+    /// A machine command, the production code, with its stream made from
+    /// the revision numbers: revision `N` of machine `v/m` always has the
+    /// same UUID, so that an incremental stream finds the image an `add`
+    /// of the same run received.
+    func runCommand(_ spec: ActorSpec, index: Int, fileSystem: any FileSystem) async -> AdministrationReport? {
+        guard let machine = try? MachineAddress(parsing: spec.machine ?? "") else { return nil }
+        let administration = Administration(
+            fileSystem: fileSystem, root: compiled.root, clock: SimulatedClock(run: self, actor: index),
+            lockWait: 600, lockDirectory: "/var/lock", logger: Logger(label: "simulation") { _ in SwiftLogNoOpLogHandler() })
+        func stream(_ revision: Int, parent: Int?) -> SendStream? {
+            guard let name = MachineNaming.revision(machine.machine, digits: String(revision)) else { return nil }
+            let header = SendStreamHeader(
+                version: 1, name: name, uuid: Self.streamUUID(machine, revision), transactionID: UInt64(revision),
+                parent: parent.map { .init(uuid: Self.streamUUID(machine, $0), transactionID: UInt64($0)) })
+            return try? SendStream(prefix: SendStream.empty(header))
+        }
+        let owner = Ownership(user: 1000, group: 1000)
+        switch spec.command {
+        case "add":
+            guard let input = stream(spec.revision ?? 1, parent: nil) else { return nil }
+            return await administration.add(machine, stream: input, owner: owner)
+        case "upgrade":
+            guard let input = stream(spec.revision ?? 1, parent: spec.from) else { return nil }
+            return await administration.upgrade(machine, stream: input, owner: owner, removeOld: spec.removeOld ?? false)
+        case "remove":
+            return await administration.remove(machine, timeout: Double(spec.timeout ?? 3600))
+        default:
+            return nil
+        }
+    }
+
+    /// The UUID of revision `revision` of a machine's streams.
+    static func streamUUID(_ machine: MachineAddress, _ revision: Int) -> BtrfsUUID {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in machine.description.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return BtrfsUUID(high: hash, low: UInt64(revision))
     }
 
     /// An actor's sleep in virtual time; throws when its process dies.
@@ -93,11 +133,18 @@ extension SimulationRun {
 }
 
 /// The clock of a simulated actor.
-struct SimulatedClock: ActorClock {
+struct SimulatedClock: ActorClock, WaitingClock {
     let run: SimulationRun
     let actor: Int
 
     func sleep(seconds: Int) async throws {
         try await run.sleep(actor: actor, seconds: seconds)
+    }
+
+    func now() async -> Double { Double(run.time) }
+
+    /// Whole virtual seconds: the simulation's time has no finer grain.
+    func sleep(seconds: Double) async throws {
+        try await run.sleep(actor: actor, seconds: max(1, Int(seconds.rounded(.up))))
     }
 }

@@ -101,6 +101,8 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
         var finished = false
         var dead = false
         var report: Report?
+        /// What a machine command reported.
+        var commandReport: AdministrationReport?
     }
 
     struct Injection {
