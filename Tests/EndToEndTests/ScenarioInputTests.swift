@@ -98,7 +98,7 @@ struct ScenarioInputTests {
         Case("a reserved user", scenario([8: "  - {name: cleanup, kind: cleanup, user: 4294967295}"]), line: 8, "user is a number below 4294967295"),
         Case("a negative user", scenario([8: "  - {name: cleanup, kind: cleanup, user: -1}"]), line: 8, "'actors[0].user' is a number from 0"),
         Case("shell-snapshots: yes", scenario([9: "  - {name: agent, kind: agent, toolchain: default, shell-snapshots: yes}"]), line: 9, "is true or false"),
-        Case("an unknown actor kind", scenario([8: "  - {name: cleanup, kind: clean}"]), line: 8, "kind is cleanup, original-cleanup, agent, admin or script, not 'clean'"),
+        Case("an unknown actor kind", scenario([8: "  - {name: cleanup, kind: clean}"]), line: 8, "kind is cleanup, original-cleanup, agent, admin, script or command, not 'clean'"),
         Case("an unknown mode", scenario([8: "  - {name: cleanup, kind: cleanup, mode: fast}"]), line: 8, "mode is boot or live, not 'fast'"),
         Case("an agent without a toolchain", scenario([9: "  - {name: agent, kind: agent}"]), line: 9, "agent agent needs a valid toolchain"),
         Case(

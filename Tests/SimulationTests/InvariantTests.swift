@@ -94,7 +94,7 @@ struct InvariantTests {
             ("name: x\ndescription: y\nlayout: \"bogus x\"\ntoolchains: [default]\nactors: []\nexpect: {invariants: hold}\n",
              "line 3: layout: unknown kind 'bogus'"),
             ("name: x\ndescription: y\nlayout: \"\"\ntoolchains: [default]\nactors: [{name: a, kind: wizard}]\nexpect: {invariants: hold}\n",
-             "line 5: actor a: kind is cleanup, original-cleanup, agent, admin or script, not 'wizard'"),
+             "line 5: actor a: kind is cleanup, original-cleanup, agent, admin, script or command, not 'wizard'"),
         ])
     func badFiles(yaml: String, message: String) {
         #expect {
