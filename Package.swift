@@ -54,7 +54,7 @@ let package = Package(
         .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["buildos-clean", "Cleanup", "TestSupport"], exclude: ["Snapshots"],
+            name: "EndToEndTests", dependencies: ["buildos-clean", "Cleanup", "FSProtocol", "TestSupport"], exclude: ["Snapshots"],
             swiftSettings: strict),
         .testTarget(
             name: "RealFSTests",

@@ -100,6 +100,27 @@ struct ScenarioInputTests {
         Case("shell-snapshots: yes", scenario([9: "  - {name: agent, kind: agent, toolchain: default, shell-snapshots: yes}"]), line: 9, "is true or false"),
         Case("an unknown actor kind", scenario([8: "  - {name: cleanup, kind: clean}"]), line: 8, "kind is cleanup, original-cleanup, agent, admin, script or command, not 'clean'"),
         Case("an unknown mode", scenario([8: "  - {name: cleanup, kind: cleanup, mode: fast}"]), line: 8, "mode is boot or live, not 'fast'"),
+        Case(
+            "an unknown machine command", scenario([8: "  - {name: c, kind: command, command: delete, machine: default/m}"]),
+            line: 8, "command c: command is add, upgrade or remove"),
+        Case(
+            "an add without revision", scenario([8: "  - {name: c, kind: command, command: add, machine: default/m}"]),
+            line: 8, "command c: add needs revision"),
+        Case(
+            "a remove with a revision",
+            scenario([8: "  - {name: c, kind: command, command: remove, machine: default/m, revision: 2}"]), line: 8,
+            "command c: 'revision' does not apply to remove"),
+        Case(
+            "a command on a bad machine", scenario([8: "  - {name: c, kind: command, command: remove, machine: m}"]),
+            line: 8, "is not VOLUME/NAME"),
+        Case(
+            "a command with a negative timeout",
+            scenario([8: "  - {name: c, kind: command, command: remove, machine: default/m, timeout: -1}"]), line: 8,
+            "timeout must be 0 to"),
+        Case(
+            "a key of an admin actor on a command",
+            scenario([8: "  - {name: c, kind: command, command: add, machine: default/m, revision: 1, pitfalls: []}"]),
+            line: 8, "unknown key 'pitfalls' in a command actor"),
         Case("an agent without a toolchain", scenario([9: "  - {name: agent, kind: agent}"]), line: 9, "agent agent needs a valid toolchain"),
         Case(
             "an agent of a toolchain not configured", scenario([9: "  - {name: agent, kind: agent, toolchain: defualt}"]), line: 9,

@@ -1,0 +1,118 @@
+import FSProtocol
+import Foundation
+import Testing
+import TestSupport
+
+/// `buildos-clean machine ...` on simulated trees: the output, the JSON
+/// document, the dry run, the tree afterwards, and the exit statuses.
+@Suite("buildos-clean machine, end to end on layouts")
+struct MachineCommandTests {
+    func file(_ bytes: [UInt8], _ suffix: String) throws -> String {
+        let path = NSTemporaryDirectory() + "machine-\(UUID().uuidString).\(suffix)"
+        try Data(bytes).write(to: URL(fileURLWithPath: path))
+        return path
+    }
+
+    func stream(_ name: EntryName, _ uuid: UInt64, parent: UInt64? = nil) throws -> String {
+        let header = SendStreamHeader(
+            version: 1, name: name, uuid: BtrfsUUID(high: 9, low: uuid), transactionID: 1,
+            parent: parent.map { .init(uuid: BtrfsUUID(high: 9, low: $0), transactionID: 1) })
+        return try file(SendStream.empty(header), "stream")
+    }
+
+    @Test("add on a layout prints its steps and, with --print-layout, the tree it made")
+    func addPrintsTree() throws {
+        let layout = try file(Array("volume default\n".utf8), "layout")
+        let result = try Binary.run([
+            "machine", "add", "default/m", "--stream", try stream("m-1", 1), "--owner", "1000:1000", "--layout", layout,
+            "--print-layout",
+        ])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.outputLines.first == "add default/m: done")
+        #expect(result.outputLines.contains("  create link /build/machines/default/m/m -> m-1"))
+        #expect(result.outputLines.contains("link   default/m/m -> m-1"))
+        #expect(result.outputLines.contains("subvol default/m/m-1 ro owner=1000:1000"))
+        #expect(result.outputLines.contains("subvol default/m/m-1.received ro received"))
+    }
+
+    @Test("a dry run in JSON lists the planned steps and the tree stays as it was")
+    func dryRunJSON() throws {
+        let layout = try file(Array("subvol default/m/m-1 ro\nlink default/m/m -> m-1\n".utf8), "layout")
+        let result = try Binary.run([
+            "machine", "upgrade", "default/m", "--stream", try stream("m-2", 2), "--owner", "0", "--layout", layout,
+            "--dry-run", "--format", "json", "--print-layout",
+        ])
+        #expect(result.status == 0, "\(result.standardError)")
+        let json = try #require(result.standardOutput.components(separatedBy: "\nroot ").first)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        #expect(document["status"] as? String == "planned")
+        let steps = try #require(document["steps"] as? [[String: Any]])
+        #expect(steps.map { $0["action"] as? String } == [
+            "receive", "rename", "snapshot", "change-owner", "set-read-only", "sync", "switch-link", "sync",
+        ])
+        #expect(steps.allSatisfy { $0["outcome"] as? String == "planned" })
+        let tree = try #require(result.standardOutput.components(separatedBy: "\nroot ").last)
+        #expect(!tree.contains("m-2"))
+    }
+
+    @Test("errors go to standard error with their exit status; the JSON document names the code", arguments: [
+        (["add", "default/m", "--stream", "STREAM-M1"], 64, "machine default/m exists"),
+        (["add", "nowhere/x", "--stream", "STREAM-X1"], 64, "unknown volume nowhere"),
+        (["upgrade", "default/m", "--stream", "STREAM-M3-FROM-2"], 64, "is not the current revision m-1"),
+        (["remove", "default/x"], 64, "no machine default/x"),
+        (["add", "default", "--stream", "STREAM-M1"], 64, "is not VOLUME/NAME"),
+        (["add", "default/m", "--stream", "NOT-A-STREAM"], 64, "not a btrfs send stream"),
+        (["add", "default/m", "--stream", "/nonexistent"], 66, "cannot read stream"),
+        (["remove", "default/m", "--timeout=-1"], 64, "--timeout must be 0 to 604800"),
+        (["remove", "default/m", "--wait", "nan"], 64, "--wait must be 0 to 604800"),
+        (["list", "default/m", "--print-layout"], 64, "--print-layout needs --layout"),
+    ] as [([String], Int32, String)])
+    func errors(arguments: [String], status: Int32, message: String) throws {
+        let layout = try file(Array("subvol default/m/m-1 ro received\nlink default/m/m -> m-1\n".utf8), "layout")
+        let substituted = try arguments.map { argument -> String in
+            switch argument {
+            case "STREAM-M1": try stream("m-1", 1)
+            case "STREAM-X1": try stream("x-1", 1)
+            case "STREAM-M3-FROM-2": try stream("m-3", 3, parent: 2)
+            case "NOT-A-STREAM": try file(Array("hello\n".utf8), "txt")
+            default: argument
+            }
+        }
+        let withLayout = substituted.contains("--print-layout") ? substituted : substituted + ["--layout", layout]
+        let result = try Binary.run(["machine"] + withLayout + ["--owner", "0"].filter { _ in arguments[0] != "remove" && arguments[0] != "list" })
+        #expect(result.status == status, "\(result.standardError)")
+        #expect(result.standardError.contains(message), "\(result.standardError)")
+        #expect(!result.standardError.contains("Fatal error"))
+    }
+
+    @Test("list in text and JSON")
+    func list() throws {
+        let layout = try file(
+            Array(
+                """
+                subvol default/m/m-1 ro
+                subvol default/m/m-1.received ro received
+                link   default/m/m -> m-1
+                subvol default/m/m-default snapshot-of=default/m/m-1
+                subvol default/m/m-default-77-1 snapshot-of=default/m/m-default
+                file   default/m/notes
+
+                """.utf8), "layout")
+        let text = try Binary.run(["machine", "list", "--layout", layout])
+        #expect(text.status == 0)
+        #expect(
+            text.outputLines == [
+                "default/m: current m-1",
+                "  revisions: m-1 (current)",
+                "  received images: m-1.received",
+                "  bootstrapped: default (current)",
+                "  working snapshots: m-default-77-1 (pid 77 gone)",
+                "  problem: /build/machines/default/m/notes: warning: unknown entry (regular file), kept",
+            ])
+        let json = try Binary.run(["machine", "list", "default", "--layout", layout, "--format", "json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        let machines = try #require(document["machines"] as? [[String: Any]])
+        #expect(machines.count == 1)
+        #expect((machines[0]["workingSnapshots"] as? [[String: Any]])?.first?["pid"] as? Int == 77)
+    }
+}
