@@ -14,7 +14,8 @@ let package = Package(
     products: [
         .executable(name: "buildos-clean", targets: ["buildos-clean"]),
         // For the benchmarks package under Benchmarks/.
-        .library(name: "BuildOSCleanCore", targets: ["FSProtocol", "SimFS", "Cleanup", "BuildFarm", "Simulation"]),
+        .library(
+            name: "BuildOSCleanCore", targets: ["FSProtocol", "MachineLayout", "SimFS", "Cleanup", "BuildFarm", "Simulation"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -23,47 +24,56 @@ let package = Package(
     ],
     targets: [
         .target(name: "FSProtocol", swiftSettings: strict),
-        .target(name: "SimFS", dependencies: ["FSProtocol"], swiftSettings: strict),
+        // The machine vocabulary: the name grammar, toolchains, machine
+        // locks, diagnostics and layouts (docs/architecture.md).
+        .target(name: "MachineLayout", dependencies: ["FSProtocol"], swiftSettings: strict),
+        .target(name: "SimFS", dependencies: ["FSProtocol", "MachineLayout"], swiftSettings: strict),
         .systemLibrary(
             name: "CBtrfsUtil", pkgConfig: "libbtrfsutil", providers: [.apt(["libbtrfsutil-dev"])]),
         .target(name: "RealFS", dependencies: ["FSProtocol", "CBtrfsUtil"], swiftSettings: strict),
         .target(
             name: "Cleanup",
-            dependencies: ["FSProtocol", .product(name: "Logging", package: "swift-log")],
+            dependencies: ["FSProtocol", "MachineLayout", .product(name: "Logging", package: "swift-log")],
             swiftSettings: strict),
-        .target(name: "BuildFarm", dependencies: ["FSProtocol", "Cleanup"], swiftSettings: strict),
+        .target(name: "BuildFarm", dependencies: ["FSProtocol", "MachineLayout"], swiftSettings: strict),
         .target(
             name: "Simulation",
             dependencies: [
-                "FSProtocol", "SimFS", "Cleanup", "BuildFarm", .product(name: "Yams", package: "Yams"),
+                "FSProtocol", "MachineLayout", "SimFS", "Cleanup", "BuildFarm", .product(name: "Yams", package: "Yams"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .executableTarget(
             name: "buildos-clean",
             dependencies: [
-                "Cleanup", "SimFS", "RealFS", "Simulation",
+                "Cleanup", "MachineLayout", "SimFS", "RealFS", "Simulation",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
         .target(
-            name: "TestSupport", dependencies: ["FSProtocol", "SimFS", "RealFS", "Cleanup", "BuildFarm"], path: "Tests/TestSupport",
+            name: "TestSupport", dependencies: ["FSProtocol", "MachineLayout", "SimFS", "RealFS", "Cleanup", "BuildFarm"],
+            path: "Tests/TestSupport",
             swiftSettings: strict),
         .testTarget(name: "FSProtocolTests", dependencies: ["FSProtocol"], swiftSettings: strict),
-        .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
-        .testTarget(name: "ConformanceTests", dependencies: ["FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["buildos-clean", "Cleanup", "FSProtocol", "TestSupport"], exclude: ["Snapshots"],
+            name: "SimFSTests", dependencies: ["SimFS", "MachineLayout", "FSProtocol", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "ConformanceTests", dependencies: ["FSProtocol", "MachineLayout", "TestSupport"], swiftSettings: strict),
+        .testTarget(
+            name: "EndToEndTests", dependencies: ["buildos-clean", "Cleanup", "MachineLayout", "FSProtocol", "TestSupport"],
+            exclude: ["Snapshots"],
             swiftSettings: strict),
         .testTarget(
             name: "RealFSTests",
-            dependencies: ["buildos-clean", "Cleanup", "FSProtocol", "RealFS", "BuildFarm", "TestSupport"],
+            dependencies: ["buildos-clean", "Cleanup", "MachineLayout", "FSProtocol", "RealFS", "BuildFarm", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "SimulationTests", dependencies: ["Simulation", "SimFS", "Cleanup", "FSProtocol", "TestSupport"],
+            name: "SimulationTests",
+            dependencies: ["Simulation", "MachineLayout", "SimFS", "Cleanup", "FSProtocol", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
-            name: "CleanupTests", dependencies: ["Cleanup", "SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
+            name: "CleanupTests", dependencies: ["Cleanup", "MachineLayout", "SimFS", "FSProtocol", "TestSupport"],
+            swiftSettings: strict),
     ]
 )

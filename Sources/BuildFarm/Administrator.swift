@@ -1,4 +1,4 @@
-import Cleanup
+import MachineLayout
 import FSProtocol
 
 /// A model of the administrator following the manual's procedures (SPEC §4)

@@ -1,4 +1,4 @@
-import Cleanup
+import MachineLayout
 import FSProtocol
 
 /// A model of one bbot agent instance (SPEC §4), acting on the machines

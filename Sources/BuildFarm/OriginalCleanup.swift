@@ -1,4 +1,4 @@
-import Cleanup
+import MachineLayout
 import FSProtocol
 
 /// A model of the original boot cleanup, the bash block of the 2017 Build

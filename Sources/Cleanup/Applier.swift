@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 import Logging
 
 /// When the cleanup runs: at boot, before any agent (the original's

@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// The machine locks a live cleanup holds on the current machine.
 struct LiveLocks {
@@ -24,13 +25,11 @@ extension PlanItem {
         case .staleWorkingSnapshot(let toolchain), .unconfiguredToolchain(let toolchain),
             .staleLockFile(let toolchain):
             return .toolchain(toolchain)
-        case .machineWithoutLink:
+        case .machineWithoutLink, .staleTemporaryLink:
             guard let entry = path.entry, let machine = path.machine else { return .all }
-            switch MachineEntryName(classifying: entry, machine: machine) {
-            case .bootstrapped(let toolchain), .workingSnapshot(let toolchain, _), .lockFile(let toolchain):
-                return .toolchain(toolchain)
-            default:
-                return .all
+            switch MachineEntryName(classifying: entry, machine: machine).lockGuard {
+            case .toolchain(let toolchain): return .toolchain(toolchain)
+            case .every: return .all
             }
         case .emptiedMachineDirectory:
             return .all
@@ -60,10 +59,8 @@ extension ApplyRun {
             toolchains.formUnion(plan.toolchains.toolchains)
             for item in machineItems {
                 guard let entry = item.path.entry, let machine = item.path.machine else { continue }
-                switch MachineEntryName(classifying: entry, machine: machine) {
-                case .bootstrapped(let toolchain), .workingSnapshot(let toolchain, _), .lockFile(let toolchain):
+                if case .toolchain(let toolchain) = MachineEntryName(classifying: entry, machine: machine).lockGuard {
                     toolchains.insert(toolchain)
-                default: break
                 }
             }
         }

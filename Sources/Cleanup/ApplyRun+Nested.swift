@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// Deleting a subvolume that holds nested subvolumes: those first, deepest
 /// first, and the one exception to never touching the read-only property.

@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 import Logging
 
 /// One run of the applier: the directories it holds open and what it

@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 import Logging
 
 /// A cleanup of a machines root: scan, plan, apply, report.

@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// Where an entry is below the machines root: a volume, a machine in it, an
 /// entry in that machine's directory.

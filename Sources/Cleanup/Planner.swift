@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// Decides, from a scan alone, what happens to every entry.
 ///

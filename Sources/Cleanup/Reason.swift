@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// Why the plan decided what it did about an entry.
 public enum Reason: Hashable, Sendable {

@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// What happened to a planned entry.
 public enum Outcome: Hashable, Sendable {

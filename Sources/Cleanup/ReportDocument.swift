@@ -4,6 +4,7 @@
     import Foundation
 #endif
 import FSProtocol
+import MachineLayout
 
 /// The JSON document of a run, for scripts: every decision with its reason
 /// and outcome, and every diagnostic line. Keys are sorted; the shape is

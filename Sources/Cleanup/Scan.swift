@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// What the scan saw of a machines root: every volume, every machine,
 /// every entry, with its status as `lstat` reported it.

@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 extension SimulatedHost {
     /// A host holding a layout's tree.

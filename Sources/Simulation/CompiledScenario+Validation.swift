@@ -1,6 +1,7 @@
 import BuildFarm
 import Cleanup
 import FSProtocol
+import MachineLayout
 
 /// The domains of a scenario's numbers: wide enough for any real
 /// scenario, narrow enough that no run overflows virtual time or runs

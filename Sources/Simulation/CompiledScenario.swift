@@ -1,6 +1,7 @@
 import BuildFarm
 import Cleanup
 import FSProtocol
+import MachineLayout
 import SimFS
 import Yams
 

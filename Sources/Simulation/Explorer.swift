@@ -1,5 +1,6 @@
 import Cleanup
 import FSProtocol
+import MachineLayout
 import SimFS
 
 /// How to explore a scenario; the command line and the tests override the

@@ -1,6 +1,7 @@
 import BuildFarm
 import Cleanup
 import FSProtocol
+import MachineLayout
 import SimFS
 
 /// A subvolume on the host: its filesystem and id.

@@ -1,5 +1,6 @@
 import BuildFarm
 import FSProtocol
+import MachineLayout
 import SimFS
 
 /// One command of a script actor, on absolute paths: the parent directory

@@ -1,6 +1,7 @@
 import BuildFarm
 import Cleanup
 import FSProtocol
+import MachineLayout
 import Logging
 import SimFS
 

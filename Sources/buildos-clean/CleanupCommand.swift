@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cleanup
 import FSProtocol
+import MachineLayout
 import Foundation
 import Logging
 import RealFS

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cleanup
 import FSProtocol
+import MachineLayout
 import RealFS
 import SimFS
 import Synchronization

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Cleanup
 import FSProtocol
+import MachineLayout
 import Logging
 import RealFS
 import SimFS

@@ -1,5 +1,6 @@
 import Cleanup
 import FSProtocol
+import MachineLayout
 import SimFS
 import Testing
 import TestSupport

@@ -1,5 +1,6 @@
 import Cleanup
 import FSProtocol
+import MachineLayout
 import Foundation
 import Testing
 import TestSupport

@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 import SimFS
 import Testing
 

@@ -4,6 +4,7 @@
     import Foundation
 #endif
 import FSProtocol
+import MachineLayout
 
 /// A machine named on the command line: `VOLUME/NAME`.
 public struct MachineAddress: Hashable, Sendable, CustomStringConvertible {

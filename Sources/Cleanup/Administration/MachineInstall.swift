@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// `machine add` and `machine upgrade`: a revision from a send stream.
 ///

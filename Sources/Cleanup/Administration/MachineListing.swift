@@ -4,6 +4,7 @@
     import Foundation
 #endif
 import FSProtocol
+import MachineLayout
 
 /// `machine list`: every volume and machine, what each holds, and what the
 /// cleanup would report about it. It takes no lock and changes nothing

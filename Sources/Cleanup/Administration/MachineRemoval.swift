@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// `machine remove`, the manual's "Remove a Machine", safe beside running
 /// builds: the link goes first and is committed (agents then stop taking

@@ -59,3 +59,28 @@ public struct MachineLock: Sendable {
         await fs.close(file)
     }
 }
+
+/// Which machine locks guard an entry of a machine directory: what only
+/// the holder of those locks may delete beside running agents.
+public enum LockGuard: Hashable, Sendable {
+    /// The entry is the agents' of one toolchain (its bootstrapped
+    /// machine, its working snapshots, its lock file): that toolchain's
+    /// lock guards it.
+    case toolchain(Toolchain)
+    /// Any toolchain's agent may read it (a revision, a received image,
+    /// the machine's directory): only every lock of the machine together
+    /// guards it.
+    case every
+}
+
+extension MachineEntryName {
+    /// The locks that guard an entry of this name.
+    public var lockGuard: LockGuard {
+        switch self {
+        case .bootstrapped(let toolchain), .workingSnapshot(let toolchain, _), .lockFile(let toolchain):
+            .toolchain(toolchain)
+        case .currentLink, .revision, .receivedImage, .temporaryLink, .unknown:
+            .every
+        }
+    }
+}
