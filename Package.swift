@@ -12,7 +12,10 @@ let package = Package(
     name: "buildos-clean",
     platforms: [.macOS(.v15)],
     products: [
+        // What a build host runs: no simulator, no Foundation (docs/architecture.md).
         .executable(name: "buildos-clean", targets: ["buildos-clean"]),
+        // The same commands plus the developers' (scenario runs).
+        .executable(name: "buildos-clean-dev", targets: ["buildos-clean-dev"]),
         // For the benchmarks package under Benchmarks/.
         .library(name: "BuildOSCleanCore", targets: ["FSProtocol", "SimFS", "Cleanup", "BuildFarm", "Simulation"]),
     ],
@@ -39,12 +42,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .executableTarget(
-            name: "buildos-clean",
+        // The command definitions both executables share.
+        .target(
+            name: "Commands",
             dependencies: [
-                "Cleanup", "SimFS", "RealFS", "Simulation",
+                "Cleanup", "SimFS", "RealFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "buildos-clean",
+            dependencies: ["Commands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "buildos-clean-dev",
+            dependencies: [
+                "Commands", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .target(
@@ -54,7 +68,7 @@ let package = Package(
         .testTarget(name: "SimFSTests", dependencies: ["SimFS", "FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(name: "ConformanceTests", dependencies: ["FSProtocol", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["buildos-clean", "Cleanup", "TestSupport"], exclude: ["Snapshots"],
+            name: "EndToEndTests", dependencies: ["buildos-clean", "buildos-clean-dev", "Cleanup", "TestSupport"], exclude: ["Snapshots"],
             swiftSettings: strict),
         .testTarget(
             name: "RealFSTests",

@@ -6,8 +6,9 @@ import Logging
 import RealFS
 import SimFS
 
-struct CleanupCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `buildos-clean cleanup`: the boot cleanup, on the real tree or a layout.
+public struct CleanupCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "cleanup",
         abstract: "Delete stale working snapshots, bootstrapped machines of removed toolchains, and deleted machines.",
         discussion: """
@@ -96,7 +97,9 @@ struct CleanupCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Log every step to standard error.")
     var verbose = false
 
-    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    public init() {}
+
+    public enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json
     }
 }
@@ -108,7 +111,7 @@ extension CleanupCommand {
     /// The notification command's time limit without `--notify-timeout`.
     static let defaultNotifyTimeout = 60
 
-    func validate() throws {
+    public func validate() throws {
         if dryRun, showPlan { throw ValidationError("--dry-run already prints the plan; drop --show-plan") }
         if let root {
             guard root.hasPrefix("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
@@ -124,10 +127,11 @@ extension CleanupCommand {
         if notify != nil, dryRun { throw ValidationError("--dry-run notifies nobody; drop --notify") }
     }
 
-    func run() async throws {
+    public func run() async throws {
+        let level: Logger.Level = verbose ? .debug : .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .debug : .warning
+            handler.logLevel = level
             return handler
         }
         let toolchainSet: ToolchainSet
