@@ -1,7 +1,6 @@
 import ArgumentParser
 import Cleanup
 import FSProtocol
-import Foundation
 import Logging
 import RealFS
 import SimFS
@@ -201,7 +200,7 @@ extension CleanupCommand {
     }
 
     func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
-        FileHandle.standardError.write(Data("buildos-clean: error: \(message)\n".utf8))
+        StandardError.write("buildos-clean: error: \(message)\n")
         return status.code
     }
 }

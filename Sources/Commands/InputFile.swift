@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Reading an input file (a layout, a kernel command line, a scenario):
 /// a regular file of UTF-8 text of bounded size, so that neither a device
