@@ -14,7 +14,7 @@ struct BuildOSCleanDev: AsyncParsableCommand {
 
             \(ExitStatus.table)
             """,
-        version: "0.1.0",
+        version: BuildVersion.text,
         subcommands: CommandSet.production + [ScenarioCommand.self]
     )
 }

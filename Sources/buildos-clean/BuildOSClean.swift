@@ -12,7 +12,7 @@ struct BuildOSClean: AsyncParsableCommand {
 
             \(ExitStatus.table)
             """,
-        version: "0.1.0",
+        version: BuildVersion.text,
         subcommands: CommandSet.production
     )
 }
