@@ -1,6 +1,6 @@
 /// The version `--version` prints.
 ///
-/// `scripts/package` writes the package's version (from `git describe`)
+/// `scripts/build-production` writes the package's version (`scripts/version`)
 /// into `PackageVersion.swift` beside this file and builds with
 /// `-DBUILDOS_CLEAN_PACKAGE_VERSION`; any other build is a developer's,
 /// and says so.
