@@ -12,7 +12,10 @@ let package = Package(
     name: "buildos-clean",
     platforms: [.macOS(.v15)],
     products: [
+        // What a build host runs: no simulator, no Foundation (docs/architecture.md).
         .executable(name: "buildos-clean", targets: ["buildos-clean"]),
+        // The same commands plus the developers' (scenario runs).
+        .executable(name: "buildos-clean-dev", targets: ["buildos-clean-dev"]),
         // For the benchmarks package under Benchmarks/.
         .library(
             name: "BuildOSCleanCore", targets: ["FSProtocol", "MachineLayout", "SimFS", "Cleanup", "BuildFarm", "Simulation"]),
@@ -43,12 +46,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
-        .executableTarget(
-            name: "buildos-clean",
+        // The command definitions both executables share.
+        .target(
+            name: "Commands",
             dependencies: [
-                "Cleanup", "MachineLayout", "SimFS", "RealFS", "Simulation",
+                "Cleanup", "MachineLayout", "SimFS", "RealFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "buildos-clean",
+            dependencies: ["Commands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            swiftSettings: strict),
+        .executableTarget(
+            name: "buildos-clean-dev",
+            dependencies: [
+                "Commands", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .target(
@@ -61,7 +75,8 @@ let package = Package(
         .testTarget(
             name: "ConformanceTests", dependencies: ["FSProtocol", "MachineLayout", "TestSupport"], swiftSettings: strict),
         .testTarget(
-            name: "EndToEndTests", dependencies: ["buildos-clean", "Cleanup", "MachineLayout", "FSProtocol", "TestSupport"],
+            name: "EndToEndTests",
+            dependencies: ["buildos-clean", "buildos-clean-dev", "Cleanup", "MachineLayout", "FSProtocol", "TestSupport"],
             exclude: ["Snapshots"],
             swiftSettings: strict),
         .testTarget(

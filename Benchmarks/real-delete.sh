@@ -14,12 +14,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-5}
 count=${2:-1000}
-# The binary as a build host gets it (README): release, Swift runtime linked
-# statically.
-if [ -z "${BUILDOS_CLEAN_BINARY:-}" ]; then
-  swift build -c release --static-swift-stdlib --product buildos-clean >&2
-fi
-binary=${BUILDOS_CLEAN_BINARY:-.build/release/buildos-clean}
+# The binary as a build host gets it (the package's: release, Swift runtime
+# linked statically).
+binary=${BUILDOS_CLEAN_BINARY:-$(scripts/build-production)}
 [ "$(id -u)" -eq 0 ] || { echo "real-delete: needs root" >&2; exit 1; }
 
 work=$(mktemp -d /tmp/buildos-clean-bench.XXXXXX)

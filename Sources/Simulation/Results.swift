@@ -133,9 +133,9 @@ extension CompiledScenario {
         if expect.violation == nil { expect.invariants = "hold" }
         replay.expect = expect
         let header = """
-            # Replay of a violation found by buildos-clean scenario run:
+            # Replay of a violation found by buildos-clean-dev scenario run:
             # \(found.violation)
-            # Run it with: buildos-clean scenario run THIS-FILE
+            # Run it with: buildos-clean-dev scenario run THIS-FILE
 
             """
         let encoder = YAMLEncoder()

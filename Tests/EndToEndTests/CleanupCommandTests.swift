@@ -112,12 +112,28 @@ struct CleanupCommandTests {
         #expect(result.standardOutput == Snapshot.expected("example-report.json", actual: result.standardOutput) ?? result.standardOutput)
     }
 
-    @Test("the help text", arguments: [["cleanup", "--help"], ["--help"], ["scenario", "run", "--help"]])
-    func help(arguments: [String]) throws {
-        let result = try Binary.run(arguments, environment: ["COLUMNS": "80"])
+    @Test(
+        "the help text",
+        arguments: [
+            (["cleanup", "--help"], Binary.Executable.production, "cleanup-help.txt"),
+            (["--help"], .production, "help.txt"),
+            (["--help"], .developer, "dev-help.txt"),
+            (["scenario", "run", "--help"], .developer, "scenario-run-help.txt"),
+        ])
+    func help(arguments: [String], executable: Binary.Executable, name: String) throws {
+        let result = try Binary.run(arguments, environment: ["COLUMNS": "80"], executable: executable)
         #expect(result.status == 0)
-        let name = arguments.count == 1 ? "help.txt" : arguments[0] == "cleanup" ? "cleanup-help.txt" : "scenario-run-help.txt"
         #expect(result.standardOutput == Snapshot.expected(name, actual: result.standardOutput) ?? result.standardOutput)
+    }
+
+    @Test("the production binary has no developer command; the developers' has every production one")
+    func commandSets() throws {
+        let production = try Binary.run(["scenario", "run", "x.yaml"], executable: .production)
+        #expect(production.status == 64)
+        #expect(production.standardError.contains("scenario"), "\(production.standardError)")
+        let developer = try Binary.run(["cleanup", "--help"], executable: .developer)
+        #expect(developer.status == 0)
+        #expect(developer.standardOutput.contains("USAGE: buildos-clean-dev cleanup"))
     }
 
     @Test("--kernel-cmdline reads the toolchains Build OS was booted with")

@@ -15,12 +15,35 @@ public enum Binary {
         }
     }
 
-    /// The binary next to the test bundle (SwiftPM builds it for the
-    /// end-to-end tests), or the one `BUILDOS_CLEAN_BINARY` names.
-    public static var path: String {
-        if let path = ProcessInfo.processInfo.environment["BUILDOS_CLEAN_BINARY"] { return path }
+    /// The two executables: what ships, and the developers' one with the
+    /// simulation commands besides.
+    public enum Executable: Sendable {
+        case production, developer
+
+        /// The executable that has a command line's first command: the
+        /// simulation and fuzzing commands exist only in the developers'
+        /// binary; every other run tests what ships.
+        public static func running(_ arguments: [String]) -> Executable {
+            ["scenario", "fuzz"].contains(arguments.first ?? "") ? .developer : .production
+        }
+    }
+
+    /// The production binary next to the test bundle (SwiftPM builds it
+    /// for the end-to-end tests), or the one `BUILDOS_CLEAN_BINARY` names.
+    public static var path: String { path(of: .production) }
+
+    /// An executable next to the test bundle, or the one
+    /// `BUILDOS_CLEAN_BINARY` (production) or `BUILDOS_CLEAN_DEV_BINARY`
+    /// (developer) names.
+    public static func path(of executable: Executable) -> String {
+        let (variable, name) =
+            switch executable {
+            case .production: ("BUILDOS_CLEAN_BINARY", "buildos-clean")
+            case .developer: ("BUILDOS_CLEAN_DEV_BINARY", "buildos-clean-dev")
+            }
+        if let path = ProcessInfo.processInfo.environment[variable] { return path }
         let bundle = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent()
-        return bundle.appendingPathComponent("buildos-clean").path
+        return bundle.appendingPathComponent(name).path
     }
 
     /// Runs the binary with arguments and optional standard input. Past
@@ -28,12 +51,14 @@ public enum Binary {
     /// (`timedOut`), rather than the test hanging: a run counts as over
     /// when the binary has exited and both its output pipes are at their
     /// end (a child it left holding them keeps the run going).
+    /// The executable is the production one unless the command is a
+    /// developer's (`Executable.running`).
     public static func run(
         _ arguments: [String], input: String? = nil, environment: [String: String] = [:],
-        workingDirectory: String? = nil, timeout: Double = 300
+        workingDirectory: String? = nil, timeout: Double = 300, executable: Executable? = nil
     ) throws -> Result {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: path)
+        process.executableURL = URL(fileURLWithPath: path(of: executable ?? .running(arguments)))
         process.arguments = arguments
         var merged = ProcessInfo.processInfo.environment
         merged.merge(environment) { $1 }

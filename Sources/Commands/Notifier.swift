@@ -1,4 +1,8 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Runs the operator's notification command, as the original mailed its
 /// lines: the summary as the last argument, the lines on standard input.
@@ -142,7 +146,7 @@ struct Notifier {
         while true {
             let count = buffer.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
             if count > 0 {
-                FileHandle.standardError.write(Data(buffer[0..<count]))
+                StandardError.write(bytes: Array(buffer[0..<count]))
                 continue
             }
             if count < 0, errno == EINTR { continue }
@@ -164,9 +168,19 @@ struct Notifier {
     /// end. (`posix_spawn_file_actions_addclosefrom_np` is a GNU name that
     /// does not import.)
     private func closeOnExec() {
-        guard let names = try? FileManager.default.contentsOfDirectory(atPath: "/proc/self/fd") else { return }
-        for fd in names.compactMap(Int32.init) where fd > 2 {
-            _ = fcntl(fd, F_SETFD, fcntl(fd, F_GETFD) | FD_CLOEXEC)
+        guard let directory = opendir("/proc/self/fd") else { return }
+        var descriptors: [Int32] = []
+        while let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { bytes in
+                String(decoding: bytes.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if let fd = Int32(name), fd > 2 { descriptors.append(fd) }
+        }
+        // The listing's own descriptor is gone once it is closed.
+        closedir(directory)
+        for fd in descriptors {
+            let flags = fcntl(fd, F_GETFD)
+            if flags >= 0 { _ = fcntl(fd, F_SETFD, flags | FD_CLOEXEC) }
         }
     }
 
@@ -181,6 +195,6 @@ struct Notifier {
     private func errorText() -> String { String(cString: strerror(errno)) }
 
     private func warn(_ message: String) {
-        FileHandle.standardError.write(Data("buildos-clean: warning: \(message)\n".utf8))
+        StandardError.write("buildos-clean: warning: \(message)\n")
     }
 }

@@ -1,7 +1,7 @@
 import ArgumentParser
 
 /// The exit statuses of `buildos-clean`, one table for help text and docs.
-enum ExitStatus: Int32, CaseIterable {
+public enum ExitStatus: Int32, CaseIterable {
     /// Nothing to clean, or cleaned (warnings included).
     case success = 0
     /// Something failed or is invalid: the host must halt (the original's
@@ -15,7 +15,7 @@ enum ExitStatus: Int32, CaseIterable {
     /// Another buildos-clean run holds the lock (`--wait` ran out).
     case busy = 75
 
-    var summary: String {
+    public var summary: String {
         switch self {
         case .success: "success: nothing to clean, or cleaned (warnings included)"
         case .halted: "entries failed or are invalid: the host halts, as the original did"
@@ -25,9 +25,9 @@ enum ExitStatus: Int32, CaseIterable {
         }
     }
 
-    static var table: String {
+    public static var table: String {
         "Exit status:\n" + allCases.map { "  \($0.rawValue)\t\($0.summary)" }.joined(separator: "\n")
     }
 
-    var code: ExitCode { ExitCode(rawValue) }
+    public var code: ExitCode { ExitCode(rawValue) }
 }

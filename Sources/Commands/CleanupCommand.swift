@@ -2,13 +2,13 @@ import ArgumentParser
 import Cleanup
 import FSProtocol
 import MachineLayout
-import Foundation
 import Logging
 import RealFS
 import SimFS
 
-struct CleanupCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
+/// `buildos-clean cleanup`: the boot cleanup, on the real tree or a layout.
+public struct CleanupCommand: AsyncParsableCommand {
+    public static let configuration = CommandConfiguration(
         commandName: "cleanup",
         abstract: "Delete stale working snapshots, bootstrapped machines of removed toolchains, and deleted machines.",
         discussion: """
@@ -104,7 +104,9 @@ struct CleanupCommand: AsyncParsableCommand {
             valueName: "seconds"))
     var wait: Double = 0
 
-    enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    public init() {}
+
+    public enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
         case text, json
     }
 }
@@ -116,7 +118,7 @@ extension CleanupCommand {
     /// The notification command's time limit without `--notify-timeout`.
     static let defaultNotifyTimeout = 60
 
-    func validate() throws {
+    public func validate() throws {
         if dryRun, showPlan { throw ValidationError("--dry-run already prints the plan; drop --show-plan") }
         if let root {
             guard root.hasPrefix("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
@@ -133,10 +135,11 @@ extension CleanupCommand {
         try CommandSupport.validate(seconds: wait, option: "--wait")
     }
 
-    func run() async throws {
+    public func run() async throws {
+        let level: Logger.Level = verbose ? .debug : .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = verbose ? .debug : .warning
+            handler.logLevel = level
             return handler
         }
         let toolchainSet: ToolchainSet
@@ -200,37 +203,16 @@ extension CleanupCommand {
 
     /// The filesystem to run on and the root path within it.
     func makeBackend() throws -> (any FileSystem, String) {
-        guard let layout else { return (RealFileSystem(), root ?? Layout.defaultRoot) }
-        let text = try readInput(layout, what: "layout")
-        let parsed: Layout
-        do {
-            parsed = try Layout.parse(text)
-        } catch {
-            throw fail("\(layout):\(error.line): \(error.message)", .usage)
-        }
-        let host: SimulatedHost
-        do {
-            host = try SimulatedHost(layout: parsed)
-        } catch {
-            throw fail("\(layout):\(error.line.map { "\($0):" } ?? "") \(error.path): \(error.reason)", .usage)
-        }
-        return (host.spawn(.root), root ?? parsed.root)
+        let (fileSystem, root, _) = try CommandSupport.backend(layout: layout, root: root)
+        return (fileSystem, root)
     }
 
     func readInput(_ path: String, what: String) throws -> String {
-        do {
-            return try InputFile.read(path)
-        } catch {
-            switch error {
-            case .unreadable(let reason): throw fail("cannot read \(what) \(path): \(reason)", .noInput)
-            case .malformed(let line, let reason):
-                throw fail("\(path):\(line.map { "\($0):" } ?? "") \(what): \(reason)", .usage)
-            }
-        }
+        try CommandSupport.readInput(path, what: what)
     }
 
     func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
-        FileHandle.standardError.write(Data("buildos-clean: error: \(message)\n".utf8))
+        StandardError.write("buildos-clean: error: \(message)\n")
         return status.code
     }
 }

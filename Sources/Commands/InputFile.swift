@@ -1,14 +1,18 @@
-import Foundation
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#endif
 
 /// Reading an input file (a layout, a kernel command line, a scenario):
 /// a regular file of UTF-8 text of bounded size, so that neither a device
 /// such as `/dev/zero` nor a FIFO without a writer can hold the tool.
-enum InputFile {
+public enum InputFile {
     /// The largest input file read: far above any real layout, kernel
     /// command line or scenario.
-    static let maximumBytes = 16 << 20
+    public static let maximumBytes = 16 << 20
 
-    enum Failure: Error {
+    public enum Failure: Error {
         /// The file cannot be opened or read (exit 66).
         case unreadable(String)
         /// The file is read but is not text the tool accepts (exit 64);
@@ -17,7 +21,7 @@ enum InputFile {
     }
 
     /// The file's text.
-    static func read(_ path: String) throws(Failure) -> String {
+    public static func read(_ path: String) throws(Failure) -> String {
         // Non-blocking, so that opening a FIFO does not wait for a writer.
         let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         if fd < 0 { throw .unreadable(String(cString: strerror(errno))) }

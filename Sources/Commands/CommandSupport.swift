@@ -15,19 +15,8 @@ import Synchronization
 enum CommandSupport {
     /// Prints `buildos-clean: error: MESSAGE` and gives the exit code.
     static func fail(_ message: String, _ status: Int32) -> ExitCode {
-        writeStandardError("buildos-clean: error: \(message)\n")
+        StandardError.write("buildos-clean: error: \(message)\n")
         return ExitCode(status)
-    }
-
-    /// Writes text to standard error, whole.
-    static func writeStandardError(_ text: String) {
-        var bytes = Array(text.utf8)[...]
-        while !bytes.isEmpty {
-            let written = bytes.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
-            if written < 0, errno == EINTR { continue }
-            if written <= 0 { return }
-            bytes = bytes.dropFirst(written)
-        }
     }
 
     /// The filesystem to run on, the root path in it, and the simulated
@@ -93,7 +82,7 @@ final class ProgressLine: Sendable {
     func show(_ line: String) {
         if isTerminal {
             state.withLock { $0.shown = true }
-            CommandSupport.writeStandardError("\r\u{1B}[K" + line)
+            StandardError.write("\r\u{1B}[K" + line)
             return
         }
         // The elapsed seconds end the line: compare what comes before.
@@ -105,13 +94,13 @@ final class ProgressLine: Sendable {
             state.lastPlainLine = state.lines
             return true
         }
-        if due { CommandSupport.writeStandardError(line + "\n") }
+        if due { StandardError.write(line + "\n") }
     }
 
     /// Ends a line rewritten in place.
     func finish() {
         if state.withLock({ state in defer { state.shown = false }; return state.shown }) {
-            CommandSupport.writeStandardError("\n")
+            StandardError.write("\n")
         }
     }
 }
