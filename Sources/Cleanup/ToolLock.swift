@@ -28,7 +28,8 @@ public struct HostClock: WaitingClock {
 /// buildos-clean's own lock: one change at a time on a host.
 ///
 /// The cleanup and the administration commands take it (dry runs and
-/// `machine list` do not): `flock` on `/run/lock/buildos-clean.lock`, a
+/// `machine list` do not): `flock` on `/run/lock/buildos-clean.lock` (in
+/// `/run` on a host without `/run/lock`), a
 /// file that is never removed (so no taker can lock a file that a releaser
 /// is unlinking), and that lives outside the machines root, which the
 /// lock never changes. A machines root other than `/build/machines` gets
@@ -71,9 +72,7 @@ public struct ToolLock: Sendable {
     ) async -> Result<ToolLock, Failure> {
         let file: FileHandle
         do throws(FSError) {
-            file = try await fileSystem.withRoot(directory) { locks throws(FSError) in
-                try await fileSystem.openFile(fileName(for: root), in: locks, options: [.write, .create])
-            }
+            file = try await openLockFile(for: root, in: directory, on: fileSystem)
         } catch {
             return .failure(.failed(error))
         }
@@ -100,6 +99,25 @@ public struct ToolLock: Sendable {
             } catch {
                 await fileSystem.close(file)
                 return .failure(.busy(waited: waited))
+            }
+        }
+    }
+
+    /// The lock file, created when missing. A host without `/run/lock`
+    /// (a bare container) takes it in `/run`, the directory `/run/lock`
+    /// lives in: every run on the host decides alike, and a boot cleanup
+    /// never halts the host for want of a lock directory.
+    static func openLockFile(for root: String, in directory: String, on fileSystem: any FileSystem)
+        async throws(FSError) -> FileHandle
+    {
+        let name = fileName(for: root)
+        do throws(FSError) {
+            return try await fileSystem.withRoot(directory) { locks throws(FSError) in
+                try await fileSystem.openFile(name, in: locks, options: [.write, .create])
+            }
+        } catch where error.kind == .noEntry && directory == ToolLock.directory {
+            return try await fileSystem.withRoot("/run") { locks throws(FSError) in
+                try await fileSystem.openFile(name, in: locks, options: [.write, .create])
             }
         }
     }
