@@ -156,16 +156,26 @@ struct MachineCommandsOnRealBtrfsTests {
         let setup = try Setup()
         #expect(try setup.machine(["add", "default/m", "--stream", setup.full, "--owner", "0"]).status == 0)
         try setup.tree.snapshot("machines/default/m/m-1", "machines/default/m/m-default-4242-1")
-        // The build ends in two seconds: its agent deletes its snapshot.
+        try setup.tree.snapshot("machines/default/m/m-1", "machines/default/m/m-gone-1-1")
+        // An agent holds its machine lock while it builds; the build ends
+        // in four seconds: it deletes its snapshot and releases the lock.
+        // The snapshot of a toolchain whose lock nobody holds is stale.
         let snapshot = setup.machine + "/m-default-4242-1"
+        let lock = setup.machine + "/m-default.lock"
         let ending = Process()
-        ending.executableURL = URL(fileURLWithPath: "/bin/sh")
-        ending.arguments = ["-c", "sleep 2; btrfs -q subvolume delete '\(snapshot)'"]
+        ending.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
+        ending.arguments = [lock, "sh", "-c", "sleep 4; btrfs -q subvolume delete '\(snapshot)'; rm -f '\(lock)'"]
         try ending.run()
+        // Until flock(1) holds it.
+        for _ in 0..<200 {
+            if (try? Shell.sh("flock -n '\(lock)' true && echo free || echo held")) == "held\n" { break }
+            usleep(10_000)
+        }
         let removed = try setup.machine(["remove", "default/m", "--timeout", "60"])
         ending.waitUntilExit()
         #expect(removed.status == 0, "\(removed.standardOutput)\(removed.standardError)")
-        #expect(removed.standardError.contains("waiting for m-default-4242-1: 0 s"))
+        #expect(removed.standardError.contains("waiting for m-default-4242-1, m-default.lock (held): 0 s"))
+        #expect(removed.outputLines.contains("  \(setup.machine)/m-gone-1-1: info: deleted subvolume"))
         #expect(try setup.tree.names("machines/default") == [])
         await setup.tree.remove()
     }

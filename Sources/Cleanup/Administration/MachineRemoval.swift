@@ -35,20 +35,30 @@ extension Administration {
 }
 
 extension AdministrationSession {
-    /// What keeps the machine busy: its working snapshots and the lock
-    /// files an agent holds.
+    /// What keeps the machine busy: the machine locks agents hold, and
+    /// the working snapshots of their toolchains. An agent holds its lock
+    /// for the whole of a build, so a working snapshot whose toolchain's
+    /// lock is free belongs to an agent that is gone: it is stale, and the
+    /// cleanup deletes it under that lock rather than wait for it forever.
     func pending() async throws(AdministrationError) -> [String] {
         guard let machineHandle else { return [] }
+        let entries = try await entries()
+        var held: Set<Toolchain> = []
+        for entry in entries where entry.kind == .file {
+            guard case .lockFile(let toolchain) = MachineEntryName(classifying: entry.name, machine: machine.machine)
+            else { continue }
+            let isHeld = try? await fileSystem.withFile(entry.name, in: machineHandle) { file throws(FSError) in
+                try await fileSystem.isLockHeld(file)
+            }
+            if isHeld == true { held.insert(toolchain) }
+        }
         var pending: [String] = []
-        for entry in try await entries() {
+        for entry in entries {
             switch MachineEntryName(classifying: entry.name, machine: machine.machine) {
-            case .workingSnapshot where entry.kind == .subvolume:
+            case .workingSnapshot(let toolchain, _) where entry.kind == .subvolume && held.contains(toolchain):
                 pending.append(entry.name.rawValue)
-            case .lockFile where entry.kind == .file:
-                let held = try? await fileSystem.withFile(entry.name, in: machineHandle) { file throws(FSError) in
-                    try await fileSystem.isLockHeld(file)
-                }
-                if held == true { pending.append(entry.name.rawValue + " (held)") }
+            case .lockFile(let toolchain) where held.contains(toolchain):
+                pending.append(entry.name.rawValue + " (held)")
             default:
                 break
             }
