@@ -9,7 +9,8 @@ import SimFS
 extension SimulationRun {
     /// Starts every actor whose time has come, in actor order.
     func startDueActors() {
-        for index in actors.indices where isDueToStart(actors[index]) && actors[index].startTime <= time {
+        for index in actors.indices
+        where actors.isDueToStart(actors[index], hostCrashed: hostCrashed) && actors[index].startTime <= time {
             start(index)
         }
     }
@@ -20,12 +21,14 @@ extension SimulationRun {
         let process = host.spawn(Credentials(user: user, group: user))
         actors[index].process = process
         actors[index].started = true
-        actorByPID[process.processID] = index
-        switch spec.kind {
-        case .agent: invariants.agents.insert(process.processID)
-        case .cleanup, .originalCleanup: invariants.cleanups.insert(process.processID)
-        case .admin, .script, .command: break
-        }
+        actors.assign(process.processID, to: index)
+        let role: ProcessRole =
+            switch spec.kind {
+            case .agent: .agent
+            case .cleanup, .originalCleanup: .cleanup
+            case .admin, .script, .command: .other
+            }
+        observe(.started(pid: process.processID, role: role, name: spec.name))
         record(actor: index, .started(pid: process.processID))
         let environment = ActorEnvironment(
             fileSystem: process, clock: SimulatedClock(run: self, actor: index), journal: self,

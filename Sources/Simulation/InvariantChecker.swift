@@ -1,0 +1,255 @@
+import FSProtocol
+import MachineLayout
+import SimFS
+
+/// A subvolume on the host: its filesystem and id.
+struct SubvolumeKey: Hashable, Sendable {
+    var filesystem: Int
+    var id: SubvolumeID
+
+    init(_ record: SubvolumeRecord) {
+        filesystem = record.filesystem
+        id = record.id
+    }
+
+    init(filesystem: Int, id: SubvolumeID) {
+        self.filesystem = filesystem
+        self.id = id
+    }
+}
+
+/// What a process is to the invariants.
+enum ProcessRole: Hashable, Sendable {
+    case agent, cleanup, other
+}
+
+/// One thing that happened in a run, with the facts about the host the
+/// invariant checks need, taken when it happened: the checks read nothing
+/// else, so they run on any recorded sequence of these.
+enum RunEvent: Hashable, Sendable {
+    /// A process started (pids start over after a host crash), and the
+    /// name messages give it.
+    case started(pid: Int32, role: ProcessRole, name: String)
+    /// A process died (killed, or the host crashed).
+    case died(pid: Int32)
+    /// A protocol call (its subject, as traces print it) and what it
+    /// changed.
+    case call(
+        pid: Int32, operation: FSOperation, subject: String, error: FSError.Kind?, injected: Bool, effects: [RunEffect])
+    /// A path-based tool of the process resolved a link.
+    case followedLink(pid: Int32, path: String)
+    /// A virtual machine started or stopped in a subvolume.
+    case machine(pid: Int32, subvolume: SubvolumeKey, running: Bool)
+    /// A boot cleanup finished: the paths it reported, whether agents ran
+    /// meanwhile, the machines root after it.
+    case bootCleanupFinished(reported: Set<String>, agentsRunning: Bool, root: Layout)
+    /// The run is over: the machines root, and the read-only property of
+    /// the subvolumes a cleanup changed, where they still are.
+    case end(root: Layout, readOnlyNow: [SubvolumeKey: Bool])
+}
+
+/// What a call changed, with what the checks need to know of the tree at
+/// that moment.
+enum RunEffect: Hashable, Sendable {
+    case createdSubvolume(SubvolumeKey, path: String)
+    /// `linkTarget`: the current link of the machine directory the
+    /// subvolume was in, when it was three levels below the root.
+    case deletedSubvolume(SubvolumeKey, path: String, linkTarget: String?)
+    /// `complete`: for a subvolume renamed to a bootstrapped machine's
+    /// name, whether its bootstrap had finished.
+    case renamed(to: String, kind: EntryKind, subvolume: SubvolumeKey?, complete: Bool)
+    case setReadOnly(SubvolumeKey, path: String, readOnly: Bool)
+}
+
+/// The invariants of SPEC §6 (and 0: the run itself is sound), checked
+/// over a sequence of `RunEvent`s: 1 to 5 on every call, 6 when a boot
+/// cleanup finishes, 5 and 7 at the end; 8 compares runs (`Explorer`).
+struct InvariantChecker {
+    let root: String
+    let toolchains: ToolchainSet
+    private(set) var violations: [Violation] = []
+
+    private var live: [Int32: ProcessRole] = [:]
+    private var names: [Int32: String] = [:]
+    /// Subvolumes an agent created and still uses (until it deletes or
+    /// publishes them, or dies).
+    private var owned: [SubvolumeKey: Int32] = [:]
+    /// Subvolumes a virtual machine runs in, and the agent running it.
+    private var running: [SubvolumeKey: Int32] = [:]
+    /// Subvolumes whose read-only property a cleanup changed: their path
+    /// and the property before the first change.
+    private(set) var flippedByCleanup: [SubvolumeKey: (path: String, wasReadOnly: Bool)] = [:]
+    /// The link a path-based tool of a process just followed.
+    private var followedLinks: [Int32: String] = [:]
+
+    init(root: String, toolchains: ToolchainSet) {
+        self.root = root
+        self.toolchains = toolchains
+    }
+
+    /// How messages name a process.
+    func name(_ pid: Int32) -> String { names[pid].map { "\($0)[\(pid)]" } ?? "pid \(pid)" }
+
+    mutating func observe(_ event: RunEvent, step: Int) {
+        var found: [Violation] = []
+        func violate(_ invariant: Int, _ message: String) {
+            found.append(Violation(invariant: invariant, message: message, step: step))
+        }
+        defer { if !found.isEmpty { violations += found } }
+        switch event {
+        case .started(let pid, let role, let name):
+            live[pid] = role
+            names[pid] = name
+        case .died(let pid):
+            live[pid] = nil
+        case .followedLink(let pid, let path):
+            followedLinks[pid] = path
+        case .machine(let pid, let subvolume, let isRunning):
+            running[subvolume] = isRunning ? pid : nil
+        case .call(let pid, let operation, let subject, let error, let injected, let effects):
+            if operation == .close, error == .badDescriptor, !injected {
+                // On a real host a double close can close another thread's
+                // descriptor: a bug of the actor's code, whatever it does
+                // next.
+                violate(0, "\(name(pid)) closed a descriptor that was not open")
+            }
+            if operation.isDestructive, error == nil, let link = followedLinks.removeValue(forKey: pid) {
+                let call = subject.isEmpty ? operation.rawValue : "\(operation.rawValue) \(subject)"
+                violate(3, "\(name(pid)) followed the link \(link) into \(call)")
+            }
+            for effect in effects { check(effect, by: pid, in: operation, violate) }
+        case .bootCleanupFinished(let reported, let agentsRunning, let layout):
+            if !agentsRunning { checkAfterBootCleanup(layout, reported: reported, violate) }
+        case .end(let layout, let readOnlyNow):
+            for (key, flipped) in flippedByCleanup.sorted(by: { $0.value.path < $1.value.path }) {
+                // A cleanup may clear the flag of a subvolume it deletes,
+                // and sets it again when that delete fails: what stays must
+                // have its flag.
+                if let now = readOnlyNow[key], now != flipped.wasReadOnly {
+                    violate(5, "the cleanup changed the read-only property of \(flipped.path), which it kept")
+                }
+            }
+            checkDeletedMachinesGone(layout, violate)
+        }
+    }
+
+    private mutating func check(
+        _ effect: RunEffect, by pid: Int32, in operation: FSOperation, _ violate: (Int, String) -> Void
+    ) {
+        switch effect {
+        case .createdSubvolume(let key, let path):
+            if live[pid] == .agent { owned[key] = pid }
+            if case .bootstrapped = classify(path) {
+                violate(4, "\(path) appeared by \(operation.rawValue), not by a rename")
+            }
+        case .deletedSubvolume(let key, let path, let linkTarget):
+            if let linkTarget, let (_, _, entry) = machineEntry(path), linkTarget == entry {
+                violate(1, "\(name(pid)) deleted \(path), the target of the current link \(linkPath(of: path))")
+            }
+            if let runner = running[key], runner != pid, live[runner] != nil {
+                violate(2, "\(name(pid)) deleted \(path) while the virtual machine of \(name(runner)) ran in it")
+            } else if let owner = owned[key], owner != pid, live[owner] != nil {
+                violate(2, "\(name(pid)) deleted \(path), which \(name(owner)) created and uses")
+            }
+            owned[key] = nil
+            running[key] = nil
+        case .renamed(let to, let kind, let subvolume, let complete):
+            if let subvolume { owned[subvolume] = nil }
+            if kind == .subvolume, case .bootstrapped = classify(to), !complete {
+                violate(4, "\(name(pid)) published \(to) before its bootstrap completed")
+            }
+        case .setReadOnly(let key, let path, let readOnly):
+            if live[pid] == .cleanup, flippedByCleanup[key] == nil {
+                // The cleanup only sets the property to change it.
+                flippedByCleanup[key] = (path, !readOnly)
+            }
+        }
+    }
+
+    /// The volume, machine and entry of a path exactly three levels below
+    /// the machines root.
+    func machineEntry(_ path: String) -> (volume: String, machine: String, entry: String)? {
+        let prefix = root.hasSuffix("/") ? root : root + "/"
+        guard path.hasPrefix(prefix) else { return nil }
+        let parts = path.dropFirst(prefix.count).split(separator: "/").map(String.init)
+        guard parts.count == 3 else { return nil }
+        return (parts[0], parts[1], parts[2])
+    }
+
+    /// The current link's path of the machine directory holding `path`.
+    func linkPath(of path: String) -> String {
+        guard let (volume, machine, _) = machineEntry(path) else { return path }
+        return root + "/" + volume + "/" + machine + "/" + machine
+    }
+
+    func classify(_ path: String) -> MachineEntryName? {
+        guard let (_, machine, entry) = machineEntry(path), let machineName = EntryName(machine),
+            let entryName = EntryName(entry)
+        else { return nil }
+        return MachineEntryName(classifying: entryName, machine: machineName)
+    }
+
+    /// Invariant 6, when a boot cleanup finishes with no agent running:
+    /// each machine directory holds only its link and target, revisions,
+    /// their received images, bootstrapped machines of configured
+    /// toolchains, and entries the cleanup reported.
+    private func checkAfterBootCleanup(_ layout: Layout, reported: Set<String>, _ violate: (Int, String) -> Void) {
+        var links: [String: String] = [:]
+        var paths: Set<String> = []
+        for entry in layout.entries {
+            paths.insert(entry.path)
+            if entry.kind == .link { links[entry.path] = entry.target }
+        }
+        for entry in layout.entries {
+            let parts = entry.path.split(separator: "/").map(String.init)
+            guard parts.count == 3, let machine = EntryName(parts[1]), let name = EntryName(parts[2]) else { continue }
+            let absolute = root + "/" + entry.path
+            if reported.contains(absolute) { continue }
+            let linkTarget = links[parts[0] + "/" + parts[1] + "/" + parts[1]]
+            let allowed: Bool
+            switch MachineEntryName(classifying: name, machine: machine) {
+            case .currentLink: allowed = entry.kind == .link
+            case .revision: allowed = entry.kind == .subvol && linkTarget != nil
+            case .bootstrapped(let toolchain):
+                allowed = entry.kind == .subvol && linkTarget != nil && toolchains.contains(toolchain)
+            case .receivedImage(let digits):
+                let revision = parts[0] + "/" + parts[1] + "/" + parts[1] + "-" + digits
+                allowed = entry.kind == .subvol && linkTarget != nil && paths.contains(revision)
+            default: allowed = false
+            }
+            if !allowed, linkTarget != name.rawValue {
+                violate(6, "\(absolute) remains after the boot cleanup and was not reported")
+            }
+        }
+    }
+
+    /// Invariant 7 at the end: a machine directory without its link (being
+    /// deleted) must be gone.
+    private func checkDeletedMachinesGone(_ layout: Layout, _ violate: (Int, String) -> Void) {
+        let links = Set(layout.entries.filter { $0.kind == .link }.map(\.path))
+        for entry in layout.entries where entry.kind == .dir || entry.kind == .subvol {
+            let parts = entry.path.split(separator: "/")
+            guard parts.count == 2, MachineNaming.isMachineName(EntryName(String(parts[1])) ?? ".") else { continue }
+            if !links.contains(entry.path + "/" + parts[1]) {
+                violate(7, "\(root)/\(entry.path) has no current link at the end: a deleted machine stays")
+            }
+        }
+    }
+}
+
+extension FSOperation {
+    /// Whether the operation removes or alters an entry that exists: where
+    /// having followed a link does harm (invariant 3). A switch without a
+    /// default, so that a new operation must be placed; and no `Set`: a
+    /// `String`-backed enum hashes its raw string, on every step.
+    var isDestructive: Bool {
+        switch self {
+        case .deleteSubvolume, .deleteSubvolumeByID, .unlink, .removeDirectory, .rename, .setReadOnly, .changeOwner:
+            true
+        case .openRoot, .openDirectory, .close, .list, .status, .readLink, .subvolumeInfo, .subvolumeID,
+            .nestedSubvolumes, .createSubvolume, .snapshot, .createSymlink, .makeDirectory, .sync, .mountPoints, .receive,
+            .openFile, .write, .read, .lock, .lockStatus:
+            false
+        }
+    }
+}

@@ -1,0 +1,129 @@
+import FSProtocol
+import MachineLayout
+import Testing
+
+@testable import Simulation
+
+/// The invariant checks on recorded sequences of events, written here by
+/// hand: no host, no run.
+@Suite("Invariant checks on recorded events")
+struct InvariantCheckerTests {
+    static let root = "/build/machines"
+    static let key = SubvolumeKey(filesystem: 1, id: SubvolumeID(300))
+
+    static func check(_ events: [RunEvent]) -> [Int] {
+        var checker = InvariantChecker(root: root, toolchains: ToolchainSet([.default]))
+        for (step, event) in events.enumerated() { checker.observe(event, step: step) }
+        return checker.violations.map(\.invariant)
+    }
+
+    static func call(
+        _ pid: Int32, _ operation: FSOperation, error: FSError.Kind? = nil, injected: Bool = false,
+        _ effects: [RunEffect] = []
+    ) -> RunEvent {
+        .call(pid: pid, operation: operation, subject: "", error: error, injected: injected, effects: effects)
+    }
+
+    static let working = "/build/machines/default/m/m-default-100-1"
+
+    @Test("an agent's working snapshot deleted by another while the agent lives breaks 2; after it died, not")
+    func ownedSnapshot() {
+        let created = Self.call(100, .snapshot, [.createdSubvolume(Self.key, path: Self.working)])
+        let deleted = Self.call(
+            101, .deleteSubvolumeByID, [.deletedSubvolume(Self.key, path: Self.working, linkTarget: "m-1")])
+        let started: [RunEvent] = [
+            .started(pid: 100, role: .agent, name: "agent"), .started(pid: 101, role: .cleanup, name: "cleanup"),
+        ]
+        #expect(Self.check(started + [created, deleted]) == [2])
+        #expect(Self.check(started + [created, .died(pid: 100), deleted]) == [])
+        // The agent deleting its own: fine.
+        #expect(
+            Self.check(
+                started + [
+                    created, Self.call(100, .deleteSubvolume, [.deletedSubvolume(Self.key, path: Self.working, linkTarget: nil)]),
+                ]) == [])
+    }
+
+    @Test("a virtual machine's subvolume deleted under it breaks 2")
+    func runningMachine() {
+        let events: [RunEvent] = [
+            .started(pid: 100, role: .agent, name: "agent"), .started(pid: 102, role: .other, name: "admin"),
+            .machine(pid: 100, subvolume: Self.key, running: true),
+            Self.call(102, .deleteSubvolume, [.deletedSubvolume(Self.key, path: Self.working, linkTarget: nil)]),
+        ]
+        #expect(Self.check(events) == [2])
+    }
+
+    @Test("the current link's target deleted breaks 1")
+    func currentTarget() {
+        let events: [RunEvent] = [
+            .started(pid: 101, role: .cleanup, name: "cleanup"),
+            Self.call(
+                101, .deleteSubvolumeByID,
+                [.deletedSubvolume(Self.key, path: "/build/machines/default/m/m-2", linkTarget: "m-2")]),
+        ]
+        #expect(Self.check(events) == [1])
+    }
+
+    @Test("a destructive call after following a link breaks 3; a failed one does not")
+    func followedLink() {
+        let started = RunEvent.started(pid: 101, role: .cleanup, name: "original")
+        let followed = RunEvent.followedLink(pid: 101, path: "/build/machines/default/m/m-latest")
+        #expect(Self.check([started, followed, Self.call(101, .deleteSubvolume)]) == [3])
+        #expect(Self.check([started, followed, Self.call(101, .deleteSubvolume, error: .readOnly)]) == [])
+        #expect(Self.check([started, followed, Self.call(101, .list)]) == [])
+    }
+
+    @Test("a bootstrapped machine made by a snapshot, or renamed before its bootstrap finished, breaks 4")
+    func publishing() {
+        let bootstrapped = "/build/machines/default/m/m-default"
+        #expect(Self.check([Self.call(100, .snapshot, [.createdSubvolume(Self.key, path: bootstrapped)])]) == [4])
+        #expect(
+            Self.check([
+                Self.call(100, .rename, [.renamed(to: bootstrapped, kind: .subvolume, subvolume: Self.key, complete: false)])
+            ]) == [4])
+        #expect(
+            Self.check([
+                Self.call(100, .rename, [.renamed(to: bootstrapped, kind: .subvolume, subvolume: Self.key, complete: true)])
+            ]) == [])
+    }
+
+    @Test("a read-only property a cleanup changed on what stays breaks 5 at the end; set back, not")
+    func readOnlyKept() {
+        let started = RunEvent.started(pid: 101, role: .cleanup, name: "cleanup")
+        let cleared = Self.call(101, .setReadOnly, [.setReadOnly(Self.key, path: Self.working, readOnly: false)])
+        #expect(Self.check([started, cleared, .end(root: Layout(), readOnlyNow: [Self.key: false])]) == [5])
+        #expect(Self.check([started, cleared, .end(root: Layout(), readOnlyNow: [Self.key: true])]) == [])
+        // Deleted meanwhile: nothing stays.
+        #expect(Self.check([started, cleared, .end(root: Layout(), readOnlyNow: [:])]) == [])
+    }
+
+    @Test("after a boot cleanup with no agent, only recognised entries stay unreported (6); a linkless machine at the end breaks 7")
+    func afterCleanupAndEnd() throws {
+        // As a host writes it down: every directory an entry.
+        let layout = try Layout.parse(
+            """
+            dir    default/m
+            dir    default/gone
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-9-9
+            subvol default/gone/gone-1 ro
+            """)
+        #expect(Self.check([.bootCleanupFinished(reported: [], agentsRunning: false, root: layout)]) == [6, 6])
+        #expect(Self.check([.bootCleanupFinished(reported: [], agentsRunning: true, root: layout)]) == [])
+        #expect(
+            Self.check([
+                .bootCleanupFinished(
+                    reported: ["/build/machines/default/m/m-default-9-9", "/build/machines/default/gone/gone-1"],
+                    agentsRunning: false, root: layout)
+            ]) == [])
+        #expect(Self.check([.end(root: layout, readOnlyNow: [:])]) == [7])
+    }
+
+    @Test("a double close that was not injected breaks 0")
+    func doubleClose() {
+        #expect(Self.check([Self.call(100, .close, error: .badDescriptor)]) == [0])
+        #expect(Self.check([Self.call(100, .close, error: .badDescriptor, injected: true)]) == [])
+    }
+}
