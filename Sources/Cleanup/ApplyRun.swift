@@ -277,42 +277,38 @@ struct ApplyRun {
     }
 
     mutating func removeLockFile(_ item: PlanItem, in machineDirectory: DirectoryHandle) async {
-        guard let name = item.path.entry else { return }
-        do throws(FSError) {
-            let status = try await fileSystem.status(of: name, in: machineDirectory)
-            guard status.identity == item.identity, status.kind == .file else {
-                report.add(item, .changed)
-                report.add(line(item.path, .warning, "changed since scan, kept"))
-                return
-            }
-            try await fileSystem.unlink(name, in: machineDirectory)
-            report.add(item, .removed)
-            report.add(line(item.path, .info, "removed stale lock file"))
-        } catch {
-            if error.kind == .noEntry { return report.add(item, .vanished) }
-            report.add(item, .failed(error))
-            report.add(line(item.path, .error, "unable to remove lock file", error.cause))
-        }
+        await unlink(
+            item, in: machineDirectory, expecting: .file, done: "removed stale lock file",
+            failure: "unable to remove lock file")
     }
 
-    /// Unlinks a temporary link of a switch that did not finish, when it is
-    /// still the link the scan saw.
+    /// Unlinks a temporary link of a switch that did not finish.
     mutating func removeTemporaryLink(_ item: PlanItem, in machineDirectory: DirectoryHandle) async {
+        await unlink(
+            item, in: machineDirectory, expecting: .symlink, done: "removed temporary link",
+            failure: "unable to remove temporary link")
+    }
+
+    /// Unlinks an entry when it is still the one the scan saw (its identity
+    /// and kind), with the line for each outcome.
+    mutating func unlink(
+        _ item: PlanItem, in machineDirectory: DirectoryHandle, expecting kind: EntryKind, done: String, failure: String
+    ) async {
         guard let name = item.path.entry else { return }
         do throws(FSError) {
             let status = try await fileSystem.status(of: name, in: machineDirectory)
-            guard status.identity == item.identity, status.kind == .symlink else {
+            guard status.identity == item.identity, status.kind == kind else {
                 report.add(item, .changed)
                 report.add(line(item.path, .warning, "changed since scan, kept"))
                 return
             }
             try await fileSystem.unlink(name, in: machineDirectory)
             report.add(item, .removed)
-            report.add(line(item.path, .info, "removed temporary link"))
+            report.add(line(item.path, .info, done))
         } catch {
             if error.kind == .noEntry { return report.add(item, .vanished) }
             report.add(item, .failed(error))
-            report.add(line(item.path, .error, "unable to remove temporary link", error.cause))
+            report.add(line(item.path, .error, failure, error.cause))
         }
     }
 

@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// How a command waits: real time on a host, virtual time in a simulation.
 public protocol WaitingClock: Sendable {
@@ -44,10 +45,7 @@ public struct ToolLock: Sendable {
     public static func fileName(for root: String) -> EntryName {
         let trimmed = EntryPath.trimmingTrailingSlashes(root)
         if trimmed == "/build/machines" { return "buildos-clean.lock" }
-        // FNV-1a of the root's bytes: stable across runs and builds.
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in trimmed.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        let hex = String(hash, radix: 16)
+        let hex = String(MachineNaming.stableHash(trimmed), radix: 16)
         return EntryName("buildos-clean-" + String(repeating: "0", count: 16 - hex.count) + hex + ".lock")
             ?? "buildos-clean.lock"
     }

@@ -174,3 +174,14 @@ public enum MachineNaming {
         return name
     }
 }
+
+extension MachineNaming {
+    /// FNV-1a of a text's UTF-8 bytes: a hash that stays the same across
+    /// runs, builds and hosts (Swift's `Hasher` is seeded per process),
+    /// for names and identities derived from a path.
+    public static func stableHash(_ text: String) -> UInt64 {
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
+        return hash
+    }
+}

@@ -120,9 +120,7 @@ extension SimulationRun {
 
     /// The UUID of revision `revision` of a machine's streams.
     static func streamUUID(_ machine: MachineAddress, _ revision: Int) -> BtrfsUUID {
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in machine.description.utf8 { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
-        return BtrfsUUID(high: hash, low: UInt64(revision))
+        BtrfsUUID(high: MachineNaming.stableHash(machine.description), low: UInt64(revision))
     }
 
     /// An actor's sleep in virtual time; throws when its process dies.
