@@ -87,6 +87,17 @@ struct InvariantChecker {
         self.toolchains = toolchains
     }
 
+    /// Whether a call can matter to the checks: one that changed something,
+    /// a destructive one that succeeded (invariant 3), a close of a
+    /// descriptor that was not open (0). Most calls (lists, statuses,
+    /// opens) do not, and are not recorded.
+    static func concerns(_ event: SimulatedEvent) -> Bool {
+        if !event.effects.isEmpty { return true }
+        let operation = event.call.operation
+        if operation == .close { return event.error?.kind == .badDescriptor }
+        return event.error == nil && operation.isDestructive
+    }
+
     /// How messages name a process.
     func name(_ pid: Int32) -> String { names[pid].map { "\($0)[\(pid)]" } ?? "pid \(pid)" }
 

@@ -278,7 +278,7 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
         let index = actors.actor(of: event.call.pid)
         record(
             actor: index, .call(event.call, error: event.error?.kind, injected: event.wasInjected, answer: event.answer))
-        observe(runEvent(for: event))
+        if InvariantChecker.concerns(event) { observe(runEvent(for: event)) }
         faults.noteCall(event.call, by: index, actors: actors)
     }
 

@@ -1,3 +1,4 @@
+import MachineLayout
 import Cleanup
 import FSProtocol
 import Glibc

@@ -1,3 +1,4 @@
+import MachineLayout
 import Foundation
 import Simulation
 

@@ -1,3 +1,4 @@
+import MachineLayout
 import FSProtocol
 import SimFS
 

@@ -1,3 +1,4 @@
+import MachineLayout
 import Cleanup
 import FSProtocol
 // buildos-clean-bench: the benchmarks of docs/benchmarks.md.
