@@ -50,7 +50,7 @@ let package = Package(
         .target(
             name: "Commands",
             dependencies: [
-                "Cleanup", "MachineLayout", "SimFS", "RealFS",
+                "Cleanup", "MachineLayout", "RealFS",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -62,7 +62,8 @@ let package = Package(
         .executableTarget(
             name: "buildos-clean-dev",
             dependencies: [
-                "Commands", "Simulation", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "Commands", "Simulation", "SimFS", "MachineLayout",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
         .target(

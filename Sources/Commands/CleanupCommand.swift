@@ -4,7 +4,6 @@ import FSProtocol
 import MachineLayout
 import Logging
 import RealFS
-import SimFS
 
 /// `buildos-clean cleanup`: the boot cleanup, on the real tree or a layout.
 public struct CleanupCommand: AsyncParsableCommand {
@@ -27,8 +26,9 @@ public struct CleanupCommand: AsyncParsableCommand {
             and keeps them for a later run while an agent holds the lock.
 
             It runs on the real filesystem (--root, default /build/machines; deleting needs root). \
-            With --layout FILE it runs instead on a simulated tree loaded from a layout file (see \
-            docs/layout-format.md), which nothing outside this process sees.
+            With --layout FILE (in buildos-clean-dev, the developers' executable) it runs instead on a \
+            simulated tree loaded from a layout file (see docs/layout-format.md), which nothing \
+            outside this process sees.
 
             Output: nothing when there is nothing to report; otherwise the summary line, each \
             diagnostic indented by two spaces, and on failure the advice to restart the monitor. \
@@ -43,7 +43,10 @@ public struct CleanupCommand: AsyncParsableCommand {
         help: ArgumentHelp("The machines root (default: /build/machines, or the layout's root).", valueName: "dir"))
     var root: String?
 
-    @Option(name: .long, help: ArgumentHelp("Run on a simulated tree loaded from a layout file.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Run on a simulated tree loaded from a layout file (buildos-clean-dev only).", valueName: "file"))
     var layout: String?
 
     @Option(

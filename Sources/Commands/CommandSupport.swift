@@ -3,7 +3,6 @@ import Cleanup
 import FSProtocol
 import MachineLayout
 import RealFS
-import SimFS
 import Synchronization
 
 #if canImport(Glibc)
@@ -20,23 +19,21 @@ enum CommandSupport {
     }
 
     /// The filesystem to run on, the root path in it, and the simulated
-    /// host when it is one (`--layout`).
-    static func backend(layout: String?, root: String?) throws -> (any FileSystem, String, SimulatedHost?) {
+    /// tree when it is one (`--layout`, in the developers' executable).
+    static func backend(layout: String?, root: String?) throws -> (any FileSystem, String, SimulatedTree?) {
         guard let layout else { return (RealFileSystem(), root ?? Layout.defaultRoot, nil) }
+        guard let load = SimulatedTrees.current else {
+            throw fail(
+                "--layout runs on a simulated tree, which only the developers' executable has: "
+                    + "use buildos-clean-dev", 64)
+        }
         let text = try readInput(layout, what: "layout")
-        let parsed: Layout
         do {
-            parsed = try Layout.parse(text)
+            let tree = try load(text, layout, root)
+            return (tree.fileSystem, tree.root, tree)
         } catch {
-            throw fail("\(layout):\(error.line): \(error.message)", 64)
+            throw fail(error.message, 64)
         }
-        let host: SimulatedHost
-        do {
-            host = try SimulatedHost(layout: parsed)
-        } catch {
-            throw fail("\(layout):\(error.line.map { "\($0):" } ?? "") \(error.path): \(error.reason)", 64)
-        }
-        return (host.spawn(.root), root ?? parsed.root, host)
     }
 
     static func readInput(_ path: String, what: String) throws -> String {

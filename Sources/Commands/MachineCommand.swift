@@ -4,7 +4,6 @@ import FSProtocol
 import MachineLayout
 import Logging
 import RealFS
-import SimFS
 
 #if canImport(Glibc)
     import Glibc
@@ -50,7 +49,10 @@ struct MachineOptions: ParsableArguments {
         help: ArgumentHelp("The machines root (default: /build/machines, or the layout's root).", valueName: "dir"))
     var root: String?
 
-    @Option(name: .long, help: ArgumentHelp("Run on a simulated tree loaded from a layout file.", valueName: "file"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Run on a simulated tree loaded from a layout file (buildos-clean-dev only).", valueName: "file"))
     var layout: String?
 
     @Flag(name: .customLong("print-layout"), help: "With --layout: print the tree afterwards, as a layout.")
@@ -89,21 +91,21 @@ struct MachineRun {
     let options: MachineOptions
     let change: ChangeOptions?
 
-    func run(_ body: (Administration, SimulatedHost?) async throws -> AdministrationReport) async throws {
+    func run(_ body: (Administration) async throws -> AdministrationReport) async throws {
         bootstrapLogging(verbose: options.verbose)
-        let (fileSystem, root, host) = try CommandSupport.backend(layout: options.layout, root: options.root)
+        let (fileSystem, root, tree) = try CommandSupport.backend(layout: options.layout, root: options.root)
         let progress = ProgressLine()
         // A simulated tree is this process's alone: no lock.
         let administration = Administration(
             fileSystem: fileSystem, root: root, lockWait: change?.wait ?? 0,
-            lockDirectory: host == nil ? ToolLock.directory : nil, progress: { progress.show($0) })
-        let report = try await body(administration, host)
+            lockDirectory: tree == nil ? ToolLock.directory : nil, progress: { progress.show($0) })
+        let report = try await body(administration)
         progress.finish()
         switch options.format {
         case .text: report.textLines.forEach { print($0) }
         case .json: print(report.json)
         }
-        if options.printLayout, let host { print(host.layout(root: root).text, terminator: "") }
+        if options.printLayout, let tree { print(tree.layoutText(), terminator: "") }
         if let error = report.error { throw CommandSupport.fail(error.message, error.status) }
     }
 
@@ -246,7 +248,7 @@ struct MachineAddCommand: AsyncParsableCommand {
         let owner = try stream.ownership()
         if options.layout == nil, !change.dryRun { try requireBtrfsProgs() }
         let input = try stream.open(whole: options.layout != nil)
-        try await MachineRun(options: options, change: change).run { administration, _ in
+        try await MachineRun(options: options, change: change).run { administration in
             await administration.add(address, stream: input, owner: owner, dryRun: change.dryRun)
         }
     }
@@ -281,7 +283,7 @@ struct MachineUpgradeCommand: AsyncParsableCommand {
         let owner = try stream.ownership()
         if options.layout == nil, !change.dryRun { try requireBtrfsProgs() }
         let input = try stream.open(whole: options.layout != nil)
-        try await MachineRun(options: options, change: change).run { administration, _ in
+        try await MachineRun(options: options, change: change).run { administration in
             await administration.upgrade(
                 address, stream: input, owner: owner, removeOld: removeOld, dryRun: change.dryRun)
         }
@@ -318,7 +320,7 @@ struct MachineRemoveCommand: AsyncParsableCommand {
 
     func run() async throws {
         let address = try MachineRun.address(machine)
-        try await MachineRun(options: options, change: change).run { administration, _ in
+        try await MachineRun(options: options, change: change).run { administration in
             await administration.remove(address, timeout: timeout, dryRun: change.dryRun)
         }
     }

@@ -1,5 +1,7 @@
 import ArgumentParser
 import Commands
+import MachineLayout
+import SimFS
 
 /// The developers' command: the production commands plus the simulation.
 @main
@@ -17,4 +19,27 @@ struct BuildOSCleanDev: AsyncParsableCommand {
         version: BuildVersion.text,
         subcommands: CommandSet.production + [ScenarioCommand.self]
     )
+
+    /// The production commands' `--layout`: a simulated tree, which only
+    /// this executable carries.
+    static func main() async {
+        SimulatedTrees.install { text, file, root throws(SimulatedTrees.LoadFailure) in
+            let layout: Layout
+            do throws(LayoutError) {
+                layout = try Layout.parse(text)
+            } catch {
+                throw SimulatedTrees.LoadFailure("\(file):\(error.line): \(error.message)")
+            }
+            let host: SimulatedHost
+            do throws(SetupError) {
+                host = try SimulatedHost(layout: layout)
+            } catch {
+                throw SimulatedTrees.LoadFailure("\(file):\(error.line.map { "\($0):" } ?? "") \(error.path): \(error.reason)")
+            }
+            let treeRoot = root ?? layout.root
+            return SimulatedTree(
+                fileSystem: host.spawn(.root), root: treeRoot, layoutText: { host.layout(root: treeRoot).text })
+        }
+        await main(nil)
+    }
 }

@@ -31,7 +31,7 @@ struct MonitorSnippetTests {
         #expect(lines.contains("buildos-clean cleanup --kernel-cmdline /proc/cmdline"))
         let adapted = lines.replacingOccurrences(
             of: "buildos-clean cleanup --kernel-cmdline /proc/cmdline",
-            with: "'\(Binary.path)' cleanup --layout '\(layoutFile)' --kernel-cmdline '\(cmdline)'")
+            with: "'\(Binary.path(of: .developer))' cleanup --layout '\(layoutFile)' --kernel-cmdline '\(cmdline)'")
         let script = """
             set -o errtrace
             trap 'exit 1' ERR

@@ -8,7 +8,7 @@ import TestSupport
 struct ProductionBinaryTests {
     /// Shared libraries and modules that must stay out of what ships.
     static let foundationLibraries = ["libFoundation.so", "libFoundationInternationalization.so", "lib_FoundationICU.so"]
-    static let developerModules = ["Simulation", "BuildFarm", "Yams"]
+    static let developerModules = ["Simulation", "BuildFarm", "Yams", "SimFS"]
 
     @Test("links no Foundation library beside FoundationEssentials")
     func noFoundation() throws {
@@ -30,6 +30,17 @@ struct ProductionBinaryTests {
         }
         let developer = try Shell.run(["nm", Binary.path(of: .developer)])
         #expect(developer.contains("s10Simulation"))
+    }
+
+    @Test("--layout in the production binary is refused, pointing at the developers' executable")
+    func noSimulatedTrees() throws {
+        for arguments in [
+            ["cleanup", "--layout", "/dev/null", "--toolchain", "default"], ["machine", "list", "--layout", "/dev/null"],
+        ] {
+            let result = try Binary.run(arguments, executable: .production)
+            #expect(result.status == 64)
+            #expect(result.standardError.contains("use buildos-clean-dev"))
+        }
     }
 
     @Test("--version prints the version in both executables")

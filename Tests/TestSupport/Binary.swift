@@ -21,10 +21,12 @@ public enum Binary {
         case production, developer
 
         /// The executable that has a command line's first command: the
-        /// simulation and fuzzing commands exist only in the developers'
-        /// binary; every other run tests what ships.
+        /// simulation and fuzzing commands, and simulated trees
+        /// (`--layout`), exist only in the developers' binary; every other
+        /// run tests what ships.
         public static func running(_ arguments: [String]) -> Executable {
-            ["scenario", "fuzz"].contains(arguments.first ?? "") ? .developer : .production
+            ["scenario", "fuzz"].contains(arguments.first ?? "")
+                || arguments.contains { $0 == "--layout" || $0.hasPrefix("--layout=") } ? .developer : .production
         }
     }
 
