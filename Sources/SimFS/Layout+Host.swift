@@ -49,6 +49,7 @@ extension SimulatedHost {
         case .subvol:
             if let source = entry.snapshotOf {
                 try addSnapshot(of: layout.absolutePath(source), at: path, readOnly: entry.readOnly)
+                try checkPathLengths(below: path)
                 try setAttributes(path, owner: entry.owner, group: entry.group, permissions: entry.mode)
             } else {
                 try addSubvolume(
@@ -73,6 +74,20 @@ extension SimulatedHost {
             try addSpecial(path)
         case .mount:
             try addMount(path)
+        }
+    }
+
+    /// A snapshot copies its source's directories: placed deeper than they
+    /// go (inside its own source, say), it would hold paths longer than a
+    /// layout may write (PATH_MAX), so the tree could not be captured and
+    /// loaded back. Refused like a path written too long.
+    private func checkPathLengths(below path: String) throws(SetupError) {
+        guard let longest = layout(root: path).entries.map(\.path.utf8.count).max() else { return }
+        let length = path.utf8.count + 1 + longest
+        if length > Layout.maximumPathBytes {
+            throw SetupError(
+                path: path,
+                reason: "the snapshot would hold a path \(length) bytes long (at most \(Layout.maximumPathBytes))")
         }
     }
 

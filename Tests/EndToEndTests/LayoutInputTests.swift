@@ -30,6 +30,7 @@ struct LayoutInputTests {
     static let long256 = String(repeating: "a", count: 256)
     static let target4096 = String(repeating: "t", count: 4096)
     static let deepPath = Array(repeating: "d", count: 2100).joined(separator: "/")
+    static let halfPath = Array(repeating: "d", count: 1040).joined(separator: "/")
 
     static let cases: [Case] = [
         Case("a bare flag given a value", "subvol v/m/m-1 ro=yes\n", "flag 'ro' takes no value"),
@@ -78,6 +79,10 @@ struct LayoutInputTests {
         Case(
             "two default subvolumes on one filesystem", "subvol v/m/a default\nsubvol v/m/b default\n", line: 2,
             "already its default"),
+        Case(
+            "a snapshot inside its source holding a path past 4095 bytes (found by fuzzing)",
+            "subvol v/s\ndir v/s/\(halfPath)\nsubvol v/s/\(halfPath)/snap snapshot-of=v/s\n", line: 3,
+            "the snapshot would hold a path 4189 bytes long (at most 4095)"),
         Case("a subvolume off btrfs", "tmpfs /var/x\nsubvol /var/x/s\n", line: 2, "not on a btrfs filesystem"),
         Case("an entry below a file", "file v/f\ndir v/f/d\n", line: 2, "f is not a directory"),
         Case("a volume given twice", "volume v\nvolume v\n", line: 2, "/build/machines/v: already a mount point"),

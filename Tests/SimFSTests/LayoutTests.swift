@@ -74,6 +74,28 @@ struct LayoutTests {
         #expect(throws: error) { try Layout.parse(text) }
     }
 
+    /// Found by fuzzing: a snapshot copies its source's directories, so
+    /// one placed deep inside its own source held paths past PATH_MAX,
+    /// and the tree captured from the host did not load back.
+    @Test("a snapshot that would hold a path longer than a layout may write is refused")
+    func snapshotPathLength() throws {
+        let half = Array(repeating: "d", count: 1040).joined(separator: "/")
+        let layout = try Layout.parse("subvol v/s\ndir v/s/\(half)\nsubvol v/s/\(half)/snap snapshot-of=v/s")
+        let snapshot = "/build/machines/v/s/\(half)/snap"
+        #expect(
+            throws: SetupError(
+                path: snapshot, reason: "the snapshot would hold a path 4189 bytes long (at most 4095)", line: 3)
+        ) {
+            try SimulatedHost(layout: layout)
+        }
+        // Shallower, it fits: the tree captures and loads back.
+        let shallow = Array(repeating: "d", count: 900).joined(separator: "/")
+        let host = try SimulatedHost(
+            layout: Layout.parse("subvol v/s\ndir v/s/\(shallow)\nsubvol v/s/\(shallow)/snap snapshot-of=v/s"))
+        let captured = host.layout()
+        #expect(try SimulatedHost(layout: Layout.parse(captured.text)).layout() == captured)
+    }
+
     @Test("a layout naming the same entry twice fails to load")
     func duplicates() throws {
         let layout = try Layout.parse("subvol v/m/m-1\nsubvol v/m/m-1")
