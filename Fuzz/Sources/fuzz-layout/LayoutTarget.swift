@@ -1,5 +1,6 @@
 import FuzzSupport
 import MachineLayout
+import SimFS
 
 /// The layout format, as `cleanup --layout FILE` reads it: the text is
 /// parsed (`Layout.parse`), then loaded into a simulated host.
