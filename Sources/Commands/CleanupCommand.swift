@@ -38,16 +38,9 @@ public struct CleanupCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(
-        name: .long,
-        help: ArgumentHelp("The machines root (default: /build/machines, or the layout's root).", valueName: "dir"))
-    var root: String?
-
-    @Option(
-        name: .long,
-        help: ArgumentHelp(
-            "Run on a simulated tree loaded from a layout file (buildos-clean-dev only).", valueName: "file"))
-    var layout: String?
+    @OptionGroup var tree: TreeOptions
+    var root: String? { tree.root }
+    var layout: String? { tree.layout }
 
     @Option(
         name: .customLong("toolchain"),
@@ -123,10 +116,6 @@ extension CleanupCommand {
 
     public func validate() throws {
         if dryRun, showPlan { throw ValidationError("--dry-run already prints the plan; drop --show-plan") }
-        if let root {
-            guard root.hasPrefix("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
-            if let problem = Layout.pathProblem(root) { throw ValidationError("--root '\(root)': \(problem)") }
-        }
         if let notify, notify.allSatisfy(\.isWhitespace) { throw ValidationError("--notify needs a command") }
         if let notifyTimeout {
             guard notify != nil else { throw ValidationError("--notify-timeout needs --notify") }

@@ -42,8 +42,9 @@ enum MachineExitStatus {
         """
 }
 
-/// Options every machine command takes.
-struct MachineOptions: ParsableArguments {
+/// Where a command runs: the machines root, real or simulated (`cleanup`
+/// and the machine commands take these alike).
+struct TreeOptions: ParsableArguments {
     @Option(
         name: .long,
         help: ArgumentHelp("The machines root (default: /build/machines, or the layout's root).", valueName: "dir"))
@@ -55,6 +56,17 @@ struct MachineOptions: ParsableArguments {
             "Run on a simulated tree loaded from a layout file (buildos-clean-dev only).", valueName: "file"))
     var layout: String?
 
+    func validate() throws {
+        try CommandSupport.validate(root: root)
+    }
+}
+
+/// Options every machine command takes.
+struct MachineOptions: ParsableArguments {
+    @OptionGroup var tree: TreeOptions
+    var root: String? { tree.root }
+    var layout: String? { tree.layout }
+
     @Flag(name: .customLong("print-layout"), help: "With --layout: print the tree afterwards, as a layout.")
     var printLayout = false
 
@@ -65,7 +77,6 @@ struct MachineOptions: ParsableArguments {
     var verbose = false
 
     func validate() throws {
-        try CommandSupport.validate(root: root)
         if printLayout, layout == nil { throw ValidationError("--print-layout needs --layout") }
     }
 }
