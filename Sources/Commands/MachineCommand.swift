@@ -159,6 +159,18 @@ struct StreamOptions: ParsableArguments {
         _ = try OwnerSpecification(owner)
     }
 
+    /// What `add` and `upgrade` check before anything else: the machine,
+    /// the owner, btrfs-progs (for a real receive), and the stream's
+    /// header (for a simulated tree, the whole stream).
+    func prepare(_ machine: String, options: MachineOptions, change: ChangeOptions) throws
+        -> (MachineAddress, Ownership, SendStream)
+    {
+        let address = try MachineRun.address(machine)
+        let owner = try ownership()
+        if options.layout == nil, !change.dryRun { try requireBtrfsProgs() }
+        return (address, owner, try open(whole: options.layout != nil))
+    }
+
     /// The owner as ids, or exit 64.
     func ownership() throws -> Ownership {
         do {
@@ -255,10 +267,7 @@ struct MachineAddCommand: AsyncParsableCommand {
     @OptionGroup var options: MachineOptions
 
     func run() async throws {
-        let address = try MachineRun.address(machine)
-        let owner = try stream.ownership()
-        if options.layout == nil, !change.dryRun { try requireBtrfsProgs() }
-        let input = try stream.open(whole: options.layout != nil)
+        let (address, owner, input) = try stream.prepare(machine, options: options, change: change)
         try await MachineRun(options: options, change: change).run { administration in
             await administration.add(address, stream: input, owner: owner, dryRun: change.dryRun)
         }
@@ -290,10 +299,7 @@ struct MachineUpgradeCommand: AsyncParsableCommand {
     @OptionGroup var options: MachineOptions
 
     func run() async throws {
-        let address = try MachineRun.address(machine)
-        let owner = try stream.ownership()
-        if options.layout == nil, !change.dryRun { try requireBtrfsProgs() }
-        let input = try stream.open(whole: options.layout != nil)
+        let (address, owner, input) = try stream.prepare(machine, options: options, change: change)
         try await MachineRun(options: options, change: change).run { administration in
             await administration.upgrade(
                 address, stream: input, owner: owner, removeOld: removeOld, dryRun: change.dryRun)

@@ -3,6 +3,7 @@ import FSProtocol
 import MachineLayout
 import SimFS
 import Testing
+import TestSupport
 
 /// A host holding a layout written in the test.
 func makeHost(_ layout: String) throws -> SimulatedHost {
@@ -29,3 +30,15 @@ func names(_ host: SimulatedHost, _ path: String) -> [String]? {
 }
 
 let machine = "/build/machines/default/m"
+
+/// Runs the cleanup as root with the calls `decide` picks failed with the
+/// error it answers (a `FailingGate` on the cleaner's process only).
+func cleanup(
+    _ host: SimulatedHost, mode: CleanupMode = .boot, failing decide: @escaping FailingGate.Decide
+) async -> Report {
+    let cleaner = host.spawn()
+    host.install(gate: FailingGate(watching: cleaner.processID, decide))
+    defer { host.install(gate: nil) }
+    return await CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]), mode: mode)
+        .run().report
+}

@@ -145,18 +145,11 @@ struct MessageTableTests {
 
     @Test("the message, its line and the exit status", arguments: cases)
     func message(_ test: Case) async throws {
-        let host = try makeHost(test.layout)
-        let cleaner = host.spawn()
-        if let (operation, subject, kind) = test.failing {
-            host.install(
-                gate: FailingGate(watching: cleaner.processID) { call, _ in
-                    call.operation == operation && (subject.isEmpty || call.subject.contains(subject)) ? kind : nil
-                })
+        let failing = test.failing
+        let report = await cleanup(try makeHost(test.layout), mode: test.mode) { call, _ in
+            guard let (operation, subject, kind) = failing else { return nil }
+            return call.operation == operation && (subject.isEmpty || call.subject.contains(subject)) ? kind : nil
         }
-        let report = await CleanupRun(
-            fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]), mode: test.mode
-        ).run().report
-        host.install(gate: nil)
         #expect(lines(report).contains(test.line), "lines: \(lines(report))")
         #expect(report.exitStatus == test.exitStatus)
     }

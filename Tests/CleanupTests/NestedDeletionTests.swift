@@ -78,14 +78,9 @@ struct NestedDeletionTests {
             subvol default/m/m-default-1-1/a
             subvol default/m/m-default-1-1/b
             """)
-        let cleaner = host.spawn()
-        let gate = FailingGate(watching: cleaner.processID) { call, _ in
+        let report = await cleanup(host) { call, _ in
             call.operation == .deleteSubvolumeByID && call.subject.contains("m-default-1-1/b ") ? .busy : nil
         }
-        host.install(gate: gate)
-        let report = await CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
-            .run().report
-        host.install(gate: nil)
         #expect(
             lines(report) == [
                 "\(machine)/m-default-1-1/a: info: deleted nested subvolume",
@@ -110,11 +105,7 @@ struct NestedDeletionTests {
             subvol default/m/m-default-1-1 ro
             subvol default/m/m-default-1-1/inner
             """)
-        let cleaner = host.spawn()
-        host.install(gate: FailingGate(watching: cleaner.processID) { call, _ in call.operation == .setReadOnly ? .ioError : nil })
-        let report = await CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
-            .run().report
-        host.install(gate: nil)
+        let report = await cleanup(host) { call, _ in call.operation == .setReadOnly ? .ioError : nil }
         #expect(
             lines(report) == [
                 "\(machine)/m-default-1-1: error: unable to change subvolume property: "
@@ -138,15 +129,9 @@ struct NestedDeletionTests {
             ])
         // Root only meets EROFS when something else refuses: here an
         // injected one.
-        let host = try makeHost(layout)
-        let cleaner = host.spawn()
-        host.install(
-            gate: FailingGate(watching: cleaner.processID) { call, _ in
-                call.operation == .deleteSubvolumeByID ? .readOnly : nil
-            })
-        let privileged = await CleanupRun(
-            fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default])
-        ).run().report
+        let privileged = await cleanup(try makeHost(layout)) { call, _ in
+            call.operation == .deleteSubvolumeByID ? .readOnly : nil
+        }
         #expect(
             lines(privileged) == ["\(machine)/m-default-1-1: error: unable to delete subvolume: read-only subvolume (EROFS)"])
     }

@@ -77,3 +77,28 @@ enum InputTest {
         return root
     }
 }
+
+/// One malformed input of a table: its name, its bytes, the line the
+/// message must name, and what the message must say.
+struct InputCase: Sendable, CustomTestStringConvertible {
+    var name: String
+    var bytes: [UInt8]
+    var line: Int
+    var message: String
+    var testDescription: String { name }
+
+    init(_ name: String, _ text: String, line: Int = 1, _ message: String) {
+        self.init(name, Array(text.utf8), line: line, message)
+    }
+
+    init(_ name: String, bytes: [UInt8], line: Int = 1, _ message: String) {
+        self.init(name, bytes, line: line, message)
+    }
+
+    init(_ name: String, _ bytes: [UInt8], line: Int = 1, _ message: String) {
+        self.name = name
+        self.bytes = bytes
+        self.line = line
+        self.message = message
+    }
+}

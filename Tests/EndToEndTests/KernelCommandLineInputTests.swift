@@ -7,27 +7,7 @@ import TestSupport
 /// is left as it was.
 @Suite("kernel command lines as input")
 struct KernelCommandLineInputTests {
-    struct Case: Sendable, CustomTestStringConvertible {
-        var name: String
-        var bytes: [UInt8]
-        var line: Int
-        var message: String
-        var testDescription: String { name }
-
-        init(_ name: String, _ text: String, line: Int = 1, _ message: String) {
-            self.name = name
-            bytes = Array(text.utf8)
-            self.line = line
-            self.message = message
-        }
-
-        init(_ name: String, bytes: [UInt8], line: Int = 1, _ message: String) {
-            self.name = name
-            self.bytes = bytes
-            self.line = line
-            self.message = message
-        }
-    }
+    typealias Case = InputCase
 
     static let cases: [Case] = [
         Case(

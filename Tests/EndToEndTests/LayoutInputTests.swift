@@ -7,24 +7,7 @@ import TestSupport
 /// a hang.
 @Suite("layout files as input")
 struct LayoutInputTests {
-    struct Case: Sendable, CustomTestStringConvertible {
-        var name: String
-        var bytes: [UInt8]
-        var line: Int
-        var message: String
-        var testDescription: String { name }
-
-        init(_ name: String, _ text: String, line: Int = 1, _ message: String) {
-            self.init(name, Array(text.utf8), line: line, message)
-        }
-
-        init(_ name: String, _ bytes: [UInt8], line: Int = 1, _ message: String) {
-            self.name = name
-            self.bytes = bytes
-            self.line = line
-            self.message = message
-        }
-    }
+    typealias Case = InputCase
 
     static let long255 = String(repeating: "a", count: 255)
     static let long256 = String(repeating: "a", count: 256)
