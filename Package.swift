@@ -18,7 +18,7 @@ let package = Package(
         .executable(name: "buildos-clean-dev", targets: ["buildos-clean-dev"]),
         // For the benchmarks package under Benchmarks/.
         .library(
-            name: "BuildOSCleanCore", targets: ["FSProtocol", "MachineLayout", "SimFS", "Cleanup", "BuildFarm", "Simulation"]),
+            name: "BuildOSCleanCore", targets: ["FSProtocol", "MachineLayout", "SimFS", "Cleanup", "BuildFarm", "Simulation", "Fuzzing"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -46,6 +46,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // The layout fuzzer: worlds from seeds, oracles, shrinking (simulation only).
+        .target(
+            name: "Fuzzing", dependencies: ["FSProtocol", "MachineLayout", "SimFS", "RealFS", "Cleanup", "Simulation"],
+            swiftSettings: strict),
         // The command definitions both executables share.
         .target(
             name: "Commands",
@@ -62,7 +66,7 @@ let package = Package(
         .executableTarget(
             name: "buildos-clean-dev",
             dependencies: [
-                "Commands", "Simulation", "SimFS", "MachineLayout",
+                "Commands", "Simulation", "Fuzzing", "SimFS", "MachineLayout",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),
@@ -87,6 +91,10 @@ let package = Package(
         .testTarget(
             name: "SimulationTests",
             dependencies: ["Simulation", "MachineLayout", "SimFS", "Cleanup", "FSProtocol", "TestSupport"],
+            swiftSettings: strict),
+        .testTarget(
+            name: "FuzzingTests",
+            dependencies: ["Fuzzing", "Simulation", "MachineLayout", "SimFS", "RealFS", "Cleanup", "FSProtocol", "TestSupport"],
             swiftSettings: strict),
         .testTarget(
             name: "CleanupTests", dependencies: ["Cleanup", "MachineLayout", "SimFS", "FSProtocol", "TestSupport"],

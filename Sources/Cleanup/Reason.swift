@@ -93,6 +93,18 @@ public enum Reason: Hashable, Sendable {
         }
     }
 
+    /// Every code a reason can have, in the order of `code`, for coverage
+    /// counts (`ReasonTests` checks that each is some reason's code).
+    public static let allCodes = [
+        "volume", "machine", "current-link", "current-target", "revision", "configured-toolchain",
+        "kept-for-link-error", "in-unrecognised-layout", "received-image", "stale-temporary-link",
+        "incomplete-revision", "received-image-without-revision", "unconfigured-toolchain", "stale-working-snapshot",
+        "machine-without-link", "stale-lock-file", "emptied-machine-directory", "invalid-volume", "invalid-machine",
+        "unreadable-volume", "unreadable-machine", "unknown-entry", "not-subvolume", "other-symlink",
+        "undecodable-name", "dangling-link", "link-outside-machine", "link-target-not-subvolume", "link-not-symlink",
+        "unreadable-link", "machine-keeps-entries", "layout-not-recognised",
+    ]
+
     /// The reason in words, for the plan listing.
     public var text: String {
         switch self {

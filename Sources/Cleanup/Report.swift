@@ -27,6 +27,29 @@ public enum Outcome: Hashable, Sendable {
     case locked(Toolchain?)
 }
 
+extension Outcome {
+    /// A stable code for scripts (the `outcome` of the JSON report).
+    public var code: String {
+        switch self {
+        case .planned: "planned"
+        case .kept: "kept"
+        case .reported: "reported"
+        case .deleted: "deleted"
+        case .removed: "removed"
+        case .vanished: "vanished"
+        case .changed: "changed"
+        case .failed: "failed"
+        case .refused: "refused"
+        case .locked: "locked"
+        }
+    }
+
+    /// Every code an outcome can have, for coverage counts.
+    public static let allCodes = [
+        "planned", "kept", "reported", "deleted", "removed", "vanished", "changed", "failed", "refused", "locked",
+    ]
+}
+
 /// A plan item with its outcome.
 public struct Decision: Hashable, Sendable {
     public var item: PlanItem

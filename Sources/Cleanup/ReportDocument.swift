@@ -72,25 +72,18 @@ public struct ReportDocument: Codable, Hashable, Sendable {
                 path: item.path.rendered(root: report.root), volume: item.path.volume.rawValue,
                 machine: item.path.machine?.rawValue, entry: item.path.entry?.rawValue, kind: item.kind,
                 action: item.action, reason: item.reason.code, reasonText: item.reason.text, outcome: "")
+            document.outcome = decision.outcome.code
             switch decision.outcome {
-            case .planned: document.outcome = "planned"
-            case .kept: document.outcome = "kept"
-            case .reported: document.outcome = "reported"
             case .deleted(let nested):
-                document.outcome = "deleted"
                 if !nested.isEmpty { document.nested = nested }
-            case .removed: document.outcome = "removed"
-            case .vanished: document.outcome = "vanished"
-            case .changed: document.outcome = "changed"
             case .failed(let error):
-                document.outcome = "failed"
                 document.error = ErrorDocument(errno: error.kind.errno, symbol: error.kind.symbol, message: error.description)
             case .refused(let mountPoints):
-                document.outcome = "refused"
                 document.mountPoints = mountPoints
             case .locked(let toolchain):
-                document.outcome = "locked"
                 document.lockedBy = toolchain?.rawValue ?? "*"
+            case .planned, .kept, .reported, .removed, .vanished, .changed:
+                break
             }
             return document
         }

@@ -70,6 +70,9 @@ public struct ScenarioResult: Hashable, Sendable {
     public var seconds = 0.0
     /// The invariants the scenario expects some schedule to break.
     public var expectedViolations: [Int] = []
+    /// The reports of the cleanups that finished, schedule by schedule
+    /// (the fuzzer counts their branches).
+    public var cleanupReports: [Report] = []
 
     /// Whether the scenario came out as its file expects: exactly the
     /// expected violations, no problem.
@@ -199,6 +202,7 @@ struct Exploration {
     mutating func evaluate(_ outcome: RunResult, seed: UInt64?) throws {
         result.schedules += 1
         result.steps += outcome.steps
+        result.cleanupReports += outcome.cleanupReports
         var violations = outcome.violations
         let end = Exploration.projection(outcome.endLayout)
         if violations.isEmpty, compiled.scenario.expect.converges == true, outcome.faulted, let reference, end != reference {

@@ -43,9 +43,10 @@ enum RunEvent: Hashable, Sendable {
     /// A boot cleanup finished: the paths it reported, whether agents ran
     /// meanwhile, the machines root after it.
     case bootCleanupFinished(reported: Set<String>, agentsRunning: Bool, root: Layout)
-    /// The run is over: the machines root, and the read-only property of
-    /// the subvolumes a cleanup changed, where they still are.
-    case end(root: Layout, readOnlyNow: [SubvolumeKey: Bool])
+    /// The run is over: the machines root, the read-only property of the
+    /// subvolumes a cleanup changed, where they still are, and the paths
+    /// the last cleanup reported.
+    case end(root: Layout, readOnlyNow: [SubvolumeKey: Bool], reported: Set<String>)
 }
 
 /// What a call changed, with what the checks need to know of the tree at
@@ -131,7 +132,7 @@ struct InvariantChecker {
             for effect in effects { check(effect, by: pid, in: operation, violate) }
         case .bootCleanupFinished(let reported, let agentsRunning, let layout):
             if !agentsRunning { checkAfterBootCleanup(layout, reported: reported, violate) }
-        case .end(let layout, let readOnlyNow):
+        case .end(let layout, let readOnlyNow, let reported):
             for (key, flipped) in flippedByCleanup.sorted(by: { $0.value.path < $1.value.path }) {
                 // A cleanup may clear the flag of a subvolume it deletes,
                 // and sets it again when that delete fails: what stays must
@@ -140,7 +141,7 @@ struct InvariantChecker {
                     violate(5, "the cleanup changed the read-only property of \(flipped.path), which it kept")
                 }
             }
-            checkDeletedMachinesGone(layout, violate)
+            checkDeletedMachinesGone(layout, reported: reported, violate)
         }
     }
 
@@ -203,7 +204,8 @@ struct InvariantChecker {
     /// Invariant 6, when a boot cleanup finishes with no agent running:
     /// each machine directory holds only its link and target, revisions,
     /// their received images, bootstrapped machines of configured
-    /// toolchains, and entries the cleanup reported.
+    /// toolchains, and entries the cleanup reported (or whose volume,
+    /// machine directory or current link it reported).
     private func checkAfterBootCleanup(_ layout: Layout, reported: Set<String>, _ violate: (Int, String) -> Void) {
         var links: [String: String] = [:]
         var paths: Set<String> = []
@@ -216,6 +218,15 @@ struct InvariantChecker {
             guard parts.count == 3, let machine = EntryName(parts[1]), let name = EntryName(parts[2]) else { continue }
             let absolute = root + "/" + entry.path
             if reported.contains(absolute) { continue }
+            // A volume or machine directory reported as a whole (not a
+            // machine's, a layout not recognised), or a machine whose link
+            // is in error, keeps what it holds.
+            let machinePath = root + "/" + parts[0] + "/" + parts[1]
+            if reported.contains(root + "/" + parts[0]) || reported.contains(machinePath)
+                || reported.contains(machinePath + "/" + parts[1])
+            {
+                continue
+            }
             let linkTarget = links[parts[0] + "/" + parts[1] + "/" + parts[1]]
             let allowed: Bool
             switch MachineEntryName(classifying: name, machine: machine) {
@@ -235,15 +246,21 @@ struct InvariantChecker {
     }
 
     /// Invariant 7 at the end: a machine directory without its link (being
-    /// deleted) must be gone.
-    private func checkDeletedMachinesGone(_ layout: Layout, _ violate: (Int, String) -> Void) {
+    /// deleted) must be gone, unless the last cleanup reported it, its
+    /// volume or its link (a directory it does not recognise, or one whose
+    /// link is in error, is kept on purpose).
+    private func checkDeletedMachinesGone(_ layout: Layout, reported: Set<String>, _ violate: (Int, String) -> Void) {
         let links = Set(layout.entries.filter { $0.kind == .link }.map(\.path))
         for entry in layout.entries where entry.kind == .dir || entry.kind == .subvol {
             let parts = entry.path.split(separator: "/")
             guard parts.count == 2, MachineNaming.isMachineName(EntryName(String(parts[1])) ?? ".") else { continue }
-            if !links.contains(entry.path + "/" + parts[1]) {
-                violate(7, "\(root)/\(entry.path) has no current link at the end: a deleted machine stays")
+            let path = root + "/" + entry.path
+            if links.contains(entry.path + "/" + parts[1]) || reported.contains(path)
+                || reported.contains(root + "/" + parts[0]) || reported.contains(path + "/" + parts[1])
+            {
+                continue
             }
+            violate(7, "\(path) has no current link at the end: a deleted machine stays")
         }
     }
 }

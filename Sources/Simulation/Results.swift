@@ -132,14 +132,20 @@ extension CompiledScenario {
         expect.violation = found.violation.invariant == 0 ? nil : found.violation.invariant
         if expect.violation == nil { expect.invariants = "hold" }
         replay.expect = expect
-        let header = """
-            # Replay of a violation found by buildos-clean-dev scenario run:
-            # \(found.violation)
-            # Run it with: buildos-clean-dev scenario run THIS-FILE
+        return replay.fileText(comments: [
+            "Replay of a violation found by buildos-clean-dev scenario run:", "\(found.violation)",
+            "Run it with: buildos-clean-dev scenario run THIS-FILE",
+        ])
+    }
+}
 
-            """
+extension Scenario {
+    /// The scenario as a file `scenario run` reads, after comment lines.
+    public func fileText(comments: [String]) -> String {
+        let header = comments.flatMap { $0.split(separator: "\n", omittingEmptySubsequences: false) }
+            .map { "# " + $0 + "\n" }.joined() + "\n"
         let encoder = YAMLEncoder()
         encoder.options.newLineScalarStyle = .literal
-        return header + ((try? encoder.encode(replay)) ?? "")
+        return header + ((try? encoder.encode(self)) ?? "")
     }
 }

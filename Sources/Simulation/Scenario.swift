@@ -42,6 +42,19 @@ public struct Scenario: Codable, Hashable, Sendable {
     }
 }
 
+extension Scenario {
+    /// A scenario written in code (the fuzzer's saved cases); the other
+    /// settings are nil until set.
+    public init(name: String, description: String, layout: String, toolchains: [String], actors: [ActorSpec]) {
+        self.name = name
+        self.description = description
+        self.layout = layout
+        self.toolchains = toolchains
+        self.actors = actors
+        expect = Expectation()
+    }
+}
+
 public enum StrategyName: String, Codable, Hashable, Sendable, CaseIterable {
     case random, pct, exhaustive, replay
 }

@@ -18,6 +18,8 @@ struct RunResult: Sendable {
     var faulted: Bool
     /// A replayed schedule that stopped fitting the run.
     var diverged: Bool
+    /// The reports of the cleanups that finished, in actor order.
+    var cleanupReports: [Report] = []
 
     func traceText(upTo step: Int = .max) -> String {
         trace.filter { $0.step <= step }.map { $0.line(actors: actorNames) }.joined(separator: "\n")
@@ -120,7 +122,7 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
         return RunResult(
             violations: violations, steps: step, choices: choices, trace: runTrace.entries,
             actorNames: actors.slots.map(\.spec.name), endLayout: host.layout(root: compiled.root), faulted: faulted,
-            diverged: diverged)
+            diverged: diverged, cleanupReports: actors.slots.compactMap(\.report))
     }
 
     /// Asks the strategy for the next step among the runnable actors and

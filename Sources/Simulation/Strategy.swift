@@ -170,12 +170,12 @@ struct ExplorationFrame {
 }
 
 /// SplitMix64, seeded: the same seed draws the same numbers everywhere.
-struct SeededRandom {
+public struct SeededRandom: Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -183,16 +183,16 @@ struct SeededRandom {
         return z ^ (z >> 31)
     }
 
-    mutating func next(below bound: Int) -> Int {
+    public mutating func next(below bound: Int) -> Int {
         Int(next() % UInt64(max(1, bound)))
     }
 
-    mutating func nextDouble() -> Double {
+    public mutating func nextDouble() -> Double {
         Double(next() >> 11) / Double(1 << 53)
     }
 
     /// The seed of run number `index` of a series started from `seed`.
-    static func derive(_ seed: UInt64, _ index: Int) -> UInt64 {
+    public static func derive(_ seed: UInt64, _ index: Int) -> UInt64 {
         var random = SeededRandom(seed: seed ^ (UInt64(index) &* 0xD6E8_FEB8_6659_FD93))
         return random.next()
     }

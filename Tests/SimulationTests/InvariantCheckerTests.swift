@@ -92,10 +92,10 @@ struct InvariantCheckerTests {
     func readOnlyKept() {
         let started = RunEvent.started(pid: 101, role: .cleanup, name: "cleanup")
         let cleared = Self.call(101, .setReadOnly, [.setReadOnly(Self.key, path: Self.working, readOnly: false)])
-        #expect(Self.check([started, cleared, .end(root: Layout(), readOnlyNow: [Self.key: false])]) == [5])
-        #expect(Self.check([started, cleared, .end(root: Layout(), readOnlyNow: [Self.key: true])]) == [])
+        #expect(Self.check([started, cleared, .end(root: Layout(), readOnlyNow: [Self.key: false], reported: [])]) == [5])
+        #expect(Self.check([started, cleared, .end(root: Layout(), readOnlyNow: [Self.key: true], reported: [])]) == [])
         // Deleted meanwhile: nothing stays.
-        #expect(Self.check([started, cleared, .end(root: Layout(), readOnlyNow: [:])]) == [])
+        #expect(Self.check([started, cleared, .end(root: Layout(), readOnlyNow: [:], reported: [])]) == [])
     }
 
     @Test("after a boot cleanup with no agent, only recognised entries stay unreported (6); a linkless machine at the end breaks 7")
@@ -118,7 +118,32 @@ struct InvariantCheckerTests {
                     reported: ["/build/machines/default/m/m-default-9-9", "/build/machines/default/gone/gone-1"],
                     agentsRunning: false, root: layout)
             ]) == [])
-        #expect(Self.check([.end(root: layout, readOnlyNow: [:])]) == [7])
+        #expect(Self.check([.end(root: layout, readOnlyNow: [:], reported: [])]) == [7])
+        // What the last cleanup reported is kept on purpose: the directory,
+        // its volume, its link (in error).
+        for reported in ["/build/machines/default/gone", "/build/machines/default", "/build/machines/default/gone/gone"] {
+            #expect(Self.check([.end(root: layout, readOnlyNow: [:], reported: [reported])]) == [])
+        }
+        #expect(Self.check([.end(root: layout, readOnlyNow: [:], reported: ["/build/machines/default/m"])]) == [7])
+    }
+
+    @Test("a volume or machine directory reported whole keeps its entries (6)")
+    func reportedContainers() throws {
+        let layout = try Layout.parse(
+            """
+            dir    .snapshots/m
+            subvol .snapshots/m/m-default-1-1
+            dir    default/n
+            subvol default/n/n-old
+            dir    default/o
+            link   default/o/o -> o-1/
+            subvol default/o/o-old
+            """)
+        #expect(Self.check([.bootCleanupFinished(reported: [], agentsRunning: false, root: layout)]) == [6, 6, 6])
+        let reported: Set<String> = [
+            "/build/machines/.snapshots", "/build/machines/default/n", "/build/machines/default/o/o",
+        ]
+        #expect(Self.check([.bootCleanupFinished(reported: reported, agentsRunning: false, root: layout)]) == [])
     }
 
     @Test("a double close that was not injected breaks 0")

@@ -1,0 +1,95 @@
+import Cleanup
+import FSProtocol
+import MachineLayout
+import SimFS
+import Simulation
+
+/// The oracles a case is judged by.
+public enum FuzzOracle: String, Hashable, Sendable, CaseIterable, Comparable, Codable {
+    /// Every input gets a plan or a clear error; nothing traps.
+    case noCrash = "no-crash"
+    /// The invariants of SPEC §6 (the simulation's checker), and nothing
+    /// outside the root touched.
+    case invariants
+    /// The end state and lines agree with `RulesModel`.
+    case rules
+    /// The dry run touches nothing, and its plan is what the apply does.
+    case dryRun = "dry-run"
+    /// A second run changes nothing.
+    case secondRun = "second-run"
+
+    public static func < (lhs: FuzzOracle, rhs: FuzzOracle) -> Bool { lhs.rawValue < rhs.rawValue }
+}
+
+/// One oracle's complaint about a case.
+public struct OracleFailure: Hashable, Sendable, CustomStringConvertible {
+    public var oracle: FuzzOracle
+    public var message: String
+
+    public init(_ oracle: FuzzOracle, _ message: String) {
+        self.oracle = oracle
+        self.message = message
+    }
+
+    public var description: String { "\(oracle.rawValue): \(message)" }
+}
+
+/// What a case came to.
+public struct CaseOutcome: Sendable {
+    public var failures: [OracleFailure] = []
+    public var coverage = BranchCoverage()
+
+    public var oracles: Set<FuzzOracle> { Set(failures.map(\.oracle)) }
+}
+
+/// Runs one world and judges it.
+///
+/// A world without actors runs on a quiet host: the dry run, then the
+/// cleanup (with the world's faults and held locks), then a second run,
+/// all straight on one `SimulatedHost` with the invariant checker watching;
+/// the rules model, the dry run and the second run are compared with what
+/// happened. A world with actors runs as a scenario under the scheduler
+/// (one random schedule), judged by the invariants.
+public struct CaseRunner: Sendable {
+    /// Applied to each plan before it is carried out: how tests plant a
+    /// bug in the keep rules to see the oracles catch it. Nil in real runs.
+    public var planTransform: (@Sendable (Plan) -> Plan)?
+
+    public init(planTransform: (@Sendable (Plan) -> Plan)? = nil) {
+        self.planTransform = planTransform
+    }
+
+    public func run(_ world: FuzzWorld) async -> CaseOutcome {
+        if world.isConcurrent { return runScenario(world) }
+        var quiet = QuietCase(world: world, planTransform: planTransform)
+        return await quiet.run()
+    }
+
+    /// A world with actors, under the scheduler.
+    func runScenario(_ world: FuzzWorld) -> CaseOutcome {
+        var outcome = CaseOutcome()
+        let scenario = world.scenario(oracle: nil, message: nil)
+        let compiled: CompiledScenario
+        do {
+            compiled = try CompiledScenario(scenario)
+        } catch {
+            if case .failure = world.toolchainSet {
+                outcome.coverage.hit("configuration:refused")
+                return outcome
+            }
+            outcome.failures.append(OracleFailure(.noCrash, "the generated scenario is refused: \(error)"))
+            return outcome
+        }
+        do {
+            let options = ExplorationOptions(strategy: .random, seed: world.seed, schedules: 1)
+            let result = try Explorer(compiled, options: options).run()
+            for found in result.violations {
+                outcome.failures.append(OracleFailure(.invariants, "\(found.violation)"))
+            }
+            for report in result.cleanupReports { outcome.coverage.record(report) }
+        } catch {
+            outcome.failures.append(OracleFailure(.noCrash, "the scenario cannot run: \(error)"))
+        }
+        return outcome
+    }
+}

@@ -1,0 +1,80 @@
+import Cleanup
+import FSProtocol
+import MachineLayout
+import Simulation
+
+/// A world as a scenario: what runs a world with actors under the
+/// scheduler, and what a shrunk failing case is saved as, for
+/// `scenario run` to replay.
+extension FuzzWorld {
+    /// The scenario of this world. For a quiet world: one cleanup (with
+    /// the world's faults as injected errors), a second cleanup after it,
+    /// and, when the rules model's end state is known, that end state as
+    /// the expectation. `oracle` and `message` describe a failure.
+    public func scenario(oracle: FuzzOracle?, message: String?) -> Scenario {
+        var cleanup = ActorSpec(name: "cleanup", kind: .cleanup)
+        cleanup.mode = mode
+        var actors = self.actors
+        var faults = crashes
+        var afterCrash: [ActorSpec]?
+        if isConcurrent {
+            cleanup.mode = .live
+            cleanup.start = 60
+            actors.append(cleanup)
+            if crashes.contains(where: { $0.kind == .hostCrash }) {
+                var boot = ActorSpec(name: "boot-cleanup", kind: .cleanup)
+                boot.mode = .boot
+                afterCrash = [boot]
+            }
+        } else {
+            actors.append(cleanup)
+            if !faults.isEmpty || !self.faults.isEmpty {
+                var again = ActorSpec(name: "cleanup-again", kind: .cleanup)
+                again.mode = mode
+                again.start = 1
+                actors.append(again)
+            }
+            for fault in self.faults {
+                var spec = FaultSpec(kind: .error)
+                spec.actor = "cleanup"
+                spec.operation = fault.operation.rawValue
+                spec.path = fault.path
+                spec.error = fault.error.symbol
+                spec.count = fault.count
+                faults.append(spec)
+            }
+        }
+        var expect = Expectation()
+        expect.invariants = "hold"
+        if !isConcurrent, heldLocks.isEmpty, case .success = toolchainSet {
+            let verdict = RulesModel(root: layout.root, toolchains: toolchains, live: mode == .live).verdict(
+                layout, explicitlyNone: explicitlyNone)
+            var end = Layout(root: layout.root)
+            end.rootIsBtrfs = layout.rootIsBtrfs
+            end.entries = layout.entries.filter { entry in
+                !verdict.removed.contains { entry.path == $0 || entry.path.hasPrefix($0 + "/") }
+            }
+            expect.endState = end.text
+        }
+        let featureList = features.sorted().map(\.rawValue).joined(separator: ", ")
+        var description = "Drawn by buildos-clean-dev fuzz from seed \(FuzzWorld.hex(seed))"
+        description += featureList.isEmpty ? "." : " (features: \(featureList))."
+        if let oracle { description += " Oracle \(oracle.rawValue) failed" + (message.map { ": \($0)" } ?? ".") }
+        var scenario = Scenario(
+            name: "fuzz case \(FuzzWorld.hex(seed))", description: description, layout: layout.text,
+            toolchains: toolchains, actors: actors)
+        scenario.faults = faults.isEmpty ? nil : faults
+        scenario.afterHostCrash = afterCrash
+        scenario.strategy = isConcurrent ? .random : .exhaustive
+        scenario.schedules = isConcurrent ? 20 : 1
+        scenario.seed = seed
+        scenario.expect = expect
+        return scenario
+    }
+
+    /// A seed as scripts and the command line write it.
+    public static func hex(_ seed: UInt64) -> String {
+        let digits = String(seed, radix: 16)
+        return "0x" + String(repeating: "0", count: max(0, 16 - digits.count)) + digits
+    }
+}

@@ -1,0 +1,146 @@
+import Cleanup
+import FSProtocol
+import MachineLayout
+import Simulation
+
+/// One generated case: a machines tree, the toolchain configuration, and
+/// what runs on the tree beside the cleanup. Everything in it was drawn
+/// from `seed`; the shrinker makes smaller worlds from it.
+public struct FuzzWorld: Hashable, Sendable {
+    /// The seed the world was drawn from (kept through shrinking, so a
+    /// saved case names where it came from).
+    public var seed: UInt64
+    /// The features the swarm turned on for this world.
+    public var features: Set<FuzzFeature>
+    public var layout: Layout
+    /// The toolchain names as configured, valid or not.
+    public var toolchains: [String]
+    /// Whether an empty toolchain list was stated explicitly (`--no-toolchains`).
+    public var explicitlyNone: Bool
+    public var mode: CleanupMode
+    /// Calls of the cleanup that fail with an injected error.
+    public var faults: [CallFault]
+    /// Lock files (paths below the root) another process holds while the
+    /// cleanup runs (live mode).
+    public var heldLocks: [String]
+    /// What another process changes between the cleanup's scan and its
+    /// deletions.
+    public var races: [Race]
+    /// Agents and machine commands running beside the cleanup; with any,
+    /// the world runs as a scenario under the simulation's scheduler.
+    public var actors: [ActorSpec]
+    /// Crashes of those actors or of the host.
+    public var crashes: [FaultSpec]
+
+    public init(seed: UInt64, layout: Layout) {
+        self.seed = seed
+        features = []
+        self.layout = layout
+        toolchains = ["default"]
+        explicitlyNone = false
+        mode = .boot
+        faults = []
+        heldLocks = []
+        races = []
+        actors = []
+        crashes = []
+    }
+
+    /// Whether the world runs under the scheduler (actors beside the
+    /// cleanup) rather than as one cleanup on a quiet host.
+    public var isConcurrent: Bool { !actors.isEmpty }
+
+    /// The configured set, or the error the command line would refuse it
+    /// with.
+    public var toolchainSet: Result<ToolchainSet, ConfigurationError> {
+        Result { () throws(ConfigurationError) in
+            try ToolchainSet.resolve(names: toolchains, kernelCommandLine: nil, explicitlyNone: explicitlyNone)
+        }
+    }
+
+    /// How many things the world holds: what the shrinker makes smaller.
+    public var size: Int {
+        layout.entries.count + toolchains.count + faults.count + heldLocks.count + races.count + actors.count
+            + crashes.count
+            + layout.entries.reduce(0) { $0 + $1.path.utf8.count } / 64
+    }
+}
+
+/// A call of the cleanup that fails: the `count` first calls of
+/// `operation` whose subject holds `path`.
+public struct CallFault: Hashable, Sendable {
+    public var operation: FSOperation
+    /// A part of the call's subject: an absolute path or its end.
+    public var path: String
+    public var error: FSError.Kind
+    public var count: Int
+
+    public init(operation: FSOperation, path: String, error: FSError.Kind, count: Int = 1) {
+        self.operation = operation
+        self.path = path
+        self.error = error
+        self.count = count
+    }
+}
+
+/// A change another process makes between the cleanup's scan and its
+/// deletions: an agent's snapshot appearing in the middle of a delete.
+public struct Race: Hashable, Sendable {
+    public enum Kind: String, Hashable, Sendable {
+        /// The entry goes (a build ends and deletes its snapshot).
+        case delete
+        /// The subvolume is deleted and a new one made under its name.
+        case replace
+        /// A new file appears in the directory.
+        case add
+    }
+
+    public var kind: Kind
+    /// Below the root: the entry (`delete`, `replace`) or the directory
+    /// (`add`).
+    public var path: String
+
+    public init(_ kind: Kind, _ path: String) {
+        self.kind = kind
+        self.path = path
+    }
+}
+
+/// What a world may use; the swarm turns each on or off per world, so
+/// that some worlds are dense in one feature and free of the others (a
+/// feature that is always on can hide the bugs another one triggers).
+public enum FuzzFeature: String, Hashable, Sendable, CaseIterable, Comparable {
+    case oddNames = "odd-names"
+    case unicodeNames = "unicode-names"
+    case longNames = "long-names"
+    case laterLayout = "later-layout"
+    case dotEntries = "dot-entries"
+    case symlinks
+    case plainDirectories = "plain-directories"
+    case files
+    case lockFiles = "lock-files"
+    case nestedSubvolumes = "nested-subvolumes"
+    case writable
+    case received
+    case mountPoints = "mount-points"
+    case linkProblems = "link-problems"
+    case emptyDirectories = "empty-directories"
+    case toolchainConfiguration = "toolchain-configuration"
+    case deletedMachines = "deleted-machines"
+    case temporaryLinks = "temporary-links"
+    case faults
+    case races
+    case liveMode = "live-mode"
+    case agents
+    case commands
+    case crashes
+
+    public static func < (lhs: FuzzFeature, rhs: FuzzFeature) -> Bool { lhs.rawValue < rhs.rawValue }
+
+    /// Features a tree built through the protocol on a real btrfs cannot
+    /// have (a mount needs the administrator) or that the differential
+    /// mode leaves out (faults and actors are the simulation's).
+    public static let simulationOnly: Set<FuzzFeature> = [
+        .mountPoints, .faults, .races, .liveMode, .agents, .commands, .crashes,
+    ]
+}

@@ -1,0 +1,320 @@
+import Cleanup
+import FSProtocol
+import MachineLayout
+import SimFS
+import Simulation
+
+/// A world with no actor beside the cleanup, run straight on one host and
+/// judged by every oracle.
+struct QuietCase {
+    let world: FuzzWorld
+    let planTransform: (@Sendable (Plan) -> Plan)?
+    var outcome = CaseOutcome()
+
+    init(world: FuzzWorld, planTransform: (@Sendable (Plan) -> Plan)?) {
+        self.world = world
+        self.planTransform = planTransform
+    }
+
+    var root: String { world.layout.root }
+
+    mutating func fail(_ oracle: FuzzOracle, _ message: String) {
+        outcome.failures.append(OracleFailure(oracle, message))
+    }
+
+    mutating func run() async -> CaseOutcome {
+        let toolchains: ToolchainSet
+        switch world.toolchainSet {
+        case .failure(let error):
+            outcome.coverage.hit("configuration:refused")
+            if !RulesModel.configurationRefused(world.toolchains, explicitlyNone: world.explicitlyNone) {
+                fail(.rules, "the configuration \(world.toolchains) is refused (\(error)), the rules take it")
+            }
+            return outcome
+        case .success(let set):
+            toolchains = set
+            if RulesModel.configurationRefused(world.toolchains, explicitlyNone: world.explicitlyNone) {
+                fail(.rules, "the configuration \(world.toolchains) is taken, the rules refuse it")
+                return outcome
+            }
+        }
+        let host: SimulatedHost
+        do {
+            host = try SimulatedHost(layout: world.layout)
+        } catch {
+            fail(.noCrash, "the world cannot be built: \(error)")
+            return outcome
+        }
+        // The builds holding locks (as root: the worlds' directories are
+        // root's); the rules are told the locks actually taken.
+        var holders: [SimulatedProcess] = []
+        var held: [String] = []
+        for lock in world.heldLocks {
+            let holder = host.spawn(.root)
+            guard await QuietCase.hold(lock, root: root, on: holder) else {
+                host.kill(holder)
+                continue
+            }
+            holders.append(holder)
+            held.append(lock)
+        }
+        let model = RulesModel(root: root, toolchains: world.toolchains, live: world.mode == .live, heldLocks: held)
+        let invariants = CleanupInvariants(host: host, root: root, toolchains: toolchains)
+        let outside = host.layout(root: "/srv/outside")
+        let initial = host.layout(root: root)
+        let process = host.spawn(.root)
+        host.install(observer: invariants)
+        invariants.started(process, cleanup: true)
+        let cleanup = CleanupRun(fileSystem: process, root: root, toolchains: toolchains, mode: world.mode)
+
+        // The dry run.
+        let dryPlan = await plan(cleanup)
+        let dry = dryPlan.map { Applier.dryRun($0, mode: world.mode) }
+        if host.layout(root: root) != initial { fail(.dryRun, "the dry run changed the tree") }
+
+        // The run, with the world's faults.
+        let gate = world.faults.isEmpty ? nil : FaultGate(world.faults, pid: process.processID)
+        if let gate { host.install(gate: gate) }
+        var raced: [String]?
+        let first = await apply(cleanup) {
+            // Between the scan and the deletions, unseen by the checks:
+            // another process's doing.
+            host.install(observer: nil)
+            let racer = host.spawn(.root)
+            raced = await QuietCase.race(world.races, root: root, on: racer)
+            host.kill(racer)
+            host.install(observer: invariants)
+        }
+        host.install(gate: nil)
+        let afterFirst = host.layout(root: root)
+        if let raced {
+            // What appeared after the scan is not the scan's to delete.
+            let present = Set(afterFirst.entries.map(\.path))
+            for path in raced where !present.contains(path) {
+                fail(.invariants, "the run removed \(path), which appeared after its scan")
+            }
+        }
+        let faulted = (gate?.injected ?? 0) > 0 || raced != nil
+        outcome.coverage.record(first)
+        if let dry { outcome.coverage.record(dry) }
+
+        let verdict = model.verdict(initial, explicitlyNone: world.explicitlyNone)
+        let expected = QuietCase.removing(verdict.removed, from: initial)
+        if !faulted {
+            checkRules(verdict, expected: expected, end: afterFirst, report: first)
+            if let dry { checkDryRun(dry, against: first, end: afterFirst) }
+        }
+
+        // The second run: it changes nothing, or (after faults) it
+        // finishes what the first left.
+        let second = await apply(cleanup)
+        let afterSecond = host.layout(root: root)
+        outcome.coverage.record(second)
+        var last = second
+        if faulted {
+            if raced != nil, held.isEmpty {
+                // The first run acted on what it scanned before the race;
+                // the second one, on a quiet tree, follows the rules.
+                let again = QuietCase.removing(model.verdict(afterFirst, explicitlyNone: world.explicitlyNone).removed, from: afterFirst)
+                if let difference = QuietCase.difference(again, afterSecond) {
+                    fail(.rules, "after a raced run, the second run differs from the rules: \(difference)")
+                }
+            } else if world.mode == .boot, held.isEmpty, let difference = QuietCase.difference(expected, afterSecond) {
+                fail(
+                    .invariants,
+                    "invariant 8: after the faults, a second run does not converge to the run without them: "
+                        + difference)
+            }
+            let third = await apply(cleanup)
+            if let difference = QuietCase.difference(afterSecond, host.layout(root: root)) {
+                fail(.secondRun, "a third run (after the faulted one) changed the tree: \(difference)")
+            }
+            last = third
+        } else {
+            if let difference = QuietCase.difference(afterFirst, afterSecond) {
+                fail(.secondRun, "the second run changed the tree: \(difference)")
+            }
+            let repeated = second.decisions.filter {
+                if case .deleted = $0.outcome { return true }
+                return $0.outcome == .removed
+            }
+            if let again = repeated.first {
+                fail(.secondRun, "the second run removed \(again.item.path.rendered(root: root)) again")
+            }
+        }
+        for violation in invariants.finish(lastReport: last) {
+            // A machine whose entries a running build locks stays until
+            // the build ends (invariant 7 waits for that).
+            if violation.invariant == 7, !holders.isEmpty { continue }
+            fail(.invariants, "invariant \(violation.invariant): \(violation.message)")
+        }
+        if host.layout(root: "/srv/outside") != outside { fail(.invariants, "invariant 3: a tree outside the root changed") }
+        for holder in holders { host.kill(holder) }
+        return outcome
+    }
+
+    // MARK: Running
+
+    func plan(_ cleanup: CleanupRun) async -> Plan? {
+        guard case .success(let plan) = await cleanup.plan() else { return nil }
+        return planTransform.map { $0(plan) } ?? plan
+    }
+
+    /// Plans and carries the plan out; `between` runs after the scan.
+    func apply(_ cleanup: CleanupRun, between: () async -> Void = {}) async -> Report {
+        guard let plan = await plan(cleanup) else { return await cleanup.run().report }
+        await between()
+        return await Applier(fileSystem: cleanup.fileSystem, mode: cleanup.mode).apply(plan)
+    }
+
+    /// Carries the races out: what they made (nil when there are none).
+    static func race(_ races: [Race], root: String, on racer: SimulatedProcess) async -> [String]? {
+        if races.isEmpty { return nil }
+        var created: [String] = []
+        for race in races {
+            var names = race.path.split(separator: "/").compactMap { EntryName(String($0)) }
+            if race.kind != .add { guard names.count > 1 else { continue } }
+            let last: EntryName = race.kind == .add ? "raced-file" : names.removeLast()
+            do throws(FSError) {
+                var directory = try await racer.openRoot(root)
+                for name in names { directory = try await racer.openDirectory(name, in: directory) }
+                switch race.kind {
+                case .add:
+                    await racer.close(try await racer.openFile(last, in: directory, options: [.create, .write, .exclusive]))
+                    created.append(race.path + "/" + last.rawValue)
+                case .delete, .replace:
+                    created.removeAll { $0 == race.path }
+                    let status = try await racer.status(of: last, in: directory)
+                    switch status.kind {
+                    case .subvolume: try await racer.deleteSubvolume(last, in: directory)
+                    case .directory: try await racer.removeDirectory(last, in: directory)
+                    default: try await racer.unlink(last, in: directory)
+                    }
+                    if race.kind == .replace {
+                        try await racer.createSubvolume(last, in: directory)
+                        created.append(race.path)
+                    }
+                }
+            } catch {
+                // A race that cannot happen (a subvolume holding others,
+                // a directory not empty) leaves the tree as it was.
+                continue
+            }
+        }
+        return created
+    }
+
+    /// Takes the lock of a lock file below the root, as an agent would.
+    static func hold(_ lock: String, root: String, on process: SimulatedProcess) async -> Bool {
+        var names = lock.split(separator: "/").compactMap { EntryName(String($0)) }
+        guard let file = names.popLast() else { return false }
+        do throws(FSError) {
+            var directory = try await process.openRoot(root)
+            for name in names { directory = try await process.openDirectory(name, in: directory) }
+            let handle = try await process.openFile(file, in: directory, options: [.create, .write])
+            return try await process.tryLock(handle)
+        } catch {
+            return false
+        }
+    }
+
+    // MARK: The oracles
+
+    mutating func checkRules(_ verdict: RulesModel.Verdict, expected: Layout, end: Layout, report: Report) {
+        if let difference = QuietCase.difference(expected, end) {
+            fail(.rules, "the end state differs from the rules: \(difference)")
+        }
+        // Live mode takes and releases locks, whose lines the rules leave out.
+        guard world.mode == .boot else { return }
+        let prefix = EntryPathText.rootPrefix(root)
+        let lines = report.diagnostics.map { line in
+            (line.path.hasPrefix(prefix) ? String(line.path.dropFirst(prefix.count)) : line.path) + " "
+                + line.level.rawValue
+        }.sorted()
+        if lines != verdict.lines {
+            let (missing, extra) = QuietCase.multisetDifference(verdict.lines, lines)
+            fail(.rules, "the lines differ from the rules: missing \(missing), extra \(extra)")
+        }
+    }
+
+    /// The dry run's plan against what the apply did: what it planned to
+    /// remove is gone (or failed with a line), what it kept is there.
+    mutating func checkDryRun(_ dry: Report, against applied: Report, end: Layout) {
+        let present = Set(end.entries.map(\.path))
+        let prefix = EntryPathText.rootPrefix(root)
+        func relative(_ item: PlanItem) -> String { String(item.path.rendered(root: root).dropFirst(prefix.count)) }
+        var attempted: [String: Outcome] = [:]
+        for decision in applied.decisions { attempted[relative(decision.item)] = decision.outcome }
+        for decision in dry.decisions {
+            let path = relative(decision.item)
+            switch decision.item.action {
+            case .keep, .report:
+                if !present.contains(path) { fail(.dryRun, "the dry run keeps \(path), the run removed it") }
+            case .deleteSubvolume, .removeLockFile, .removeTemporaryLink, .deleteMachineDirectory:
+                switch attempted[path] {
+                case .deleted?, .removed?:
+                    if present.contains(path) { fail(.dryRun, "the run reports \(path) removed, it is there") }
+                case .failed?, .refused?, .changed?, .locked?:
+                    break
+                case let other:
+                    fail(.dryRun, "the dry run plans to remove \(path), the run did \(other.map { "\($0.code)" } ?? "nothing")")
+                }
+            }
+        }
+        let dryLines = dry.diagnostics.map { "\($0)" }
+        let (missing, _) = QuietCase.multisetDifference(dryLines, applied.diagnostics.map { "\($0)" })
+        if !missing.isEmpty { fail(.dryRun, "the dry run prints lines the run does not: \(missing)") }
+    }
+
+    /// A layout without the removed paths and what is below them.
+    static func removing(_ removed: Set<String>, from layout: Layout) -> Layout {
+        var result = layout
+        result.entries.removeAll { entry in
+            var path = Substring(entry.path)
+            while true {
+                if removed.contains(String(path)) { return true }
+                guard let slash = path.lastIndex(of: "/") else { return false }
+                path = path[..<slash]
+            }
+        }
+        return result
+    }
+
+    /// What differs between two trees (entries with kind, flags, owner,
+    /// target), or nil when nothing does.
+    static func difference(_ expected: Layout, _ actual: Layout) -> String? {
+        let expectedLines = expected.entries.map(line)
+        let actualLines = actual.entries.map(line)
+        if expectedLines == actualLines { return nil }
+        let (missing, extra) = multisetDifference(expectedLines, actualLines)
+        return "missing \(missing), extra \(extra)"
+    }
+
+    static func line(_ entry: LayoutEntry) -> String {
+        var text = entry.kind.rawValue + " " + entry.path
+        if entry.readOnly { text += " ro" }
+        if entry.received { text += " received" }
+        if let target = entry.target { text += " -> " + target }
+        return text
+    }
+
+    static func multisetDifference(_ expected: [String], _ actual: [String]) -> (missing: [String], extra: [String]) {
+        var counts: [String: Int] = [:]
+        for line in expected { counts[line, default: 0] += 1 }
+        var extra: [String] = []
+        for line in actual {
+            if let count = counts[line], count > 0 { counts[line] = count - 1 } else { extra.append(line) }
+        }
+        let missing = expected.filter { (counts[$0] ?? 0) > 0 }
+        return (Array(Set(missing)).sorted(), extra)
+    }
+}
+
+/// How diagnostics name paths below a root.
+enum EntryPathText {
+    static func rootPrefix(_ root: String) -> String {
+        var root = root
+        while root.hasSuffix("/") { root.removeLast() }
+        return root + "/"
+    }
+}

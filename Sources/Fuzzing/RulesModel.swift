@@ -1,0 +1,300 @@
+import Cleanup
+import MachineLayout
+
+/// The keep/delete rules of SPEC §1–§3 stated a second time, as simply as
+/// they can be, for the fuzzer's oracle alone: on a layout's paths, by
+/// string tests, sharing nothing with the production grammar, scanner or
+/// planner. Where the two disagree, one of them is wrong.
+///
+/// It answers, for a tree on a quiet host, what a boot cleanup (or a live
+/// one, for the end state) leaves and which lines it prints (each line's
+/// path and level).
+public struct RulesModel: Sendable {
+    public struct Verdict: Hashable, Sendable {
+        /// The configuration is refused: nothing is touched.
+        public var refused: Bool
+        /// Paths (relative to the root) removed with everything below them.
+        public var removed: Set<String>
+        /// The lines, as `PATH LEVEL`, sorted.
+        public var lines: [String]
+    }
+
+    let root: String
+    let toolchains: [String]
+    /// Live mode: deletions need the agents' locks.
+    let live: Bool
+    /// Machine directories (`v/m`) and the toolchains whose locks other
+    /// processes hold in them (live mode).
+    let held: [String: Set<String>]
+
+    public init(root: String, toolchains: [String], live: Bool = false, heldLocks: [String] = []) {
+        self.root = root
+        self.toolchains = toolchains
+        self.live = live
+        var held: [String: Set<String>] = [:]
+        for lock in heldLocks {
+            let parts = lock.split(separator: "/").map(String.init)
+            guard parts.count == 3 else { continue }
+            let machine = parts[1]
+            let name = parts[2]
+            guard name.hasPrefix(machine + "-"), name.hasSuffix(".lock") else { continue }
+            let toolchain = String(name.dropFirst(machine.count + 1).dropLast(5))
+            held[parts[0] + "/" + machine, default: []].insert(toolchain)
+        }
+        self.held = held
+    }
+
+    /// Whether a configured name is a toolchain name: it starts with an
+    /// ASCII letter, holds no `-`, `/`, blank or control character, and
+    /// does not end in `.lock`.
+    static func isToolchain(_ name: String) -> Bool {
+        guard let first = name.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic else { return false }
+        if name.hasSuffix(".lock") { return false }
+        return !name.unicodeScalars.contains { $0 == "-" || $0 == "/" || $0 == " " || $0 == "\t" || $0.value < 0x20 || $0.value == 0x7F }
+    }
+
+    /// The verdict on a tree (`layout` as read back from the host, every
+    /// entry listed) for a configuration of `names` (`explicitlyNone`: an
+    /// empty list stated on purpose).
+    public static func configurationRefused(_ names: [String], explicitlyNone: Bool) -> Bool {
+        if explicitlyNone { return !names.isEmpty }
+        return names.isEmpty || names.contains { !isToolchain($0) }
+    }
+
+    public func verdict(_ layout: Layout, explicitlyNone: Bool = false) -> Verdict {
+        if RulesModel.configurationRefused(toolchains, explicitlyNone: explicitlyNone) {
+            return Verdict(refused: true, removed: [], lines: [])
+        }
+        var tree = ModelTree(layout)
+        var verdict = Verdict(refused: false, removed: [], lines: [])
+        for volume in tree.children(of: "") {
+            judgeVolume(volume, in: &tree, into: &verdict)
+        }
+        verdict.lines.sort()
+        return verdict
+    }
+
+    private func judgeVolume(_ volume: String, in tree: inout ModelTree, into verdict: inout Verdict) {
+        let name = volume
+        if name.hasPrefix(".") { return verdict.line(volume, "warning") }
+        guard tree.isDirectory(volume) else { return verdict.line(volume, "error") }
+        for machine in tree.children(of: volume) {
+            let machineName = String(machine.dropFirst(volume.count + 1))
+            if machineName.hasPrefix(".") || machineName.hasPrefix("-") {
+                verdict.line(machine, "warning")
+            } else if !tree.isDirectory(machine) {
+                verdict.line(machine, "error")
+            } else {
+                judgeMachine(machine, named: machineName, in: &tree, into: &verdict)
+            }
+        }
+    }
+
+    /// What happens to one entry.
+    enum Fate: Equatable {
+        case keep
+        case warn
+        case delete
+        case unlink
+    }
+
+    private func judgeMachine(_ path: String, named m: String, in tree: inout ModelTree, into verdict: inout Verdict) {
+        let entries = tree.children(of: path)
+        func name(_ entry: String) -> String { String(entry.dropFirst(path.count + 1)) }
+        let linkPath = path + "/" + m
+        // The state of the link: valid (its target), in error, or absent.
+        var target: String?
+        var linkInError = false
+        if let link = tree.kind(linkPath) {
+            if link == .link, let text = tree.target(linkPath), !text.isEmpty, !text.contains("/"), text != ".",
+                text != "..", tree.kind(path + "/" + text) == .subvol
+            {
+                target = text
+            } else {
+                linkInError = true
+                verdict.line(linkPath, "error")
+            }
+        } else if entries.contains(where: { linksToOwnSubvolume($0, name: name($0), machine: m, in: path, tree: tree) }) {
+            // Not a machine being deleted: everything stays.
+            return verdict.line(path, "error")
+        }
+        let deleting = target == nil && !linkInError
+        var fates: [(entry: String, name: String, fate: Fate)] = []
+        for entry in entries {
+            let entryName = name(entry)
+            if entryName == m || entryName == target { continue }
+            let fate = fate(
+                of: entryName, machine: m, kind: tree.kind(entry), readOnly: tree.readOnly(entry),
+                machinePath: path, deleting: deleting, linkInError: linkInError, tree: tree)
+            fates.append((entry, entryName, fate))
+        }
+        let blocked = live ? blockedToolchains(fates, machine: m, in: path, deleting: deleting, tree: tree) : []
+        var keepsSomething = false
+        var failed = false
+        for (entry, entryName, planned) in fates {
+            var fate = planned
+            if fate == .delete || fate == .unlink, !blocked.isEmpty, !entryName.hasPrefix(m + ".link-") {
+                // Live mode: what a lock it cannot take guards stays (a
+                // temporary link is the machine commands', under the
+                // tool's lock).
+                let toolchain = guardingToolchain(entryName, machine: m)
+                if toolchain.map({ blocked.contains($0) }) ?? true { fate = .keep }
+            }
+            switch fate {
+            case .keep:
+                keepsSomething = true
+            case .warn:
+                keepsSomething = true
+                verdict.line(entry, "warning")
+            case .unlink:
+                verdict.removed.insert(entry)
+                verdict.line(entry, "info")
+            case .delete:
+                if tree.hasMount(below: entry) {
+                    failed = true
+                    verdict.line(entry, "error")
+                } else {
+                    for nested in tree.subvolumes(below: entry) { verdict.line(nested, "info") }
+                    verdict.removed.insert(entry)
+                    verdict.line(entry, "info")
+                }
+            }
+        }
+        guard deleting else { return }
+        if keepsSomething || !blocked.isEmpty {
+            if blocked.isEmpty { verdict.line(path, "warning") }
+        } else if failed {
+            verdict.line(path, "warning")
+        } else {
+            verdict.removed.insert(path)
+            verdict.line(path, "info")
+        }
+    }
+
+    /// Live mode: the toolchains whose locks the cleanup needs in a machine
+    /// directory and cannot take: held by a build, or with something other
+    /// than a file under the lock's name. A toolchain is needed when an
+    /// entry of it goes, and every toolchain (configured, or showing in
+    /// the directory) when the machine itself goes.
+    private func blockedToolchains(
+        _ fates: [(entry: String, name: String, fate: Fate)], machine m: String, in path: String, deleting: Bool,
+        tree: ModelTree
+    ) -> Set<String> {
+        var needed: Set<String> = []
+        for (_, name, fate) in fates where fate == .delete || fate == .unlink {
+            if let toolchain = guardingToolchain(name, machine: m) { needed.insert(toolchain) }
+        }
+        if deleting {
+            needed.formUnion(toolchains)
+            for (_, name, _) in fates { if let toolchain = guardingToolchain(name, machine: m) { needed.insert(toolchain) } }
+        }
+        var blocked = needed.intersection(held[path] ?? [])
+        for toolchain in needed {
+            if let kind = tree.kind(path + "/" + m + "-" + toolchain + ".lock"), kind != .file { blocked.insert(toolchain) }
+        }
+        return blocked
+    }
+
+    /// A symbolic link (other than a temporary link of a switch) whose
+    /// target ends in the name of a subvolume of the same directory.
+    private func linksToOwnSubvolume(_ entry: String, name: String, machine m: String, in path: String, tree: ModelTree)
+        -> Bool
+    {
+        guard tree.kind(entry) == .link, !name.hasPrefix(m + ".link-"), let target = tree.target(entry) else {
+            return false
+        }
+        let last = target.split(separator: "/").last { $0 != "." }.map(String.init)
+        guard let last, last != ".." else { return false }
+        return tree.kind(path + "/" + last) == .subvol
+    }
+
+    private func fate(
+        of name: String, machine m: String, kind: LayoutEntry.Kind?, readOnly: Bool, machinePath: String,
+        deleting: Bool, linkInError: Bool, tree: ModelTree
+    ) -> Fate {
+        let isSubvolume = kind == .subvol
+        if name.hasPrefix(m + ".link-") { return kind == .link ? .unlink : .warn }
+        guard name.hasPrefix(m + "-") else { return .warn }
+        let word = String(name.dropFirst(m.count + 1))
+        if RulesModel.isNumber(word) {
+            guard isSubvolume else { return .warn }
+            if deleting { return .delete }
+            return readOnly ? .keep : .warn
+        }
+        if word.hasSuffix(".received"), RulesModel.isNumber(String(word.dropLast(9))) {
+            guard isSubvolume else { return .warn }
+            if deleting { return .delete }
+            return tree.kind(machinePath + "/" + m + "-" + word.dropLast(9)) == .subvol ? .keep : .warn
+        }
+        if word.hasSuffix(".lock"), RulesModel.isToolchain(String(word.dropLast(5))) {
+            return kind == .file ? .unlink : .warn
+        }
+        if let dash = word.firstIndex(of: "-") {
+            // A working snapshot's rest may be anything but nothing.
+            guard RulesModel.isToolchain(String(word[..<dash])), word.index(after: dash) < word.endIndex else {
+                return .warn
+            }
+            return isSubvolume ? .delete : .warn
+        }
+        guard RulesModel.isToolchain(word) else { return .warn }
+        guard isSubvolume else { return .warn }
+        if deleting { return .delete }
+        if toolchains.contains(word) || linkInError { return .keep }
+        return .delete
+    }
+
+    /// The toolchain whose lock guards an entry, or nil when every lock of
+    /// the machine does.
+    private func guardingToolchain(_ name: String, machine m: String) -> String? {
+        guard name.hasPrefix(m + "-") else { return nil }
+        var word = String(name.dropFirst(m.count + 1))
+        if word.hasSuffix(".lock") { word = String(word.dropLast(5)) }
+        if let dash = word.firstIndex(of: "-") { word = String(word[..<dash]) }
+        return RulesModel.isToolchain(word) ? word : nil
+    }
+
+    static func isNumber(_ text: String) -> Bool {
+        !text.isEmpty && text.unicodeScalars.allSatisfy { $0 >= "0" && $0 <= "9" }
+    }
+}
+
+extension RulesModel.Verdict {
+    mutating func line(_ path: String, _ level: String) { lines.append(path + " " + level) }
+}
+
+/// A layout's entries by path, with the questions the model asks.
+struct ModelTree {
+    var entries: [String: LayoutEntry] = [:]
+    var childList: [String: [String]] = [:]
+
+    init(_ layout: Layout) {
+        for entry in layout.entries where !entry.path.hasPrefix("/") {
+            entries[entry.path] = entry
+            let parent = entry.path.split(separator: "/").dropLast().joined(separator: "/")
+            childList[parent, default: []].append(entry.path)
+        }
+    }
+
+    func children(of path: String) -> [String] { childList[path] ?? [] }
+    func kind(_ path: String) -> LayoutEntry.Kind? { entries[path]?.kind }
+    func target(_ path: String) -> String? { entries[path]?.target }
+    func readOnly(_ path: String) -> Bool { entries[path]?.readOnly ?? false }
+
+    func isDirectory(_ path: String) -> Bool {
+        switch kind(path) {
+        case .volume, .dir, .subvol, .tmpfs, .mount: true
+        default: false
+        }
+    }
+
+    /// Whether something is mounted at or below a path.
+    func hasMount(below path: String) -> Bool {
+        children(of: path).contains { kind($0) == .mount || kind($0) == .tmpfs || kind($0) == .volume || hasMount(below: $0) }
+    }
+
+    /// The subvolumes below a path (not the path itself), through plain
+    /// directories and subvolumes alike.
+    func subvolumes(below path: String) -> [String] {
+        children(of: path).flatMap { child in (kind(child) == .subvol ? [child] : []) + subvolumes(below: child) }
+    }
+}

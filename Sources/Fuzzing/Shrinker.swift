@@ -1,0 +1,140 @@
+import MachineLayout
+
+/// Makes a failing world smaller while one oracle still fails on it:
+/// fewer actors, crashes, faults, held locks and toolchains, fewer layout
+/// entries (chunks first, then one by one, each with what lies below it),
+/// shorter machine names. Greedy, to a fixed point or a budget of runs.
+public struct Shrinker: Sendable {
+    public let runner: CaseRunner
+    /// At most this many candidate runs per shrink.
+    public var budget: Int
+
+    public init(runner: CaseRunner, budget: Int = 4_000) {
+        self.runner = runner
+        self.budget = budget
+    }
+
+    /// The smallest world found on which `oracle` still fails, and the
+    /// failure it gives.
+    public func shrink(_ world: FuzzWorld, keeping oracle: FuzzOracle) async -> (FuzzWorld, OracleFailure?) {
+        var best = world
+        var failure = await runner.run(world).failures.first { $0.oracle == oracle }
+        var runs = 0
+        var improved = true
+        while improved, runs < budget {
+            improved = false
+            for candidate in Shrinker.candidates(of: best) where candidate.size < best.size {
+                guard runs < budget else { break }
+                runs += 1
+                if let found = await runner.run(candidate).failures.first(where: { $0.oracle == oracle }) {
+                    best = candidate
+                    failure = found
+                    improved = true
+                    break
+                }
+            }
+        }
+        return (best, failure)
+    }
+
+    /// Smaller worlds to try, the biggest cuts first.
+    static func candidates(of world: FuzzWorld) -> [FuzzWorld] {
+        var candidates: [FuzzWorld] = []
+        func with(_ change: (inout FuzzWorld) -> Void) {
+            var candidate = world
+            change(&candidate)
+            candidates.append(candidate)
+        }
+        if !world.actors.isEmpty {
+            with { $0.actors = []; $0.crashes = [] }
+            for index in world.actors.indices {
+                with { candidate in
+                    let name = candidate.actors.remove(at: index).name
+                    candidate.crashes.removeAll { $0.actor == name }
+                }
+            }
+        }
+        for index in world.crashes.indices { with { $0.crashes.remove(at: index) } }
+        for index in world.faults.indices { with { $0.faults.remove(at: index) } }
+        for index in world.heldLocks.indices { with { $0.heldLocks.remove(at: index) } }
+        if world.toolchains.count > 1 {
+            for index in world.toolchains.indices { with { $0.toolchains.remove(at: index) } }
+        }
+        // Entries: halves, quarters, ... then single ones.
+        let count = world.layout.entries.count
+        var chunk = count / 2
+        while chunk >= 1 {
+            var start = 0
+            while start < count {
+                let range = start..<min(count, start + chunk)
+                with { $0.layout = Shrinker.removing(entries: range, from: $0.layout) }
+                start += chunk
+            }
+            chunk /= 2
+        }
+        for entry in world.layout.entries {
+            let parts = entry.path.split(separator: "/")
+            guard parts.count == 2, entry.kind == .dir else { continue }
+            let machine = String(parts[1])
+            for short in ["m", "n", "a"] where short.utf8.count < machine.utf8.count {
+                with { $0.layout = Shrinker.renaming(machine: entry.path, to: short, in: $0.layout) }
+            }
+        }
+        return candidates
+    }
+
+    /// A layout without some entries and everything below them or made
+    /// from them.
+    static func removing(entries range: Range<Int>, from layout: Layout) -> Layout {
+        var result = layout
+        let gone = layout.entries[range].map(\.path)
+        result.entries = layout.entries.enumerated().filter { index, entry in
+            if range.contains(index) { return false }
+            let below = gone.contains { entry.path.hasPrefix($0 + "/") }
+            let madeFrom = entry.snapshotOf.map { source in gone.contains { source == $0 || source.hasPrefix($0 + "/") } }
+            return !below && !(madeFrom ?? false)
+        }.map(\.1)
+        result.sourceLines = []
+        return result
+    }
+
+    /// A layout with one machine directory renamed, and the entries in it
+    /// whose names start with the machine's name renamed alike (with
+    /// their links' targets).
+    static func renaming(machine path: String, to short: String, in layout: Layout) -> Layout {
+        let parts = path.split(separator: "/")
+        guard parts.count == 2 else { return layout }
+        let volume = String(parts[0])
+        let machine = String(parts[1])
+        let newPath = volume + "/" + short
+        if layout.entries.contains(where: { $0.path == newPath }) { return layout }
+        func renamed(_ name: Substring) -> String {
+            name.hasPrefix(machine) ? short + name.dropFirst(machine.count) : String(name)
+        }
+        var result = layout
+        result.sourceLines = []
+        for index in result.entries.indices {
+            var entry = result.entries[index]
+            let components = entry.path.split(separator: "/")
+            guard components.count >= 2, components[0] == volume, components[1] == machine else { continue }
+            var newComponents = [volume, short]
+            if components.count >= 3 { newComponents.append(renamed(components[2])) }
+            newComponents += components.dropFirst(3).map(String.init)
+            entry.path = newComponents.joined(separator: "/")
+            if let target = entry.target {
+                entry.target = target.split(separator: "/", omittingEmptySubsequences: false).map(renamed)
+                    .joined(separator: "/")
+            }
+            if let source = entry.snapshotOf {
+                let sourceParts = source.split(separator: "/")
+                if sourceParts.count >= 2, sourceParts[0] == volume, sourceParts[1] == machine {
+                    entry.snapshotOf = ([volume, short] + sourceParts.dropFirst(2).enumerated().map { index, part in
+                        index == 0 ? renamed(part) : String(part)
+                    }).joined(separator: "/")
+                }
+            }
+            result.entries[index] = entry
+        }
+        return result
+    }
+}

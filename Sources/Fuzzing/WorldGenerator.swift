@@ -1,0 +1,436 @@
+import Cleanup
+import FSProtocol
+import MachineLayout
+import Simulation
+
+/// Draws whole worlds from seeds: the swarm of features first, then the
+/// volumes, machines and their entries, the toolchain configuration, the
+/// faults and the actors, all from the one seed.
+///
+/// The trees are meant to be strange (odd, unicode and 255-byte names,
+/// links anywhere, plain directories and files where subvolumes belong,
+/// nested subvolumes, mounts, broken links, later-layout names) but always
+/// storable by Linux: no name longer than 255 bytes, every parent made
+/// before its children.
+public struct WorldGenerator: Sendable {
+    /// The features worlds may use.
+    public var allowed: Set<FuzzFeature>
+    public var root: String
+
+    public init(allowed: Set<FuzzFeature> = Set(FuzzFeature.allCases), root: String = Layout.defaultRoot) {
+        self.allowed = allowed
+        self.root = root
+    }
+
+    /// The features a tree built through the protocol can have (the
+    /// differential mode's worlds).
+    public static var buildable: WorldGenerator {
+        WorldGenerator(allowed: Set(FuzzFeature.allCases).subtracting(FuzzFeature.simulationOnly))
+    }
+
+    /// The seed of case `index` of a run started from `seed`.
+    public static func caseSeed(_ seed: UInt64, _ index: Int) -> UInt64 { SeededRandom.derive(seed, index) }
+
+    public func world(seed: UInt64) -> FuzzWorld {
+        var random = SeededRandom(seed: seed)
+        let swarm = Swarm(drawing: &random, from: allowed)
+        var drawing = WorldDrawing(swarm: swarm, random: random, root: root)
+        drawing.draw()
+        var world = FuzzWorld(seed: seed, layout: drawing.layout)
+        world.features = swarm.features
+        world.toolchains = drawing.toolchains
+        world.explicitlyNone = drawing.explicitlyNone
+        world.mode = swarm.has(.liveMode) ? .live : .boot
+        world.faults = drawing.faults()
+        world.heldLocks = world.mode == .live ? drawing.heldLocks() : []
+        world.races = drawing.races()
+        (world.actors, world.crashes) = drawing.actors()
+        return world
+    }
+}
+
+/// The drawing of one world, entry by entry.
+struct WorldDrawing {
+    let swarm: Swarm
+    var random: SeededRandom
+    var layout: Layout
+    var toolchains: [String] = []
+    var explicitlyNone = false
+    /// Toolchains that may appear in entry names: the configured ones and
+    /// some that are not.
+    var entryToolchains: [String] = []
+    /// Paths of the tree's entries, by kind, for links, faults and locks.
+    var subvolumes: [String] = []
+    var machines: [String] = []
+    var used: Set<String> = []
+
+    init(swarm: Swarm, random: SeededRandom, root: String) {
+        self.swarm = swarm
+        self.random = random
+        layout = Layout(root: root)
+    }
+
+    mutating func chance(_ percent: Int) -> Bool { random.next(below: 100) < percent }
+
+    mutating func pick<T>(_ options: [T]) -> T { options[random.next(below: options.count)] }
+
+    // MARK: The configuration
+
+    static let validToolchains = ["default", "gcc", "clang13", "x.y", "Gcc_9", "a"]
+    static let invalidToolchains = ["", "1abc", "a-b", "x.lock", "a b", "a/b", "-x"]
+
+    mutating func drawToolchains() {
+        let count = 1 + random.next(below: 3)
+        for _ in 0..<count {
+            let name = pick(WorldDrawing.validToolchains)
+            if !toolchains.contains(name) { toolchains.append(name) }
+        }
+        if swarm.has(.toolchainConfiguration) {
+            switch random.next(below: 4) {
+            case 0: toolchains.append(pick(WorldDrawing.invalidToolchains))
+            case 1: toolchains = []
+            case 2:
+                toolchains = []
+                explicitlyNone = true
+            default: break
+            }
+        }
+        entryToolchains = Array(Set(toolchains + [pick(WorldDrawing.validToolchains), "old"]))
+            .filter { Toolchain(rawValue: $0) != nil }.sorted()
+        if entryToolchains.isEmpty { entryToolchains = ["default"] }
+    }
+
+    // MARK: The tree
+
+    mutating func draw() {
+        drawToolchains()
+        if swarm.has(.symlinks), chance(40) {
+            // Somewhere outside the root that links may name.
+            add(LayoutEntry(.volume, "/srv/outside"))
+            add(subvolume: "/srv/outside/image", readOnly: true)
+        }
+        let volumes = 1 + random.next(below: 2)
+        for index in 0..<volumes {
+            drawVolume(index == 0 ? "default" : pick(["v2", "default.old", "vol-1"]))
+        }
+        if swarm.has(.dotEntries), chance(50) { drawVolume(".snapshots") }
+        if swarm.has(.symlinks), chance(30) { add(link: "default-link", target: "default") }
+        if swarm.has(.files), chance(30) { add(LayoutEntry(.file, "README")) }
+    }
+
+    mutating func drawVolume(_ name: String) {
+        guard !used.contains(name) else { return }
+        add(LayoutEntry(.volume, name))
+        let count = swarm.has(.emptyDirectories) && chance(20) ? 0 : 1 + random.next(below: 3)
+        for _ in 0..<count {
+            let machine = machineName()
+            let path = name + "/" + machine
+            guard !used.contains(path) else { continue }
+            if swarm.has(.files), chance(8) {
+                add(LayoutEntry(.file, path))
+            } else if swarm.has(.symlinks), chance(8), let other = machines.last {
+                add(link: path, target: "../" + other)
+            } else {
+                drawMachine(machine, at: path)
+            }
+        }
+    }
+
+    mutating func machineName() -> String {
+        var options = ["m", "linux", "linux_debian_12-gcc_13.1", "a-b", "x.y", "m1", "win-10", "m-2"]
+        if swarm.has(.oddNames) { options += ["-m", "m--", "1", "a.lock", "m-default", "m.link-1", "m-1.2"] }
+        if swarm.has(.unicodeNames) { options += ["débian", "機械", "m\u{301}", "Ω-1", "emoji-🖥"] }
+        if swarm.has(.dotEntries) { options += [".m", "..m"] }
+        if swarm.has(.longNames), chance(40) {
+            // Long enough that some of its entries reach NAME_MAX.
+            let letter = pick(["l", "é"])
+            return String(repeating: letter, count: (120 + random.next(below: 136)) / letter.utf8.count)
+        }
+        return pick(options)
+    }
+
+    /// A name for an entry of machine `m`, or nil when Linux cannot store
+    /// it (longer than 255 bytes) or the directory has it already.
+    func entryName(_ machine: String, _ suffix: String, in directory: String) -> String? {
+        let name = machine + suffix
+        guard name.utf8.count <= Layout.maximumNameBytes, !used.contains(directory + "/" + name) else { return nil }
+        return name
+    }
+
+    mutating func drawMachine(_ m: String, at path: String) {
+        add(LayoutEntry(.dir, path))
+        machines.append(path)
+        if swarm.has(.emptyDirectories), chance(15) { return }
+        var revisions: [String] = []
+        let revisionCount = random.next(below: 4)
+        for _ in 0..<revisionCount {
+            let number = pick(["1", "2", "3", "10", "12", "007", "0", "18446744073709551616"])
+            guard let name = entryName(m, "-" + number, in: path) else { continue }
+            let writable = swarm.has(.writable) && chance(30)
+            let received = swarm.has(.received) && chance(50)
+            add(subvolume: path + "/" + name, readOnly: !writable || received, received: received)
+            revisions.append(name)
+            if swarm.has(.received), chance(40), let image = entryName(m, "-" + number + ".received", in: path) {
+                add(subvolume: path + "/" + image, readOnly: true, received: true)
+            }
+        }
+        if swarm.has(.received), chance(20), let image = entryName(m, "-5.received", in: path) {
+            // The image of an upgrade interrupted before its revision.
+            add(subvolume: path + "/" + image, readOnly: true, received: true)
+        }
+        if swarm.has(.laterLayout), chance(50),
+            let revision = entryName(m, "-2.1", in: path), let link = entryName(m, "-2", in: path)
+        {
+            add(subvolume: path + "/" + revision, readOnly: true)
+            add(link: path + "/" + link, target: revision)
+        }
+        for toolchain in entryToolchains where chance(50) {
+            if let name = entryName(m, "-" + toolchain, in: path) {
+                add(subvolume: path + "/" + name, readOnly: chance(15))
+            }
+            for _ in 0..<random.next(below: 3) {
+                let rest = pick(["123-1", "77-2", "x", "-", "9-9-9"])
+                guard let name = entryName(m, "-" + toolchain + "-" + rest, in: path) else { continue }
+                add(subvolume: path + "/" + name, readOnly: chance(20))
+                drawInside(path + "/" + name)
+            }
+        }
+        drawLink(m, at: path, revisions: revisions)
+        drawOddEntries(m, at: path, revisions: revisions)
+    }
+
+    /// The current link: valid (usually), absent (a machine being
+    /// deleted), or in error.
+    mutating func drawLink(_ m: String, at path: String, revisions: [String]) {
+        guard !used.contains(path + "/" + m) else { return }
+        if swarm.has(.deletedMachines), chance(35) { return }
+        if swarm.has(.linkProblems), chance(50) {
+            let target = revisions.first ?? m + "-1"
+            switch random.next(below: 10) {
+            case 0: add(link: path + "/" + m, target: m + "-99")
+            case 1: add(link: path + "/" + m, target: "./" + target)
+            case 2: add(link: path + "/" + m, target: "../" + m + "/" + target)
+            case 3: add(link: path + "/" + m, target: layout.absolutePath(path + "/" + target))
+            case 4: add(link: path + "/" + m, target: m)
+            case 5: add(link: path + "/" + m, target: target + "/")
+            case 6: add(LayoutEntry(.dir, path + "/" + m))
+            case 7: add(LayoutEntry(.file, path + "/" + m))
+            case 8: add(subvolume: path + "/" + m, readOnly: true)
+            default:
+                // A target that is there but no subvolume.
+                if let name = entryName(m, "-dir", in: path) {
+                    add(LayoutEntry(.dir, path + "/" + name))
+                    add(link: path + "/" + m, target: name)
+                }
+            }
+            return
+        }
+        if let target = revisions.last, chance(90) {
+            add(link: path + "/" + m, target: target)
+        } else if let name = entryName(m, pick(["-image", "-" + (entryToolchains.first ?? "default")]), in: path) {
+            // A target named outside the revision grammar, or a
+            // bootstrapped machine: kept all the same.
+            add(subvolume: path + "/" + name, readOnly: true)
+            add(link: path + "/" + m, target: name)
+        }
+    }
+
+    mutating func drawOddEntries(_ m: String, at path: String, revisions: [String]) {
+        let toolchain = pick(entryToolchains)
+        for _ in 0..<swarm.count(.lockFiles, &random) {
+            guard let name = entryName(m, "-" + pick(entryToolchains) + ".lock", in: path) else { continue }
+            switch random.next(below: 6) {
+            case 0: add(LayoutEntry(.dir, path + "/" + name))
+            case 1: add(link: path + "/" + name, target: "/tmp/lock")
+            default: add(LayoutEntry(.file, path + "/" + name))
+            }
+        }
+        for _ in 0..<swarm.count(.temporaryLinks, &random) {
+            guard let name = entryName(m, ".link-" + pick(["1", "abc", "9f"]), in: path) else { continue }
+            if chance(80) {
+                add(link: path + "/" + name, target: revisions.first ?? m + "-1")
+            } else {
+                add(LayoutEntry(.file, path + "/" + name))
+            }
+        }
+        for _ in 0..<swarm.count(.symlinks, &random) {
+            guard let name = entryName(m, pick(["-latest", "-out", "-gone", "-loop", "-" + toolchain + "-5-5"]), in: path)
+            else { continue }
+            let target = pick([revisions.first ?? name, "/srv/outside/image", m + "-99", name, "../" + m, "."])
+            add(link: path + "/" + name, target: target)
+        }
+        for _ in 0..<swarm.count(.plainDirectories, &random) {
+            guard let name = entryName(m, pick(["-" + toolchain + "-old", "-" + toolchain, "-7", "-notes"]), in: path)
+            else { continue }
+            add(LayoutEntry(.dir, path + "/" + name))
+            if chance(50) { add(LayoutEntry(.file, path + "/" + name + "/f")) }
+            if swarm.has(.nestedSubvolumes), chance(40) { add(subvolume: path + "/" + name + "/inner", readOnly: false) }
+        }
+        for _ in 0..<swarm.count(.files, &random) {
+            guard let name = entryName(m, pick(["-3", "-" + toolchain, "-" + toolchain + "-1-1", "-README"]), in: path)
+            else { continue }
+            add(LayoutEntry(.file, path + "/" + name))
+        }
+        for _ in 0..<swarm.count(.dotEntries, &random) {
+            let name = pick([".hidden", ".", "..." , ".m-1"])
+            guard name != ".", !used.contains(path + "/" + name) else { continue }
+            chance(50) ? add(LayoutEntry(.file, path + "/" + name)) : add(subvolume: path + "/" + name, readOnly: false)
+        }
+        for _ in 0..<swarm.count(.oddNames, &random) {
+            let suffix = pick(["-", "--x", "-.lock", "-1.received.old", "-A-", "_1", "-1.3"])
+            guard let name = entryName(m, suffix, in: path) else { continue }
+            add(subvolume: path + "/" + name, readOnly: chance(50))
+        }
+        if swarm.has(.unicodeNames), chance(50), let name = entryName(m, pick(["-é", "-機械-1", "-Ω.lock"]), in: path) {
+            name.hasSuffix(".lock") ? add(LayoutEntry(.file, path + "/" + name)) : add(subvolume: path + "/" + name, readOnly: false)
+        }
+        if swarm.has(.longNames), chance(60) {
+            // A name of exactly 255 bytes, of each kind of entry.
+            let prefix = m + "-" + toolchain + "-"
+            let room = Layout.maximumNameBytes - prefix.utf8.count
+            if room > 0 {
+                let name = prefix + String(repeating: "9", count: room)
+                if !used.contains(path + "/" + name) { add(subvolume: path + "/" + name, readOnly: false) }
+            }
+        }
+    }
+
+    /// What a stray holds: nested subvolumes (also below a plain
+    /// directory), files, and mounts.
+    mutating func drawInside(_ stray: String) {
+        for _ in 0..<swarm.count(.nestedSubvolumes, &random) {
+            if chance(50) {
+                let inner = stray + "/" + pick(["a", "b", "c"])
+                if !used.contains(inner) {
+                    add(subvolume: inner, readOnly: chance(25))
+                    if chance(30) { add(subvolume: inner + "/deeper", readOnly: false) }
+                }
+            } else {
+                let directory = stray + "/d"
+                if !used.contains(directory) { add(LayoutEntry(.dir, directory)) }
+                if !used.contains(directory + "/inner") { add(subvolume: directory + "/inner", readOnly: false) }
+            }
+        }
+        if swarm.has(.mountPoints), chance(30), !used.contains(stray + "/mnt") {
+            add(LayoutEntry(.mount, stray + "/mnt"))
+        }
+        if swarm.has(.files), chance(20), !used.contains(stray + "/data") { add(LayoutEntry(.file, stray + "/data")) }
+    }
+
+    mutating func add(_ entry: LayoutEntry) {
+        used.insert(entry.path)
+        layout.entries.append(entry)
+    }
+
+    mutating func add(subvolume path: String, readOnly: Bool, received: Bool = false) {
+        var entry = LayoutEntry(.subvol, path)
+        entry.readOnly = readOnly || received
+        entry.received = received
+        subvolumes.append(path)
+        add(entry)
+    }
+
+    mutating func add(link path: String, target: String) {
+        var entry = LayoutEntry(.link, path)
+        entry.target = target
+        add(entry)
+    }
+
+    // MARK: Faults, locks, actors
+
+    mutating func faults() -> [CallFault] {
+        var faults: [CallFault] = []
+        for _ in 0..<swarm.count(.faults, &random) {
+            let operation = pick([
+                FSOperation.list, .readLink, .deleteSubvolumeByID, .deleteSubvolume, .removeDirectory, .unlink,
+                .openDirectory, .status, .subvolumeInfo, .subvolumeID, .setReadOnly, .sync, .nestedSubvolumes,
+                .mountPoints, .close,
+            ])
+            let paths = layout.entries.filter { !$0.path.hasPrefix("/") }.map(\.path)
+            guard !paths.isEmpty else { break }
+            let path = layout.absolutePath(pick(paths))
+            // The errors a scenario file can name, so that a saved case replays.
+            let error = pick([FSError.Kind.ioError, .busy, .noSpace, .notPermitted, .readOnly])
+            faults.append(CallFault(operation: operation, path: path, error: error, count: 1 + random.next(below: 2)))
+        }
+        return faults
+    }
+
+    mutating func races() -> [Race] {
+        var races: [Race] = []
+        for _ in 0..<swarm.count(.races, &random) {
+            let entries = layout.entries.filter { $0.path.split(separator: "/").count == 3 && !$0.path.hasPrefix("/") }
+            if chance(30), !machines.isEmpty {
+                races.append(Race(.add, pick(machines)))
+            } else if let entry = entries.isEmpty ? nil : pick(entries) {
+                races.append(Race(entry.kind == .subvol && chance(50) ? .replace : .delete, entry.path))
+            }
+        }
+        return races
+    }
+
+    mutating func heldLocks() -> [String] {
+        var locks: [String] = []
+        for machine in machines where chance(40) {
+            guard let m = machine.split(separator: "/").last.map(String.init), !m.hasPrefix("."), !m.hasPrefix("-")
+            else { continue }
+            let name = m + "-" + pick(entryToolchains) + ".lock"
+            let path = machine + "/" + name
+            guard name.utf8.count <= Layout.maximumNameBytes, !locks.contains(path) else { continue }
+            if let entry = layout.entries.first(where: { $0.path == path }), entry.kind != .file { continue }
+            locks.append(path)
+        }
+        return locks
+    }
+
+    /// Agents and machine commands beside a live cleanup, and crashes.
+    mutating func actors() -> ([ActorSpec], [FaultSpec]) {
+        guard swarm.has(.agents) || swarm.has(.commands) else { return ([], []) }
+        var actors: [ActorSpec] = []
+        let configured = toolchains.filter { Toolchain(rawValue: $0) != nil }
+        if swarm.has(.agents), let toolchain = configured.first {
+            for index in 0..<(1 + random.next(below: 2)) {
+                var agent = ActorSpec(name: "agent-\(index + 1)", kind: .agent)
+                agent.toolchain = index == 0 ? toolchain : pick(configured)
+                agent.builds = 1 + random.next(below: 2)
+                agent.start = random.next(below: 120)
+                actors.append(agent)
+            }
+        }
+        if swarm.has(.commands) {
+            let machine = "default/" + pick(["n", "fresh", "m"])
+            var add = ActorSpec(name: "add", kind: .command)
+            add.command = "add"
+            add.machine = machine
+            add.revision = 1
+            actors.append(add)
+            if chance(50) {
+                var upgrade = ActorSpec(name: "upgrade", kind: .command)
+                upgrade.command = "upgrade"
+                upgrade.machine = machine
+                upgrade.revision = 2
+                upgrade.from = chance(50) ? 1 : nil
+                upgrade.removeOld = chance(50)
+                upgrade.start = 300
+                actors.append(upgrade)
+            } else if chance(50) {
+                var remove = ActorSpec(name: "remove", kind: .command)
+                remove.command = "remove"
+                remove.machine = machine
+                remove.start = 300
+                actors.append(remove)
+            }
+        }
+        var crashes: [FaultSpec] = []
+        if swarm.has(.crashes), chance(60) {
+            if chance(50), let victim = actors.first {
+                var crash = FaultSpec(kind: .crash)
+                crash.actor = victim.name
+                crashes.append(crash)
+            } else {
+                crashes.append(FaultSpec(kind: .hostCrash))
+            }
+        }
+        return (actors, crashes)
+    }
+}
