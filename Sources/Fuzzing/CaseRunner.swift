@@ -51,17 +51,26 @@ public struct CaseOutcome: Sendable {
 /// happened. A world with actors runs as a scenario under the scheduler
 /// (one random schedule), judged by the invariants.
 public struct CaseRunner: Sendable {
-    /// Applied to each plan before it is carried out: how tests plant a
-    /// bug in the keep rules to see the oracles catch it. Nil in real runs.
+    /// Applied to each plan, the dry run's too: how tests plant a bug in
+    /// the keep rules to see the oracles catch it. Nil in real runs.
     public var planTransform: (@Sendable (Plan) -> Plan)?
+    /// Applied after `planTransform` to the plans carried out only: a bug
+    /// by which the run does other than its dry run says.
+    public var applyTransform: (@Sendable (Plan) -> Plan)?
+    /// A directory on a btrfs mount: compare the real backend with SimFS
+    /// there (the differential mode).
+    public var realDirectory: String?
 
-    public init(planTransform: (@Sendable (Plan) -> Plan)? = nil) {
+    public init(
+        planTransform: (@Sendable (Plan) -> Plan)? = nil, applyTransform: (@Sendable (Plan) -> Plan)? = nil
+    ) {
         self.planTransform = planTransform
+        self.applyTransform = applyTransform
     }
 
     public func run(_ world: FuzzWorld) async -> CaseOutcome {
         if world.isConcurrent { return runScenario(world) }
-        var quiet = QuietCase(world: world, planTransform: planTransform)
+        var quiet = QuietCase(world: world, planTransform: planTransform, applyTransform: applyTransform)
         return await quiet.run()
     }
 

@@ -30,7 +30,15 @@ public struct FuzzSession: Sendable {
         /// comments that say where it came from.
         public func scenarioFile(runSeed: UInt64) -> String {
             let scenario = shrunk.scenario(oracle: failure.oracle, message: failure.message)
-            return scenario.fileText(comments: [
+            var notes: [String] = []
+            if !shrunk.heldLocks.isEmpty {
+                // A scenario has no actor that only holds a lock.
+                notes.append("Not in the scenario: builds held the locks \(shrunk.heldLocks.joined(separator: ", ")).")
+            }
+            if !shrunk.races.isEmpty {
+                notes.append("The races ran right after the scan; here a script runs them when the strategy says.")
+            }
+            return scenario.fileText(comments: notes + [
                 "Found by buildos-clean-dev fuzz, shrunk from \(original.layout.entries.count) to "
                     + "\(shrunk.layout.entries.count) layout entries.",
                 "Oracle: \(failure.oracle.rawValue)", "Failure: \(failure.message)",

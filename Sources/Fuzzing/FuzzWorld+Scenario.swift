@@ -1,6 +1,7 @@
 import Cleanup
 import FSProtocol
 import MachineLayout
+import SimFS
 import Simulation
 
 /// A world as a scenario: what runs a world with actors under the
@@ -9,8 +10,9 @@ import Simulation
 extension FuzzWorld {
     /// The scenario of this world. For a quiet world: one cleanup (with
     /// the world's faults as injected errors), a second cleanup after it,
-    /// and, when the rules model's end state is known, that end state as
-    /// the expectation. `oracle` and `message` describe a failure.
+    /// the races as a script beside them, and, when the rules model's end
+    /// state is known (no race, no held lock), that end state as the
+    /// expectation. `oracle` and `message` describe a failure.
     public func scenario(oracle: FuzzOracle?, message: String?) -> Scenario {
         var cleanup = ActorSpec(name: "cleanup", kind: .cleanup)
         cleanup.mode = mode
@@ -28,7 +30,7 @@ extension FuzzWorld {
             }
         } else {
             actors.append(cleanup)
-            if !faults.isEmpty || !self.faults.isEmpty {
+            if !faults.isEmpty || !self.faults.isEmpty || !races.isEmpty {
                 var again = ActorSpec(name: "cleanup-again", kind: .cleanup)
                 again.mode = mode
                 again.start = 1
@@ -44,14 +46,36 @@ extension FuzzWorld {
                 faults.append(spec)
             }
         }
+        if !races.isEmpty {
+            // The races become a script beside the cleanup; when they
+            // happen is the strategy's.
+            var racer = ActorSpec(name: "racer", kind: .script)
+            racer.steps = races.compactMap { race in
+                let path = layout.absolutePath(race.path)
+                guard !path.contains(" ") else { return nil }
+                switch race.kind {
+                case .add: return "mkdir \(path)/raced-dir"
+                case .delete, .replace:
+                    switch layout.entries.first(where: { $0.path == race.path })?.kind {
+                    case .subvol?: return "delete-subvolume \(path)"
+                    case .dir?, .volume?: return "rmdir \(path)"
+                    default: return "unlink \(path)"
+                    }
+                }
+            }
+            if !(racer.steps ?? []).isEmpty { actors.append(racer) }
+        }
         var expect = Expectation()
         expect.invariants = "hold"
-        if !isConcurrent, heldLocks.isEmpty, case .success = toolchainSet {
+        if !isConcurrent, races.isEmpty, heldLocks.isEmpty, case .success = toolchainSet,
+            let tree = try? SimulatedHost(layout: layout).layout(root: layout.root)
+        {
+            // The tree as the host holds it, missing parents made.
             let verdict = RulesModel(root: layout.root, toolchains: toolchains, live: mode == .live).verdict(
-                layout, explicitlyNone: explicitlyNone)
+                tree, explicitlyNone: explicitlyNone)
             var end = Layout(root: layout.root)
             end.rootIsBtrfs = layout.rootIsBtrfs
-            end.entries = layout.entries.filter { entry in
+            end.entries = tree.entries.filter { entry in
                 !verdict.removed.contains { entry.path == $0 || entry.path.hasPrefix($0 + "/") }
             }
             expect.endState = end.text
@@ -65,8 +89,9 @@ extension FuzzWorld {
             toolchains: toolchains, actors: actors)
         scenario.faults = faults.isEmpty ? nil : faults
         scenario.afterHostCrash = afterCrash
-        scenario.strategy = isConcurrent ? .random : .exhaustive
-        scenario.schedules = isConcurrent ? 20 : 1
+        let scheduled = isConcurrent || !races.isEmpty
+        scenario.strategy = scheduled ? .random : .exhaustive
+        scenario.schedules = scheduled ? 20 : 1
         scenario.seed = seed
         scenario.expect = expect
         return scenario

@@ -61,7 +61,7 @@ public struct FuzzWorld: Hashable, Sendable {
     /// How many things the world holds: what the shrinker makes smaller.
     public var size: Int {
         layout.entries.count + toolchains.count + faults.count + heldLocks.count + races.count + actors.count
-            + crashes.count
+            + crashes.count + (mode == .live ? 1 : 0)
             + layout.entries.reduce(0) { $0 + $1.path.utf8.count } / 64
     }
 }

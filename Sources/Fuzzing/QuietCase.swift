@@ -9,11 +9,13 @@ import Simulation
 struct QuietCase {
     let world: FuzzWorld
     let planTransform: (@Sendable (Plan) -> Plan)?
+    let applyTransform: (@Sendable (Plan) -> Plan)?
     var outcome = CaseOutcome()
 
-    init(world: FuzzWorld, planTransform: (@Sendable (Plan) -> Plan)?) {
+    init(world: FuzzWorld, planTransform: (@Sendable (Plan) -> Plan)?, applyTransform: (@Sendable (Plan) -> Plan)?) {
         self.world = world
         self.planTransform = planTransform
+        self.applyTransform = applyTransform
     }
 
     var root: String { world.layout.root }
@@ -95,6 +97,8 @@ struct QuietCase {
             }
         }
         let faulted = (gate?.injected ?? 0) > 0 || raced != nil
+        // What a race added after the scan is the next run's to judge.
+        if raced == nil { invariants.cleanupFinished(first) }
         outcome.coverage.record(first)
         if let dry { outcome.coverage.record(dry) }
 
@@ -108,6 +112,7 @@ struct QuietCase {
         // The second run: it changes nothing, or (after faults) it
         // finishes what the first left.
         let second = await apply(cleanup)
+        invariants.cleanupFinished(second)
         let afterSecond = host.layout(root: root)
         outcome.coverage.record(second)
         var last = second
@@ -126,6 +131,7 @@ struct QuietCase {
                         + difference)
             }
             let third = await apply(cleanup)
+            invariants.cleanupFinished(third)
             if let difference = QuietCase.difference(afterSecond, host.layout(root: root)) {
                 fail(.secondRun, "a third run (after the faulted one) changed the tree: \(difference)")
             }
@@ -164,7 +170,8 @@ struct QuietCase {
     func apply(_ cleanup: CleanupRun, between: () async -> Void = {}) async -> Report {
         guard let plan = await plan(cleanup) else { return await cleanup.run().report }
         await between()
-        return await Applier(fileSystem: cleanup.fileSystem, mode: cleanup.mode).apply(plan)
+        let carried = applyTransform.map { $0(plan) } ?? plan
+        return await Applier(fileSystem: cleanup.fileSystem, mode: cleanup.mode).apply(carried)
     }
 
     /// Carries the races out: what they made (nil when there are none).

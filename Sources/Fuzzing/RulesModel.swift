@@ -267,12 +267,24 @@ struct ModelTree {
     var entries: [String: LayoutEntry] = [:]
     var childList: [String: [String]] = [:]
 
+    /// The tree of a layout's entries below the root; a missing parent
+    /// is there as the host makes it (a volume first, plain directories
+    /// below).
     init(_ layout: Layout) {
         for entry in layout.entries where !entry.path.hasPrefix("/") {
-            entries[entry.path] = entry
-            let parent = entry.path.split(separator: "/").dropLast().joined(separator: "/")
-            childList[parent, default: []].append(entry.path)
+            add(entry)
         }
+    }
+
+    private mutating func add(_ entry: LayoutEntry) {
+        guard entries[entry.path] == nil else { return }
+        let parts = entry.path.split(separator: "/")
+        let parent = parts.dropLast().joined(separator: "/")
+        if !parent.isEmpty, entries[parent] == nil {
+            add(LayoutEntry(parts.count == 2 ? .volume : .dir, parent))
+        }
+        entries[entry.path] = entry
+        childList[parent, default: []].append(entry.path)
     }
 
     func children(of path: String) -> [String] { childList[path] ?? [] }

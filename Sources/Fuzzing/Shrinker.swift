@@ -1,9 +1,10 @@
 import MachineLayout
 
 /// Makes a failing world smaller while one oracle still fails on it:
-/// fewer actors, crashes, faults, held locks and toolchains, fewer layout
-/// entries (chunks first, then one by one, each with what lies below it),
-/// shorter machine names. Greedy, to a fixed point or a budget of runs.
+/// fewer actors, crashes, faults, races, held locks and toolchains, fewer
+/// layout entries (chunks first, then one by one, each with what lies
+/// below it; a directory alone, its entries making it again), shorter
+/// machine names. Greedy, to a fixed point or a budget of runs.
 public struct Shrinker: Sendable {
     public let runner: CaseRunner
     /// At most this many candidate runs per shrink.
@@ -54,9 +55,11 @@ public struct Shrinker: Sendable {
                 }
             }
         }
+        if world.mode == .live { with { $0.mode = .boot; $0.heldLocks = [] } }
         for index in world.crashes.indices { with { $0.crashes.remove(at: index) } }
         for index in world.faults.indices { with { $0.faults.remove(at: index) } }
         for index in world.heldLocks.indices { with { $0.heldLocks.remove(at: index) } }
+        for index in world.races.indices { with { $0.races.remove(at: index) } }
         if world.toolchains.count > 1 {
             for index in world.toolchains.indices { with { $0.toolchains.remove(at: index) } }
         }
@@ -71,6 +74,12 @@ public struct Shrinker: Sendable {
                 start += chunk
             }
             chunk /= 2
+        }
+        // A plain directory or volume made implicitly: a missing parent is
+        // made anyway when its entries are.
+        for (index, entry) in world.layout.entries.enumerated() where entry.kind == .dir || entry.kind == .volume {
+            guard world.layout.entries.contains(where: { $0.path.hasPrefix(entry.path + "/") }) else { continue }
+            with { $0.layout.entries.remove(at: index); $0.layout.sourceLines = [] }
         }
         for entry in world.layout.entries {
             let parts = entry.path.split(separator: "/")

@@ -227,9 +227,12 @@ struct WorldDrawing {
         }
         if let target = revisions.last, chance(90) {
             add(link: path + "/" + m, target: target)
-        } else if let name = entryName(m, pick(["-image", "-" + (entryToolchains.first ?? "default")]), in: path) {
-            // A target named outside the revision grammar, or a
-            // bootstrapped machine: kept all the same.
+        } else {
+            // A target named outside the revision grammar (a bootstrapped
+            // machine's name, a later layout's, none at all): kept all the
+            // same.
+            let name = pick([m + "-image", m + "-" + (entryToolchains.first ?? "default"), m + "-1.3", "image"])
+            guard name.utf8.count <= Layout.maximumNameBytes, !used.contains(path + "/" + name) else { return }
             add(subvolume: path + "/" + name, readOnly: true)
             add(link: path + "/" + m, target: name)
         }
@@ -358,8 +361,18 @@ struct WorldDrawing {
 
     mutating func races() -> [Race] {
         var races: [Race] = []
+        // A race is a build's doing: never on what a current link names.
+        var targets: Set<String> = []
+        for entry in layout.entries where entry.kind == .link {
+            let parts = entry.path.split(separator: "/")
+            if parts.count == 3, parts[1] == parts[2], let target = entry.target {
+                targets.insert(parts[0] + "/" + parts[1] + "/" + target)
+            }
+        }
         for _ in 0..<swarm.count(.races, &random) {
-            let entries = layout.entries.filter { $0.path.split(separator: "/").count == 3 && !$0.path.hasPrefix("/") }
+            let entries = layout.entries.filter {
+                $0.path.split(separator: "/").count == 3 && !$0.path.hasPrefix("/") && !targets.contains($0.path)
+            }
             if chance(30), !machines.isEmpty {
                 races.append(Race(.add, pick(machines)))
             } else if let entry = entries.isEmpty ? nil : pick(entries) {

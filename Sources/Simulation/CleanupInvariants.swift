@@ -8,8 +8,9 @@ import SimFS
 /// cleanup. The same checker as the simulation's (`InvariantChecker`), fed
 /// by an observer installed on the host.
 ///
-/// Install it, note each cleanup process with `started(_:)`, run the
-/// cleanups, then `finish` with the last boot cleanup's report.
+/// Install it, note each cleanup process with `started(_:cleanup:)`, run
+/// the cleanups, each followed by `cleanupFinished(_:)`, then `finish`
+/// with the last one's report.
 public final class CleanupInvariants: SimulationObserver, @unchecked Sendable {
     // Confined to the thread that runs the cleanups: the host calls the
     // observer inside each call, and a fuzz case runs on one thread.
@@ -36,18 +37,22 @@ public final class CleanupInvariants: SimulationObserver, @unchecked Sendable {
         if InvariantChecker.concerns(event) { checker.observe(checker.runEvent(for: event, on: host), step: calls) }
     }
 
-    /// The violations, after the end-of-run checks: invariant 6 on the
-    /// last cleanup's `report` when it ran in boot mode, then 5 and 7.
+    /// A cleanup finished: invariant 6 on its report when it ran in boot
+    /// mode (a machine directory holds only what it keeps or reported).
+    public func cleanupFinished(_ report: Report) {
+        guard report.mode == .boot else { return }
+        checker.observe(
+            .bootCleanupFinished(
+                reported: Set(report.diagnostics.map(\.path)), agentsRunning: false,
+                root: host.layout(root: checker.root)),
+            step: calls)
+    }
+
+    /// The violations, after the end-of-run checks (5 and 7, with the
+    /// last cleanup's report).
     public func finish(lastReport report: Report) -> [Violation] {
-        let reported = Set(report.diagnostics.map(\.path))
-        if report.mode == .boot {
-            checker.observe(
-                .bootCleanupFinished(
-                    reported: reported, agentsRunning: false,
-                    root: host.layout(root: checker.root)),
-                step: calls)
-        }
-        checker.observe(checker.endEvent(on: host, reported: reported), step: calls)
+        checker.observe(
+            checker.endEvent(on: host, reported: Set(report.diagnostics.map(\.path))), step: calls)
         return checker.violations
     }
 }

@@ -146,6 +146,7 @@ extension Scenario {
             .map { "# " + $0 + "\n" }.joined() + "\n"
         let encoder = YAMLEncoder()
         encoder.options.newLineScalarStyle = .literal
+        encoder.options.allowUnicode = true
         return header + ((try? encoder.encode(self)) ?? "")
     }
 }

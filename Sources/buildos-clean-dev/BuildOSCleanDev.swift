@@ -12,12 +12,13 @@ struct BuildOSCleanDev: AsyncParsableCommand {
         discussion: """
             \(CommandSet.discussion) `scenario run` replays concurrency scenarios (the cleanup, build \
             agents, the administrator, crashes) on a simulated btrfs and checks the invariants at \
-            every step.
+            every step. `fuzz` draws machine trees, actors and faults from a seed and checks the \
+            cleanup against its oracles, shrinking what fails.
 
             \(ExitStatus.table)
             """,
         version: BuildVersion.text,
-        subcommands: CommandSet.production + [ScenarioCommand.self]
+        subcommands: CommandSet.production + [ScenarioCommand.self, FuzzCommand.self]
     )
 
     /// The production commands' `--layout`: a simulated tree, which only

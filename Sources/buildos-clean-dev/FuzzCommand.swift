@@ -1,0 +1,157 @@
+import ArgumentParser
+import Commands
+import Foundation
+import Fuzzing
+
+struct FuzzCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fuzz",
+        abstract: "Throw generated machine trees, actors and faults at the cleanup and check every oracle.",
+        discussion: """
+            Each case is a world drawn from the seed: first which features it uses and how densely \
+            (swarm testing: odd, unicode and 255-byte names, later-layout names, dot-entries, symbolic \
+            links anywhere, plain directories and files, lock files, nested subvolumes, read-only and \
+            received subvolumes, mounts, broken or missing links, empty directories, invalid toolchain \
+            configurations, injected errors, races between the scan and the deletions, live mode with \
+            held locks, agents, machine commands and crashes), then the tree and what runs on it. Each \
+            case is judged by the invariants of SPEC §6, a second statement of the keep rules, the dry \
+            run against the run, and a second run that must change nothing. The first failure of each \
+            oracle is shrunk to a smallest case, written with --save DIR as a scenario file that \
+            `scenario run` replays. The same seed draws the same cases, byte for byte; `--print-case N` \
+            prints case N without running it.
+
+            With --real DIR (a directory on a btrfs mount, as root) each tree is built there and cleaned \
+            by the real backend, and the end state and the lines are compared with the simulated btrfs \
+            on the same tree; any difference is a failure.
+
+            Progress goes to standard error: one updating line on a terminal, a line every ten seconds \
+            otherwise. The report goes to standard output, as text or JSON.
+
+            Exit status: 0 no case failed; 1 some case failed; 64 bad arguments; 73 a case file cannot \
+            be written.
+            """
+    )
+
+    @Option(help: "The seed every case is drawn from, decimal or 0x-hexadecimal (default: 1).")
+    var seed: FuzzSeed = FuzzSeed(value: 1)
+
+    @Option(help: "How many cases to run (default: 1000 unless --time is given).")
+    var cases: Int?
+
+    @Option(help: ArgumentHelp("How long to run instead: seconds, or a number with s, m or h.", valueName: "duration"))
+    var time: FuzzDuration?
+
+    @Option(
+        name: .customLong("save"),
+        help: ArgumentHelp("Write each shrunk failing case into this directory as a scenario file.", valueName: "dir"))
+    var saveDirectory: String?
+
+    @Option(help: "Output format.")
+    var format: CleanupCommand.OutputFormat = .text
+
+    @Option(
+        name: .customLong("real"),
+        help: ArgumentHelp(
+            "Build each tree in this directory on a btrfs mount and compare the real backend with the simulated one.",
+            valueName: "dir"))
+    var realDirectory: String?
+
+    @Flag(name: .customLong("no-shrink"), help: "Report failures as drawn, without shrinking them.")
+    var noShrink = false
+
+    @Option(
+        name: .customLong("print-case"),
+        help: ArgumentHelp("Print case N of the seed as a scenario file, without running anything.", valueName: "n"))
+    var printCase: Int?
+
+    func validate() throws {
+        if cases != nil, time != nil { throw ValidationError("give --cases or --time, not both") }
+        if let cases, !(1...100_000_000).contains(cases) {
+            throw ValidationError("--cases must be 1 to 100000000, not \(cases)")
+        }
+        if let printCase, printCase < 0 { throw ValidationError("--print-case must be 0 or more, not \(printCase)") }
+        for (option, directory) in [("--save", saveDirectory), ("--real", realDirectory)] {
+            guard let directory else { continue }
+            guard !directory.isEmpty else { throw ValidationError("\(option) needs a directory") }
+            var isDirectory: ObjCBool = false
+            let exists = FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory)
+            if exists, !isDirectory.boolValue { throw ValidationError("\(option) '\(directory)' is not a directory") }
+            if option == "--real", !exists { throw ValidationError("--real '\(directory)' does not exist") }
+        }
+        if let realDirectory, !realDirectory.hasPrefix("/") {
+            throw ValidationError("--real needs an absolute path, not '\(realDirectory)'")
+        }
+    }
+
+    func run() async throws {
+        var session = FuzzSession(seed: seed.value)
+        if let realDirectory {
+            session.generator = .buildable
+            session.runner.realDirectory = realDirectory
+        }
+        session.shrinks = !noShrink
+        if let printCase {
+            let world = session.generator.world(seed: WorldGenerator.caseSeed(seed.value, printCase))
+            print(world.scenario(oracle: nil, message: nil).fileText(comments: [
+                "Case \(printCase) of seed \(FuzzWorld.hex(seed.value)), drawn by buildos-clean-dev fuzz."
+            ]), terminator: "")
+            return
+        }
+        let budget: FuzzSession.Budget = time.map { .seconds($0.seconds) } ?? .cases(cases ?? 1000)
+        var progress = FuzzProgress(terminal: isatty(2) == 1)
+        let summary = await session.run(budget) { progress.update($0) }
+        progress.finish(summary)
+        var written: [Int: String] = [:]
+        if let saveDirectory {
+            for (index, finding) in summary.findings.enumerated() {
+                let path = saveDirectory + "/fuzz-\(FuzzWorld.hex(seed.value))-\(finding.failure.oracle.rawValue).yaml"
+                do {
+                    try FileManager.default.createDirectory(atPath: saveDirectory, withIntermediateDirectories: true)
+                    try finding.scenarioFile(runSeed: seed.value).write(toFile: path, atomically: true, encoding: .utf8)
+                    written[index] = path
+                } catch {
+                    FileHandle.standardError.write(Data("buildos-clean: error: cannot write \(path): \(error)\n".utf8))
+                    throw ExitCode(73)
+                }
+            }
+        }
+        let report = FuzzReport(seed: seed.value, summary: summary, files: written)
+        switch format {
+        case .text: print(report.text)
+        case .json: print(report.json)
+        }
+        if summary.failedCases > 0 { throw ExitStatus.halted.code }
+    }
+}
+
+/// A seed on the command line: decimal or `0x` hexadecimal.
+struct FuzzSeed: ExpressibleByArgument {
+    var value: UInt64
+
+    init(value: UInt64) { self.value = value }
+
+    init?(argument: String) {
+        let parsed = argument.lowercased().hasPrefix("0x") ? UInt64(argument.dropFirst(2), radix: 16) : UInt64(argument)
+        guard let parsed else { return nil }
+        value = parsed
+    }
+
+    var defaultValueDescription: String { "\(value)" }
+}
+
+/// A duration on the command line: `90`, `90s`, `5m`, `1h`.
+struct FuzzDuration: ExpressibleByArgument {
+    var seconds: Double
+
+    init?(argument: String) {
+        let units: [Character: Double] = ["s": 1, "m": 60, "h": 3600]
+        var text = argument
+        var unit = 1.0
+        if let last = text.last, let factor = units[last] {
+            unit = factor
+            text.removeLast()
+        }
+        guard let number = Double(text), number.isFinite, number > 0, number * unit <= 7 * 86_400 else { return nil }
+        seconds = number * unit
+    }
+}
