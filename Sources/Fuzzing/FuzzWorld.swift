@@ -58,11 +58,14 @@ public struct FuzzWorld: Hashable, Sendable {
         }
     }
 
-    /// How many things the world holds: what the shrinker makes smaller.
+    /// How big the world is, for the shrinker: the things it holds first,
+    /// then the bytes of its names.
     public var size: Int {
-        layout.entries.count + toolchains.count + faults.count + heldLocks.count + races.count + actors.count
+        let things =
+            layout.entries.count + toolchains.count + faults.count + heldLocks.count + races.count + actors.count
             + crashes.count + (mode == .live ? 1 : 0)
-            + layout.entries.reduce(0) { $0 + $1.path.utf8.count } / 64
+        let bytes = layout.entries.reduce(0) { $0 + $1.path.utf8.count + ($1.target?.utf8.count ?? 0) }
+        return things * 100_000 + bytes
     }
 }
 

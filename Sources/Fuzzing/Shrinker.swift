@@ -81,12 +81,17 @@ public struct Shrinker: Sendable {
             guard world.layout.entries.contains(where: { $0.path.hasPrefix(entry.path + "/") }) else { continue }
             with { $0.layout.entries.remove(at: index); $0.layout.sourceLines = [] }
         }
-        for entry in world.layout.entries {
+        var machines: [String] = []
+        for entry in world.layout.entries where !entry.path.hasPrefix("/") {
             let parts = entry.path.split(separator: "/")
-            guard parts.count == 2, entry.kind == .dir else { continue }
-            let machine = String(parts[1])
-            for short in ["m", "n", "a"] where short.utf8.count < machine.utf8.count {
-                with { $0.layout = Shrinker.renaming(machine: entry.path, to: short, in: $0.layout) }
+            guard parts.count >= 2 else { continue }
+            let machine = String(parts[0] + "/" + parts[1])
+            if !machines.contains(machine) { machines.append(machine) }
+        }
+        for machine in machines {
+            let name = machine.split(separator: "/")[1]
+            for short in ["m", "n", "a"] where short.utf8.count < name.utf8.count {
+                with { $0.layout = Shrinker.renaming(machine: machine, to: short, in: $0.layout) }
             }
         }
         return candidates
@@ -116,7 +121,7 @@ public struct Shrinker: Sendable {
         let volume = String(parts[0])
         let machine = String(parts[1])
         let newPath = volume + "/" + short
-        if layout.entries.contains(where: { $0.path == newPath }) { return layout }
+        if layout.entries.contains(where: { $0.path == newPath || $0.path.hasPrefix(newPath + "/") }) { return layout }
         func renamed(_ name: Substring) -> String {
             name.hasPrefix(machine) ? short + name.dropFirst(machine.count) : String(name)
         }

@@ -1,0 +1,98 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// `buildos-clean-dev fuzz`, end to end.
+@Suite("buildos-clean-dev fuzz, end to end")
+struct FuzzCommandTests {
+    func temporaryDirectory() throws -> String {
+        let path = NSTemporaryDirectory() + "fuzz-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        return path
+    }
+
+    @Test("a run: its report as JSON, exit 0, the progress on standard error only")
+    func json() throws {
+        let result = try Binary.run(["fuzz", "--seed", "0x2a", "--cases", "60", "--format", "json"])
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        let document = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        #expect(document?["seed"] as? String == "0x000000000000002a")
+        #expect(document?["cases"] as? Int == 60)
+        #expect(document?["failedCases"] as? Int == 0)
+        #expect((document?["coverage"] as? [String: Int])?["reason:revision", default: 0] ?? 0 > 0)
+        #expect(document?["neverReached"] is [String])
+    }
+
+    @Test("the text report names the seed, the cases and the coverage")
+    func text() throws {
+        let result = try Binary.run(["fuzz", "--seed", "42", "--cases", "30"])
+        #expect(result.status == 0)
+        #expect(result.outputLines.first?.hasPrefix("fuzz: seed 0x000000000000002a, 30 cases in ") == true)
+        #expect(result.outputLines.contains { $0.hasPrefix("coverage: ") && $0.hasSuffix(" branches reached") })
+    }
+
+    @Test("--time runs for a while and stops")
+    func time() throws {
+        let result = try Binary.run(["fuzz", "--time", "1s", "--format", "json"])
+        #expect(result.status == 0)
+        let document = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        #expect((document?["cases"] as? Int ?? 0) > 0)
+        #expect((document?["seconds"] as? Double ?? 0) >= 1)
+    }
+
+    @Test("--print-case draws the same case twice, and scenario run replays it")
+    func printCase() throws {
+        let first = try Binary.run(["fuzz", "--seed", "7", "--print-case", "12"])
+        let second = try Binary.run(["fuzz", "--seed", "7", "--print-case", "12"])
+        #expect(first.status == 0)
+        #expect(first.standardOutput == second.standardOutput)
+        #expect(first.standardOutput.hasPrefix("# Case 12 of seed 0x0000000000000007"))
+        let other = try Binary.run(["fuzz", "--seed", "8", "--print-case", "12"])
+        #expect(other.standardOutput != first.standardOutput)
+        // Each case replays; one whose toolchain configuration is invalid
+        // is refused as the command line would refuse it.
+        let directory = try temporaryDirectory()
+        var passed = 0
+        for index in 0..<8 {
+            let printed = try Binary.run(["fuzz", "--seed", "7", "--print-case", "\(index)"])
+            let file = directory + "/case-\(index).yaml"
+            try printed.standardOutput.write(toFile: file, atomically: true, encoding: .utf8)
+            let replayed = try Binary.run(["scenario", "run", file])
+            if replayed.status == 0 {
+                #expect(replayed.outputLines.first?.hasPrefix("pass  fuzz case ") == true)
+                passed += 1
+            } else {
+                #expect(replayed.status == 64, "\(replayed.standardOutput)\(replayed.standardError)")
+                #expect(replayed.standardError.contains(": toolchains"), "\(replayed.standardError)")
+            }
+        }
+        #expect(passed > 0)
+    }
+
+    @Test("bad arguments exit 64 with the reason", arguments: [
+        (["--cases", "0"], "--cases must be"),
+        (["--cases", "5", "--time", "1s"], "give --cases or --time, not both"),
+        (["--seed", "zebra"], "--seed"),
+        (["--time", "0"], "--time"),
+        (["--time", "5x"], "--time"),
+        (["--real", "relative/dir"], "--real"),
+        (["--real", "/nonexistent/buildos-clean-fuzz"], "does not exist"),
+        (["--print-case", "-1"], "--print-case"),
+        (["--format", "yaml"], "--format"),
+    ])
+    func badArguments(_ arguments: [String], _ message: String) throws {
+        let result = try Binary.run(["fuzz"] + arguments)
+        #expect(result.status == 64, "\(arguments): \(result.standardError)")
+        #expect(result.standardError.contains(message), "\(arguments): \(result.standardError)")
+        #expect(result.standardOutput.isEmpty)
+    }
+
+    @Test("--save into a file that is not a directory is refused")
+    func saveIntoFile() throws {
+        let file = try temporaryDirectory() + "/plain"
+        try "x".write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try Binary.run(["fuzz", "--cases", "1", "--save", file])
+        #expect(result.status == 64)
+        #expect(result.standardError.contains("is not a directory"))
+    }
+}
