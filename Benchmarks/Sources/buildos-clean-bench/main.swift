@@ -8,6 +8,7 @@ import FSProtocol
 //   buildos-clean-bench step-cost
 //   buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...]
 //   buildos-clean-bench snapshot-cycles [CYCLES [SIZES...]]
+//   buildos-clean-bench fuzz-cases [CASES]
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "scan-plan":
@@ -39,9 +40,11 @@ case "snapshot-cycles":
     let cycles = arguments.dropFirst().first.flatMap { Int($0) } ?? 2_000
     let sizes = arguments.dropFirst(2).compactMap { Int($0) }
     try await SnapshotCyclesBenchmark.run(sizes: sizes.isEmpty ? [100_000, 300_000, 1_000_000] : sizes, cycles: cycles)
+case "fuzz-cases":
+    await FuzzCasesBenchmark.run(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
 default:
     print(
         "usage: buildos-clean-bench scan-plan [REPETITIONS] | simulation [REPETITIONS] | step-cost\n"
             + "       buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...] | snapshot-cycles [CYCLES [SIZES...]]\n"
-            + "       buildos-clean-bench scan-plan-split [MACHINES] | plan-only [MACHINES] | sizes")
+            + "       buildos-clean-bench scan-plan-split [MACHINES] | plan-only [MACHINES] | sizes | fuzz-cases [CASES]")
 }
