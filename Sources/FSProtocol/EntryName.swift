@@ -63,6 +63,16 @@ public struct EntryName: Hashable, Sendable, Comparable, CustomStringConvertible
     }
 }
 
+extension EntryName {
+    /// The components of a path, split at its `/` bytes as the kernel
+    /// splits it, without empty ones. (Not at `/` characters: a `/`
+    /// followed by a combining mark is one `Character` but still a
+    /// separator; and splitting bytes is many times faster.)
+    public static func components(of path: String) -> [Substring] {
+        path.utf8.split(separator: UInt8(ascii: "/")).map { Substring($0) }
+    }
+}
+
 extension EntryName: ExpressibleByStringLiteral {
     /// A name written in the source; an invalid literal is a programming
     /// error.

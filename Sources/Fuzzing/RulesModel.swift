@@ -278,10 +278,10 @@ struct ModelTree {
 
     private mutating func add(_ entry: LayoutEntry) {
         guard entries[entry.path] == nil else { return }
-        let parts = entry.path.split(separator: "/")
-        let parent = parts.dropLast().joined(separator: "/")
+        let slash = entry.path.utf8.lastIndex(of: UInt8(ascii: "/"))
+        let parent = slash.map { String(entry.path[..<$0]) } ?? ""
         if !parent.isEmpty, entries[parent] == nil {
-            add(LayoutEntry(parts.count == 2 ? .volume : .dir, parent))
+            add(LayoutEntry(parent.utf8.contains(UInt8(ascii: "/")) ? .dir : .volume, parent))
         }
         entries[entry.path] = entry
         childList[parent, default: []].append(entry.path)

@@ -49,7 +49,7 @@ extension Layout {
         }
         if entry.mode != nil { throw refuse("mode= cannot be set through the protocol") }
         if entry.isDefault { throw refuse("the default subvolume cannot be set through the protocol") }
-        var components = entry.path.split(separator: "/").compactMap { EntryName(String($0)) }
+        var components = EntryName.components(of: entry.path).compactMap { EntryName(String($0)) }
         guard let name = components.popLast() else { throw refuse("no name") }
         var opened: [DirectoryHandle] = []
         func closeAll() async { for handle in opened.reversed() { await fs.close(handle) } }
@@ -115,7 +115,7 @@ extension Layout {
         -> DirectoryHandle
     {
         var current: DirectoryHandle?
-        for component in path.split(separator: "/") {
+        for component in EntryName.components(of: path) {
             guard let name = EntryName(String(component)) else { throw FSError(.invalidArgument, .openDirectory) }
             let next = try await fs.openDirectory(name, in: current ?? root)
             if let current { await fs.close(current) }

@@ -10,7 +10,7 @@ extension HostState {
         let top = crossingMounts(NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root))
         var current = top
         // The components still to walk, last first; a link pushes its own.
-        var pending: [Substring] = path.split(separator: "/").reversed()
+        var pending: [Substring] = EntryName.components(of: path).reversed()
         var followed = 0
         var followedLink = false
         while let component = pending.popLast() {
@@ -29,7 +29,7 @@ extension HostState {
                 followedLink = true
                 let link = node(target).linkTarget
                 if link.hasPrefix("/") { current = top }
-                pending.append(contentsOf: link.split(separator: "/").reversed())
+                pending.append(contentsOf: EntryName.components(of: link).reversed())
                 continue
             }
             current = target

@@ -31,7 +31,7 @@ extension SimulatedHost {
     private func load(_ entry: LayoutEntry, of layout: Layout, defaults: inout Set<Int>) throws(SetupError) {
         let path = layout.absolutePath(entry.path)
         if !layout.rootIsBtrfs, !entry.path.hasPrefix("/"),
-            let first = entry.path.split(separator: "/").first, entry.path.contains("/")
+            let first = EntryName.components(of: entry.path).first, entry.path.contains("/")
         {
             let volume = layout.absolutePath(String(first))
             if entryKind(at: volume) == nil { try addVolume(volume) }
@@ -184,7 +184,7 @@ extension HostState {
     /// directory, a link stays the link).
     func setupLookupNoFollow(_ path: String) -> NodeRef? {
         var current = NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root)
-        for component in path.split(separator: "/") {
+        for component in EntryName.components(of: path) {
             let directory = crossingMounts(current)
             guard node(directory).type == .directory, let name = EntryName(String(component)),
                 let child = child(name, of: directory)

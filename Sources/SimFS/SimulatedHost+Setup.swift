@@ -173,7 +173,7 @@ extension HostState {
     /// The node at an absolute path, crossing mounts, following no link.
     func setupLookup(_ path: String) -> NodeRef? {
         var current = crossingMounts(NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root))
-        for component in path.split(separator: "/") {
+        for component in EntryName.components(of: path) {
             guard node(current).type == .directory, let name = EntryName(String(component)),
                 let child = child(name, of: current)
             else { return nil }
@@ -186,7 +186,7 @@ extension HostState {
     /// plain directories owned by root) and the last name.
     mutating func setupParent(_ path: String) throws(SetupError) -> (NodeRef, EntryName) {
         guard path.hasPrefix("/") else { throw SetupError(path: path, reason: "not an absolute path") }
-        var components = path.split(separator: "/").map(String.init)
+        var components = EntryName.components(of: path).map(String.init)
         guard let last = components.popLast(), let name = EntryName(last) else {
             throw SetupError(path: path, reason: "no entry name")
         }

@@ -183,7 +183,7 @@ struct InvariantChecker {
     func machineEntry(_ path: String) -> (volume: String, machine: String, entry: String)? {
         let prefix = root.hasSuffix("/") ? root : root + "/"
         guard path.hasPrefix(prefix) else { return nil }
-        let parts = path.dropFirst(prefix.count).split(separator: "/").map(String.init)
+        let parts = EntryName.components(of: String(path.dropFirst(prefix.count))).map(String.init)
         guard parts.count == 3 else { return nil }
         return (parts[0], parts[1], parts[2])
     }
@@ -214,7 +214,7 @@ struct InvariantChecker {
             if entry.kind == .link { links[entry.path] = entry.target }
         }
         for entry in layout.entries {
-            let parts = entry.path.split(separator: "/").map(String.init)
+            let parts = EntryName.components(of: entry.path).map(String.init)
             guard parts.count == 3, let machine = EntryName(parts[1]), let name = EntryName(parts[2]) else { continue }
             let absolute = root + "/" + entry.path
             if reported.contains(absolute) { continue }
@@ -252,7 +252,7 @@ struct InvariantChecker {
     private func checkDeletedMachinesGone(_ layout: Layout, reported: Set<String>, _ violate: (Int, String) -> Void) {
         let links = Set(layout.entries.filter { $0.kind == .link }.map(\.path))
         for entry in layout.entries where entry.kind == .dir || entry.kind == .subvol {
-            let parts = entry.path.split(separator: "/")
+            let parts = EntryName.components(of: entry.path)
             guard parts.count == 2, MachineNaming.isMachineName(EntryName(String(parts[1])) ?? ".") else { continue }
             let path = root + "/" + entry.path
             if links.contains(entry.path + "/" + parts[1]) || reported.contains(path)

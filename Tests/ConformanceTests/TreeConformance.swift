@@ -97,6 +97,23 @@ struct TreeConformance {
         }
     }
 
+    @Test("a path splits at every / byte, even one a combining mark follows", arguments: Backends.all)
+    func pathsSplitAtBytes(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            // "\u{301}m" starts with a combining acute accent: in Swift,
+            // "/\u{301}" is one Character, but the kernel sees the byte '/'.
+            let name = try #require(EntryName("\u{301}m"))
+            try await fs.createSubvolume(name, in: directory)
+            let outer = try await fs.openDirectory(name, in: directory)
+            try await fs.createSubvolume("inner", in: outer)
+            await fs.close(outer)
+            let opened = try await fs.openRoot(sandbox.path + "/\u{301}m/inner")
+            #expect(try await fs.status(of: opened).kind == .subvolume)
+            await fs.close(opened)
+        }
+    }
+
     @Test("nested subvolumes are listed deepest first, by path from the outer one", arguments: Backends.all)
     func nestedOrder(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in
