@@ -35,6 +35,11 @@ public struct FuzzSession: Sendable {
                 // A scenario has no actor that only holds a lock.
                 notes.append("Not in the scenario: builds held the locks \(shrunk.heldLocks.joined(separator: ", ")).")
             }
+            if !shrunk.undecodable.isEmpty {
+                // A layout holds text; these names are bytes.
+                let names = shrunk.undecodable.map { "\($0.kind) \($0.path)" }.joined(separator: ", ")
+                notes.append("Not in the scenario: entries whose names are not UTF-8: \(names).")
+            }
             if !shrunk.races.isEmpty {
                 notes.append("The races ran right after the scan; here a script runs them when the strategy says.")
             }

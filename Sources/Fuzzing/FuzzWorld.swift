@@ -26,6 +26,8 @@ public struct FuzzWorld: Hashable, Sendable {
     /// What another process changes between the cleanup's scan and its
     /// deletions.
     public var races: [Race]
+    /// Entries whose names are not UTF-8 (which a layout cannot hold).
+    public var undecodable: [UndecodableEntry]
     /// Agents and machine commands running beside the cleanup; with any,
     /// the world runs as a scenario under the simulation's scheduler.
     public var actors: [ActorSpec]
@@ -42,6 +44,7 @@ public struct FuzzWorld: Hashable, Sendable {
         faults = []
         heldLocks = []
         races = []
+        undecodable = []
         actors = []
         crashes = []
     }
@@ -62,7 +65,8 @@ public struct FuzzWorld: Hashable, Sendable {
     /// then the bytes of its names.
     public var size: Int {
         let things =
-            layout.entries.count + toolchains.count + faults.count + heldLocks.count + races.count + actors.count
+            layout.entries.count + undecodable.count + toolchains.count + faults.count + heldLocks.count + races.count
+            + actors.count
             + crashes.count + (mode == .live ? 1 : 0)
         let bytes = layout.entries.reduce(0) { $0 + $1.path.utf8.count + ($1.target?.utf8.count ?? 0) }
         return things * 100_000 + bytes
@@ -84,6 +88,24 @@ public struct CallFault: Hashable, Sendable {
         self.error = error
         self.count = count
     }
+}
+
+/// An entry whose name is not UTF-8: its directory (below the root, empty
+/// for the root itself), its name as the backends render it (`\xNN` for
+/// each byte that is not printable ASCII), and its kind.
+public struct UndecodableEntry: Hashable, Sendable {
+    public var directory: String
+    public var rendering: String
+    public var kind: EntryKind
+
+    public init(in directory: String, _ rendering: String, _ kind: EntryKind) {
+        self.directory = directory
+        self.rendering = rendering
+        self.kind = kind
+    }
+
+    /// Its path below the root.
+    public var path: String { directory.isEmpty ? rendering : directory + "/" + rendering }
 }
 
 /// A change another process makes between the cleanup's scan and its
@@ -133,6 +155,7 @@ public enum FuzzFeature: String, Hashable, Sendable, CaseIterable, Comparable {
     case temporaryLinks = "temporary-links"
     case faults
     case races
+    case undecodableNames = "undecodable-names"
     case liveMode = "live-mode"
     case agents
     case commands
@@ -144,6 +167,6 @@ public enum FuzzFeature: String, Hashable, Sendable, CaseIterable, Comparable {
     /// have (a mount needs the administrator) or that the differential
     /// mode leaves out (faults and actors are the simulation's).
     public static let simulationOnly: Set<FuzzFeature> = [
-        .mountPoints, .faults, .races, .liveMode, .agents, .commands, .crashes,
+        .mountPoints, .faults, .races, .undecodableNames, .liveMode, .agents, .commands, .crashes,
     ]
 }

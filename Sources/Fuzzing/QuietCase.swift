@@ -43,6 +43,10 @@ struct QuietCase {
         let host: SimulatedHost
         do {
             host = try SimulatedHost(layout: world.layout)
+            for entry in world.undecodable {
+                let directory = entry.directory.isEmpty ? root : world.layout.absolutePath(entry.directory)
+                try host.addUndecodable(entry.kind, named: entry.rendering, in: directory)
+            }
         } catch {
             fail(.noCrash, "the world cannot be built: \(error)")
             return outcome
@@ -60,7 +64,9 @@ struct QuietCase {
             holders.append(holder)
             held.append(lock)
         }
-        let model = RulesModel(root: root, toolchains: world.toolchains, live: world.mode == .live, heldLocks: held)
+        let model = RulesModel(
+            root: root, toolchains: world.toolchains, live: world.mode == .live, heldLocks: held,
+            undecodable: Set(world.undecodable.map(\.path)))
         let invariants = CleanupInvariants(host: host, root: root, toolchains: toolchains)
         // Only a world with entries outside the root has anything there.
         let hasOutside = world.layout.entries.contains { $0.path.hasPrefix("/") }

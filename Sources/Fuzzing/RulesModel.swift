@@ -23,14 +23,19 @@ public struct RulesModel: Sendable {
     let toolchains: [String]
     /// Live mode: deletions need the agents' locks.
     let live: Bool
+    /// Paths whose last name is not UTF-8: reported, kept, not entered.
+    let undecodable: Set<String>
     /// Machine directories (`v/m`) and the toolchains whose locks other
     /// processes hold in them (live mode).
     let held: [String: Set<String>]
 
-    public init(root: String, toolchains: [String], live: Bool = false, heldLocks: [String] = []) {
+    public init(
+        root: String, toolchains: [String], live: Bool = false, heldLocks: [String] = [], undecodable: Set<String> = []
+    ) {
         self.root = root
         self.toolchains = toolchains
         self.live = live
+        self.undecodable = undecodable
         var held: [String: Set<String>] = [:]
         for lock in heldLocks {
             let parts = lock.split(separator: "/").map(String.init)
@@ -76,11 +81,11 @@ public struct RulesModel: Sendable {
 
     private func judgeVolume(_ volume: String, in tree: inout ModelTree, into verdict: inout Verdict) {
         let name = volume
-        if name.hasPrefix(".") { return verdict.line(volume, "warning") }
+        if name.hasPrefix(".") || undecodable.contains(volume) { return verdict.line(volume, "warning") }
         guard tree.isDirectory(volume) else { return verdict.line(volume, "error") }
         for machine in tree.children(of: volume) {
             let machineName = String(machine.dropFirst(volume.count + 1))
-            if machineName.hasPrefix(".") || machineName.hasPrefix("-") {
+            if machineName.hasPrefix(".") || machineName.hasPrefix("-") || undecodable.contains(machine) {
                 verdict.line(machine, "warning")
             } else if !tree.isDirectory(machine) {
                 verdict.line(machine, "error")
@@ -123,6 +128,10 @@ public struct RulesModel: Sendable {
         for entry in entries {
             let entryName = name(entry)
             if entryName == m || entryName == target { continue }
+            if undecodable.contains(entry) {
+                fates.append((entry, entryName, .warn))
+                continue
+            }
             let fate = fate(
                 of: entryName, machine: m, kind: tree.kind(entry), readOnly: tree.readOnly(entry),
                 machinePath: path, deleting: deleting, linkInError: linkInError, tree: tree)

@@ -60,6 +60,7 @@ public struct Shrinker: Sendable {
         for index in world.faults.indices { with { $0.faults.remove(at: index) } }
         for index in world.heldLocks.indices { with { $0.heldLocks.remove(at: index) } }
         for index in world.races.indices { with { $0.races.remove(at: index) } }
+        for index in world.undecodable.indices { with { $0.undecodable.remove(at: index) } }
         if world.toolchains.count > 1 {
             for index in world.toolchains.indices { with { $0.toolchains.remove(at: index) } }
         }

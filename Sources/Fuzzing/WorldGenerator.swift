@@ -44,6 +44,7 @@ public struct WorldGenerator: Sendable {
         world.faults = drawing.faults()
         world.heldLocks = world.mode == .live ? drawing.heldLocks() : []
         world.races = drawing.races()
+        world.undecodable = drawing.undecodable()
         (world.actors, world.crashes) = drawing.actors()
         return world
     }
@@ -357,6 +358,28 @@ struct WorldDrawing {
             faults.append(CallFault(operation: operation, path: path, error: error, count: 1 + random.next(below: 2)))
         }
         return faults
+    }
+
+    /// Names that are not UTF-8: a volume, machines, entries.
+    mutating func undecodable() -> [UndecodableEntry] {
+        var entries: [UndecodableEntry] = []
+        for _ in 0..<swarm.count(.undecodableNames, &random) {
+            // As the backends render them: bytes that are not printable
+            // ASCII as \xNN.
+            let bytes = pick(["\\xff", "\\xc3(", "\\xe9t\\xe9"])
+            switch random.next(below: 3) {
+            case 0: entries.append(UndecodableEntry(in: "", "v" + bytes, .directory))
+            case 1: entries.append(UndecodableEntry(in: "default", "m" + bytes, .directory))
+            default:
+                guard let machine = machines.isEmpty ? nil : pick(machines),
+                    let m = machine.split(separator: "/").last
+                else { continue }
+                let name = pick([String(m) + "-" + bytes, String(m) + "-default-" + bytes, bytes])
+                entries.append(UndecodableEntry(in: machine, name, .subvolume))
+            }
+        }
+        var seen: Set<String> = []
+        return entries.filter { seen.insert($0.path).inserted }
     }
 
     mutating func races() -> [Race] {

@@ -157,6 +157,35 @@ extension SimulatedHost {
         }
     }
 
+    /// Adds an entry whose name on disk is not UTF-8, in the directory at
+    /// `directory`: `rendering` is how it reads (invalid bytes as `\xNN`,
+    /// as the real backend renders them). Like the real one, no call of a
+    /// process accepts the name.
+    public func addUndecodable(_ kind: EntryKind, named rendering: String, in directory: String) throws(SetupError) {
+        let path = directory + "/" + rendering
+        try state.withLock { (state: inout HostState) throws(SetupError) in
+            guard let parent = state.setupLookup(directory), state.node(parent).type == .directory else {
+                throw SetupError(path: directory, reason: "not a directory")
+            }
+            let name = EntryName(undecodable: rendering)
+            if state.child(name, of: parent) != nil { throw SetupError(path: path, reason: "already exists") }
+            switch kind {
+            case .subvolume:
+                guard state.filesystems[parent.filesystem].isBtrfs else {
+                    throw SetupError(path: path, reason: "not on a btrfs filesystem")
+                }
+                _ = state.addSubvolume(named: name, in: parent, owner: 0, group: 0, permissions: 0o755)
+            case .directory:
+                state.attach(state.newNode(.directory, in: parent, by: .root), named: name, in: parent)
+            case .file:
+                state.attach(state.newNode(.file, in: parent, by: .root), named: name, in: parent)
+            case .symlink, .other:
+                throw SetupError(path: path, reason: "only a subvolume, a directory or a file")
+            }
+            state.markSetupPending()
+        }
+    }
+
     private func setup(
         _ path: String, _ body: (inout HostState, NodeRef, EntryName) throws(SetupError) -> Void
     ) throws(SetupError) {

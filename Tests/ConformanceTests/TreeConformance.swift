@@ -97,6 +97,26 @@ struct TreeConformance {
         }
     }
 
+    @Test("a name that is not UTF-8 is listed rendered with \\xNN, and no call takes it", arguments: Backends.all)
+    func undecodableNames(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await sandbox.makeDirectory(named: [0x6D, 0x2D, 0xFF, 0x28])
+            let listed = try await fs.list(directory)
+            #expect(listed.count == 1)
+            let entry = try #require(listed.first)
+            #expect(entry.name.rawValue == "m-\\xff(")
+            #expect(!entry.name.isExact)
+            #expect(entry.kind == .directory)
+            await #expect(throws: FSError(.invalidArgument, .openDirectory, name: entry.name)) {
+                try await fs.openDirectory(entry.name, in: directory)
+            }
+            await #expect(throws: FSError(.invalidArgument, .removeDirectory, name: entry.name)) {
+                try await fs.removeDirectory(entry.name, in: directory)
+            }
+        }
+    }
+
     @Test("a path splits at every / byte, even one a combining mark follows", arguments: Backends.all)
     func pathsSplitAtBytes(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in

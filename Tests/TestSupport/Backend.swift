@@ -41,6 +41,9 @@ public protocol Sandbox: Sendable {
     /// Creates a read-only subvolume as `btrfs receive` leaves it (with a
     /// received UUID) at `relativePath`.
     func receiveSubvolume(at relativePath: String) async throws
+    /// Makes a plain directory in the sandbox whose name is `bytes`, which
+    /// need not be UTF-8.
+    func makeDirectory(named bytes: [UInt8]) async throws
     /// `btrfs subvolume snapshot SOURCE DEST` as an agent that shells out
     /// runs it, in the sandbox: the real command on the real backend, the
     /// model of it (`ShellTools.snapshot`) on the simulated one.
@@ -54,6 +57,16 @@ public protocol Sandbox: Sendable {
 }
 
 extension Sandbox {
+    /// A name as the backends render it when it is not UTF-8: printable
+    /// ASCII as it is, any other byte as `\xNN`.
+    public static func rendering(of bytes: [UInt8]) -> String {
+        bytes.map { byte in
+            if byte >= 0x20, byte < 0x7f { return String(UnicodeScalar(byte)) }
+            let hex = String(byte, radix: 16)
+            return "\\x" + (hex.count == 1 ? "0" + hex : hex)
+        }.joined()
+    }
+
     /// Opens the sandbox directory as `process`.
     public func open(as process: any FileSystem) async throws -> DirectoryHandle {
         try await process.openRoot(path)

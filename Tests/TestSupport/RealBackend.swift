@@ -123,6 +123,14 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
         try Shell.run(["btrfs", "-q", "subvolume", "snapshot", path + "/" + source, path + "/" + destination])
     }
 
+    func makeDirectory(named bytes: [UInt8]) async throws {
+        let full = Array((path + "/").utf8) + bytes + [0]
+        let result = full.withUnsafeBufferPointer { buffer in
+            buffer.withMemoryRebound(to: CChar.self) { mkdir($0.baseAddress!, 0o755) }
+        }
+        if result != 0 { throw RealBackend.Unavailable(description: "mkdir failed: errno \(errno)") }
+    }
+
     func crash() async throws {
         guard let loop else { throw RealBackend.Unavailable(description: "this sandbox cannot crash") }
         try loop.crash()

@@ -49,6 +49,14 @@ final class SimulatedSandbox: Sandbox, @unchecked Sendable {
         try host.addSubvolume(path + "/" + relativePath, readOnly: true, received: true)
     }
 
+    func makeDirectory(named bytes: [UInt8]) async throws {
+        if let text = String(validating: bytes, as: UTF8.self) {
+            try host.addDirectory(path + "/" + text)
+        } else {
+            try host.addUndecodable(.directory, named: Self.rendering(of: bytes), in: path)
+        }
+    }
+
     func shellSnapshot(_ source: String, _ destination: String) async throws {
         guard let source = EntryName(source), let destination = EntryName(destination) else { return }
         let directory = try await open()
