@@ -146,6 +146,11 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
             return
         }
         await TreeRemoval.remove(path, with: RealFileSystem())
+        // What the protocol cannot name (a name that is not UTF-8) goes
+        // by rm, which follows no link either.
+        if FileManager.default.fileExists(atPath: path) {
+            _ = try? Shell.run(["rm", "-rf", "--one-file-system", "--", path], allowFailure: true)
+        }
     }
 }
 
