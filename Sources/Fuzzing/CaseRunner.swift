@@ -17,6 +17,9 @@ public enum FuzzOracle: String, Hashable, Sendable, CaseIterable, Comparable, Co
     case dryRun = "dry-run"
     /// A second run changes nothing.
     case secondRun = "second-run"
+    /// The tree built on a real btrfs, cleaned by the real backend, ends
+    /// as it does on SimFS, with the same lines (`CaseRunner.realDirectory`).
+    case differential
 
     public static func < (lhs: FuzzOracle, rhs: FuzzOracle) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -49,7 +52,10 @@ public struct CaseOutcome: Sendable {
 /// all straight on one `SimulatedHost` with the invariant checker watching;
 /// the rules model, the dry run and the second run are compared with what
 /// happened. A world with actors runs as a scenario under the scheduler
-/// (one random schedule), judged by the invariants.
+/// (one random schedule), judged by the invariants. With a real directory,
+/// every world runs as a differential case instead (`DifferentialCase`):
+/// its tree built and cleaned on the real btrfs and on SimFS, and the two
+/// compared.
 public struct CaseRunner: Sendable {
     /// Applied to each plan, the dry run's too: how tests plant a bug in
     /// the keep rules to see the oracles catch it. Nil in real runs.
@@ -57,18 +63,31 @@ public struct CaseRunner: Sendable {
     /// Applied after `planTransform` to the plans carried out only: a bug
     /// by which the run does other than its dry run says.
     public var applyTransform: (@Sendable (Plan) -> Plan)?
-    /// A directory on a btrfs mount: compare the real backend with SimFS
-    /// there (the differential mode).
+    /// A directory on a btrfs mount (absolute) where each world's tree is
+    /// built for the differential mode, in a fresh directory of its own
+    /// that is removed afterwards; nil: no differential mode. Needs root.
     public var realDirectory: String?
+    /// Calls of the simulated cleanup that fail in the differential mode:
+    /// how tests plant a SimFS bug to see the comparison catch it. Empty
+    /// in real runs.
+    public var simulatedFaults: [CallFault]
 
     public init(
-        planTransform: (@Sendable (Plan) -> Plan)? = nil, applyTransform: (@Sendable (Plan) -> Plan)? = nil
+        planTransform: (@Sendable (Plan) -> Plan)? = nil, applyTransform: (@Sendable (Plan) -> Plan)? = nil,
+        realDirectory: String? = nil, simulatedFaults: [CallFault] = []
     ) {
         self.planTransform = planTransform
         self.applyTransform = applyTransform
+        self.realDirectory = realDirectory
+        self.simulatedFaults = simulatedFaults
     }
 
     public func run(_ world: FuzzWorld) async -> CaseOutcome {
+        if let realDirectory {
+            var differential = DifferentialCase(
+                world: world, realDirectory: realDirectory, simulatedFaults: simulatedFaults)
+            return await differential.run()
+        }
         if world.isConcurrent { return runScenario(world) }
         var quiet = QuietCase(world: world, planTransform: planTransform, applyTransform: applyTransform)
         return await quiet.run()

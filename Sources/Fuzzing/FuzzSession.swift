@@ -27,7 +27,9 @@ public struct FuzzSession: Sendable {
         public var failure: OracleFailure
 
         /// The shrunk case as a scenario file `scenario run` replays, with
-        /// comments that say where it came from.
+        /// comments that say where it came from. A differential finding
+        /// is drawn again on a real btrfs; its scenario replays the
+        /// simulated side only.
         public func scenarioFile(runSeed: UInt64) -> String {
             let scenario = shrunk.scenario(oracle: failure.oracle, message: failure.message)
             var notes: [String] = []
@@ -43,13 +45,17 @@ public struct FuzzSession: Sendable {
             if !shrunk.races.isEmpty {
                 notes.append("The races ran right after the scan; here a script runs them when the strategy says.")
             }
+            let differential = failure.oracle == .differential
             return scenario.fileText(comments: notes + [
                 "Found by buildos-clean-dev fuzz, shrunk from \(original.layout.entries.count) to "
                     + "\(shrunk.layout.entries.count) layout entries.",
                 "Oracle: \(failure.oracle.rawValue)", "Failure: \(failure.message)",
                 "Seed: \(FuzzWorld.hex(runSeed)), case \(index) (world seed \(FuzzWorld.hex(original.seed)))",
-                "Draw it again: buildos-clean-dev fuzz --seed \(FuzzWorld.hex(runSeed)) --cases \(index + 1)",
-                "Replay it: buildos-clean-dev scenario run THIS-FILE",
+                "Draw it again: buildos-clean-dev fuzz \(differential ? "--real DIR " : "")--seed "
+                    + "\(FuzzWorld.hex(runSeed)) --cases \(index + 1)",
+                differential
+                    ? "Replay the simulated side: buildos-clean-dev scenario run THIS-FILE (the real side needs --real)"
+                    : "Replay it: buildos-clean-dev scenario run THIS-FILE",
             ])
         }
     }

@@ -16,16 +16,27 @@ public struct WorldGenerator: Sendable {
     /// The features worlds may use.
     public var allowed: Set<FuzzFeature>
     public var root: String
+    /// Whether a world may hold a tree outside the root (`/srv/outside`,
+    /// with the symbolic links feature) for links to name: the invariant
+    /// checks watch it. An absolute layout path is outside what
+    /// `Layout.build` makes, so buildable worlds have none (their links
+    /// may still name absolute targets, which then do not exist).
+    public var outsideTree: Bool
 
-    public init(allowed: Set<FuzzFeature> = Set(FuzzFeature.allCases), root: String = Layout.defaultRoot) {
+    public init(
+        allowed: Set<FuzzFeature> = Set(FuzzFeature.allCases), root: String = Layout.defaultRoot,
+        outsideTree: Bool = true
+    ) {
         self.allowed = allowed
         self.root = root
+        self.outsideTree = outsideTree
     }
 
-    /// The features a tree built through the protocol can have (the
-    /// differential mode's worlds).
+    /// The worlds whose trees can be built through the protocol (the
+    /// differential mode's): no simulation-only feature, no entry outside
+    /// the root.
     public static var buildable: WorldGenerator {
-        WorldGenerator(allowed: Set(FuzzFeature.allCases).subtracting(FuzzFeature.simulationOnly))
+        WorldGenerator(allowed: Set(FuzzFeature.allCases).subtracting(FuzzFeature.simulationOnly), outsideTree: false)
     }
 
     /// The seed of case `index` of a run started from `seed`.
@@ -34,7 +45,7 @@ public struct WorldGenerator: Sendable {
     public func world(seed: UInt64) -> FuzzWorld {
         var random = SeededRandom(seed: seed)
         let swarm = Swarm(drawing: &random, from: allowed)
-        var drawing = WorldDrawing(swarm: swarm, random: random, root: root)
+        var drawing = WorldDrawing(swarm: swarm, random: random, root: root, outsideTree: outsideTree)
         drawing.draw()
         var world = FuzzWorld(seed: seed, layout: drawing.layout)
         world.features = swarm.features
@@ -55,6 +66,8 @@ struct WorldDrawing {
     let swarm: Swarm
     var random: SeededRandom
     var layout: Layout
+    /// Whether `/srv/outside` may be drawn.
+    let outsideTree: Bool
     var toolchains: [String] = []
     var explicitlyNone = false
     /// Toolchains that may appear in entry names: the configured ones and
@@ -65,9 +78,10 @@ struct WorldDrawing {
     var machines: [String] = []
     var used: Set<String> = []
 
-    init(swarm: Swarm, random: SeededRandom, root: String) {
+    init(swarm: Swarm, random: SeededRandom, root: String, outsideTree: Bool) {
         self.swarm = swarm
         self.random = random
+        self.outsideTree = outsideTree
         layout = Layout(root: root)
     }
 
@@ -105,7 +119,7 @@ struct WorldDrawing {
 
     mutating func draw() {
         drawToolchains()
-        if swarm.has(.symlinks), chance(40) {
+        if outsideTree, swarm.has(.symlinks), chance(40) {
             // Somewhere outside the root that links may name.
             add(LayoutEntry(.volume, "/srv/outside"))
             add(subvolume: "/srv/outside/image", readOnly: true)

@@ -9,7 +9,14 @@ import FSProtocol
 /// files, symbolic links, and their owners. A `volume` is made as a plain
 /// directory (a mount is the administrator's, not the protocol's) and
 /// reads back as `dir`; `mode=`, `default`, `fifo`, `mount` and `tmpfs`
-/// cannot be made through it and are refused.
+/// cannot be made through it and are refused, and so is an absolute path
+/// (outside the root).
+///
+/// The kernel refuses every change inside a read-only subvolume, so the
+/// read-only flags are set in a last pass, deepest first, once every entry
+/// is there: a subvolume may hold entries and nested subvolumes whatever
+/// its flag. A received subvolume is the exception: the receive leaves it
+/// read-only at once, so nothing can be made inside it.
 extension Layout {
     /// A layout entry the protocol cannot make, or a call that failed.
     public struct BuildError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -20,8 +27,9 @@ extension Layout {
     }
 
     /// Builds the entries below the root (which must exist), in order,
-    /// through `fileSystem`. A received subvolume gets a UUID from
-    /// `receivedUUID` (called once per received entry).
+    /// through `fileSystem`, then sets the read-only flags of the
+    /// subvolumes that have one (deepest first). A received subvolume gets
+    /// a UUID from `receivedUUID` (called once per received entry).
     public func build(on fileSystem: any FileSystem, receivedUUID: () -> BtrfsUUID) async throws(BuildError) {
         let rootHandle: DirectoryHandle
         do throws(FSError) {
@@ -31,11 +39,38 @@ extension Layout {
         }
         do throws(BuildError) {
             for entry in entries { try await build(entry, under: rootHandle, on: fileSystem, receivedUUID: receivedUUID) }
+            for entry in readOnlyLast {
+                do throws(FSError) {
+                    let subvolume = try await Self.open(entry.path, under: rootHandle, on: fileSystem)
+                    do throws(FSError) {
+                        try await fileSystem.setReadOnly(true, of: subvolume)
+                        await fileSystem.close(subvolume)
+                    } catch {
+                        await fileSystem.close(subvolume)
+                        throw error
+                    }
+                } catch {
+                    throw BuildError(path: entry.path, message: error.cause)
+                }
+            }
             await fileSystem.close(rootHandle)
         } catch {
             await fileSystem.close(rootHandle)
             throw error
         }
+    }
+
+    /// The subvolumes made read-only after every entry is there (received
+    /// ones are read-only from their receive on): the deepest first, so
+    /// that no flag is set on a subvolume before those below it; entries of
+    /// one depth in layout order.
+    var readOnlyLast: [LayoutEntry] {
+        var flagged: [(depth: Int, index: Int)] = []
+        for (index, entry) in entries.enumerated() where entry.kind == .subvol && entry.readOnly && !entry.received {
+            flagged.append((entry.path.split(separator: "/").count, index))
+        }
+        flagged.sort { $0.depth != $1.depth ? $0.depth > $1.depth : $0.index < $1.index }
+        return flagged.map { entries[$0.index] }
     }
 
     private func build(
@@ -94,13 +129,6 @@ extension Layout {
             }
             if entry.owner != 0 || entry.group != 0 {
                 try await fs.changeOwner(of: name, in: directory, owner: entry.owner, group: entry.group)
-            }
-            // A received subvolume is read-only already; another is made
-            // read-only last, after its owner changed.
-            if entry.kind == .subvol, entry.readOnly, !entry.received {
-                try await fs.withDirectory(name, in: directory) { subvolume throws(FSError) in
-                    try await fs.setReadOnly(true, of: subvolume)
-                }
             }
             await closeAll()
         } catch {

@@ -9,7 +9,7 @@ struct FuzzCommand: AsyncParsableCommand {
         abstract: "Throw generated machine trees, actors and faults at the cleanup and check every oracle.",
         discussion: """
             Each case is a world drawn from the seed: first which features it uses and how densely \
-            (swarm testing: odd, unicode and 255-byte names, later-layout names, dot-entries, symbolic \
+            (swarm testing: odd, unicode, 255-byte and non-UTF-8 names, later-layout names, dot-entries, symbolic \
             links anywhere, plain directories and files, lock files, nested subvolumes, read-only and \
             received subvolumes, mounts, broken or missing links, empty directories, invalid toolchain \
             configurations, injected errors, races between the scan and the deletions, live mode with \
@@ -22,7 +22,9 @@ struct FuzzCommand: AsyncParsableCommand {
 
             With --real DIR (a directory on a btrfs mount, as root) each tree is built there and cleaned \
             by the real backend, and the end state and the lines are compared with the simulated btrfs \
-            on the same tree; any difference is a failure.
+            on the same tree; any difference is a failure. Its worlds are those the protocol can build \
+            (no mounts, faults, races, actors or names that are not UTF-8): give --real to --print-case \
+            too, to draw one of them again.
 
             Progress goes to standard error: one updating line on a terminal, a line every ten seconds \
             otherwise. The report goes to standard output, as text or JSON.
@@ -32,7 +34,7 @@ struct FuzzCommand: AsyncParsableCommand {
             """
     )
 
-    @Option(help: "The seed every case is drawn from, decimal or 0x-hexadecimal (default: 1).")
+    @Option(help: "The seed every case is drawn from, decimal or 0x-hexadecimal.")
     var seed: FuzzSeed = FuzzSeed(value: 1)
 
     @Option(help: "How many cases to run (default: 1000 unless --time is given).")

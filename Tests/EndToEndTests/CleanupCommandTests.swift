@@ -119,6 +119,7 @@ struct CleanupCommandTests {
             (["--help"], .production, "help.txt"),
             (["--help"], .developer, "dev-help.txt"),
             (["scenario", "run", "--help"], .developer, "scenario-run-help.txt"),
+            (["fuzz", "--help"], .developer, "fuzz-help.txt"),
         ])
     func help(arguments: [String], executable: Binary.Executable, name: String) throws {
         let result = try Binary.run(arguments, environment: ["COLUMNS": "80"], executable: executable)
