@@ -106,7 +106,7 @@ struct QuietCase {
         }
         let faulted = (gate?.injected ?? 0) > 0 || raced != nil
         // What a race added after the scan is the next run's to judge.
-        if raced == nil { invariants.cleanupFinished(first) }
+        if raced == nil { invariants.cleanupFinished(first, tree: afterFirst) }
         outcome.coverage.record(first)
         if let dry { outcome.coverage.record(dry) }
 
@@ -120,10 +120,11 @@ struct QuietCase {
         // The second run: it changes nothing, or (after faults) it
         // finishes what the first left.
         let second = await apply(cleanup)
-        invariants.cleanupFinished(second)
         let afterSecond = host.layout(root: root)
+        invariants.cleanupFinished(second, tree: afterSecond)
         outcome.coverage.record(second)
         var last = second
+        var end = afterSecond
         if faulted {
             if raced != nil, held.isEmpty {
                 // The first run acted on what it scanned before the race;
@@ -139,8 +140,10 @@ struct QuietCase {
                         + difference)
             }
             let third = await apply(cleanup)
-            invariants.cleanupFinished(third)
-            if let difference = QuietCase.difference(afterSecond, host.layout(root: root)) {
+            let afterThird = host.layout(root: root)
+            invariants.cleanupFinished(third, tree: afterThird)
+            end = afterThird
+            if let difference = QuietCase.difference(afterSecond, afterThird) {
                 fail(.secondRun, "a third run (after the faulted one) changed the tree: \(difference)")
             }
             last = third
@@ -156,7 +159,7 @@ struct QuietCase {
                 fail(.secondRun, "the second run removed \(again.item.path.rendered(root: root)) again")
             }
         }
-        for violation in invariants.finish(lastReport: last) {
+        for violation in invariants.finish(lastReport: last, tree: end) {
             // A machine whose entries a running build locks stays until
             // the build ends (invariant 7 waits for that).
             if violation.invariant == 7, !holders.isEmpty { continue }

@@ -11,15 +11,18 @@ extension SimulatedHost {
     /// Builds a layout's tree on this host; an error names the entry's
     /// layout line when the layout was read from text.
     public func load(_ layout: Layout) throws(SetupError) {
+        state.withLock { $0.setupParents = [:] }
+        defer { state.withLock { $0.setupParents = nil } }
         if layout.rootIsBtrfs {
             try addVolume(layout.root)
         } else if entryKind(at: layout.root) == nil {
             try addDirectory(layout.root)
         }
         var defaults: Set<Int> = []
+        var volumes: Set<String> = []
         for (index, entry) in layout.entries.enumerated() {
             do {
-                try load(entry, of: layout, defaults: &defaults)
+                try load(entry, of: layout, defaults: &defaults, volumes: &volumes)
             } catch {
                 var located = error
                 located.line = layout.sourceLine(ofEntry: index)
@@ -28,13 +31,21 @@ extension SimulatedHost {
         }
     }
 
-    private func load(_ entry: LayoutEntry, of layout: Layout, defaults: inout Set<Int>) throws(SetupError) {
+    /// Loads one entry; `volumes` holds the first-level paths known to be
+    /// there already.
+    private func load(_ entry: LayoutEntry, of layout: Layout, defaults: inout Set<Int>, volumes: inout Set<String>)
+        throws(SetupError)
+    {
         let path = layout.absolutePath(entry.path)
         if !layout.rootIsBtrfs, !entry.path.hasPrefix("/"),
-            let first = EntryName.components(of: entry.path).first, entry.path.contains("/")
+            let slash = entry.path.utf8.firstIndex(of: UInt8(ascii: "/"))
         {
-            let volume = layout.absolutePath(String(first))
-            if entryKind(at: volume) == nil { try addVolume(volume) }
+            let first = String(entry.path[..<slash])
+            if !volumes.contains(first) {
+                let volume = layout.absolutePath(first)
+                if entryKind(at: volume) == nil { try addVolume(volume) }
+                volumes.insert(first)
+            }
         }
         if [.volume, .tmpfs, .mount].contains(entry.kind) { try checkMountPoint(path) }
         switch entry.kind {

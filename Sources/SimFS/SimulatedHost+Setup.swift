@@ -62,6 +62,7 @@ extension SimulatedHost {
         userSubvolumeRemovalAllowed: Bool, permissions: UInt16 = 0o755
     ) throws(SetupError) {
         try state.withLock { (state: inout HostState) throws(SetupError) in
+            if state.setupParents != nil { state.setupParents = [:] }
             let covered: NodeRef
             if let existing = state.setupLookup(path) {
                 guard state.node(existing).type == .directory else {
@@ -215,6 +216,20 @@ extension HostState {
     /// plain directories owned by root) and the last name.
     mutating func setupParent(_ path: String) throws(SetupError) -> (NodeRef, EntryName) {
         guard path.hasPrefix("/") else { throw SetupError(path: path, reason: "not an absolute path") }
+        if setupParents != nil, !path.hasSuffix("/"), let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) {
+            let parent = String(path[..<slash])
+            if let known = setupParents?[parent], let name = EntryName(String(path[path.index(after: slash)...])) {
+                return (known, name)
+            }
+            let found = try walkToParent(path)
+            setupParents?[parent] = found.0
+            return found
+        }
+        return try walkToParent(path)
+    }
+
+    /// `setupParent` without the cache.
+    private mutating func walkToParent(_ path: String) throws(SetupError) -> (NodeRef, EntryName) {
         var components = EntryName.components(of: path).map(String.init)
         guard let last = components.popLast(), let name = EntryName(last) else {
             throw SetupError(path: path, reason: "no entry name")

@@ -39,20 +39,21 @@ public final class CleanupInvariants: SimulationObserver, @unchecked Sendable {
 
     /// A cleanup finished: invariant 6 on its report when it ran in boot
     /// mode (a machine directory holds only what it keeps or reported).
-    public func cleanupFinished(_ report: Report) {
+    /// `tree`: the machines root now, when the caller has read it already.
+    public func cleanupFinished(_ report: Report, tree: Layout? = nil) {
         guard report.mode == .boot else { return }
         checker.observe(
             .bootCleanupFinished(
                 reported: Set(report.diagnostics.map(\.path)), agentsRunning: false,
-                root: host.layout(root: checker.root)),
+                root: tree ?? host.layout(root: checker.root)),
             step: calls)
     }
 
     /// The violations, after the end-of-run checks (5 and 7, with the
-    /// last cleanup's report).
-    public func finish(lastReport report: Report) -> [Violation] {
+    /// last cleanup's report; `tree` as for `cleanupFinished`).
+    public func finish(lastReport report: Report, tree: Layout? = nil) -> [Violation] {
         checker.observe(
-            checker.endEvent(on: host, reported: Set(report.diagnostics.map(\.path))), step: calls)
+            checker.endEvent(on: host, reported: Set(report.diagnostics.map(\.path)), tree: tree), step: calls)
         return checker.violations
     }
 }

@@ -214,6 +214,8 @@ struct InvariantChecker {
             if entry.kind == .link { links[entry.path] = entry.target }
         }
         for entry in layout.entries {
+            // Entries of machine directories only, three names deep.
+            guard entry.path.utf8.lazy.filter({ $0 == UInt8(ascii: "/") }).count == 2 else { continue }
             let parts = EntryName.components(of: entry.path).map(String.init)
             guard parts.count == 3, let machine = EntryName(parts[1]), let name = EntryName(parts[2]) else { continue }
             let absolute = root + "/" + entry.path

@@ -89,11 +89,11 @@ extension InvariantChecker {
     /// The end of a run on `host`: its machines root, the read-only
     /// property now of the subvolumes a cleanup changed, and the paths the
     /// last cleanup reported.
-    func endEvent(on host: SimulatedHost, reported: Set<String>) -> RunEvent {
+    func endEvent(on host: SimulatedHost, reported: Set<String>, tree: Layout? = nil) -> RunEvent {
         var readOnlyNow: [SubvolumeKey: Bool] = [:]
         for (key, flipped) in flippedByCleanup {
             if let info = host.subvolumeInfo(at: flipped.path), info.id == key.id { readOnlyNow[key] = info.isReadOnly }
         }
-        return .end(root: host.layout(root: root), readOnlyNow: readOnlyNow, reported: reported)
+        return .end(root: tree ?? host.layout(root: root), readOnlyNow: readOnlyNow, reported: reported)
     }
 }

@@ -24,6 +24,20 @@ enum FuzzCasesBenchmark {
             precondition(summary.failedCases == 0, "a case failed: \(summary.findings.map(\.failure))")
             row(name + ", every oracle", cases, summary.seconds)
         }
+        await bare(cases: cases)
+    }
+
+    /// The cleanup-only worlds with every oracle, for profiling.
+    static func quietOnly(cases: Int) async {
+        var session = FuzzSession(seed: 1, generator: WorldGenerator(allowed: quiet))
+        session.shrinks = false
+        let summary = await session.run(.cases(cases))
+        row("cleanup only, every oracle", cases, summary.seconds)
+    }
+
+    /// The cleanup-only worlds, each drawn, built and cleaned once, without
+    /// oracles.
+    static func bare(cases: Int) async {
         let generator = WorldGenerator(allowed: quiet)
         let start = ContinuousClock.now
         for index in 0..<cases {

@@ -40,6 +40,10 @@ case "snapshot-cycles":
     let cycles = arguments.dropFirst().first.flatMap { Int($0) } ?? 2_000
     let sizes = arguments.dropFirst(2).compactMap { Int($0) }
     try await SnapshotCyclesBenchmark.run(sizes: sizes.isEmpty ? [100_000, 300_000, 1_000_000] : sizes, cycles: cycles)
+case "fuzz-quiet":
+    await FuzzCasesBenchmark.quietOnly(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
+case "fuzz-bare":
+    await FuzzCasesBenchmark.bare(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
 case "fuzz-cases":
     await FuzzCasesBenchmark.run(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
 default:
