@@ -89,7 +89,8 @@ public struct FuzzSession: Sendable {
         while true {
             switch budget {
             case .cases(let count): if index >= count { return finished(summary, start) }
-            case .seconds(let limit): if (ContinuousClock.now - start).fuzzSeconds >= limit { return finished(summary, start) }
+            case .seconds(let limit):
+                if (ContinuousClock.now - start).fuzzSeconds >= limit { return finished(summary, start) }
             }
             let world = generator.world(seed: WorldGenerator.caseSeed(seed, index))
             let outcome = await runner.run(world)

@@ -129,7 +129,8 @@ struct QuietCase {
             if raced != nil, held.isEmpty {
                 // The first run acted on what it scanned before the race;
                 // the second one, on a quiet tree, follows the rules.
-                let again = QuietCase.removing(model.verdict(afterFirst, explicitlyNone: world.explicitlyNone).removed, from: afterFirst)
+                let rules = model.verdict(afterFirst, explicitlyNone: world.explicitlyNone)
+                let again = QuietCase.removing(rules.removed, from: afterFirst)
                 if let difference = QuietCase.difference(again, afterSecond) {
                     fail(.rules, "after a raced run, the second run differs from the rules: \(difference)")
                 }
@@ -165,7 +166,9 @@ struct QuietCase {
             if violation.invariant == 7, !holders.isEmpty { continue }
             fail(.invariants, "invariant \(violation.invariant): \(violation.message)")
         }
-        if hasOutside, host.layout(root: "/srv/outside") != outside { fail(.invariants, "invariant 3: a tree outside the root changed") }
+        if hasOutside, host.layout(root: "/srv/outside") != outside {
+            fail(.invariants, "invariant 3: a tree outside the root changed")
+        }
         for holder in holders { host.kill(holder) }
         return outcome
     }
@@ -275,7 +278,8 @@ struct QuietCase {
                 case .failed?, .refused?, .changed?, .locked?:
                     break
                 case let other:
-                    fail(.dryRun, "the dry run plans to remove \(path), the run did \(other.map { "\($0.code)" } ?? "nothing")")
+                    let done = other.map(\.code) ?? "nothing"
+                    fail(.dryRun, "the dry run plans to remove \(path), the run did \(done)")
                 }
             }
         }

@@ -55,33 +55,35 @@ public struct RulesModel: Sendable {
     static func isToolchain(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic else { return false }
         if name.hasSuffix(".lock") { return false }
-        return !name.unicodeScalars.contains { $0 == "-" || $0 == "/" || $0 == " " || $0 == "\t" || $0.value < 0x20 || $0.value == 0x7F }
+        return !name.unicodeScalars.contains { scalar in
+            scalar == "-" || scalar == "/" || scalar == " " || scalar == "\t" || scalar.value < 0x20 || scalar.value == 0x7F
+        }
     }
 
-    /// The verdict on a tree (`layout` as read back from the host, every
-    /// entry listed) for a configuration of `names` (`explicitlyNone`: an
-    /// empty list stated on purpose).
+    /// Whether a configuration of `names` is refused before anything is
+    /// touched (`explicitlyNone`: an empty list stated on purpose).
     public static func configurationRefused(_ names: [String], explicitlyNone: Bool) -> Bool {
         if explicitlyNone { return !names.isEmpty }
         return names.isEmpty || names.contains { !isToolchain($0) }
     }
 
+    /// The verdict on a tree: `layout` as read back from the host, or
+    /// written by hand (a missing parent is there as the host makes it).
     public func verdict(_ layout: Layout, explicitlyNone: Bool = false) -> Verdict {
         if RulesModel.configurationRefused(toolchains, explicitlyNone: explicitlyNone) {
             return Verdict(refused: true, removed: [], lines: [])
         }
-        var tree = ModelTree(layout)
+        let tree = ModelTree(layout)
         var verdict = Verdict(refused: false, removed: [], lines: [])
         for volume in tree.children(of: "") {
-            judgeVolume(volume, in: &tree, into: &verdict)
+            judgeVolume(volume, in: tree, into: &verdict)
         }
         verdict.lines.sort()
         return verdict
     }
 
-    private func judgeVolume(_ volume: String, in tree: inout ModelTree, into verdict: inout Verdict) {
-        let name = volume
-        if name.hasPrefix(".") || undecodable.contains(volume) { return verdict.line(volume, "warning") }
+    private func judgeVolume(_ volume: String, in tree: ModelTree, into verdict: inout Verdict) {
+        if volume.hasPrefix(".") || undecodable.contains(volume) { return verdict.line(volume, "warning") }
         guard tree.isDirectory(volume) else { return verdict.line(volume, "error") }
         for machine in tree.children(of: volume) {
             let machineName = String(machine.dropFirst(volume.count + 1))
@@ -90,7 +92,7 @@ public struct RulesModel: Sendable {
             } else if !tree.isDirectory(machine) {
                 verdict.line(machine, "error")
             } else {
-                judgeMachine(machine, named: machineName, in: &tree, into: &verdict)
+                judgeMachine(machine, named: machineName, in: tree, into: &verdict)
             }
         }
     }
@@ -103,7 +105,7 @@ public struct RulesModel: Sendable {
         case unlink
     }
 
-    private func judgeMachine(_ path: String, named m: String, in tree: inout ModelTree, into verdict: inout Verdict) {
+    private func judgeMachine(_ path: String, named m: String, in tree: ModelTree, into verdict: inout Verdict) {
         let entries = tree.children(of: path)
         func name(_ entry: String) -> String { String(entry.dropFirst(path.count + 1)) }
         let linkPath = path + "/" + m

@@ -290,8 +290,8 @@ struct WorldDrawing {
             add(LayoutEntry(.file, path + "/" + name))
         }
         for _ in 0..<swarm.count(.dotEntries, &random) {
-            let name = pick([".hidden", ".", "..." , ".m-1"])
-            guard name != ".", !used.contains(path + "/" + name) else { continue }
+            let name = pick([".hidden", "...", ".m-1"])
+            guard !used.contains(path + "/" + name) else { continue }
             chance(50) ? add(LayoutEntry(.file, path + "/" + name)) : add(subvolume: path + "/" + name, readOnly: false)
         }
         for _ in 0..<swarm.count(.oddNames, &random) {
@@ -300,7 +300,11 @@ struct WorldDrawing {
             add(subvolume: path + "/" + name, readOnly: chance(50))
         }
         if swarm.has(.unicodeNames), chance(50), let name = entryName(m, pick(["-é", "-機械-1", "-Ω.lock"]), in: path) {
-            name.hasSuffix(".lock") ? add(LayoutEntry(.file, path + "/" + name)) : add(subvolume: path + "/" + name, readOnly: false)
+            if name.hasSuffix(".lock") {
+                add(LayoutEntry(.file, path + "/" + name))
+            } else {
+                add(subvolume: path + "/" + name, readOnly: false)
+            }
         }
         if swarm.has(.longNames), chance(60) {
             // A name of exactly 255 bytes, of each kind of entry.

@@ -80,7 +80,9 @@ struct FuzzReport: Encodable {
         let reachable = BranchCoverage.branches.count - unreachable.count
         lines.append("coverage: \(reachable - neverReached.count) of \(reachable) branches reached")
         if !neverReached.isEmpty { lines.append("  never reached: " + neverReached.joined(separator: ", ")) }
-        for (branch, why) in unreachable.sorted(by: { $0.key < $1.key }) { lines.append("  not reachable: \(branch) (\(why))") }
+        for (branch, why) in unreachable.sorted(by: { $0.key < $1.key }) {
+            lines.append("  not reachable: \(branch) (\(why))")
+        }
         for (oracle, count) in failuresByOracle.sorted(by: { $0.key < $1.key }) {
             lines.append("FAIL \(oracle): \(count) cases")
         }
