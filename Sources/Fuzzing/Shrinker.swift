@@ -4,7 +4,7 @@ import MachineLayout
 /// fewer actors, crashes, faults, races, held locks and toolchains, fewer
 /// layout entries (chunks first, then one by one, each with what lies
 /// below it; a directory alone, its entries making it again), shorter
-/// machine names. Greedy, to a fixed point or a budget of runs.
+/// machine names and shorter entry names. Greedy, to a fixed point or a budget of runs.
 public struct Shrinker: Sendable {
     public let runner: CaseRunner
     /// At most this many candidate runs per shrink.
@@ -95,7 +95,43 @@ public struct Shrinker: Sendable {
                 with { $0.layout = Shrinker.renaming(machine: machine, to: short, in: $0.layout) }
             }
         }
+        // A long entry name: what follows its last dash cut to one byte
+        // (`m-gcc-9999...9` to `m-gcc-9`), links to it alike.
+        for (index, entry) in world.layout.entries.enumerated() {
+            guard let slash = entry.path.lastIndex(of: "/"), let dash = entry.path.lastIndex(of: "-"), dash > slash
+            else { continue }
+            let tail = entry.path[entry.path.index(after: dash)...]
+            guard tail.utf8.count > 1, let first = tail.first else { continue }
+            let short = String(entry.path[...dash]) + String(first)
+            with { $0.layout = Shrinker.renaming(entry: index, to: short, in: $0.layout) }
+        }
         return candidates
+    }
+
+    /// A layout with one entry renamed (within its directory), what lies
+    /// below it moved along, and the links of that directory that named it
+    /// by name naming the new one.
+    static func renaming(entry index: Int, to newPath: String, in layout: Layout) -> Layout {
+        let oldPath = layout.entries[index].path
+        guard !layout.entries.contains(where: { $0.path == newPath }),
+            let oldName = oldPath.split(separator: "/").last, let newName = newPath.split(separator: "/").last
+        else { return layout }
+        let directory = String(oldPath.dropLast(oldName.count))
+        var result = layout
+        result.sourceLines = []
+        for position in result.entries.indices {
+            var entry = result.entries[position]
+            if entry.path == oldPath {
+                entry.path = newPath
+            } else if entry.path.hasPrefix(oldPath + "/") {
+                entry.path = newPath + entry.path.dropFirst(oldPath.count)
+            }
+            if entry.kind == .link, entry.path.hasPrefix(directory), entry.target == String(oldName) {
+                entry.target = String(newName)
+            }
+            result.entries[position] = entry
+        }
+        return result
     }
 
     /// A layout without some entries and everything below them or made

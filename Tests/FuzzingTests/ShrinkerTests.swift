@@ -42,6 +42,36 @@ struct ShrinkerTests {
         #expect(shrunk.toolchains.count == 1)
     }
 
+    @Test("a long entry name shrinks to a short one, and so does the link that names it")
+    func shortNames() async throws {
+        // A planted bug: stale working snapshots are kept.
+        let runner = CaseRunner(planTransform: { plan in
+            var plan = plan
+            for index in plan.items.indices where plan.items[index].reason.code == "stale-working-snapshot" {
+                plan.items[index].action = .keep
+            }
+            return plan
+        })
+        let long = "m-gcc-" + String(repeating: "9", count: 240)
+        let world = FuzzWorld(
+            seed: 9,
+            layout: try Layout.parse(
+                """
+                subvol default/m/m-1234567 ro
+                link   default/m/m -> m-1234567
+                subvol default/m/\(long)
+                """))
+        let (shrunk, failure) = await Shrinker(runner: runner).shrink(world, keeping: .rules)
+        #expect(failure?.oracle == .rules)
+        let paths = shrunk.layout.entries.map(\.path)
+        #expect(paths.contains("default/m/m-gcc-9"), "\(shrunk.layout.text)")
+        #expect(paths.allSatisfy { $0.utf8.count < 30 }, "\(shrunk.layout.text)")
+        // The link follows its target's new name, or is gone with it.
+        for entry in shrunk.layout.entries where entry.kind == .link {
+            #expect(entry.target.map { target in paths.contains("default/m/" + target) || target == "m-1234567" } == true)
+        }
+    }
+
     @Test("a world that passes stays as it is")
     func passing() async throws {
         let world = FuzzWorld(seed: 1, layout: try Layout.parse("dir default/m\nsubvol default/m/m-1 ro\nlink default/m/m -> m-1"))
