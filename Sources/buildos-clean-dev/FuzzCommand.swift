@@ -83,6 +83,9 @@ struct FuzzCommand: AsyncParsableCommand {
         if let realDirectory, !realDirectory.hasPrefix("/") {
             throw ValidationError("--real needs an absolute path, not '\(realDirectory)'")
         }
+        if realDirectory != nil, printCase == nil, geteuid() != 0 {
+            throw ValidationError("--real needs root: it deletes subvolumes, as the boot cleanup does")
+        }
     }
 
     func run() async throws {
