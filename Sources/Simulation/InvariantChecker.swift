@@ -221,24 +221,22 @@ struct InvariantChecker {
             let absolute = root + "/" + entry.path
             if reported.contains(absolute) { continue }
             // A volume or machine directory reported as a whole (not a
-            // machine's, a layout not recognised), or a machine whose link
-            // is in error, keeps what it holds.
+            // machine's, a layout not recognised) keeps what it holds.
             let machinePath = root + "/" + parts[0] + "/" + parts[1]
-            if reported.contains(root + "/" + parts[0]) || reported.contains(machinePath)
-                || reported.contains(machinePath + "/" + parts[1])
-            {
-                continue
-            }
+            if reported.contains(root + "/" + parts[0]) || reported.contains(machinePath) { continue }
             let linkTarget = links[parts[0] + "/" + parts[1] + "/" + parts[1]]
+            // A machine whose link is in error keeps its revisions, their
+            // images and every bootstrapped machine (SPEC §3), no more.
+            let linkInError = reported.contains(machinePath + "/" + parts[1])
             let allowed: Bool
             switch MachineEntryName(classifying: name, machine: machine) {
             case .currentLink: allowed = entry.kind == .link
-            case .revision: allowed = entry.kind == .subvol && linkTarget != nil
+            case .revision: allowed = entry.kind == .subvol && (linkTarget != nil || linkInError)
             case .bootstrapped(let toolchain):
-                allowed = entry.kind == .subvol && linkTarget != nil && toolchains.contains(toolchain)
+                allowed = entry.kind == .subvol && (linkTarget != nil && toolchains.contains(toolchain) || linkInError)
             case .receivedImage(let digits):
                 let revision = parts[0] + "/" + parts[1] + "/" + parts[1] + "-" + digits
-                allowed = entry.kind == .subvol && linkTarget != nil && paths.contains(revision)
+                allowed = entry.kind == .subvol && (linkTarget != nil || linkInError) && paths.contains(revision)
             default: allowed = false
             }
             if !allowed, linkTarget != name.rawValue {
