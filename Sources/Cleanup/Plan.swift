@@ -36,7 +36,7 @@ public struct EntryPath: Hashable, Sendable, CustomStringConvertible {
 
     /// `path` without its trailing slashes (`/` for the root directory
     /// gives the empty string, to which `/NAME` is appended).
-    static func trimmingTrailingSlashes(_ path: String) -> String {
+    public static func trimmingTrailingSlashes(_ path: String) -> String {
         var path = path
         while path.utf8.last == UInt8(ascii: "/") { path.removeLast() }
         return path

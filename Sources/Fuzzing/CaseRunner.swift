@@ -109,7 +109,8 @@ public struct CaseRunner: Sendable {
             return outcome
         }
         do {
-            let options = ExplorationOptions(strategy: .random, seed: world.seed, schedules: 1)
+            var options = ExplorationOptions(strategy: .random, seed: world.seed, schedules: 1)
+            options.keepsCleanupReports = true
             let result = try Explorer(compiled, options: options).run()
             for found in result.violations {
                 outcome.failures.append(OracleFailure(.invariants, "\(found.violation)"))

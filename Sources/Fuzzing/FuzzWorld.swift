@@ -164,8 +164,11 @@ public enum FuzzFeature: String, Hashable, Sendable, CaseIterable, Comparable {
     public static func < (lhs: FuzzFeature, rhs: FuzzFeature) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// Features a tree built through the protocol on a real btrfs cannot
-    /// have (a mount needs the administrator) or that the differential
-    /// mode leaves out (faults and actors are the simulation's).
+    /// have (a mount needs the administrator; the protocol refuses a name
+    /// that is not UTF-8, so `Layout.build` cannot make one) or that the
+    /// differential mode leaves out (faults, races, held locks, live mode
+    /// and actors are the simulation's: a real run cannot fail a chosen
+    /// call or stop between two).
     public static let simulationOnly: Set<FuzzFeature> = [
         .mountPoints, .faults, .races, .undecodableNames, .liveMode, .agents, .commands, .crashes,
     ]

@@ -226,6 +226,8 @@ struct QuietCase {
     }
 
     /// Takes the lock of a lock file below the root, as an agent would.
+    /// Its descriptors stay open until the holder is killed: the lock lives
+    /// as long as the open file.
     static func hold(_ lock: String, root: String, on process: SimulatedProcess) async -> Bool {
         var names = lock.split(separator: "/").compactMap { EntryName(String($0)) }
         guard let file = names.popLast() else { return false }
@@ -247,7 +249,7 @@ struct QuietCase {
         }
         // Live mode takes and releases locks, whose lines the rules leave out.
         guard world.mode == .boot else { return }
-        let prefix = EntryPathText.rootPrefix(root)
+        let prefix = EntryPath.trimmingTrailingSlashes(root) + "/"
         let lines = report.diagnostics.map { line in
             (line.path.hasPrefix(prefix) ? String(line.path.dropFirst(prefix.count)) : line.path) + " "
                 + line.level.rawValue
@@ -262,7 +264,7 @@ struct QuietCase {
     /// remove is gone (or failed with a line), what it kept is there.
     mutating func checkDryRun(_ dry: Report, against applied: Report, end: Layout) {
         let present = Set(end.entries.map(\.path))
-        let prefix = EntryPathText.rootPrefix(root)
+        let prefix = EntryPath.trimmingTrailingSlashes(root) + "/"
         func relative(_ item: PlanItem) -> String { String(item.path.rendered(root: root).dropFirst(prefix.count)) }
         var attempted: [String: Outcome] = [:]
         for decision in applied.decisions { attempted[relative(decision.item)] = decision.outcome }
@@ -329,14 +331,5 @@ struct QuietCase {
         }
         let missing = expected.filter { (counts[$0] ?? 0) > 0 }
         return (Array(Set(missing)).sorted(), extra)
-    }
-}
-
-/// How diagnostics name paths below a root.
-enum EntryPathText {
-    static func rootPrefix(_ root: String) -> String {
-        var root = root
-        while root.hasSuffix("/") { root.removeLast() }
-        return root + "/"
     }
 }

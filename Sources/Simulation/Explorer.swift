@@ -12,6 +12,10 @@ public struct ExplorationOptions: Hashable, Sendable {
     public var preemptionBound: Int
     public var pctDepth: Int
     public var replay: [Choice]?
+    /// Whether the result keeps every schedule's cleanup reports (the
+    /// fuzzer counts their branches); off, an exploration of many
+    /// schedules does not hold them all.
+    public var keepsCleanupReports = false
 
     public init(
         strategy: StrategyName = .random, seed: UInt64 = 1, schedules: Int = 100, preemptionBound: Int = 2,
@@ -70,8 +74,8 @@ public struct ScenarioResult: Hashable, Sendable {
     public var seconds = 0.0
     /// The invariants the scenario expects some schedule to break.
     public var expectedViolations: [Int] = []
-    /// The reports of the cleanups that finished, schedule by schedule
-    /// (the fuzzer counts their branches).
+    /// The reports of the cleanups that finished, schedule by schedule,
+    /// when the options keep them.
     public var cleanupReports: [Report] = []
 
     /// Whether the scenario came out as its file expects: exactly the
@@ -202,7 +206,7 @@ struct Exploration {
     mutating func evaluate(_ outcome: RunResult, seed: UInt64?) throws {
         result.schedules += 1
         result.steps += outcome.steps
-        result.cleanupReports += outcome.cleanupReports
+        if options.keepsCleanupReports { result.cleanupReports += outcome.cleanupReports }
         var violations = outcome.violations
         let end = Exploration.projection(outcome.endLayout)
         if violations.isEmpty, compiled.scenario.expect.converges == true, outcome.faulted, let reference, end != reference {

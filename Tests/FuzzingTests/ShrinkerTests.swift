@@ -1,19 +1,46 @@
-import Fuzzing
+import Cleanup
+@testable import Fuzzing
 import MachineLayout
 import Testing
 
 @Suite("the shrinker")
 struct ShrinkerTests {
+    /// A planted bug: the items of a reason get another action.
+    static func planting(_ action: PlannedAction, forReason code: String) -> @Sendable (Plan) -> Plan {
+        { plan in
+            var plan = plan
+            for index in plan.items.indices where plan.items[index].reason.code == code {
+                plan.items[index].action = action
+            }
+            return plan
+        }
+    }
+
+    @Test("renaming an entry moves what lies below it and the links of its directory that name it")
+    func renamingAnEntry() throws {
+        let layout = try Layout.parse(
+            """
+            subvol default/m/m-gcc-12345
+            subvol default/m/m-gcc-12345/inner
+            link   default/m/m-latest -> m-gcc-12345
+            link   default/m/m-other -> ../n/m-gcc-12345
+            subvol default/n/m-gcc-12345
+            """)
+        let renamed = Shrinker.renaming(entry: 0, to: "default/m/m-gcc-1", in: layout)
+        #expect(renamed.entries.map(\.path) == [
+            "default/m/m-gcc-1", "default/m/m-gcc-1/inner", "default/m/m-latest", "default/m/m-other",
+            "default/n/m-gcc-12345",
+        ])
+        #expect(renamed.entries[2].target == "m-gcc-1")
+        #expect(renamed.entries[3].target == "../n/m-gcc-12345")
+        // A name taken already: the layout stays as it was.
+        #expect(Shrinker.renaming(entry: 0, to: "default/m/m-latest", in: layout) == layout)
+    }
+
     @Test("a failing world shrinks to the entries the failure needs")
     func shrinks() async throws {
         // A planted bug: bootstrapped machines of configured toolchains go.
-        let runner = CaseRunner(planTransform: { plan in
-            var plan = plan
-            for index in plan.items.indices where plan.items[index].reason.code == "configured-toolchain" {
-                plan.items[index].action = .deleteSubvolume
-            }
-            return plan
-        })
+        let runner = CaseRunner(planTransform: Self.planting(.deleteSubvolume, forReason: "configured-toolchain"))
         var world = FuzzWorld(
             seed: 7,
             layout: try Layout.parse(
@@ -45,13 +72,7 @@ struct ShrinkerTests {
     @Test("a long entry name shrinks to a short one, and so does the link that names it")
     func shortNames() async throws {
         // A planted bug: stale working snapshots are kept.
-        let runner = CaseRunner(planTransform: { plan in
-            var plan = plan
-            for index in plan.items.indices where plan.items[index].reason.code == "stale-working-snapshot" {
-                plan.items[index].action = .keep
-            }
-            return plan
-        })
+        let runner = CaseRunner(planTransform: Self.planting(.keep, forReason: "stale-working-snapshot"))
         let long = "m-gcc-" + String(repeating: "9", count: 240)
         let world = FuzzWorld(
             seed: 9,
