@@ -98,12 +98,12 @@ extension ApplyRun {
         case .failure(let failure): return .failure(failure)
         case .success(let wasCleared): cleared.outer = wasCleared
         }
-        let paths = Dictionary(nested.map { ($0.path, $0.id) }, uniquingKeysWith: { first, _ in first })
+        let paths = Dictionary(nested.map { (ExactText($0.path), $0.id) }, uniquingKeysWith: { first, _ in first })
         // The nested subvolumes that hold others, once writable.
-        var holders: Set<String> = []
+        var holders: Set<ExactText> = []
         var deleted: [String] = []
         for inner in nested {
-            if let holder = Self.holder(of: inner.path, among: paths), !holders.contains(holder.path) {
+            if let holder = Self.holder(of: inner.path, among: paths), !holders.contains(ExactText(holder.path)) {
                 let directory: DirectoryHandle
                 switch await openNested(holder.path, id: holder.id, in: subvolume, item: item) {
                 case .failure(let failure): return .failure(failure)
@@ -118,7 +118,7 @@ extension ApplyRun {
                 case .success(false):
                     await fileSystem.close(directory)
                 }
-                holders.insert(holder.path)
+                holders.insert(ExactText(holder.path))
             }
             do throws(FSError) {
                 logger.debug("deleting nested subvolume", metadata: ["path": "\(item.path)/\(inner.path)"])
@@ -147,11 +147,11 @@ extension ApplyRun {
     /// The nested subvolume that directly holds the one at `path`: the
     /// longest proper prefix of `path` that is itself a nested subvolume;
     /// nil when the outer subvolume holds it.
-    static func holder(of path: String, among nested: [String: SubvolumeID]) -> (path: String, id: SubvolumeID)? {
+    static func holder(of path: String, among nested: [ExactText: SubvolumeID]) -> (path: String, id: SubvolumeID)? {
         var prefix = Substring(path)
-        while let slash = prefix.lastIndex(of: "/") {
+        while let slash = prefix.utf8.lastIndex(of: UInt8(ascii: "/")) {
             prefix = prefix[..<slash]
-            if let id = nested[String(prefix)] { return (String(prefix), id) }
+            if let id = nested[ExactText(String(prefix))] { return (String(prefix), id) }
         }
         return nil
     }
@@ -164,7 +164,7 @@ extension ApplyRun {
     {
         var current: DirectoryHandle?
         do throws(FSError) {
-            for component in path.split(separator: "/") {
+            for component in EntryName.components(of: path) {
                 guard let name = EntryName(String(component)) else {
                     throw FSError(.invalidArgument, .openDirectory, path: path)
                 }

@@ -29,7 +29,7 @@ public struct Planner: Sendable {
                     reason: reason))
         }
         if !volume.name.isExact { return item(.report, .undecodableName) }
-        if volume.name.rawValue.hasPrefix(".") { return item(.report, .unknownEntry(volume.status.kind)) }
+        if volume.name.rawValue.startsWithBytes(".") { return item(.report, .unknownEntry(volume.status.kind)) }
         guard volume.status.kind.isDirectory else { return item(.report, .invalidVolume(volume.status.kind)) }
         switch volume.content {
         case .vanished, .skipped:
@@ -141,7 +141,7 @@ public struct Planner: Sendable {
                 guard let target else {
                     return .layoutNotRecognised(link: entry.name.rawValue, target: nil, subvolume: nil)
                 }
-                let last = target.split(separator: "/").last { $0 != "." }
+                let last = EntryName.components(of: target).last { !$0.utf8.elementsEqual(".".utf8) }
                 guard let last, let name = EntryName(String(last)), subvolumes.contains(name) else { continue }
                 return .layoutNotRecognised(link: entry.name.rawValue, target: target, subvolume: name.rawValue)
             }

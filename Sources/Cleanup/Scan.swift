@@ -144,7 +144,7 @@ public struct Scanner: Sendable {
             for entry in try await fileSystem.list(root) {
                 if let scope, entry.name != scope.volume { continue }
                 let content: Content<[MachineScan]>
-                if entry.kind.isDirectory, entry.name.isExact, !entry.name.rawValue.hasPrefix(".") {
+                if entry.kind.isDirectory, entry.name.isExact, !entry.name.rawValue.startsWithBytes(".") {
                     content = await scanVolume(entry.name, in: root)
                 } else {
                     content = .skipped

@@ -51,7 +51,7 @@ enum CommandSupport {
     /// Checks a `--root` value.
     static func validate(root: String?) throws {
         guard let root else { return }
-        guard root.hasPrefix("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
+        guard root.startsWithBytes("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
         if let problem = Layout.pathProblem(root) { throw ValidationError("--root '\(root)': \(problem)") }
     }
 

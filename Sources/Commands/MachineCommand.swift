@@ -374,10 +374,10 @@ struct MachineListCommand: AsyncParsableCommand {
         bootstrapLogging(verbose: options.verbose)
         var scanScope: ScanScope?
         if let scope {
-            if scope.contains("/") {
+            if scope.containsByte("/") {
                 let address = try MachineRun.address(scope)
                 scanScope = ScanScope(volume: address.volume, machine: address.machine)
-            } else if let volume = EntryName(scope), !scope.hasPrefix(".") {
+            } else if let volume = EntryName(scope), !scope.startsWithBytes(".") {
                 scanScope = ScanScope(volume: volume)
             } else {
                 throw CommandSupport.fail("'\(scope)' is not a volume name", 64)

@@ -5,8 +5,11 @@
 /// symbolic link on the way. A name is never empty, never `.` or `..`, and
 /// never holds `/` or NUL.
 ///
-/// Names compare in byte order of their UTF-8 encoding, the order in which
-/// the original shell globs listed them in the C locale.
+/// Names are bytes, as the kernel keeps them: two names are equal when their
+/// UTF-8 bytes are (not when Swift's `String` finds them canonically
+/// equivalent: "caf\u{e9}" and "cafe\u{301}" are two entries on btrfs), and
+/// they compare in byte order, the order in which the original shell globs
+/// listed them in the C locale.
 public struct EntryName: Hashable, Sendable, Comparable, CustomStringConvertible {
     /// The name as text.
     public let rawValue: String
@@ -39,6 +42,15 @@ public struct EntryName: Hashable, Sendable, Comparable, CustomStringConvertible
 
     public var description: String { rawValue }
 
+    public static func == (lhs: EntryName, rhs: EntryName) -> Bool {
+        lhs.isExact == rhs.isExact && EntryName.sameBytes(lhs.rawValue, rhs.rawValue)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        EntryName.hashBytes(of: rawValue, into: &hasher)
+        hasher.combine(isExact)
+    }
+
     public static func < (lhs: EntryName, rhs: EntryName) -> Bool {
         let fast = lhs.rawValue.utf8.withContiguousStorageIfAvailable { left in
             rhs.rawValue.utf8.withContiguousStorageIfAvailable { right in
@@ -64,6 +76,36 @@ public struct EntryName: Hashable, Sendable, Comparable, CustomStringConvertible
 }
 
 extension EntryName {
+    /// Whether two texts have the same UTF-8 bytes: how the kernel compares
+    /// names and paths (`String`'s `==` compares canonical equivalence).
+    @inlinable
+    public static func sameBytes(_ left: String, _ right: String) -> Bool {
+        let (a, b) = (left.utf8, right.utf8)
+        guard a.count == b.count else { return false }
+        let fast = a.withContiguousStorageIfAvailable { a in
+            b.withContiguousStorageIfAvailable { b in
+                a.count == 0 || memcmpEqual(a, b)
+            }
+        }
+        return (fast ?? nil) ?? a.elementsEqual(b)
+    }
+
+    @usableFromInline
+    static func memcmpEqual(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        UnsafeRawBufferPointer(a).elementsEqual(UnsafeRawBufferPointer(b))
+    }
+
+    /// Feeds a text's UTF-8 bytes to `hasher`, the hash that goes with
+    /// `sameBytes` (`String`'s own hash normalises the text first).
+    @inlinable
+    public static func hashBytes(of text: String, into hasher: inout Hasher) {
+        let utf8 = text.utf8
+        hasher.combine(utf8.count)
+        if utf8.withContiguousStorageIfAvailable({ hasher.combine(bytes: UnsafeRawBufferPointer($0)) }) == nil {
+            for byte in utf8 { hasher.combine(byte) }
+        }
+    }
+
     /// The components of a path, split at its `/` bytes as the kernel
     /// splits it, without empty ones. (Not at `/` characters: a `/`
     /// followed by a combining mark is one `Character` but still a
@@ -97,5 +139,53 @@ extension EntryName: Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)
+    }
+}
+
+extension StringProtocol {
+    /// Whether the text's UTF-8 bytes start with those of `prefix`, as the
+    /// kernel and the shell's globs see it (`hasPrefix` compares
+    /// `Character`s: to it "/\u{301}x" does not start with "/").
+    @inlinable
+    public func startsWithBytes(_ prefix: String) -> Bool {
+        utf8.starts(with: prefix.utf8)
+    }
+
+    /// Whether the text's UTF-8 bytes end with those of `suffix`.
+    @inlinable
+    public func endsWithBytes(_ suffix: String) -> Bool {
+        utf8.reversed().starts(with: suffix.utf8.reversed())
+    }
+
+    /// Whether the text holds `byte` (`contains("/")` looks for the
+    /// `Character`, which a combining mark after the `/` changes).
+    @inlinable
+    public func containsByte(_ byte: Unicode.Scalar) -> Bool {
+        utf8.contains(UInt8(ascii: byte))
+    }
+}
+
+/// A name or path that compares and hashes by its UTF-8 bytes, as the
+/// kernel keys them: the key for sets and dictionaries of paths (`String`
+/// keys would merge "caf\u{e9}" and "cafe\u{301}", two entries on btrfs).
+public struct ExactText: Hashable, Sendable, Comparable, CustomStringConvertible, ExpressibleByStringLiteral {
+    public let text: String
+
+    @inlinable
+    public init(_ text: String) { self.text = text }
+
+    public init(stringLiteral value: String) { self.text = value }
+
+    public var description: String { text }
+
+    @inlinable
+    public static func == (lhs: ExactText, rhs: ExactText) -> Bool { EntryName.sameBytes(lhs.text, rhs.text) }
+
+    @inlinable
+    public func hash(into hasher: inout Hasher) { EntryName.hashBytes(of: text, into: &hasher) }
+
+    /// Byte order.
+    public static func < (lhs: ExactText, rhs: ExactText) -> Bool {
+        lhs.text.utf8.lexicographicallyPrecedes(rhs.text.utf8)
     }
 }

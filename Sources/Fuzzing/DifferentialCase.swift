@@ -34,7 +34,7 @@ struct DifferentialCase {
     init(world: FuzzWorld, realDirectory: String, simulatedFaults: [CallFault]) {
         self.world = world
         var directory = realDirectory
-        while directory.count > 1, directory.hasSuffix("/") { directory.removeLast() }
+        while directory.count > 1, directory.endsWithBytes("/") { directory.removeLast() }
         self.realDirectory = directory
         self.simulatedFaults = simulatedFaults
     }
@@ -50,7 +50,7 @@ struct DifferentialCase {
             outcome.coverage.hit("configuration:refused")
             return outcome
         }
-        guard realDirectory.hasPrefix("/") else {
+        guard realDirectory.startsWithBytes("/") else {
             fail("the real directory \(realDirectory) is not an absolute path")
             return outcome
         }
@@ -200,7 +200,7 @@ struct DifferentialCase {
     static func difference(real: Layout, simulated: Layout) -> String? {
         let realLines = real.entries.map(line)
         let simulatedLines = simulated.entries.map(line)
-        if realLines == simulatedLines { return nil }
+        if realLines.map({ ExactText($0) }) == simulatedLines.map({ ExactText($0) }) { return nil }
         let (realOnly, simulatedOnly) = QuietCase.multisetDifference(realLines, simulatedLines)
         return "real only \(realOnly), simulated only \(simulatedOnly)"
     }
@@ -208,12 +208,12 @@ struct DifferentialCase {
     /// What differs between two sequences of diagnostic lines: the lines
     /// only one side printed, or the first line where the order differs.
     static func difference(realLines: [String], simulatedLines: [String]) -> String? {
-        if realLines == simulatedLines { return nil }
+        if realLines.map({ ExactText($0) }) == simulatedLines.map({ ExactText($0) }) { return nil }
         let (realOnly, simulatedOnly) = QuietCase.multisetDifference(realLines, simulatedLines)
         if !realOnly.isEmpty || !simulatedOnly.isEmpty {
             return "real only \(realOnly), simulated only \(simulatedOnly)"
         }
-        let index = realLines.indices.first { realLines[$0] != simulatedLines[$0] } ?? 0
+        let index = realLines.indices.first { !EntryName.sameBytes(realLines[$0], simulatedLines[$0]) } ?? 0
         return "the same lines in another order, from line \(index + 1): real '\(realLines[index])', "
             + "simulated '\(simulatedLines[index])'"
     }

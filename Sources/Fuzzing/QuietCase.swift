@@ -69,7 +69,7 @@ struct QuietCase {
             undecodable: Set(world.undecodable.map(\.path)))
         let invariants = CleanupInvariants(host: host, root: root, toolchains: toolchains)
         // Only a world with entries outside the root has anything there.
-        let hasOutside = world.layout.entries.contains { $0.path.hasPrefix("/") }
+        let hasOutside = world.layout.entries.contains { $0.path.startsWithBytes("/") }
         let outside = hasOutside ? host.layout(root: "/srv/outside") : Layout()
         let initial = host.layout(root: root)
         let process = host.spawn(.root)
@@ -99,8 +99,8 @@ struct QuietCase {
         let afterFirst = host.layout(root: root)
         if let raced {
             // What appeared after the scan is not the scan's to delete.
-            let present = Set(afterFirst.entries.map(\.path))
-            for path in raced where !present.contains(path) {
+            let present = Set(afterFirst.entries.map { ExactText($0.path) })
+            for path in raced where !present.contains(ExactText(path)) {
                 fail(.invariants, "the run removed \(path), which appeared after its scan")
             }
         }
@@ -193,7 +193,7 @@ struct QuietCase {
         if races.isEmpty { return nil }
         var created: [String] = []
         for race in races {
-            var names = race.path.split(separator: "/").compactMap { EntryName(String($0)) }
+            var names = EntryName.components(of: race.path).compactMap { EntryName(String($0)) }
             if race.kind != .add { guard names.count > 1 else { continue } }
             let last: EntryName = race.kind == .add ? "raced-file" : names.removeLast()
             do throws(FSError) {
@@ -229,7 +229,7 @@ struct QuietCase {
     /// Its descriptors stay open until the holder is killed: the lock lives
     /// as long as the open file.
     static func hold(_ lock: String, root: String, on process: SimulatedProcess) async -> Bool {
-        var names = lock.split(separator: "/").compactMap { EntryName(String($0)) }
+        var names = EntryName.components(of: lock).compactMap { EntryName(String($0)) }
         guard let file = names.popLast() else { return false }
         do throws(FSError) {
             var directory = try await process.openRoot(root)
@@ -251,10 +251,11 @@ struct QuietCase {
         guard world.mode == .boot else { return }
         let prefix = EntryPath.trimmingTrailingSlashes(root) + "/"
         let lines = report.diagnostics.map { line in
-            (line.path.hasPrefix(prefix) ? String(line.path.dropFirst(prefix.count)) : line.path) + " "
+            (line.path.startsWithBytes(prefix) ? String(Substring(line.path.utf8.dropFirst(prefix.utf8.count))) : line.path)
+                + " "
                 + line.level.rawValue
-        }.sorted()
-        if lines != verdict.lines {
+        }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        if lines.map({ ExactText($0) }) != verdict.lines.map({ ExactText($0) }) {
             let (missing, extra) = QuietCase.multisetDifference(verdict.lines, lines)
             fail(.rules, "the lines differ from the rules: missing \(missing), extra \(extra)")
         }
@@ -263,10 +264,12 @@ struct QuietCase {
     /// The dry run's plan against what the apply did: what it planned to
     /// remove is gone (or failed with a line), what it kept is there.
     mutating func checkDryRun(_ dry: Report, against applied: Report, end: Layout) {
-        let present = Set(end.entries.map(\.path))
+        let present = Set(end.entries.map { ExactText($0.path) })
         let prefix = EntryPath.trimmingTrailingSlashes(root) + "/"
-        func relative(_ item: PlanItem) -> String { String(item.path.rendered(root: root).dropFirst(prefix.count)) }
-        var attempted: [String: Outcome] = [:]
+        func relative(_ item: PlanItem) -> ExactText {
+            ExactText(String(Substring(item.path.rendered(root: root).utf8.dropFirst(prefix.utf8.count))))
+        }
+        var attempted: [ExactText: Outcome] = [:]
         for decision in applied.decisions { attempted[relative(decision.item)] = decision.outcome }
         for decision in dry.decisions {
             let path = relative(decision.item)
@@ -291,13 +294,13 @@ struct QuietCase {
     }
 
     /// A layout without the removed paths and what is below them.
-    static func removing(_ removed: Set<String>, from layout: Layout) -> Layout {
+    static func removing(_ removed: Set<ExactText>, from layout: Layout) -> Layout {
         var result = layout
         result.entries.removeAll { entry in
             var path = Substring(entry.path)
             while true {
-                if removed.contains(String(path)) { return true }
-                guard let slash = path.lastIndex(of: "/") else { return false }
+                if removed.contains(ExactText(String(path))) { return true }
+                guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return false }
                 path = path[..<slash]
             }
         }
@@ -309,7 +312,7 @@ struct QuietCase {
     static func difference(_ expected: Layout, _ actual: Layout) -> String? {
         let expectedLines = expected.entries.map(line)
         let actualLines = actual.entries.map(line)
-        if expectedLines == actualLines { return nil }
+        if expectedLines.map { ExactText($0) } == actualLines.map { ExactText($0) } { return nil }
         let (missing, extra) = multisetDifference(expectedLines, actualLines)
         return "missing \(missing), extra \(extra)"
     }
@@ -323,13 +326,14 @@ struct QuietCase {
     }
 
     static func multisetDifference(_ expected: [String], _ actual: [String]) -> (missing: [String], extra: [String]) {
-        var counts: [String: Int] = [:]
-        for line in expected { counts[line, default: 0] += 1 }
+        // By bytes (`ExactText`): "caf\u{e9}" and "cafe\u{301}" are two names.
+        var counts: [ExactText: Int] = [:]
+        for line in expected { counts[ExactText(line), default: 0] += 1 }
         var extra: [String] = []
         for line in actual {
-            if let count = counts[line], count > 0 { counts[line] = count - 1 } else { extra.append(line) }
+            if let count = counts[ExactText(line)], count > 0 { counts[ExactText(line)] = count - 1 } else { extra.append(line) }
         }
-        let missing = expected.filter { (counts[$0] ?? 0) > 0 }
-        return (Array(Set(missing)).sorted(), extra)
+        let missing = expected.filter { (counts[ExactText($0)] ?? 0) > 0 }
+        return (Set(missing.map { ExactText($0) }).sorted().map(\.text), extra)
     }
 }

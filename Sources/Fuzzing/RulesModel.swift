@@ -1,3 +1,4 @@
+import FSProtocol
 import Cleanup
 import MachineLayout
 
@@ -5,6 +6,9 @@ import MachineLayout
 /// they can be, for the fuzzer's oracle alone: on a layout's paths, by
 /// string tests, sharing nothing with the production grammar, scanner or
 /// planner. Where the two disagree, one of them is wrong.
+///
+/// It reads names as bytes, as the kernel keeps them and the original shell
+/// compared them in the C locale (`ByteSpelling`).
 ///
 /// It answers, for a tree on a quiet host, what a boot cleanup (or a live
 /// one, for the end state) leaves and which lines it prints (each line's
@@ -14,7 +18,7 @@ public struct RulesModel: Sendable {
         /// The configuration is refused: nothing is touched.
         public var refused: Bool
         /// Paths (relative to the root) removed with everything below them.
-        public var removed: Set<String>
+        public var removed: Set<ExactText>
         /// The lines, as `PATH LEVEL`, sorted.
         public var lines: [String]
     }
@@ -33,11 +37,11 @@ public struct RulesModel: Sendable {
         root: String, toolchains: [String], live: Bool = false, heldLocks: [String] = [], undecodable: Set<String> = []
     ) {
         self.root = root
-        self.toolchains = toolchains
+        self.toolchains = toolchains.map(ByteSpelling.spell)
         self.live = live
-        self.undecodable = undecodable
+        self.undecodable = Set(undecodable.map(ByteSpelling.spell))
         var held: [String: Set<String>] = [:]
-        for lock in heldLocks {
+        for lock in heldLocks.map(ByteSpelling.spell) {
             let parts = lock.split(separator: "/").map(String.init)
             guard parts.count == 3 else { continue }
             let machine = parts[1]
@@ -73,12 +77,15 @@ public struct RulesModel: Sendable {
         if RulesModel.configurationRefused(toolchains, explicitlyNone: explicitlyNone) {
             return Verdict(refused: true, removed: [], lines: [])
         }
-        let tree = ModelTree(layout)
+        let tree = ModelTree(ByteSpelling.spell(layout))
         var verdict = Verdict(refused: false, removed: [], lines: [])
         for volume in tree.children(of: "") {
             judgeVolume(volume, in: tree, into: &verdict)
         }
-        verdict.lines.sort()
+        // Byte order, as the lines are sorted where they are compared.
+        verdict.lines.sort { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
+        verdict.lines = verdict.lines.map(ByteSpelling.unspell)
+        verdict.removed = Set(verdict.removed.map { ExactText(ByteSpelling.unspell($0.text)) })
         return verdict
     }
 
@@ -158,7 +165,7 @@ public struct RulesModel: Sendable {
                 keepsSomething = true
                 verdict.line(entry, "warning")
             case .unlink:
-                verdict.removed.insert(entry)
+                verdict.removed.insert(ExactText(entry))
                 verdict.line(entry, "info")
             case .delete:
                 if tree.hasMount(below: entry) {
@@ -166,7 +173,7 @@ public struct RulesModel: Sendable {
                     verdict.line(entry, "error")
                 } else {
                     for nested in tree.subvolumes(below: entry) { verdict.line(nested, "info") }
-                    verdict.removed.insert(entry)
+                    verdict.removed.insert(ExactText(entry))
                     verdict.line(entry, "info")
                 }
             }
@@ -177,7 +184,7 @@ public struct RulesModel: Sendable {
         } else if failed {
             verdict.line(path, "warning")
         } else {
-            verdict.removed.insert(path)
+            verdict.removed.insert(ExactText(path))
             verdict.line(path, "info")
         }
     }
@@ -319,5 +326,35 @@ struct ModelTree {
     /// directories and subvolumes alike.
     func subvolumes(below path: String) -> [String] {
         children(of: path).flatMap { child in (kind(child) == .subvol ? [child] : []) + subvolumes(below: child) }
+    }
+}
+
+/// Text respelt with one Unicode scalar per UTF-8 byte (U+0000 to U+00FF),
+/// so that the model's `==`, `hasPrefix`, `split`, `count` and dictionary
+/// keys work on bytes, as the kernel does. On the text itself they work on
+/// canonically equivalent `Character`s: "caf\u{e9}" equals "cafe\u{301}",
+/// and "/\u{301}" is one `Character`, no `/`. No two scalars of that range
+/// are canonically equivalent or combine (only CR LF is one `Character`,
+/// and the model never splits a name between those two).
+enum ByteSpelling {
+    static func spell(_ text: String) -> String {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return text }
+        var scalars = String.UnicodeScalarView()
+        for byte in text.utf8 { scalars.append(Unicode.Scalar(byte)) }
+        return String(scalars)
+    }
+
+    static func unspell(_ text: String) -> String {
+        if text.utf8.allSatisfy({ $0 < 0x80 }) { return text }
+        return String(decoding: text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }, as: UTF8.self)
+    }
+
+    static func spell(_ layout: Layout) -> Layout {
+        var spelt = layout
+        for index in spelt.entries.indices {
+            spelt.entries[index].path = spell(spelt.entries[index].path)
+            spelt.entries[index].target = spelt.entries[index].target.map(spell)
+        }
+        return spelt
     }
 }

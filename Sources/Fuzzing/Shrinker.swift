@@ -1,3 +1,4 @@
+import FSProtocol
 import MachineLayout
 
 /// Makes a failing world smaller while one oracle still fails on it:
@@ -79,18 +80,18 @@ public struct Shrinker: Sendable {
         // A plain directory or volume made implicitly: a missing parent is
         // made anyway when its entries are.
         for (index, entry) in world.layout.entries.enumerated() where entry.kind == .dir || entry.kind == .volume {
-            guard world.layout.entries.contains(where: { $0.path.hasPrefix(entry.path + "/") }) else { continue }
+            guard world.layout.entries.contains(where: { $0.path.startsWithBytes(entry.path + "/") }) else { continue }
             with { $0.layout.entries.remove(at: index); $0.layout.sourceLines = [] }
         }
         var machines: [String] = []
-        for entry in world.layout.entries where !entry.path.hasPrefix("/") {
-            let parts = entry.path.split(separator: "/")
+        for entry in world.layout.entries where !entry.path.startsWithBytes("/") {
+            let parts = EntryName.components(of: entry.path)
             guard parts.count >= 2 else { continue }
             let machine = String(parts[0] + "/" + parts[1])
             if !machines.contains(machine) { machines.append(machine) }
         }
         for machine in machines {
-            let name = machine.split(separator: "/")[1]
+            let name = EntryName.components(of: machine)[1]
             for short in ["m", "n", "a"] where short.utf8.count < name.utf8.count {
                 with { $0.layout = Shrinker.renaming(machine: machine, to: short, in: $0.layout) }
             }
@@ -113,20 +114,22 @@ public struct Shrinker: Sendable {
     /// by name naming the new one.
     static func renaming(entry index: Int, to newPath: String, in layout: Layout) -> Layout {
         let oldPath = layout.entries[index].path
-        guard !layout.entries.contains(where: { $0.path == newPath }),
-            let oldName = oldPath.split(separator: "/").last, let newName = newPath.split(separator: "/").last
+        guard !layout.entries.contains(where: { EntryName.sameBytes($0.path, newPath) }),
+            let oldName = EntryName.components(of: oldPath).last, let newName = EntryName.components(of: newPath).last
         else { return layout }
-        let directory = String(oldPath.dropLast(oldName.count))
+        let directory = String(Substring(oldPath.utf8.dropLast(oldName.utf8.count)))
         var result = layout
         result.sourceLines = []
         for position in result.entries.indices {
             var entry = result.entries[position]
-            if entry.path == oldPath {
+            if EntryName.sameBytes(entry.path, oldPath) {
                 entry.path = newPath
-            } else if entry.path.hasPrefix(oldPath + "/") {
-                entry.path = newPath + entry.path.dropFirst(oldPath.count)
+            } else if entry.path.startsWithBytes(oldPath + "/") {
+                entry.path = newPath + String(Substring(entry.path.utf8.dropFirst(oldPath.utf8.count)))
             }
-            if entry.kind == .link, entry.path.hasPrefix(directory), entry.target == String(oldName) {
+            if entry.kind == .link, entry.path.startsWithBytes(directory),
+                entry.target.map({ EntryName.sameBytes($0, String(oldName)) }) ?? false
+            {
                 entry.target = String(newName)
             }
             result.entries[position] = entry
@@ -141,8 +144,10 @@ public struct Shrinker: Sendable {
         let gone = layout.entries[range].map(\.path)
         result.entries = layout.entries.enumerated().filter { index, entry in
             if range.contains(index) { return false }
-            let below = gone.contains { entry.path.hasPrefix($0 + "/") }
-            let madeFrom = entry.snapshotOf.map { source in gone.contains { source == $0 || source.hasPrefix($0 + "/") } }
+            let below = gone.contains { entry.path.startsWithBytes($0 + "/") }
+            let madeFrom = entry.snapshotOf.map { source in
+                gone.contains { EntryName.sameBytes(source, $0) || source.startsWithBytes($0 + "/") }
+            }
             return !below && !(madeFrom ?? false)
         }.map(\.1)
         result.sourceLines = []
@@ -153,32 +158,35 @@ public struct Shrinker: Sendable {
     /// whose names start with the machine's name renamed alike (with
     /// their links' targets).
     static func renaming(machine path: String, to short: String, in layout: Layout) -> Layout {
-        let parts = path.split(separator: "/")
+        let parts = EntryName.components(of: path)
         guard parts.count == 2 else { return layout }
         let volume = String(parts[0])
         let machine = String(parts[1])
         let newPath = volume + "/" + short
-        if layout.entries.contains(where: { $0.path == newPath || $0.path.hasPrefix(newPath + "/") }) { return layout }
-        func renamed(_ name: Substring) -> String {
-            name.hasPrefix(machine) ? short + name.dropFirst(machine.count) : String(name)
+        if layout.entries.contains(where: { EntryName.sameBytes($0.path, newPath) || $0.path.startsWithBytes(newPath + "/") }) {
+            return layout
         }
+        func renamed(_ name: Substring) -> String {
+            name.startsWithBytes(machine) ? short + String(Substring(name.utf8.dropFirst(machine.utf8.count))) : String(name)
+        }
+        func same(_ left: Substring, _ right: String) -> Bool { left.utf8.elementsEqual(right.utf8) }
         var result = layout
         result.sourceLines = []
         for index in result.entries.indices {
             var entry = result.entries[index]
-            let components = entry.path.split(separator: "/")
-            guard components.count >= 2, components[0] == volume, components[1] == machine else { continue }
+            let components = EntryName.components(of: entry.path)
+            guard components.count >= 2, same(components[0], volume), same(components[1], machine) else { continue }
             var newComponents = [volume, short]
             if components.count >= 3 { newComponents.append(renamed(components[2])) }
             newComponents += components.dropFirst(3).map(String.init)
             entry.path = newComponents.joined(separator: "/")
             if let target = entry.target {
-                entry.target = target.split(separator: "/", omittingEmptySubsequences: false).map(renamed)
-                    .joined(separator: "/")
+                entry.target = target.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false)
+                    .map { renamed(Substring($0)) }.joined(separator: "/")
             }
             if let source = entry.snapshotOf {
-                let sourceParts = source.split(separator: "/")
-                if sourceParts.count >= 2, sourceParts[0] == volume, sourceParts[1] == machine {
+                let sourceParts = EntryName.components(of: source)
+                if sourceParts.count >= 2, same(sourceParts[0], volume), same(sourceParts[1], machine) {
                     entry.snapshotOf = ([volume, short] + sourceParts.dropFirst(2).enumerated().map { index, part in
                         index == 0 ? renamed(part) : String(part)
                     }).joined(separator: "/")

@@ -76,7 +76,7 @@ struct WorldDrawing {
     /// Paths of the tree's entries, by kind, for links, faults and locks.
     var subvolumes: [String] = []
     var machines: [String] = []
-    var used: Set<String> = []
+    var used: Set<ExactText> = []
 
     init(swarm: Swarm, random: SeededRandom, root: String, outsideTree: Bool) {
         self.swarm = swarm
@@ -134,13 +134,13 @@ struct WorldDrawing {
     }
 
     mutating func drawVolume(_ name: String) {
-        guard !used.contains(name) else { return }
+        guard !used.contains(ExactText(name)) else { return }
         add(LayoutEntry(.volume, name))
         let count = swarm.has(.emptyDirectories) && chance(20) ? 0 : 1 + random.next(below: 3)
         for _ in 0..<count {
             let machine = machineName()
             let path = name + "/" + machine
-            guard !used.contains(path) else { continue }
+            guard !used.contains(ExactText(path)) else { continue }
             if swarm.has(.files), chance(8) {
                 add(LayoutEntry(.file, path))
             } else if swarm.has(.symlinks), chance(8), let other = machines.last {
@@ -154,7 +154,12 @@ struct WorldDrawing {
     mutating func machineName() -> String {
         var options = ["m", "linux", "linux_debian_12-gcc_13.1", "a-b", "x.y", "m1", "win-10", "m-2"]
         if swarm.has(.oddNames) { options += ["-m", "m--", "1", "a.lock", "m-default", "m.link-1", "m-1.2"] }
-        if swarm.has(.unicodeNames) { options += ["débian", "機械", "m\u{301}", "Ω-1", "emoji-🖥"] }
+        if swarm.has(.unicodeNames) {
+            // Also names the kernel keeps apart from ones Swift finds equal:
+            // "de\u{301}bian" beside "d\u{e9}bian", and a dot or a dash
+            // that a combining mark follows.
+            options += ["d\u{e9}bian", "機械", "m\u{301}", "Ω-1", "emoji-🖥", "de\u{301}bian", "-\u{301}m", ".\u{301}m"]
+        }
         if swarm.has(.dotEntries) { options += [".m", "..m"] }
         if swarm.has(.longNames), chance(40) {
             // Long enough that some of its entries reach NAME_MAX.
@@ -164,11 +169,30 @@ struct WorldDrawing {
         return pick(options)
     }
 
+    /// The other spelling of a name holding "\u{e9}" or "m\u{301}":
+    /// composed and decomposed, canonically equivalent, different bytes.
+    static func twin(of name: String) -> String? {
+        let pairs: [([UInt8], [UInt8])] = [
+            (Array("\u{e9}".utf8), Array("e\u{301}".utf8)), (Array("\u{1e3f}".utf8), Array("m\u{301}".utf8)),
+        ]
+        let bytes = Array(name.utf8)
+        for (composed, decomposed) in pairs {
+            for (from, to) in [(composed, decomposed), (decomposed, composed)] {
+                guard from.count <= bytes.count else { continue }
+                for start in 0...(bytes.count - from.count) where bytes[start..<(start + from.count)].elementsEqual(from) {
+                    let spelt = bytes[..<start] + to + bytes[(start + from.count)...]
+                    return String(decoding: spelt, as: UTF8.self)
+                }
+            }
+        }
+        return nil
+    }
+
     /// A name for an entry of machine `m`, or nil when Linux cannot store
     /// it (longer than 255 bytes) or the directory has it already.
     func entryName(_ machine: String, _ suffix: String, in directory: String) -> String? {
         let name = machine + suffix
-        guard name.utf8.count <= Layout.maximumNameBytes, !used.contains(directory + "/" + name) else { return nil }
+        guard name.utf8.count <= Layout.maximumNameBytes, !used.contains(ExactText(directory + "/" + name)) else { return nil }
         return name
     }
 
@@ -217,7 +241,7 @@ struct WorldDrawing {
     /// The current link: valid (usually), absent (a machine being
     /// deleted), or in error.
     mutating func drawLink(_ m: String, at path: String, revisions: [String]) {
-        guard !used.contains(path + "/" + m) else { return }
+        guard !used.contains(ExactText(path + "/" + m)) else { return }
         if swarm.has(.deletedMachines), chance(35) { return }
         if swarm.has(.linkProblems), chance(50) {
             let target = revisions.first ?? m + "-1"
@@ -241,13 +265,16 @@ struct WorldDrawing {
             return
         }
         if let target = revisions.last, chance(90) {
-            add(link: path + "/" + m, target: target)
+            // Now and then the target in the machine's other spelling,
+            // which dangles to the kernel.
+            let twin = swarm.has(.unicodeNames) && chance(25) ? WorldDrawing.twin(of: target) : nil
+            add(link: path + "/" + m, target: twin ?? target)
         } else {
             // A target named outside the revision grammar (a bootstrapped
             // machine's name, a later layout's, none at all): kept all the
             // same.
             let name = pick([m + "-image", m + "-" + (entryToolchains.first ?? "default"), m + "-1.3", "image"])
-            guard name.utf8.count <= Layout.maximumNameBytes, !used.contains(path + "/" + name) else { return }
+            guard name.utf8.count <= Layout.maximumNameBytes, !used.contains(ExactText(path + "/" + name)) else { return }
             add(subvolume: path + "/" + name, readOnly: true)
             add(link: path + "/" + m, target: name)
         }
@@ -291,7 +318,7 @@ struct WorldDrawing {
         }
         for _ in 0..<swarm.count(.dotEntries, &random) {
             let name = pick([".hidden", "...", ".m-1"])
-            guard !used.contains(path + "/" + name) else { continue }
+            guard !used.contains(ExactText(path + "/" + name)) else { continue }
             chance(50) ? add(LayoutEntry(.file, path + "/" + name)) : add(subvolume: path + "/" + name, readOnly: false)
         }
         for _ in 0..<swarm.count(.oddNames, &random) {
@@ -299,8 +326,15 @@ struct WorldDrawing {
             guard let name = entryName(m, suffix, in: path) else { continue }
             add(subvolume: path + "/" + name, readOnly: chance(50))
         }
+        if swarm.has(.unicodeNames), chance(40), let twin = WorldDrawing.twin(of: m),
+            let name = entryName(twin, "-" + (revisions.isEmpty ? "1" : "4"), in: path)
+        {
+            // A revision of the machine's other spelling: an unknown entry
+            // to the kernel's bytes, a revision to `String`'s equality.
+            add(subvolume: path + "/" + name, readOnly: true)
+        }
         if swarm.has(.unicodeNames), chance(50), let name = entryName(m, pick(["-é", "-機械-1", "-Ω.lock"]), in: path) {
-            if name.hasSuffix(".lock") {
+            if name.endsWithBytes(".lock") {
                 add(LayoutEntry(.file, path + "/" + name))
             } else {
                 add(subvolume: path + "/" + name, readOnly: false)
@@ -312,7 +346,7 @@ struct WorldDrawing {
             let room = Layout.maximumNameBytes - prefix.utf8.count
             if room > 0 {
                 let name = prefix + String(repeating: "9", count: room)
-                if !used.contains(path + "/" + name) { add(subvolume: path + "/" + name, readOnly: false) }
+                if !used.contains(ExactText(path + "/" + name)) { add(subvolume: path + "/" + name, readOnly: false) }
             }
         }
     }
@@ -323,24 +357,24 @@ struct WorldDrawing {
         for _ in 0..<swarm.count(.nestedSubvolumes, &random) {
             if chance(50) {
                 let inner = stray + "/" + pick(["a", "b", "c"])
-                if !used.contains(inner) {
+                if !used.contains(ExactText(inner)) {
                     add(subvolume: inner, readOnly: chance(25))
                     if chance(30) { add(subvolume: inner + "/deeper", readOnly: false) }
                 }
             } else {
                 let directory = stray + "/d"
-                if !used.contains(directory) { add(LayoutEntry(.dir, directory)) }
-                if !used.contains(directory + "/inner") { add(subvolume: directory + "/inner", readOnly: false) }
+                if !used.contains(ExactText(directory)) { add(LayoutEntry(.dir, directory)) }
+                if !used.contains(ExactText(directory + "/inner")) { add(subvolume: directory + "/inner", readOnly: false) }
             }
         }
-        if swarm.has(.mountPoints), chance(30), !used.contains(stray + "/mnt") {
+        if swarm.has(.mountPoints), chance(30), !used.contains(ExactText(stray + "/mnt")) {
             add(LayoutEntry(.mount, stray + "/mnt"))
         }
-        if swarm.has(.files), chance(20), !used.contains(stray + "/data") { add(LayoutEntry(.file, stray + "/data")) }
+        if swarm.has(.files), chance(20), !used.contains(ExactText(stray + "/data")) { add(LayoutEntry(.file, stray + "/data")) }
     }
 
     mutating func add(_ entry: LayoutEntry) {
-        used.insert(entry.path)
+        used.insert(ExactText(entry.path))
         layout.entries.append(entry)
     }
 
@@ -368,7 +402,7 @@ struct WorldDrawing {
                 .openDirectory, .status, .subvolumeInfo, .subvolumeID, .setReadOnly, .sync, .nestedSubvolumes,
                 .mountPoints, .close,
             ])
-            let paths = layout.entries.filter { !$0.path.hasPrefix("/") }.map(\.path)
+            let paths = layout.entries.filter { !$0.path.startsWithBytes("/") }.map(\.path)
             guard !paths.isEmpty else { break }
             let path = layout.absolutePath(pick(paths))
             // The errors a scenario file can name, so that a saved case replays.
@@ -390,7 +424,7 @@ struct WorldDrawing {
             case 1: entries.append(UndecodableEntry(in: "default", "m" + bytes, .directory))
             default:
                 guard let machine = machines.isEmpty ? nil : pick(machines),
-                    let m = machine.split(separator: "/").last
+                    let m = EntryName.components(of: machine).last
                 else { continue }
                 let name = pick([String(m) + "-" + bytes, String(m) + "-default-" + bytes, bytes])
                 entries.append(UndecodableEntry(in: machine, name, .subvolume))
@@ -403,16 +437,16 @@ struct WorldDrawing {
     mutating func races() -> [Race] {
         var races: [Race] = []
         // A race is a build's doing: never on what a current link names.
-        var targets: Set<String> = []
+        var targets: Set<ExactText> = []
         for entry in layout.entries where entry.kind == .link {
-            let parts = entry.path.split(separator: "/")
-            if parts.count == 3, parts[1] == parts[2], let target = entry.target {
-                targets.insert(parts[0] + "/" + parts[1] + "/" + target)
+            let parts = EntryName.components(of: entry.path)
+            if parts.count == 3, parts[1].utf8.elementsEqual(parts[2].utf8), let target = entry.target {
+                targets.insert(ExactText(parts[0] + "/" + parts[1] + "/" + target))
             }
         }
         for _ in 0..<swarm.count(.races, &random) {
             let entries = layout.entries.filter {
-                $0.path.split(separator: "/").count == 3 && !$0.path.hasPrefix("/") && !targets.contains($0.path)
+                EntryName.components(of: $0.path).count == 3 && !$0.path.startsWithBytes("/") && !targets.contains(ExactText($0.path))
             }
             if chance(30), !machines.isEmpty {
                 races.append(Race(.add, pick(machines)))
@@ -426,12 +460,12 @@ struct WorldDrawing {
     mutating func heldLocks() -> [String] {
         var locks: [String] = []
         for machine in machines where chance(40) {
-            guard let m = machine.split(separator: "/").last.map(String.init), !m.hasPrefix("."), !m.hasPrefix("-")
+            guard let m = EntryName.components(of: machine).last.map(String.init), !m.startsWithBytes("."), !m.startsWithBytes("-")
             else { continue }
             let name = m + "-" + pick(entryToolchains) + ".lock"
             let path = machine + "/" + name
             guard name.utf8.count <= Layout.maximumNameBytes, !locks.contains(path) else { continue }
-            if let entry = layout.entries.first(where: { $0.path == path }), entry.kind != .file { continue }
+            if let entry = layout.entries.first(where: { EntryName.sameBytes($0.path, path) }), entry.kind != .file { continue }
             locks.append(path)
         }
         return locks

@@ -67,7 +67,7 @@ extension Layout {
     var readOnlyLast: [LayoutEntry] {
         var flagged: [(depth: Int, index: Int)] = []
         for (index, entry) in entries.enumerated() where entry.kind == .subvol && entry.readOnly && !entry.received {
-            flagged.append((entry.path.split(separator: "/").count, index))
+            flagged.append((EntryName.components(of: entry.path).count, index))
         }
         flagged.sort { $0.depth != $1.depth ? $0.depth > $1.depth : $0.index < $1.index }
         return flagged.map { entries[$0.index] }
@@ -77,7 +77,7 @@ extension Layout {
         _ entry: LayoutEntry, under rootHandle: DirectoryHandle, on fs: any FileSystem, receivedUUID: () -> BtrfsUUID
     ) async throws(BuildError) {
         func refuse(_ message: String) -> BuildError { BuildError(path: entry.path, message: message) }
-        guard !entry.path.hasPrefix("/") else { throw refuse("an absolute path is outside the root") }
+        guard !entry.path.startsWithBytes("/") else { throw refuse("an absolute path is outside the root") }
         switch entry.kind {
         case .fifo, .mount, .tmpfs: throw refuse("a \(entry.kind.rawValue) cannot be made through the protocol")
         default: break

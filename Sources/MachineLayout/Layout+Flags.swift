@@ -21,7 +21,7 @@ extension LayoutEntry {
     mutating func apply(flag: String, line: Int, given: inout Set<String>) throws(LayoutError) {
         let key: String
         let value: String?
-        if let equals = flag.firstIndex(of: "=") {
+        if let equals = flag.utf8.firstIndex(of: UInt8(ascii: "=")) {
             key = String(flag[..<equals])
             value = String(flag[flag.index(after: equals)...])
         } else {

@@ -1,3 +1,5 @@
+import FSProtocol
+
 /// Reading and writing the layout format.
 extension Layout {
     /// The longest name Linux stores in a directory entry (NAME_MAX).
@@ -21,7 +23,7 @@ extension Layout {
                 guard !sawEntry else { throw LayoutError(line: number, message: "root must come before the entries") }
                 guard !sawRoot else { throw LayoutError(line: number, message: "root is given twice") }
                 sawRoot = true
-                guard tokens.count >= 2, tokens[1].hasPrefix("/") else {
+                guard tokens.count >= 2, tokens[1].startsWithBytes("/") else {
                     throw LayoutError(line: number, message: "root needs an absolute path")
                 }
                 if normalized(tokens[1]) != "/", let problem = pathProblem(tokens[1], absolute: tokens[1]) {
@@ -103,13 +105,13 @@ extension Layout {
     }
 
     static func normalized(_ path: String) -> String {
-        let absolute = path.hasPrefix("/")
-        let joined = path.split(separator: "/").joined(separator: "/")
+        let absolute = path.startsWithBytes("/")
+        let joined = EntryName.components(of: path).joined(separator: "/")
         return absolute ? "/" + joined : joined
     }
 
     static func isValidPath(_ path: String) -> Bool {
-        pathProblem(path, absolute: path.hasPrefix("/") ? path : "/" + path) == nil
+        pathProblem(path, absolute: path.startsWithBytes("/") ? path : "/" + path) == nil
     }
 
     /// Why a path as written (absolute as `absolute`) cannot name an entry

@@ -45,12 +45,14 @@ public struct Layout: Hashable, Sendable {
         self.entries = entries
     }
 
+    /// Paths and targets compare by their bytes, as the kernel's names do
+    /// (see `EntryName`).
     public static func == (lhs: Layout, rhs: Layout) -> Bool {
-        lhs.root == rhs.root && lhs.rootIsBtrfs == rhs.rootIsBtrfs && lhs.entries == rhs.entries
+        EntryName.sameBytes(lhs.root, rhs.root) && lhs.rootIsBtrfs == rhs.rootIsBtrfs && lhs.entries == rhs.entries
     }
 
     public func hash(into hasher: inout Hasher) {
-        hasher.combine(root)
+        EntryName.hashBytes(of: root, into: &hasher)
         hasher.combine(rootIsBtrfs)
         hasher.combine(entries)
     }
@@ -65,7 +67,7 @@ public struct Layout: Hashable, Sendable {
     /// The absolute path of an entry path as written (relative to the root
     /// unless it starts with `/`).
     public func absolutePath(_ path: String) -> String {
-        if path.hasPrefix("/") { return path }
+        if path.startsWithBytes("/") { return path }
         return root == "/" ? "/" + path : root + "/" + path
     }
 }
@@ -94,6 +96,40 @@ public struct LayoutEntry: Hashable, Sendable {
     public init(_ kind: Kind, _ path: String) {
         self.kind = kind
         self.path = path
+    }
+
+    /// Paths and targets compare by their bytes, as the kernel's names do
+    /// (see `EntryName`): "caf\u{e9}" and "cafe\u{301}" are two entries.
+    public static func == (lhs: LayoutEntry, rhs: LayoutEntry) -> Bool {
+        lhs.kind == rhs.kind && lhs.readOnly == rhs.readOnly && lhs.received == rhs.received
+            && lhs.isDefault == rhs.isDefault && lhs.owner == rhs.owner && lhs.group == rhs.group
+            && lhs.mode == rhs.mode && lhs.userSubvolumeRemovalAllowed == rhs.userSubvolumeRemovalAllowed
+            && EntryName.sameBytes(lhs.path, rhs.path) && sameBytes(lhs.snapshotOf, rhs.snapshotOf)
+            && sameBytes(lhs.target, rhs.target)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind)
+        EntryName.hashBytes(of: path, into: &hasher)
+        hasher.combine(readOnly)
+        hasher.combine(received)
+        hasher.combine(isDefault)
+        hasher.combine(owner)
+        hasher.combine(group)
+        hasher.combine(mode)
+        hasher.combine(userSubvolumeRemovalAllowed)
+        for text in [snapshotOf, target] {
+            hasher.combine(text != nil)
+            if let text { EntryName.hashBytes(of: text, into: &hasher) }
+        }
+    }
+
+    private static func sameBytes(_ left: String?, _ right: String?) -> Bool {
+        switch (left, right) {
+        case (nil, nil): true
+        case (let left?, let right?): EntryName.sameBytes(left, right)
+        default: false
+        }
     }
 }
 

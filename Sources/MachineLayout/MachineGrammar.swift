@@ -125,7 +125,7 @@ public enum MachineEntryName: Hashable, Sendable {
 public enum MachineNaming {
     /// Whether `name` can name a machine: not starting with `.` or `-`.
     public static func isMachineName(_ name: EntryName) -> Bool {
-        name.isExact && !name.rawValue.hasPrefix(".") && !name.rawValue.hasPrefix("-")
+        name.isExact && !name.rawValue.startsWithBytes(".") && !name.rawValue.startsWithBytes("-")
     }
 
     public static func revision(_ machine: EntryName, _ number: Int) -> EntryName {

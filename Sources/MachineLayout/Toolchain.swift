@@ -58,12 +58,12 @@ public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, Custo
     public static func problem(with name: String) -> String? {
         if isValid(name.utf8) { return nil }
         if name.isEmpty { return "empty toolchain name" }
-        if name.contains("-") { return "toolchain name '\(name)' contains '-'" }
-        if name.contains("/") { return "toolchain name '\(name)' contains '/'" }
+        if name.containsByte("-") { return "toolchain name '\(name)' contains '-'" }
+        if name.containsByte("/") { return "toolchain name '\(name)' contains '/'" }
         if let first = name.utf8.first, !isASCIILetter(first) {
             return "toolchain name '\(name)' does not start with an ASCII letter"
         }
-        if name.hasSuffix(".lock") { return "toolchain name '\(name)' ends in '.lock'" }
+        if name.endsWithBytes(".lock") { return "toolchain name '\(name)' ends in '.lock'" }
         return "toolchain name '\(name)' contains a blank or control character"
     }
 
@@ -204,7 +204,7 @@ public enum KernelCommandLine {
             let name: String
             if key == toolchainParameter {
                 name = Toolchain.default.rawValue
-            } else if key.hasPrefix(toolchainParameter + ".") {
+            } else if key.startsWithBytes(toolchainParameter + ".") {
                 name = String(key.dropFirst(toolchainParameter.count + 1))
             } else {
                 continue

@@ -229,7 +229,7 @@ public struct RealFileSystem: FileSystem {
             // directory has nothing reachable mounted inside; but a live one
             // may have the same name (a stray `m-default-1 (deleted)`): then
             // the path names the very directory open here.
-            if path.hasSuffix(" (deleted)") {
+            if path.endsWithBytes(" (deleted)") {
                 let opened = try LibC.fstat(directory.descriptor)
                 guard let named = try? LibC.fstatat(AT_FDCWD, path),
                     named.st_dev == opened.st_dev, named.st_ino == opened.st_ino

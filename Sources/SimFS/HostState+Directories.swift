@@ -6,7 +6,7 @@ extension HostState {
 
     mutating func openRoot(_ pid: Int32, _ path: String) throws(Kind) -> DirectoryHandle {
         let credentials = try process(pid).credentials
-        guard path.hasPrefix("/") else { throw .invalidArgument }
+        guard path.startsWithBytes("/") else { throw .invalidArgument }
         let top = crossingMounts(NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root))
         var current = top
         // The components still to walk, last first; a link pushes its own.
@@ -28,7 +28,7 @@ extension HostState {
                 if followed > 40 { throw .symlinkLoop }
                 followedLink = true
                 let link = node(target).linkTarget
-                if link.hasPrefix("/") { current = top }
+                if link.startsWithBytes("/") { current = top }
                 pending.append(contentsOf: EntryName.components(of: link).reversed())
                 continue
             }

@@ -175,7 +175,7 @@ struct HostState {
     /// While a layout loads (nothing but setup calls): the directory each
     /// parent path led to, so that a path is walked once, not once per
     /// entry below it. Nil otherwise; a new mount empties it.
-    var setupParents: [String: NodeRef]?
+    var setupParents: [ExactText: NodeRef]?
     /// Effects of the current call, collected while an observer listens.
     var isRecordingEffects = false
     var effects: [SimulatedEffect] = []

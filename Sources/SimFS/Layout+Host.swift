@@ -37,7 +37,7 @@ extension SimulatedHost {
         throws(SetupError)
     {
         let path = layout.absolutePath(entry.path)
-        if !layout.rootIsBtrfs, !entry.path.hasPrefix("/"),
+        if !layout.rootIsBtrfs, !entry.path.startsWithBytes("/"),
             let slash = entry.path.utf8.firstIndex(of: UInt8(ascii: "/"))
         {
             let first = String(entry.path[..<slash])

@@ -215,10 +215,10 @@ extension HostState {
     /// The directory that is to hold `path` (created with its parents as
     /// plain directories owned by root) and the last name.
     mutating func setupParent(_ path: String) throws(SetupError) -> (NodeRef, EntryName) {
-        guard path.hasPrefix("/") else { throw SetupError(path: path, reason: "not an absolute path") }
-        if setupParents != nil, !path.hasSuffix("/"), let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) {
-            let parent = String(path[..<slash])
-            if let known = setupParents?[parent], let name = EntryName(String(path[path.index(after: slash)...])) {
+        guard path.startsWithBytes("/") else { throw SetupError(path: path, reason: "not an absolute path") }
+        if setupParents != nil, !path.endsWithBytes("/"), let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) {
+            let parent = ExactText(String(Substring(path.utf8[..<slash])))
+            if let known = setupParents?[parent], let name = EntryName(String(Substring(path.utf8[path.utf8.index(after: slash)...]))) {
                 return (known, name)
             }
             let found = try walkToParent(path)

@@ -44,7 +44,7 @@ public final class CleanupInvariants: SimulationObserver, @unchecked Sendable {
         guard report.mode == .boot else { return }
         checker.observe(
             .bootCleanupFinished(
-                reported: Set(report.diagnostics.map(\.path)), agentsRunning: false,
+                reported: Set(report.diagnostics.map { ExactText($0.path) }), agentsRunning: false,
                 root: tree ?? host.layout(root: checker.root)),
             step: calls)
     }
@@ -53,7 +53,7 @@ public final class CleanupInvariants: SimulationObserver, @unchecked Sendable {
     /// last cleanup's report; `tree` as for `cleanupFinished`).
     public func finish(lastReport report: Report, tree: Layout? = nil) -> [Violation] {
         checker.observe(
-            checker.endEvent(on: host, reported: Set(report.diagnostics.map(\.path)), tree: tree), step: calls)
+            checker.endEvent(on: host, reported: Set(report.diagnostics.map { ExactText($0.path) }), tree: tree), step: calls)
         return checker.violations
     }
 }

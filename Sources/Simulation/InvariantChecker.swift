@@ -42,11 +42,11 @@ enum RunEvent: Hashable, Sendable {
     case machine(pid: Int32, subvolume: SubvolumeKey, running: Bool)
     /// A boot cleanup finished: the paths it reported, whether agents ran
     /// meanwhile, the machines root after it.
-    case bootCleanupFinished(reported: Set<String>, agentsRunning: Bool, root: Layout)
+    case bootCleanupFinished(reported: Set<ExactText>, agentsRunning: Bool, root: Layout)
     /// The run is over: the machines root, the read-only property of the
     /// subvolumes a cleanup changed, where they still are, and the paths
     /// the last cleanup reported.
-    case end(root: Layout, readOnlyNow: [SubvolumeKey: Bool], reported: Set<String>)
+    case end(root: Layout, readOnlyNow: [SubvolumeKey: Bool], reported: Set<ExactText>)
 }
 
 /// What a call changed, with what the checks need to know of the tree at
@@ -206,12 +206,12 @@ struct InvariantChecker {
     /// their received images, bootstrapped machines of configured
     /// toolchains, and entries the cleanup reported (or whose volume,
     /// machine directory or current link it reported).
-    private func checkAfterBootCleanup(_ layout: Layout, reported: Set<String>, _ violate: (Int, String) -> Void) {
-        var links: [String: String] = [:]
-        var paths: Set<String> = []
+    private func checkAfterBootCleanup(_ layout: Layout, reported: Set<ExactText>, _ violate: (Int, String) -> Void) {
+        var links: [ExactText: String] = [:]
+        var paths: Set<ExactText> = []
         for entry in layout.entries {
-            paths.insert(entry.path)
-            if entry.kind == .link { links[entry.path] = entry.target }
+            paths.insert(ExactText(entry.path))
+            if entry.kind == .link { links[ExactText(entry.path)] = entry.target }
         }
         for entry in layout.entries {
             // Entries of machine directories only, three names deep.
@@ -219,15 +219,15 @@ struct InvariantChecker {
             let parts = EntryName.components(of: entry.path).map(String.init)
             guard parts.count == 3, let machine = EntryName(parts[1]), let name = EntryName(parts[2]) else { continue }
             let absolute = root + "/" + entry.path
-            if reported.contains(absolute) { continue }
+            if reported.contains(ExactText(absolute)) { continue }
             // A volume or machine directory reported as a whole (not a
             // machine's, a layout not recognised) keeps what it holds.
             let machinePath = root + "/" + parts[0] + "/" + parts[1]
-            if reported.contains(root + "/" + parts[0]) || reported.contains(machinePath) { continue }
-            let linkTarget = links[parts[0] + "/" + parts[1] + "/" + parts[1]]
+            if reported.contains(ExactText(root + "/" + parts[0])) || reported.contains(ExactText(machinePath)) { continue }
+            let linkTarget = links[ExactText(parts[0] + "/" + parts[1] + "/" + parts[1])]
             // A machine whose link is in error keeps its revisions, their
             // images and every bootstrapped machine (SPEC §3), no more.
-            let linkInError = reported.contains(machinePath + "/" + parts[1])
+            let linkInError = reported.contains(ExactText(machinePath + "/" + parts[1]))
             let allowed: Bool
             switch MachineEntryName(classifying: name, machine: machine) {
             case .currentLink: allowed = entry.kind == .link
@@ -236,10 +236,10 @@ struct InvariantChecker {
                 allowed = entry.kind == .subvol && (linkTarget != nil && toolchains.contains(toolchain) || linkInError)
             case .receivedImage(let digits):
                 let revision = parts[0] + "/" + parts[1] + "/" + parts[1] + "-" + digits
-                allowed = entry.kind == .subvol && (linkTarget != nil || linkInError) && paths.contains(revision)
+                allowed = entry.kind == .subvol && (linkTarget != nil || linkInError) && paths.contains(ExactText(revision))
             default: allowed = false
             }
-            if !allowed, linkTarget != name.rawValue {
+            if !allowed, !(linkTarget.map { EntryName.sameBytes($0, name.rawValue) } ?? false) {
                 violate(6, "\(absolute) remains after the boot cleanup and was not reported")
             }
         }
@@ -249,14 +249,14 @@ struct InvariantChecker {
     /// deleted) must be gone, unless the last cleanup reported it, its
     /// volume or its link (a directory it does not recognise, or one whose
     /// link is in error, is kept on purpose).
-    private func checkDeletedMachinesGone(_ layout: Layout, reported: Set<String>, _ violate: (Int, String) -> Void) {
-        let links = Set(layout.entries.filter { $0.kind == .link }.map(\.path))
+    private func checkDeletedMachinesGone(_ layout: Layout, reported: Set<ExactText>, _ violate: (Int, String) -> Void) {
+        let links = Set(layout.entries.filter { $0.kind == .link }.map { ExactText($0.path) })
         for entry in layout.entries where entry.kind == .dir || entry.kind == .subvol {
             let parts = EntryName.components(of: entry.path)
             guard parts.count == 2, MachineNaming.isMachineName(EntryName(String(parts[1])) ?? ".") else { continue }
             let path = root + "/" + entry.path
-            if links.contains(entry.path + "/" + parts[1]) || reported.contains(path)
-                || reported.contains(root + "/" + parts[0]) || reported.contains(path + "/" + parts[1])
+            if links.contains(ExactText(entry.path + "/" + parts[1])) || reported.contains(ExactText(path))
+                || reported.contains(ExactText(root + "/" + parts[0])) || reported.contains(ExactText(path + "/" + parts[1]))
             {
                 continue
             }

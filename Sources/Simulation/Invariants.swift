@@ -27,7 +27,7 @@ extension SimulationRun {
         guard actors[index].spec.mode ?? .boot == .boot, let report = actors[index].report else { return }
         observe(
             .bootCleanupFinished(
-                reported: Set(report.diagnostics.map(\.path)), agentsRunning: actors.agentsRunning,
+                reported: Set(report.diagnostics.map { ExactText($0.path) }), agentsRunning: actors.agentsRunning,
                 root: host.layout(root: compiled.root)))
     }
 
@@ -39,12 +39,12 @@ extension SimulationRun {
     /// The paths the run's reports named: the last cleanup's lines, and
     /// the machine of each machine command that did not finish cleanly
     /// (a `remove` that kept an entry it does not recognise says so).
-    func reportedPaths() -> Set<String> {
-        var reported = actors.slots.last { $0.report != nil }?.report.map { Set($0.diagnostics.map(\.path)) } ?? []
+    func reportedPaths() -> Set<ExactText> {
+        var reported = actors.slots.last { $0.report != nil }?.report.map { Set($0.diagnostics.map { ExactText($0.path) }) } ?? []
         for slot in actors.slots {
             guard let command = slot.commandReport else { continue }
             if command.error != nil || !command.notes.isEmpty || command.steps.contains(where: { $0.outcome == .failed }) {
-                reported.insert(compiled.root + "/" + command.machine.description)
+                reported.insert(ExactText(compiled.root + "/" + command.machine.description))
             }
         }
         return reported
@@ -89,7 +89,7 @@ extension InvariantChecker {
     /// The end of a run on `host`: its machines root, the read-only
     /// property now of the subvolumes a cleanup changed, and the paths the
     /// last cleanup reported.
-    func endEvent(on host: SimulatedHost, reported: Set<String>, tree: Layout? = nil) -> RunEvent {
+    func endEvent(on host: SimulatedHost, reported: Set<ExactText>, tree: Layout? = nil) -> RunEvent {
         var readOnlyNow: [SubvolumeKey: Bool] = [:]
         for (key, flipped) in flippedByCleanup {
             if let info = host.subvolumeInfo(at: flipped.path), info.id == key.id { readOnlyNow[key] = info.isReadOnly }

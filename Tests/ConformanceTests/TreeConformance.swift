@@ -134,6 +134,33 @@ struct TreeConformance {
         }
     }
 
+    @Test("names are bytes: two canonically equivalent spellings are two entries", arguments: Backends.all)
+    func namesAreBytes(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            // "é" precomposed (C3 A9) and "e" plus a combining acute
+            // (65 CC 81): equal as Swift strings, two names to the kernel.
+            let composed = try #require(EntryName("caf\u{e9}"))
+            let decomposed = try #require(EntryName("cafe\u{301}"))
+            try await fs.createSubvolume(composed, in: directory)
+            try await fs.makeDirectory(decomposed, in: directory)
+            try await fs.createSymlink("link", in: directory, target: "cafe\u{301}")
+            let listed = try await fs.list(directory)
+            #expect(listed.count == 3)
+            #expect(listed.contains { $0.name == composed && $0.kind == .subvolume })
+            #expect(listed.contains { $0.name == decomposed && $0.kind == .directory })
+            #expect(Array(try await fs.readLink("link", in: directory).utf8) == Array("cafe\u{301}".utf8))
+            #expect(try await fs.status(of: composed, in: directory).kind == .subvolume)
+            #expect(try await fs.status(of: decomposed, in: directory).kind == .directory)
+            try await fs.removeDirectory(decomposed, in: directory)
+            #expect(try await fs.status(of: composed, in: directory).kind == .subvolume)
+            await #expect(throws: FSError(.noEntry, .status, name: decomposed)) {
+                try await fs.status(of: decomposed, in: directory)
+            }
+            try await fs.deleteSubvolume(composed, in: directory)
+        }
+    }
+
     @Test("nested subvolumes are listed deepest first, by path from the outer one", arguments: Backends.all)
     func nestedOrder(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in

@@ -22,7 +22,7 @@ public struct MachineAddress: Hashable, Sendable, CustomStringConvertible {
         guard parts.count == 2 else {
             throw .usage("'\(text)' is not VOLUME/NAME (one volume, one machine, one slash)")
         }
-        guard let volume = EntryName(String(parts[0])), !volume.rawValue.hasPrefix("."), parts[0].utf8.count <= 255
+        guard let volume = EntryName(String(parts[0])), !volume.rawValue.startsWithBytes("."), parts[0].utf8.count <= 255
         else { throw .usage("'\(parts[0])' is not a volume name") }
         guard let machine = EntryName(String(parts[1])), MachineNaming.isMachineName(machine),
             parts[1].utf8.count <= 255 - 12

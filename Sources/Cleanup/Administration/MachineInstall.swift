@@ -30,7 +30,7 @@ extension Administration {
             let entries = try await session.entries()
             if let target = try await session.currentTarget(in: entries) {
                 let image = try session.imageName(of: revision)
-                if target == revision.rawValue, entries.contains(where: { $0.name == image }),
+                if EntryName.sameBytes(target, revision.rawValue), entries.contains(where: { $0.name == image }),
                     try await session.info(of: image).receivedUUID == stream.header.uuid
                 {
                     session.report.notes.append("already added: \(machine) is \(target), from this stream")
@@ -315,7 +315,7 @@ extension AdministrationSession {
                     counter += 1
                     continue
                 }
-                guard try await fileSystem.readLink(temporary, in: directory) == revision.rawValue else {
+                guard EntryName.sameBytes(try await fileSystem.readLink(temporary, in: directory), revision.rawValue) else {
                     throw FSError(.ioError, .readLink, name: temporary)
                 }
                 try await fileSystem.rename(temporary, in: directory, to: link, in: directory, mode: .replace)
