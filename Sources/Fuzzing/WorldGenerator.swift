@@ -156,9 +156,12 @@ struct WorldDrawing {
         if swarm.has(.oddNames) { options += ["-m", "m--", "1", "a.lock", "m-default", "m.link-1", "m-1.2"] }
         if swarm.has(.unicodeNames) {
             // Also names the kernel keeps apart from ones Swift finds equal:
-            // "de\u{301}bian" beside "d\u{e9}bian", and a dot or a dash
-            // that a combining mark follows.
-            options += ["d\u{e9}bian", "機械", "m\u{301}", "Ω-1", "emoji-🖥", "de\u{301}bian", "-\u{301}m", ".\u{301}m"]
+            // "de\u{301}bian" beside "d\u{e9}bian"; a dot or a dash that a
+            // combining mark follows; a prepended mark (U+0600), which
+            // joins the dash after it into one Character.
+            options += [
+                "d\u{e9}bian", "機械", "m\u{301}", "Ω-1", "emoji-🖥", "de\u{301}bian", "-\u{301}m", ".\u{301}m", "a\u{600}",
+            ]
         }
         if swarm.has(.dotEntries) { options += [".m", "..m"] }
         if swarm.has(.longNames), chance(40) {

@@ -118,10 +118,12 @@ extension Layout {
     /// on Linux, or nil.
     public static func pathProblem(_ path: String, absolute: String? = nil) -> String? {
         let absolute = absolute ?? path
-        let components = path.split(separator: "/", omittingEmptySubsequences: true)
+        let components = EntryName.components(of: path)
         if components.isEmpty { return "no entry name" }
         if path.utf8.contains(0) { return "it holds a NUL byte" }
-        if let dots = components.first(where: { $0 == "." || $0 == ".." }) { return "it holds '\(dots)'" }
+        if let dots = components.first(where: { $0.utf8.elementsEqual(".".utf8) || $0.utf8.elementsEqual("..".utf8) }) {
+            return "it holds '\(dots)'"
+        }
         if let long = components.first(where: { $0.utf8.count > maximumNameBytes }) {
             return "the name '\(long.prefix(16))...' is \(long.utf8.count) bytes long (at most \(maximumNameBytes))"
         }

@@ -205,7 +205,7 @@ public enum KernelCommandLine {
             if key == toolchainParameter {
                 name = Toolchain.default.rawValue
             } else if key.startsWithBytes(toolchainParameter + ".") {
-                name = String(key.dropFirst(toolchainParameter.count + 1))
+                name = String(Substring(key.utf8.dropFirst(toolchainParameter.utf8.count + 1)))
             } else {
                 continue
             }

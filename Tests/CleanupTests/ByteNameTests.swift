@@ -64,4 +64,42 @@ struct ByteNameTests {
         let host = try SimulatedHost(layout: layout)
         #expect(host.names(at: Layout.defaultRoot + "/default")?.count == 2)
     }
+
+    @Test("the kernel command line's toolchain names are bytes: a combining mark after the dot is the name's, and refused")
+    func kernelCommandLineIsBytes() {
+        #expect(throws: ConfigurationError.self) {
+            try KernelCommandLine.toolchains(in: "buildos.toolchain_url.\u{301}x=tftp://h/x")
+        }
+        #expect(throws: ConfigurationError.self) {
+            try KernelCommandLine.toolchains(in: "buildos.toolchain_url.a-\u{301}b=tftp://h/x")
+        }
+    }
+
+    @Test("a path splits at its / bytes: a '.' component is seen, long names are measured one by one")
+    func layoutPathsAreBytes() throws {
+        #expect(Layout.pathProblem("v/./\u{301}m") == "it holds '.'")
+        let long = String(repeating: "a", count: 200) + "/\u{301}" + String(repeating: "b", count: 200)
+        #expect(Layout.pathProblem(long) == nil)
+    }
+
+    @Test("VOLUME/NAME splits at the / byte")
+    func machineAddressIsBytes() throws {
+        let parsed = try MachineAddress(parsing: "default/\u{301}m")
+        #expect(parsed.volume == "default")
+        #expect(parsed.machine == EntryName("\u{301}m"))
+    }
+
+    @Test("add names a revision's image by bytes, whatever the machine's name joins to its dash")
+    func revisionImageIsBytes() async throws {
+        // U+0600 is a prepended mark: it and the '-' after it are one
+        // Character, so a cut by Characters took the digit too.
+        let machine = try MachineAddress(parsing: "default/a\u{600}")
+        let host = try makeHost("volume default\ntmpfs /run/lock")
+        let name = try #require(EntryName("a\u{600}-1"))
+        let header = SendStreamHeader(version: 1, name: name, uuid: BtrfsUUID(high: 1, low: 1), transactionID: 7)
+        let report = await Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: HostClock())
+            .add(machine, stream: try SendStream(prefix: SendStream.empty(header)), owner: Ownership(user: 1000, group: 1000))
+        #expect(report.error == nil)
+        #expect(names(host, "/build/machines/default/a\u{600}") == ["a\u{600}", "a\u{600}-1", "a\u{600}-1.received"])
+    }
 }

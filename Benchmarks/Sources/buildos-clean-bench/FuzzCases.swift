@@ -2,6 +2,7 @@ import Cleanup
 import Fuzzing
 import MachineLayout
 import SimFS
+import Synchronization
 
 /// Fuzz cases per second on SimFS, on one core (the fuzz loop runs its
 /// cases one after the other): cleanup-only worlds (no actor, no fault),
@@ -48,6 +49,49 @@ enum FuzzCasesBenchmark {
             _ = await CleanupRun(fileSystem: host.spawn(.root), root: world.layout.root, toolchains: toolchains).run()
         }
         row("cleanup only, the cleanup alone", cases, (ContinuousClock.now - start).seconds)
+    }
+
+    /// What one cleanup of a cleanup-only world costs, and how many
+    /// filesystem calls it makes: the floor under a fuzz case, which runs
+    /// at least three (a dry run, the run, a second run). The hosts are
+    /// built beforehand; the clock runs over the cleanups alone.
+    static func calls(cases: Int) async {
+        let generator = WorldGenerator(allowed: quiet)
+        var timed: [(SimulatedHost, String, ToolchainSet)] = []
+        var counted: [(SimulatedHost, String, ToolchainSet)] = []
+        var entries = 0
+        for index in 0..<cases {
+            let world = generator.world(seed: WorldGenerator.caseSeed(1, index))
+            guard case .success(let toolchains) = world.toolchainSet,
+                let first = try? SimulatedHost(layout: world.layout), let second = try? SimulatedHost(layout: world.layout)
+            else { continue }
+            entries += world.layout.entries.count
+            timed.append((first, world.layout.root, toolchains))
+            counted.append((second, world.layout.root, toolchains))
+        }
+        let counter = CallCounter()
+        for (host, root, toolchains) in counted {
+            host.install(observer: counter)
+            _ = await CleanupRun(fileSystem: host.spawn(.root), root: root, toolchains: toolchains).run()
+        }
+        let start = ContinuousClock.now
+        for (host, root, toolchains) in timed {
+            _ = await CleanupRun(fileSystem: host.spawn(.root), root: root, toolchains: toolchains).run()
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        let worlds = Double(timed.count)
+        let calls = Double(counter.count.load(ordering: .relaxed))
+        print("| worlds | entries per world | calls per cleanup | µs per cleanup | ns per call, planning included |")
+        print("|---:|---:|---:|---:|---:|")
+        print(
+            "| \(timed.count) | \(format(Double(entries) / worlds, 1)) | \(format(calls / worlds, 1)) | "
+                + "\(format(seconds / worlds * 1e6, 1)) | \(Int((seconds / calls * 1e9).rounded())) |")
+    }
+
+    final class CallCounter: SimulationObserver {
+        let count = Atomic<Int>(0)
+        func didPerform(_ event: SimulatedEvent) { count.add(1, ordering: .relaxed) }
+        var wantsSubjects: Bool { false }
     }
 
     static func row(_ name: String, _ cases: Int, _ seconds: Double) {

@@ -8,7 +8,7 @@ import FSProtocol
 //   buildos-clean-bench step-cost
 //   buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...]
 //   buildos-clean-bench snapshot-cycles [CYCLES [SIZES...]]
-//   buildos-clean-bench fuzz-cases [CASES]
+//   buildos-clean-bench fuzz-cases [CASES] | fuzz-quiet [CASES] | fuzz-bare [CASES] | fuzz-calls [CASES]
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "scan-plan":
@@ -44,11 +44,14 @@ case "fuzz-quiet":
     await FuzzCasesBenchmark.quietOnly(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
 case "fuzz-bare":
     await FuzzCasesBenchmark.bare(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
+case "fuzz-calls":
+    await FuzzCasesBenchmark.calls(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 5_000)
 case "fuzz-cases":
     await FuzzCasesBenchmark.run(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
 default:
     print(
         "usage: buildos-clean-bench scan-plan [REPETITIONS] | simulation [REPETITIONS] | step-cost\n"
             + "       buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...] | snapshot-cycles [CYCLES [SIZES...]]\n"
-            + "       buildos-clean-bench scan-plan-split [MACHINES] | plan-only [MACHINES] | sizes | fuzz-cases [CASES]")
+            + "       buildos-clean-bench scan-plan-split [MACHINES] | plan-only [MACHINES] | sizes | fuzz-cases [CASES]\n"
+            + "       buildos-clean-bench fuzz-quiet [CASES] | fuzz-bare [CASES] | fuzz-calls [CASES]")
 }

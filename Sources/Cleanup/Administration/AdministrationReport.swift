@@ -18,7 +18,7 @@ public struct MachineAddress: Hashable, Sendable, CustomStringConvertible {
 
     /// Reads `VOLUME/NAME`; the error says what is wrong.
     public init(parsing text: String) throws(AdministrationError) {
-        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        let parts = text.utf8.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { Substring($0) }
         guard parts.count == 2 else {
             throw .usage("'\(text)' is not VOLUME/NAME (one volume, one machine, one slash)")
         }

@@ -115,7 +115,7 @@ extension AdministrationSession {
     }
 
     func imageName(of revision: EntryName) throws(AdministrationError) -> EntryName {
-        let digits = String(revision.rawValue.dropFirst(machine.machine.rawValue.count + 1))
+        let digits = String(Substring(revision.rawValue.utf8.dropFirst(machine.machine.rawValue.utf8.count + 1)))
         guard let image = MachineNaming.receivedImage(machine.machine, revision: digits) else {
             throw .usage("the revision name \(revision) leaves no room for its image's name", code: "stream-name")
         }
