@@ -1,3 +1,9 @@
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
 /// One name inside a directory, never a path.
 ///
 /// Every protocol operation addresses an entry as an open directory plus one
@@ -65,11 +71,9 @@ public struct EntryName: Hashable, Sendable, Comparable, CustomStringConvertible
     @inline(__always)
     static func bytesPrecede(_ left: UnsafeBufferPointer<UInt8>, _ right: UnsafeBufferPointer<UInt8>) -> Bool {
         let count = Swift.min(left.count, right.count)
-        var index = 0
-        while index < count {
-            let (a, b) = (left[index], right[index])
-            if a != b { return a < b }
-            index += 1
+        if count > 0 {
+            let order = memcmp(left.baseAddress!, right.baseAddress!, count)
+            if order != 0 { return order < 0 }
         }
         return left.count < right.count
     }
@@ -92,7 +96,14 @@ extension EntryName {
 
     @usableFromInline
     static func memcmpEqual(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
-        UnsafeRawBufferPointer(a).elementsEqual(UnsafeRawBufferPointer(b))
+        memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0
+    }
+
+    /// Whether two byte buffers hold the same bytes (`memcmp`: the generic
+    /// `elementsEqual` goes byte by byte through an iterator).
+    @inlinable
+    public static func bytesEqual(_ a: UnsafeBufferPointer<UInt8>, _ b: UnsafeBufferPointer<UInt8>) -> Bool {
+        a.count == b.count && (a.count == 0 || memcmpEqual(a, b))
     }
 
     /// Feeds a text's UTF-8 bytes to `hasher`, the hash that goes with
@@ -154,7 +165,10 @@ extension StringProtocol {
     /// Whether the text's UTF-8 bytes end with those of `suffix`.
     @inlinable
     public func endsWithBytes(_ suffix: String) -> Bool {
-        utf8.reversed().starts(with: suffix.utf8.reversed())
+        let (text, tail) = (utf8, suffix.utf8)
+        let count = tail.count
+        guard text.count >= count else { return false }
+        return text[text.index(text.endIndex, offsetBy: -count)...].elementsEqual(tail)
     }
 
     /// Whether the text holds `byte` (`contains("/")` looks for the

@@ -282,8 +282,10 @@ extension RulesModel.Verdict {
 
 /// A layout's entries by path, with the questions the model asks.
 struct ModelTree {
-    var entries: [String: LayoutEntry] = [:]
-    var childList: [String: [String]] = [:]
+    // Keyed by bytes (`ExactText`): the same as the respelt strings' own
+    // equality, and hashed without normalising them first.
+    var entries: [ExactText: LayoutEntry] = [:]
+    var childList: [ExactText: [String]] = [:]
 
     /// The tree of a layout's entries below the root; a missing parent
     /// is there as the host makes it (a volume first, plain directories
@@ -295,20 +297,20 @@ struct ModelTree {
     }
 
     private mutating func add(_ entry: LayoutEntry) {
-        guard entries[entry.path] == nil else { return }
+        guard entries[ExactText(entry.path)] == nil else { return }
         let slash = entry.path.utf8.lastIndex(of: UInt8(ascii: "/"))
         let parent = slash.map { String(entry.path[..<$0]) } ?? ""
-        if !parent.isEmpty, entries[parent] == nil {
+        if !parent.isEmpty, entries[ExactText(parent)] == nil {
             add(LayoutEntry(parent.utf8.contains(UInt8(ascii: "/")) ? .dir : .volume, parent))
         }
-        entries[entry.path] = entry
-        childList[parent, default: []].append(entry.path)
+        entries[ExactText(entry.path)] = entry
+        childList[ExactText(parent), default: []].append(entry.path)
     }
 
-    func children(of path: String) -> [String] { childList[path] ?? [] }
-    func kind(_ path: String) -> LayoutEntry.Kind? { entries[path]?.kind }
-    func target(_ path: String) -> String? { entries[path]?.target }
-    func readOnly(_ path: String) -> Bool { entries[path]?.readOnly ?? false }
+    func children(of path: String) -> [String] { childList[ExactText(path)] ?? [] }
+    func kind(_ path: String) -> LayoutEntry.Kind? { entries[ExactText(path)]?.kind }
+    func target(_ path: String) -> String? { entries[ExactText(path)]?.target }
+    func readOnly(_ path: String) -> Bool { entries[ExactText(path)]?.readOnly ?? false }
 
     func isDirectory(_ path: String) -> Bool {
         switch kind(path) {
@@ -337,16 +339,38 @@ struct ModelTree {
 /// are canonically equivalent or combine (only CR LF is one `Character`,
 /// and the model never splits a name between those two).
 enum ByteSpelling {
+    /// Each byte from 0x80 up becomes the two bytes of U+0080 to U+00FF.
     static func spell(_ text: String) -> String {
         if text.utf8.allSatisfy({ $0 < 0x80 }) { return text }
-        var scalars = String.UnicodeScalarView()
-        for byte in text.utf8 { scalars.append(Unicode.Scalar(byte)) }
-        return String(scalars)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count * 2)
+        for byte in text.utf8 {
+            if byte < 0x80 {
+                bytes.append(byte)
+            } else {
+                bytes.append(0xC0 | byte >> 6)
+                bytes.append(0x80 | byte & 0x3F)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func unspell(_ text: String) -> String {
         if text.utf8.allSatisfy({ $0 < 0x80 }) { return text }
-        return String(decoding: text.unicodeScalars.map { UInt8(truncatingIfNeeded: $0.value) }, as: UTF8.self)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count)
+        var lead: UInt8?
+        for byte in text.utf8 {
+            if let high = lead {
+                bytes.append((high & 0x03) << 6 | byte & 0x3F)
+                lead = nil
+            } else if byte < 0x80 {
+                bytes.append(byte)
+            } else {
+                lead = byte
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     static func spell(_ layout: Layout) -> Layout {

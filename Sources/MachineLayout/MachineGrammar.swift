@@ -54,21 +54,22 @@ public enum MachineEntryName: Hashable, Sendable {
     }
 
     init(bytes text: UnsafeBufferPointer<UInt8>, machine prefix: UnsafeBufferPointer<UInt8>) {
-        if text.count == prefix.count, text.elementsEqual(prefix) {
+        if EntryName.bytesEqual(text, prefix) {
             self = .currentLink
             return
         }
         let temporaryLink = MachineNaming.temporaryLinkInfix
         if text.count > prefix.count + temporaryLink.count,
-            UnsafeBufferPointer(rebasing: text[..<prefix.count]).elementsEqual(prefix),
-            UnsafeBufferPointer(rebasing: text[prefix.count..<(prefix.count + temporaryLink.count)])
-                .elementsEqual(temporaryLink)
+            EntryName.bytesEqual(UnsafeBufferPointer(rebasing: text[..<prefix.count]), prefix),
+            temporaryLink.withUnsafeBufferPointer({
+                EntryName.bytesEqual(UnsafeBufferPointer(rebasing: text[prefix.count..<(prefix.count + $0.count)]), $0)
+            })
         {
             self = .temporaryLink
             return
         }
         guard text.count > prefix.count + 1, text[prefix.count] == UInt8(ascii: "-"),
-            UnsafeBufferPointer(rebasing: text[..<prefix.count]).elementsEqual(prefix)
+            EntryName.bytesEqual(UnsafeBufferPointer(rebasing: text[..<prefix.count]), prefix)
         else {
             self = .unknown
             return
@@ -108,7 +109,7 @@ public enum MachineEntryName: Hashable, Sendable {
         let suffix = MachineNaming.receivedSuffix
         guard rest.count > suffix.count else { return nil }
         let digits = UnsafeBufferPointer(rebasing: rest[..<(rest.count - suffix.count)])
-        guard UnsafeBufferPointer(rebasing: rest[(rest.count - suffix.count)...]).elementsEqual(suffix),
+        guard suffix.withUnsafeBufferPointer({ EntryName.bytesEqual(UnsafeBufferPointer(rebasing: rest[(rest.count - $0.count)...]), $0) }),
             digits.allSatisfy(Toolchain.isDigit)
         else { return nil }
         return String(decoding: digits, as: UTF8.self)

@@ -175,12 +175,10 @@ extension HostState {
         guard node(victim).type == .directory else { throw .notDirectory }
         guard isSubvolumeRoot(victim) else { throw .invalidArgument }
         try checkDestroyable(victim)
-        let deleted = subvolumeRecord(for: victim)
+        // Its path is read before it goes, and only for an observer.
+        let deleted = isRecordingEffects ? subvolumeRecord(for: victim) : nil
         removeSubvolume(victim)
-        if isRecordingEffects {
-            let effect: SimulatedEffect = .deletedSubvolume(deleted)
-            record(effect)
-        }
+        if let deleted { record(.deletedSubvolume(deleted)) }
     }
 
     mutating func deleteSubvolume(_ pid: Int32, _ id: SubvolumeID, _ handle: DirectoryHandle) throws(Kind) {
@@ -202,12 +200,10 @@ extension HostState {
         }
         try checkModifiable(NodeRef(filesystem: directory.filesystem, node: parent), by: credentials)
         try checkDestroyable(victim)
-        let deleted = subvolumeRecord(for: victim)
+        // Its path is read before it goes, and only for an observer.
+        let deleted = isRecordingEffects ? subvolumeRecord(for: victim) : nil
         removeSubvolume(victim)
-        if isRecordingEffects {
-            let effect: SimulatedEffect = .deletedSubvolume(deleted)
-            record(effect)
-        }
+        if let deleted { record(.deletedSubvolume(deleted)) }
     }
 
     /// The checks of `btrfs_delete_subvolume`: not the default subvolume,

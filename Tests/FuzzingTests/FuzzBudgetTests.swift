@@ -1,3 +1,4 @@
+import FSProtocol
 import Fuzzing
 import MachineLayout
 import Testing
@@ -48,7 +49,7 @@ struct FuzzBudgetTests {
         for index in 0..<2_000 {
             let world = generator.world(seed: WorldGenerator.caseSeed(Self.seed, index))
             for entry in world.layout.entries {
-                for component in entry.path.split(separator: "/") {
+                for component in EntryName.components(of: entry.path) {
                     #expect(component.utf8.count <= Layout.maximumNameBytes, "\(entry.path)")
                 }
             }

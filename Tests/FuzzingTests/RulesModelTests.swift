@@ -1,5 +1,5 @@
 import FSProtocol
-import Fuzzing
+@testable import Fuzzing
 import MachineLayout
 import Testing
 
@@ -135,6 +135,19 @@ struct RulesModelTests {
         #expect(!verdict.refused)
         #expect(verdict.removed == example.removed)
         #expect(verdict.lines.map { ExactText($0) } == example.lines.map { ExactText($0) }.sorted())
+    }
+
+    @Test("the model's spelling is one scalar per byte, and back")
+    func byteSpelling() {
+        let texts = ["default/m", "caf\u{e9}", "cafe\u{301}", "/\u{301}m", "機械-1", "a\u{600}-1", "\r\n", "🖥"]
+        for text in texts {
+            let spelt = ByteSpelling.spell(text)
+            #expect(spelt.unicodeScalars.map(\.value) == text.utf8.map(UInt32.init))
+            #expect(Array(ByteSpelling.unspell(spelt).utf8) == Array(text.utf8))
+        }
+        #expect(ByteSpelling.spell("caf\u{e9}") != ByteSpelling.spell("cafe\u{301}"))
+        #expect(ByteSpelling.spell("/\u{301}m").split(separator: "/").count == 1)
+        #expect(ByteSpelling.spell("x/\u{301}m").split(separator: "/").count == 2)
     }
 
     @Test("configurations: an empty list only when stated, every name valid")

@@ -5,9 +5,9 @@ import FSProtocol
 /// contents, plain directories removed.
 public enum TreeRemoval {
     public static func remove(_ path: String, with fs: any FileSystem) async {
-        guard let parentPath = path.split(separator: "/").dropLast().joined(separator: "/") as String?,
-            let name = path.split(separator: "/").last.flatMap({ EntryName(String($0)) }),
-            let parent = try? await fs.openRoot("/" + parentPath)
+        let components = EntryName.components(of: path)
+        guard let name = components.last.flatMap({ EntryName(String($0)) }),
+            let parent = try? await fs.openRoot("/" + components.dropLast().joined(separator: "/"))
         else { return }
         await removeEntry(name, in: parent, with: fs)
         await fs.close(parent)

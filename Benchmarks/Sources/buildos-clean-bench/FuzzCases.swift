@@ -1,4 +1,5 @@
 import Cleanup
+import FSProtocol
 import Fuzzing
 import MachineLayout
 import SimFS
@@ -88,6 +89,27 @@ enum FuzzCasesBenchmark {
                 + "\(format(seconds / worlds * 1e6, 1)) | \(Int((seconds / calls * 1e9).rounded())) |")
     }
 
+    /// Dry runs over the same cleanup-only worlds, `rounds` times each: a
+    /// profile of the scan, the plan and the report alone.
+    static func dryRuns(cases: Int, rounds: Int) async {
+        let generator = WorldGenerator(allowed: quiet)
+        var hosts: [(SimulatedHost, String, ToolchainSet)] = []
+        for index in 0..<cases {
+            let world = generator.world(seed: WorldGenerator.caseSeed(1, index))
+            guard case .success(let toolchains) = world.toolchainSet, let host = try? SimulatedHost(layout: world.layout)
+            else { continue }
+            hosts.append((host, world.layout.root, toolchains))
+        }
+        let start = ContinuousClock.now
+        for _ in 0..<rounds {
+            for (host, root, toolchains) in hosts {
+                _ = await CleanupRun(fileSystem: host.spawn(.root), root: root, toolchains: toolchains).run(dryRun: true)
+            }
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        print("dry run: \(format(seconds / Double(rounds * hosts.count) * 1e6, 1)) µs per world")
+    }
+
     final class CallCounter: SimulationObserver {
         let count = Atomic<Int>(0)
         func didPerform(_ event: SimulatedEvent) { count.add(1, ordering: .relaxed) }
@@ -96,5 +118,35 @@ enum FuzzCasesBenchmark {
 
     static func row(_ name: String, _ cases: Int, _ seconds: Double) {
         print("| \(name) | \(cases) | \(format(seconds, 2)) | \(Int((Double(cases) / seconds).rounded())) |")
+    }
+}
+
+/// What one SimFS call costs through the protocol, on a directory of a fuzz
+/// world's size: the unit a cleanup's cost is made of.
+enum SimulatedCallBenchmark {
+    static func run(calls: Int) async throws {
+        var text = "subvol default/m/m-1 ro\nlink default/m/m -> m-1\n"
+        for index in 2...12 { text += "subvol default/m/m-default-\(index)-1\n" }
+        let host = try SimulatedHost(layout: Layout.parse(text))
+        let fileSystem: any FileSystem = host.spawn(.root)
+        let directory = try await fileSystem.openRoot(Layout.defaultRoot + "/default/m")
+        let name: EntryName = "m-default-7-1"
+        print("| call | ns per call |")
+        print("|---|---:|")
+        var start = ContinuousClock.now
+        for _ in 0..<calls { _ = try await fileSystem.status(of: name, in: directory) }
+        print("| status(of:in:) | \(Int(((ContinuousClock.now - start).seconds / Double(calls) * 1e9).rounded())) |")
+        start = ContinuousClock.now
+        for _ in 0..<calls { _ = try await fileSystem.readLink("m", in: directory) }
+        print("| readLink | \(Int(((ContinuousClock.now - start).seconds / Double(calls) * 1e9).rounded())) |")
+        start = ContinuousClock.now
+        for _ in 0..<calls / 10 { _ = try await fileSystem.list(directory) }
+        print("| list (13 entries) | \(Int(((ContinuousClock.now - start).seconds / Double(calls / 10) * 1e9).rounded())) |")
+        start = ContinuousClock.now
+        for _ in 0..<calls {
+            let opened = try await fileSystem.openDirectory(name, in: directory)
+            await fileSystem.close(opened)
+        }
+        print("| openDirectory + close | \(Int(((ContinuousClock.now - start).seconds / Double(calls) * 1e9).rounded())) |")
     }
 }

@@ -46,6 +46,10 @@ case "fuzz-bare":
     await FuzzCasesBenchmark.bare(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
 case "fuzz-calls":
     await FuzzCasesBenchmark.calls(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 5_000)
+case "fuzz-dry":
+    await FuzzCasesBenchmark.dryRuns(cases: 2_000, rounds: arguments.dropFirst().first.flatMap { Int($0) } ?? 20)
+case "sim-call":
+    try await SimulatedCallBenchmark.run(calls: arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000)
 case "fuzz-cases":
     await FuzzCasesBenchmark.run(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
 default:
