@@ -31,6 +31,21 @@ struct FuzzCommandTests {
         #expect(result.outputLines.contains { $0.hasPrefix("coverage: ") && $0.hasSuffix(" branches reached") })
     }
 
+    @Test("on a terminal the progress is one line rewritten in place, cleared at the end")
+    func terminalProgress() throws {
+        // script(1) gives the command a pseudo-terminal; what it wrote
+        // comes back on script's standard output.
+        let command = "'\(Binary.path(of: .developer))' fuzz --seed 1 --time 2s --format json"
+        let result = try Binary.run(["-qec", command, "/dev/null"], executable: .program("/usr/bin/script"))
+        #expect(result.status == 0, "\(result.standardError)")
+        let rewrite = "\r\u{1B}[K"
+        let updates = result.standardOutput.components(separatedBy: rewrite + "fuzz: ").count - 1
+        #expect(updates >= 2, "\(result.standardOutput.debugDescription)")
+        // No progress line ends in a newline on a terminal.
+        #expect(!result.standardOutput.contains("branches\n"), "\(result.standardOutput.debugDescription)")
+        #expect(result.standardOutput.contains("\"cases\""))
+    }
+
     @Test("--time runs for a while and stops")
     func time() throws {
         let result = try Binary.run(["fuzz", "--time", "1s", "--format", "json"])

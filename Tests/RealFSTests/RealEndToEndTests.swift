@@ -116,4 +116,34 @@ struct RealEndToEndTests {
             ])
         #expect(result.status == 1)
     }
+
+    @Test("fuzz --real --save: a differential failure exits 1 and is saved as a scenario file naming its oracle and seed")
+    func fuzzSavesFailures() throws {
+        try requireRealBackend()
+        // Not btrfs: building a case's subvolumes fails on the real side.
+        let tmpfs = RealBackendAvailability.mountPoint + "/not-btrfs-\(getpid())"
+        try FileManager.default.createDirectory(atPath: tmpfs, withIntermediateDirectories: false)
+        try Shell.run(["mount", "-t", "tmpfs", "tmpfs", tmpfs])
+        defer {
+            _ = try? Shell.run(["umount", tmpfs])
+            try? FileManager.default.removeItem(atPath: tmpfs)
+        }
+        let save = NSTemporaryDirectory() + "fuzz-save-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: save, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: save) }
+        let result = try Binary.run([
+            "fuzz", "--real", tmpfs, "--seed", "0x2a", "--cases", "3", "--no-shrink", "--save", save,
+        ])
+        #expect(result.status == 1, "\(result.standardError)")
+        let files = try FileManager.default.contentsOfDirectory(atPath: save)
+        #expect(files == ["fuzz-0x000000000000002a-differential.yaml"])
+        let text = try String(contentsOfFile: save + "/" + (files.first ?? ""), encoding: .utf8)
+        #expect(text.contains("# Oracle: differential"))
+        #expect(text.contains("# Seed: 0x000000000000002a"))
+        #expect(result.standardOutput.contains("FAIL differential: 3 cases"))
+        #expect(result.standardOutput.contains(save + "/fuzz-0x000000000000002a-differential.yaml"))
+        // The file is a scenario `scenario run` reads.
+        let replay = try Binary.run(["scenario", "run", save + "/" + (files.first ?? "")])
+        #expect(replay.status != 64, "\(replay.standardError)")
+    }
 }

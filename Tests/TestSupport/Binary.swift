@@ -19,6 +19,9 @@ public enum Binary {
     /// simulation commands besides.
     public enum Executable: Sendable {
         case production, developer
+        /// Another program, at its path (a tool that runs the binary, such
+        /// as script(1) for a terminal).
+        case program(String)
 
         /// The executable that has a command line's first command: the
         /// simulation and fuzzing commands, and simulated trees
@@ -38,9 +41,10 @@ public enum Binary {
     /// `BUILDOS_CLEAN_BINARY` (production) or `BUILDOS_CLEAN_DEV_BINARY`
     /// (developer) names.
     public static func path(of executable: Executable) -> String {
+        if case .program(let path) = executable { return path }
         let (variable, name) =
             switch executable {
-            case .production: ("BUILDOS_CLEAN_BINARY", "buildos-clean")
+            case .production, .program: ("BUILDOS_CLEAN_BINARY", "buildos-clean")
             case .developer: ("BUILDOS_CLEAN_DEV_BINARY", "buildos-clean-dev")
             }
         if let path = ProcessInfo.processInfo.environment[variable] { return path }
