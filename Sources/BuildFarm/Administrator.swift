@@ -209,7 +209,7 @@ public struct Administrator: Sendable {
     /// the shell's paths (a link is followed to its target).
     func deleteEverything(in directory: DirectoryHandle) async {
         let prefix = machine.machine.rawValue + "-"
-        for entry in (try? await fs.list(directory)) ?? [] where entry.name.rawValue.hasPrefix(prefix) {
+        for entry in (try? await fs.list(directory)) ?? [] where entry.name.rawValue.startsWithBytes(prefix) {
             if entry.kind == .file {
                 await step("rm \(entry.name)") { () throws(FSError) in try await fs.unlink(entry.name, in: directory) }
             } else {

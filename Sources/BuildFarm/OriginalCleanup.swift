@@ -36,7 +36,7 @@ public struct OriginalCleanup: Sendable {
                     continue
                 }
                 let deleting = (try? await fs.status(of: machine, in: machineDirectory))?.kind != .symlink
-                for entry in await glob(machineDirectory) where entry.rawValue.hasPrefix(machine.rawValue + "-") {
+                for entry in await glob(machineDirectory) where entry.rawValue.startsWithBytes(machine.rawValue + "-") {
                     lines += await clean(entry, of: machine, in: machineDirectory, path: machinePath, deleting: deleting)
                 }
                 await fs.close(machineDirectory)
@@ -57,7 +57,7 @@ public struct OriginalCleanup: Sendable {
 
     /// `*` in bash: the names that do not start with a dot.
     func glob(_ directory: DirectoryHandle) async -> [EntryName] {
-        ((try? await fs.list(directory)) ?? []).map(\.name).filter { !$0.rawValue.hasPrefix(".") }
+        ((try? await fs.list(directory)) ?? []).map(\.name).filter { !$0.rawValue.startsWithBytes(".") }
     }
 
     /// `[ -d NAME ] && cd NAME`: a link to a directory counts as one.

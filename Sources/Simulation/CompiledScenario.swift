@@ -130,7 +130,7 @@ public struct CompiledScenario: Sendable {
     }
 
     func machine(of actor: ActorSpec) throws(ScenarioError) -> MachineRef {
-        let parts = (actor.machine ?? "").split(separator: "/").map(String.init)
+        let parts = EntryName.components(of: (actor.machine ?? "")).map(String.init)
         guard parts.count == 2, let volume = EntryName(parts[0]), let machine = EntryName(parts[1]),
             parts.allSatisfy({ $0.utf8.count <= Layout.maximumNameBytes })
         else {

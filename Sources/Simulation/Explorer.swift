@@ -172,7 +172,7 @@ struct Exploration {
     /// The machines root down to the entries of machine directories:
     /// kind, path, read-only, link target.
     static func projection(_ layout: Layout) -> [String] {
-        layout.entries.filter { $0.path.split(separator: "/").count <= 3 }.map { entry in
+        layout.entries.filter { EntryName.components(of: $0.path).count <= 3 }.map { entry in
             var line = "\(entry.kind.rawValue) \(entry.path)"
             if entry.readOnly { line += " ro" }
             if let target = entry.target { line += " -> \(target)" }

@@ -155,7 +155,7 @@ struct InvariantChecker {
                 violate(4, "\(path) appeared by \(operation.rawValue), not by a rename")
             }
         case .deletedSubvolume(let key, let path, let linkTarget):
-            if let linkTarget, let (_, _, entry) = machineEntry(path), linkTarget == entry {
+            if let linkTarget, let (_, _, entry) = machineEntry(path), EntryName.sameBytes(linkTarget, entry) {
                 violate(1, "\(name(pid)) deleted \(path), the target of the current link \(linkPath(of: path))")
             }
             if let runner = running[key], runner != pid, live[runner] != nil {
@@ -181,9 +181,9 @@ struct InvariantChecker {
     /// The volume, machine and entry of a path exactly three levels below
     /// the machines root.
     func machineEntry(_ path: String) -> (volume: String, machine: String, entry: String)? {
-        let prefix = root.hasSuffix("/") ? root : root + "/"
-        guard path.hasPrefix(prefix) else { return nil }
-        let parts = EntryName.components(of: String(path.dropFirst(prefix.count))).map(String.init)
+        let prefix = root.endsWithBytes("/") ? root : root + "/"
+        guard path.startsWithBytes(prefix) else { return nil }
+        let parts = EntryName.components(of: String(Substring(path.utf8.dropFirst(prefix.utf8.count)))).map(String.init)
         guard parts.count == 3 else { return nil }
         return (parts[0], parts[1], parts[2])
     }

@@ -47,7 +47,7 @@ enum ScriptStep: Hashable, Sendable {
                     + "snapshot P Q, set-readonly P true|false, sleep N, delete-matching DIR TEXT)")
         }
         for path in step.paths where !(path == "/" && step.opensDirectory) {
-            guard path.hasPrefix("/"), Layout.pathProblem(path) == nil else {
+            guard path.startsWithBytes("/"), Layout.pathProblem(path) == nil else {
                 let problem = Layout.pathProblem(path) ?? "not an absolute path"
                 throw ScenarioError("script step '\(text)': invalid path '\(path)': \(problem)")
             }
@@ -77,7 +77,7 @@ enum ScriptStep: Hashable, Sendable {
     func run(in environment: ActorEnvironment) async throws {
         let fs = environment.fileSystem
         func parent(_ path: String) async throws(FSError) -> (DirectoryHandle, EntryName) {
-            var components = path.split(separator: "/").map(String.init)
+            var components = EntryName.components(of: path).map(String.init)
             guard let last = components.popLast(), let name = EntryName(last) else {
                 throw FSError(.invalidArgument, .openRoot, path: path)
             }

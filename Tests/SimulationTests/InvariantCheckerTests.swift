@@ -63,6 +63,15 @@ struct InvariantCheckerTests {
                 [.deletedSubvolume(Self.key, path: "/build/machines/default/m/m-2", linkTarget: "m-2")]),
         ]
         #expect(Self.check(events) == [1])
+        // A link to the other spelling of the name dangles: deleting this
+        // subvolume deletes no link's target (found by the fuzzer).
+        let twin: [RunEvent] = [
+            .started(pid: 101, role: .cleanup, name: "cleanup"),
+            Self.call(
+                101, .deleteSubvolumeByID,
+                [.deletedSubvolume(Self.key, path: "/build/machines/default/m/caf\u{e9}", linkTarget: "cafe\u{301}")]),
+        ]
+        #expect(Self.check(twin) == [])
     }
 
     @Test("a destructive call after following a link breaks 3; a failed one does not")

@@ -23,7 +23,11 @@ enum FuzzCasesBenchmark {
             var session = FuzzSession(seed: 1, generator: WorldGenerator(allowed: features))
             session.shrinks = false
             let summary = await session.run(.cases(cases))
-            precondition(summary.failedCases == 0, "a case failed: \(summary.findings.map(\.failure))")
+            if summary.failedCases > 0 {
+                // A benchmark of failing cases measures the wrong thing.
+                print("a case failed (\(name)): \(summary.findings.map { "\($0.failure)" })")
+                return
+            }
             row(name + ", every oracle", cases, summary.seconds)
         }
         await bare(cases: cases)
