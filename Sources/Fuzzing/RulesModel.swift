@@ -47,7 +47,7 @@ public struct RulesModel: Sendable {
             let machine = parts[1]
             let name = parts[2]
             guard name.hasPrefix(machine + "-"), name.hasSuffix(".lock") else { continue }
-            let toolchain = String(name.dropFirst(machine.count + 1).dropLast(5))
+            let toolchain = String(RulesModel.rest(of: name, after: machine).dropLast(5))
             held[parts[0] + "/" + machine, default: []].insert(toolchain)
         }
         self.held = held
@@ -93,7 +93,7 @@ public struct RulesModel: Sendable {
         if volume.hasPrefix(".") || undecodable.contains(volume) { return verdict.line(volume, "warning") }
         guard tree.isDirectory(volume) else { return verdict.line(volume, "error") }
         for machine in tree.children(of: volume) {
-            let machineName = String(machine.dropFirst(volume.count + 1))
+            let machineName = RulesModel.rest(of: machine, after: volume)
             if machineName.hasPrefix(".") || machineName.hasPrefix("-") || undecodable.contains(machine) {
                 verdict.line(machine, "warning")
             } else if !tree.isDirectory(machine) {
@@ -114,7 +114,7 @@ public struct RulesModel: Sendable {
 
     private func judgeMachine(_ path: String, named m: String, in tree: ModelTree, into verdict: inout Verdict) {
         let entries = tree.children(of: path)
-        func name(_ entry: String) -> String { String(entry.dropFirst(path.count + 1)) }
+        func name(_ entry: String) -> String { RulesModel.rest(of: entry, after: path) }
         let linkPath = path + "/" + m
         // The state of the link: valid (its target), in error, or absent.
         var target: String?
@@ -233,7 +233,7 @@ public struct RulesModel: Sendable {
         let isSubvolume = kind == .subvol
         if name.hasPrefix(m + ".link-") { return kind == .link ? .unlink : .warn }
         guard name.hasPrefix(m + "-") else { return .warn }
-        let word = String(name.dropFirst(m.count + 1))
+        let word = RulesModel.rest(of: name, after: m)
         if RulesModel.isNumber(word) {
             guard isSubvolume else { return .warn }
             if deleting { return .delete }
@@ -265,10 +265,17 @@ public struct RulesModel: Sendable {
     /// the machine does.
     private func guardingToolchain(_ name: String, machine m: String) -> String? {
         guard name.hasPrefix(m + "-") else { return nil }
-        var word = String(name.dropFirst(m.count + 1))
+        var word = RulesModel.rest(of: name, after: m)
         if word.hasSuffix(".lock") { word = String(word.dropLast(5)) }
         if let dash = word.firstIndex(of: "-") { word = String(word[..<dash]) }
         return RulesModel.isToolchain(word) ? word : nil
+    }
+
+    /// What follows `prefix` and one separator byte in `text` (which
+    /// starts with them): cut by bytes, as the respelt text is one
+    /// scalar per byte.
+    static func rest(of text: String, after prefix: String) -> String {
+        String(Substring(text.utf8.dropFirst(prefix.utf8.count + 1)))
     }
 
     static func isNumber(_ text: String) -> Bool {
