@@ -22,8 +22,10 @@ extension LayoutEntry {
         let key: String
         let value: String?
         if let equals = flag.utf8.firstIndex(of: UInt8(ascii: "=")) {
-            key = String(flag[..<equals])
-            value = String(flag[flag.index(after: equals)...])
+            // Cut by bytes: "=" and a combining mark after it are one
+            // Character, and the mark is the value's.
+            key = String(Substring(flag.utf8[..<equals]))
+            value = String(Substring(flag.utf8[flag.utf8.index(after: equals)...]))
         } else {
             key = flag
             value = nil

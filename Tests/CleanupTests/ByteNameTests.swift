@@ -76,6 +76,11 @@ struct ByteNameTests {
         #expect(Layout.pathProblem(long) == nil)
     }
 
+    @Test("a layout flag's value is cut after the = byte: a combining mark after it is the value's, and refused")
+    func layoutFlagIsBytes() {
+        #expect(throws: LayoutError.self) { try Layout.parse("subvol default/m/m-1 owner=\u{301}1000:1000") }
+    }
+
     @Test("VOLUME/NAME splits at the / byte")
     func machineAddressIsBytes() throws {
         let parsed = try MachineAddress(parsing: "default/\u{301}m")
