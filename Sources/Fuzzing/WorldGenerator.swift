@@ -489,7 +489,11 @@ struct WorldDrawing {
             }
         }
         if swarm.has(.commands) {
-            let machine = "default/" + pick(["n", "fresh", "m"])
+            // With unicode names, also a machine whose other spelling the
+            // tree may hold, and one whose name joins its dash.
+            var names = ["n", "fresh", "m"]
+            if swarm.has(.unicodeNames) { names += ["d\u{e9}bian", "de\u{301}bian", "a\u{600}"] }
+            let machine = "default/" + pick(names)
             var add = ActorSpec(name: "add", kind: .command)
             add.command = "add"
             add.machine = machine
