@@ -1,3 +1,5 @@
+import MachineLayout
+
 /// The text forms of a report and a plan.
 extension Report {
     /// What the original printed: the summary, each line indented by two
@@ -5,7 +7,7 @@ extension Report {
     /// when there is nothing to report.
     public var textLines: [String] {
         guard let summary else { return [] }
-        var lines = [summary]
+        var lines = [Diagnostic.escapingControlCharacters(summary)]
         lines += diagnostics.map { "  " + $0.line }
         if status == .halted { lines.append(Report.haltAdvice) }
         return lines
@@ -22,12 +24,14 @@ extension Plan {
     /// One line per decision: action, path, reason.
     public var textLines: [String] {
         let names = toolchains.isEmpty ? "none" : toolchains.toolchains.map(\.rawValue).joined(separator: ", ")
-        var lines = ["plan for \(root) (toolchains: \(names))"]
+        var lines = [Diagnostic.escapingControlCharacters("plan for \(root) (toolchains: \(names))")]
         let width = items.map { $0.action.rawValue.count }.max() ?? 0
         for item in items {
             let action = item.action.rawValue
             let padding = String(repeating: " ", count: width - action.count)
-            lines.append("  \(action)\(padding)  \(item.path.rendered(root: root)): \(item.reason.text)")
+            lines.append(
+                Diagnostic.escapingControlCharacters(
+                    "  \(action)\(padding)  \(item.path.rendered(root: root)): \(item.reason.text)"))
         }
         return lines
     }

@@ -4,8 +4,8 @@ import MachineLayout
 /// Makes a failing world smaller while one oracle still fails on it:
 /// fewer actors, crashes, faults, races, held locks and toolchains, fewer
 /// layout entries (chunks first, then one by one, each with what lies
-/// below it; a directory alone, its entries making it again), shorter
-/// machine names and shorter entry names. Greedy, to a fixed point or a budget of runs.
+/// below it; a directory alone, its entries making it again), two
+/// machines folded into one, shorter machine names and shorter entry names. Greedy, to a fixed point or a budget of runs.
 public struct Shrinker: Sendable {
     public let runner: CaseRunner
     /// At most this many candidate runs per shrink.
@@ -96,6 +96,13 @@ public struct Shrinker: Sendable {
                 with { $0.layout = Shrinker.renaming(machine: machine, to: short, in: $0.layout) }
             }
         }
+        // Two machines of a volume folded into one: the entries of one
+        // moved into the other under its name, its link and directory gone.
+        for machine in machines {
+            for other in machines where other != machine {
+                with { $0.layout = Shrinker.merging(machine: machine, into: other, in: $0.layout) }
+            }
+        }
         // A long entry name: what follows its last dash cut to one byte
         // (`m-gcc-9999...9` to `m-gcc-9`), links to it alike.
         for (index, entry) in world.layout.entries.enumerated() {
@@ -154,16 +161,36 @@ public struct Shrinker: Sendable {
         return result
     }
 
+    /// A layout with the entries of machine `path` moved into machine
+    /// `other` of the same volume and renamed after it, `path`'s current
+    /// link and directory dropped; unchanged when a moved entry would take
+    /// the name of one there.
+    static func merging(machine path: String, into other: String, in layout: Layout) -> Layout {
+        let parts = EntryName.components(of: path)
+        let into = EntryName.components(of: other)
+        guard parts.count == 2, into.count == 2, parts[0].utf8.elementsEqual(into[0].utf8) else { return layout }
+        var without = layout
+        let link = path + "/" + parts[1]
+        without.entries.removeAll { EntryName.sameBytes($0.path, path) || EntryName.sameBytes($0.path, link) }
+        let merged = renaming(machine: path, to: String(into[1]), in: without, merging: true)
+        var seen: Set<ExactText> = []
+        guard merged.entries.allSatisfy({ seen.insert(ExactText($0.path)).inserted }) else { return layout }
+        return merged
+    }
+
     /// A layout with one machine directory renamed, and the entries in it
     /// whose names start with the machine's name renamed alike (with
-    /// their links' targets).
-    static func renaming(machine path: String, to short: String, in layout: Layout) -> Layout {
+    /// their links' targets). Unless `merging`, unchanged when the new
+    /// name is taken.
+    static func renaming(machine path: String, to short: String, in layout: Layout, merging: Bool = false) -> Layout {
         let parts = EntryName.components(of: path)
         guard parts.count == 2 else { return layout }
         let volume = String(parts[0])
         let machine = String(parts[1])
         let newPath = volume + "/" + short
-        if layout.entries.contains(where: { EntryName.sameBytes($0.path, newPath) || $0.path.startsWithBytes(newPath + "/") }) {
+        if !merging,
+            layout.entries.contains(where: { EntryName.sameBytes($0.path, newPath) || $0.path.startsWithBytes(newPath + "/") })
+        {
             return layout
         }
         func renamed(_ name: Substring) -> String {

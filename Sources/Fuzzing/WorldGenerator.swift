@@ -153,7 +153,11 @@ struct WorldDrawing {
 
     mutating func machineName() -> String {
         var options = ["m", "linux", "linux_debian_12-gcc_13.1", "a-b", "x.y", "m1", "win-10", "m-2"]
-        if swarm.has(.oddNames) { options += ["-m", "m--", "1", "a.lock", "m-default", "m.link-1", "m-1.2"] }
+        if swarm.has(.oddNames) {
+            // Also blanks, a line break, a backslash and a quote, which
+            // Linux stores and the layout text must escape.
+            options += ["-m", "m--", "1", "a.lock", "m-default", "m.link-1", "m-1.2", "m n", "m\tx", "m\nx", "b\\s", "q\"t"]
+        }
         if swarm.has(.unicodeNames) {
             // Also names the kernel keeps apart from ones Swift finds equal:
             // "de\u{301}bian" beside "d\u{e9}bian"; a dot or a dash that a
@@ -325,7 +329,7 @@ struct WorldDrawing {
             chance(50) ? add(LayoutEntry(.file, path + "/" + name)) : add(subvolume: path + "/" + name, readOnly: false)
         }
         for _ in 0..<swarm.count(.oddNames, &random) {
-            let suffix = pick(["-", "--x", "-.lock", "-1.received.old", "-A-", "_1", "-1.3"])
+            let suffix = pick(["-", "--x", "-.lock", "-1.received.old", "-A-", "_1", "-1.3", "-1 ", "-default-\n", "-\r1"])
             guard let name = entryName(m, suffix, in: path) else { continue }
             add(subvolume: path + "/" + name, readOnly: chance(50))
         }

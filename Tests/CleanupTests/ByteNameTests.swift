@@ -81,6 +81,48 @@ struct ByteNameTests {
         #expect(throws: LayoutError.self) { try Layout.parse("subvol default/m/m-1 owner=\u{301}1000:1000") }
     }
 
+    @Test("a name with a line break stays on one line of the text report, escaped; the JSON keeps it exact")
+    func controlCharactersEscaped() async throws {
+        let host = try makeHost(
+            """
+            subvol "default/m\\nx/m\\nx-1" ro
+            subvol "default/m\\tx/m\\tx-1" ro
+            link   "default/m\\tx/m\\tx" -> "m\\tx-9\\r"
+            """)
+        let report = await cleanup(host)
+        #expect(
+            report.textLines == [
+                "invalid entries in /build/machines/, halting",
+                "  /build/machines/default/m\\tx/m\\tx: error: dangling current machine link to m\\tx-9\\r",
+                "  /build/machines/default/m\\nx/m\\nx-1: info: deleted subvolume",
+                "  /build/machines/default/m\\nx: info: deleted machine directory",
+                Report.haltAdvice,
+            ])
+        #expect(report.diagnostics.map(\.path).contains("/build/machines/default/m\nx/m\nx-1"))
+        #expect(Diagnostic.escapingControlCharacters("a\u{1}b\u{7f}") == "a\\x01b\\x7f")
+    }
+
+    @Test("machine list: a name with a line break stays on its line; twin spellings are two machines with their own problems")
+    func listingIsBytes() async throws {
+        let host = try makeHost(
+            """
+            subvol "default/m\\nx/m\\nx-1" ro
+            link   "default/m\\nx/m\\nx" -> "m\\nx-1"
+            subvol "default/caf\u{e9}/caf\u{e9}-1" ro
+            link   "default/caf\u{e9}/caf\u{e9}" -> "cafe\u{301}-1"
+            subvol "default/cafe\u{301}/cafe\u{301}-1" ro
+            link   "default/cafe\u{301}/cafe\u{301}" -> "cafe\u{301}-1"
+            """)
+        let listing = try await MachineListing.list(
+            fileSystem: host.spawn(), root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+        #expect(listing.textLines.allSatisfy { !$0.contains("\n") })
+        #expect(listing.textLines.contains("default/m\\nx: current m\\nx-1"))
+        let problems = listing.machines.map { (Array($0.name.utf8), $0.problems.count) }
+        #expect(problems.count == 3)
+        #expect(problems.contains { $0.0 == Array("caf\u{e9}".utf8) && $0.1 == 1 })
+        #expect(problems.contains { $0.0 == Array("cafe\u{301}".utf8) && $0.1 == 0 })
+    }
+
     @Test("VOLUME/NAME splits at the / byte")
     func machineAddressIsBytes() throws {
         let parsed = try MachineAddress(parsing: "default/\u{301}m")

@@ -37,6 +37,30 @@ struct ShrinkerTests {
         #expect(Shrinker.renaming(entry: 0, to: "default/m/m-latest", in: layout) == layout)
     }
 
+    @Test("merging a machine into another moves its entries under the other's name, without its link; never onto a name taken")
+    func mergingMachines() throws {
+        let layout = try Layout.parse(
+            """
+            link   default/m/m -> m-1
+            subvol default/m/m-gcc-9
+            link   default/n/n -> n-1.3
+            subvol default/n/n-default-1-1 ro
+            link   default/n/n-latest -> n-default-1-1
+            subvol default/x/x-1
+            """)
+        let merged = Shrinker.merging(machine: "default/n", into: "default/m", in: layout)
+        #expect(merged.entries.map(\.path) == [
+            "default/m/m", "default/m/m-gcc-9", "default/m/m-default-1-1", "default/m/m-latest", "default/x/x-1",
+        ])
+        #expect(merged.entries[3].target == "m-default-1-1")
+        // A name taken in the other machine: no merge.
+        let taken = try Layout.parse("subvol default/m/m-1\nsubvol default/n/n-1")
+        #expect(Shrinker.merging(machine: "default/n", into: "default/m", in: taken) == taken)
+        // Another volume: no merge.
+        let apart = try Layout.parse("subvol default/m/m-1\nsubvol v2/n/n-2")
+        #expect(Shrinker.merging(machine: "v2/n", into: "default/m", in: apart) == apart)
+    }
+
     @Test("a failing world shrinks to the entries the failure needs")
     func shrinks() async throws {
         // A planted bug: bootstrapped machines of configured toolchains go.

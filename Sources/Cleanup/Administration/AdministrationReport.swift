@@ -190,7 +190,8 @@ public struct AdministrationReport: Hashable, Sendable {
             lines.append("  " + prefix + step.text + (step.error.map { ": \($0)" } ?? ""))
         }
         lines += notes.map { "  " + $0 }
-        return lines
+        // One line each, whatever the names hold (`Diagnostic.line`).
+        return lines.map(Diagnostic.escapingControlCharacters)
     }
 
     /// The JSON document, for scripts (keys sorted).

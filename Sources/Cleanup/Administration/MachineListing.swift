@@ -59,9 +59,9 @@ public struct MachineListing: Hashable, Sendable, Codable {
     ) async throws(FSError) -> MachineListing {
         let scan = try await Scanner(fileSystem: fileSystem, scope: scope).scan(rootPath: root)
         let plan = Planner(toolchains: toolchains ?? .none).plan(scan)
-        var problems: [String: [String]] = [:]
+        var problems: [ExactText: [String]] = [:]
         for diagnostic in Applier.dryRun(plan).diagnostics {
-            problems[diagnostic.path, default: []].append(diagnostic.line)
+            problems[ExactText(diagnostic.path), default: []].append(diagnostic.line)
         }
         var listing = MachineListing(root: root, toolchains: toolchains?.toolchains.map(\.rawValue), machines: [])
         try await fileSystem.withRoot(root) { rootHandle throws(FSError) in
@@ -70,9 +70,9 @@ public struct MachineListing: Hashable, Sendable, Codable {
                 for machine in machines {
                     guard case .listed(let directory) = machine.content else { continue }
                     let path = EntryPath(volume: volume.name, machine: machine.name).rendered(root: root)
-                    var lines = problems[path] ?? []
+                    var lines = problems[ExactText(path)] ?? []
                     for entry in directory.entries {
-                        lines += problems[path + "/" + entry.name.rawValue] ?? []
+                        lines += problems[ExactText(path + "/" + entry.name.rawValue)] ?? []
                     }
                     listing.machines.append(
                         await describe(
@@ -165,7 +165,8 @@ public struct MachineListing: Hashable, Sendable, Codable {
             add("locks", machine.locks.map { "\($0.name) (\($0.held ? "held" : "free"))" })
             for problem in machine.problems { lines.append("  problem: \(problem)") }
         }
-        return lines
+        // One line each, whatever the names hold (`Diagnostic.line`).
+        return lines.map(Diagnostic.escapingControlCharacters)
     }
 
     public var json: String {
