@@ -204,7 +204,8 @@ struct WorldDrawing {
     }
 
     mutating func drawMachine(_ m: String, at path: String) {
-        add(LayoutEntry(.dir, path))
+        // Now and then the machine directory is a subvolume of its own.
+        add(LayoutEntry(swarm.has(.nestedSubvolumes) && chance(10) ? .subvol : .dir, path))
         machines.append(path)
         if swarm.has(.emptyDirectories), chance(15) { return }
         var revisions: [String] = []
