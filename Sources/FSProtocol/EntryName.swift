@@ -58,12 +58,19 @@ public struct EntryName: Hashable, Sendable, Comparable, CustomStringConvertible
     }
 
     public static func < (lhs: EntryName, rhs: EntryName) -> Bool {
-        let fast = lhs.rawValue.utf8.withContiguousStorageIfAvailable { left in
-            rhs.rawValue.utf8.withContiguousStorageIfAvailable { right in
+        precedesInBytes(lhs.rawValue, rhs.rawValue)
+    }
+
+    /// Whether `left` comes before `right` in the byte order of their UTF-8
+    /// encodings (the C locale's order; `String`'s `<` orders by
+    /// normalised scalars).
+    public static func precedesInBytes(_ left: String, _ right: String) -> Bool {
+        let fast = left.utf8.withContiguousStorageIfAvailable { left in
+            right.utf8.withContiguousStorageIfAvailable { right in
                 EntryName.bytesPrecede(left, right)
             }
         }
-        return (fast ?? nil) ?? lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+        return (fast ?? nil) ?? left.utf8.lexicographicallyPrecedes(right.utf8)
     }
 
     /// Byte order of two contiguous names, the comparison behind every
@@ -200,6 +207,6 @@ public struct ExactText: Hashable, Sendable, Comparable, CustomStringConvertible
 
     /// Byte order.
     public static func < (lhs: ExactText, rhs: ExactText) -> Bool {
-        lhs.text.utf8.lexicographicallyPrecedes(rhs.text.utf8)
+        EntryName.precedesInBytes(lhs.text, rhs.text)
     }
 }

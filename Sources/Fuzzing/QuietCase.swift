@@ -254,7 +254,7 @@ struct QuietCase {
             (line.path.startsWithBytes(prefix) ? String(Substring(line.path.utf8.dropFirst(prefix.utf8.count))) : line.path)
                 + " "
                 + line.level.rawValue
-        }.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        }.sorted(by: EntryName.precedesInBytes)
         if lines.map({ ExactText($0) }) != verdict.lines.map({ ExactText($0) }) {
             let (missing, extra) = QuietCase.multisetDifference(verdict.lines, lines)
             fail(.rules, "the lines differ from the rules: missing \(missing), extra \(extra)")

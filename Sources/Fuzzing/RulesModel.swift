@@ -46,7 +46,7 @@ public struct RulesModel: Sendable {
             guard parts.count == 3 else { continue }
             let machine = parts[1]
             let name = parts[2]
-            guard name.hasPrefix(machine + "-"), name.hasSuffix(".lock") else { continue }
+            guard name.startsWithBytes(machine + "-"), name.endsWithBytes(".lock") else { continue }
             let toolchain = String(RulesModel.rest(of: name, after: machine).dropLast(5))
             held[parts[0] + "/" + machine, default: []].insert(toolchain)
         }
@@ -58,7 +58,7 @@ public struct RulesModel: Sendable {
     /// does not end in `.lock`.
     static func isToolchain(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic else { return false }
-        if name.hasSuffix(".lock") { return false }
+        if name.endsWithBytes(".lock") { return false }
         return !name.unicodeScalars.contains { scalar in
             scalar == "-" || scalar == "/" || scalar == " " || scalar == "\t" || scalar.value < 0x20 || scalar.value == 0x7F
         }
@@ -83,18 +83,17 @@ public struct RulesModel: Sendable {
             judgeVolume(volume, in: tree, into: &verdict)
         }
         // Byte order, as the lines are sorted where they are compared.
-        verdict.lines.sort { $0.unicodeScalars.lexicographicallyPrecedes($1.unicodeScalars) }
-        verdict.lines = verdict.lines.map(ByteSpelling.unspell)
+        verdict.lines = verdict.lines.map(ByteSpelling.unspell).sorted(by: EntryName.precedesInBytes)
         verdict.removed = Set(verdict.removed.map { ExactText(ByteSpelling.unspell($0.text)) })
         return verdict
     }
 
     private func judgeVolume(_ volume: String, in tree: ModelTree, into verdict: inout Verdict) {
-        if volume.hasPrefix(".") || undecodable.contains(volume) { return verdict.line(volume, "warning") }
+        if volume.startsWithBytes(".") || undecodable.contains(volume) { return verdict.line(volume, "warning") }
         guard tree.isDirectory(volume) else { return verdict.line(volume, "error") }
         for machine in tree.children(of: volume) {
             let machineName = RulesModel.rest(of: machine, after: volume)
-            if machineName.hasPrefix(".") || machineName.hasPrefix("-") || undecodable.contains(machine) {
+            if machineName.startsWithBytes(".") || machineName.startsWithBytes("-") || undecodable.contains(machine) {
                 verdict.line(machine, "warning")
             } else if !tree.isDirectory(machine) {
                 verdict.line(machine, "error")
@@ -120,7 +119,7 @@ public struct RulesModel: Sendable {
         var target: String?
         var linkInError = false
         if let link = tree.kind(linkPath) {
-            if link == .link, let text = tree.target(linkPath), !text.isEmpty, !text.contains("/"), text != ".",
+            if link == .link, let text = tree.target(linkPath), !text.isEmpty, !text.containsByte("/"), text != ".",
                 text != "..", tree.kind(path + "/" + text) == .subvol
             {
                 target = text
@@ -136,7 +135,7 @@ public struct RulesModel: Sendable {
         var fates: [(entry: String, name: String, fate: Fate)] = []
         for entry in entries {
             let entryName = name(entry)
-            if entryName == m || entryName == target { continue }
+            if EntryName.sameBytes(entryName, m) || target.map({ EntryName.sameBytes(entryName, $0) }) == true { continue }
             if undecodable.contains(entry) {
                 fates.append((entry, entryName, .warn))
                 continue
@@ -151,7 +150,7 @@ public struct RulesModel: Sendable {
         var failed = false
         for (entry, entryName, planned) in fates {
             var fate = planned
-            if fate == .delete || fate == .unlink, !blocked.isEmpty, !entryName.hasPrefix(m + ".link-") {
+            if fate == .delete || fate == .unlink, !blocked.isEmpty, !entryName.startsWithBytes(m + ".link-") {
                 // Live mode: what a lock it cannot take guards stays (a
                 // temporary link is the machine commands', under the
                 // tool's lock).
@@ -218,7 +217,7 @@ public struct RulesModel: Sendable {
     private func linksToOwnSubvolume(_ entry: String, name: String, machine m: String, in path: String, tree: ModelTree)
         -> Bool
     {
-        guard tree.kind(entry) == .link, !name.hasPrefix(m + ".link-"), let target = tree.target(entry) else {
+        guard tree.kind(entry) == .link, !name.startsWithBytes(m + ".link-"), let target = tree.target(entry) else {
             return false
         }
         let last = target.split(separator: "/").last { $0 != "." }.map(String.init)
@@ -231,20 +230,20 @@ public struct RulesModel: Sendable {
         deleting: Bool, linkInError: Bool, tree: ModelTree
     ) -> Fate {
         let isSubvolume = kind == .subvol
-        if name.hasPrefix(m + ".link-") { return kind == .link ? .unlink : .warn }
-        guard name.hasPrefix(m + "-") else { return .warn }
+        if name.startsWithBytes(m + ".link-") { return kind == .link ? .unlink : .warn }
+        guard name.startsWithBytes(m + "-") else { return .warn }
         let word = RulesModel.rest(of: name, after: m)
         if RulesModel.isNumber(word) {
             guard isSubvolume else { return .warn }
             if deleting { return .delete }
             return readOnly ? .keep : .warn
         }
-        if word.hasSuffix(".received"), RulesModel.isNumber(String(word.dropLast(9))) {
+        if word.endsWithBytes(".received"), RulesModel.isNumber(String(word.dropLast(9))) {
             guard isSubvolume else { return .warn }
             if deleting { return .delete }
             return tree.kind(machinePath + "/" + m + "-" + word.dropLast(9)) == .subvol ? .keep : .warn
         }
-        if word.hasSuffix(".lock"), RulesModel.isToolchain(String(word.dropLast(5))) {
+        if word.endsWithBytes(".lock"), RulesModel.isToolchain(String(word.dropLast(5))) {
             return kind == .file ? .unlink : .warn
         }
         if let dash = word.firstIndex(of: "-") {
@@ -257,16 +256,16 @@ public struct RulesModel: Sendable {
         guard RulesModel.isToolchain(word) else { return .warn }
         guard isSubvolume else { return .warn }
         if deleting { return .delete }
-        if toolchains.contains(word) || linkInError { return .keep }
+        if toolchains.contains(where: { EntryName.sameBytes($0, word) }) || linkInError { return .keep }
         return .delete
     }
 
     /// The toolchain whose lock guards an entry, or nil when every lock of
     /// the machine does.
     private func guardingToolchain(_ name: String, machine m: String) -> String? {
-        guard name.hasPrefix(m + "-") else { return nil }
+        guard name.startsWithBytes(m + "-") else { return nil }
         var word = RulesModel.rest(of: name, after: m)
-        if word.hasSuffix(".lock") { word = String(word.dropLast(5)) }
+        if word.endsWithBytes(".lock") { word = String(word.dropLast(5)) }
         if let dash = word.firstIndex(of: "-") { word = String(word[..<dash]) }
         return RulesModel.isToolchain(word) ? word : nil
     }
@@ -298,7 +297,7 @@ struct ModelTree {
     /// is there as the host makes it (a volume first, plain directories
     /// below).
     init(_ layout: Layout) {
-        for entry in layout.entries where !entry.path.hasPrefix("/") {
+        for entry in layout.entries where !entry.path.startsWithBytes("/") {
             add(entry)
         }
     }
@@ -339,8 +338,9 @@ struct ModelTree {
 }
 
 /// Text respelt with one Unicode scalar per UTF-8 byte (U+0000 to U+00FF),
-/// so that the model's `==`, `hasPrefix`, `split`, `count` and dictionary
-/// keys work on bytes, as the kernel does. On the text itself they work on
+/// so that the model's `split`, `firstIndex` and `dropLast` work on bytes,
+/// as the kernel does (its prefix tests and comparisons are on bytes
+/// anyway, which on respelt text is the same, and faster). On the text itself they work on
 /// canonically equivalent `Character`s: "caf\u{e9}" equals "cafe\u{301}",
 /// and "/\u{301}" is one `Character`, no `/`. No two scalars of that range
 /// are canonically equivalent or combine (only CR LF is one `Character`,

@@ -114,6 +114,20 @@ enum FuzzCasesBenchmark {
         print("dry run: \(format(seconds / Double(rounds * hosts.count) * 1e6, 1)) µs per world")
     }
 
+    /// The rules model's verdict on each cleanup-only world, alone.
+    static func model(cases: Int) {
+        let generator = WorldGenerator(allowed: quiet)
+        let worlds = (0..<cases).map { generator.world(seed: WorldGenerator.caseSeed(1, $0)) }
+        let start = ContinuousClock.now
+        var removed = 0
+        for world in worlds {
+            let model = RulesModel(root: world.layout.root, toolchains: world.toolchains)
+            removed += model.verdict(world.layout, explicitlyNone: world.explicitlyNone).removed.count
+        }
+        let seconds = (ContinuousClock.now - start).seconds
+        print("rules model: \(format(seconds / Double(cases) * 1e6, 1)) µs per world (\(removed) removals)")
+    }
+
     final class CallCounter: SimulationObserver {
         let count = Atomic<Int>(0)
         func didPerform(_ event: SimulatedEvent) { count.add(1, ordering: .relaxed) }
