@@ -37,9 +37,12 @@ public struct EntryPath: Hashable, Sendable, CustomStringConvertible {
     /// `path` without its trailing slashes (`/` for the root directory
     /// gives the empty string, to which `/NAME` is appended).
     public static func trimmingTrailingSlashes(_ path: String) -> String {
-        var path = path
-        while path.utf8.last == UInt8(ascii: "/") { path.removeLast() }
-        return path
+        // By bytes: a prepended mark before the slash makes one Character
+        // of the two, which `removeLast` would take whole.
+        let utf8 = path.utf8
+        var end = utf8.endIndex
+        while end > utf8.startIndex, utf8[utf8.index(before: end)] == UInt8(ascii: "/") { end = utf8.index(before: end) }
+        return String(Substring(utf8[..<end]))
     }
 
     public var description: String { [volume, machine, entry].compactMap { $0?.rawValue }.joined(separator: "/") }

@@ -168,7 +168,7 @@ extension CleanupCommand {
         }
         if let notify, !dryRun, let summary = report.summary {
             Notifier(command: notify, timeout: notifyTimeout ?? Self.defaultNotifyTimeout)
-                .send(summary: summary, body: report.notificationBody)
+                .send(summary: Diagnostic.escapingControlCharacters(summary), body: report.notificationBody)
         }
         if report.exitStatus != 0 { throw ExitStatus.halted.code }
     }

@@ -57,8 +57,12 @@ public struct EntryName: Hashable, Sendable, Comparable, CustomStringConvertible
         hasher.combine(isExact)
     }
 
+    /// Byte order; between an exact name and a rendering of the same
+    /// bytes (a name that is not UTF-8, rendered `a\xff`, beside one
+    /// spelled so), the exact one first, so that `<` agrees with `==`.
     public static func < (lhs: EntryName, rhs: EntryName) -> Bool {
-        precedesInBytes(lhs.rawValue, rhs.rawValue)
+        if lhs.isExact != rhs.isExact, sameBytes(lhs.rawValue, rhs.rawValue) { return lhs.isExact }
+        return precedesInBytes(lhs.rawValue, rhs.rawValue)
     }
 
     /// Whether `left` comes before `right` in the byte order of their UTF-8
@@ -176,6 +180,17 @@ extension StringProtocol {
         let count = tail.count
         guard text.count >= count else { return false }
         return text[text.index(text.endIndex, offsetBy: -count)...].elementsEqual(tail)
+    }
+
+    /// Whether the text's UTF-8 bytes hold those of `part` as a run
+    /// (`contains` matches `Character`s, and canonically equivalent ones).
+    public func containsBytes(_ part: String) -> Bool {
+        let (text, needle) = (Array(utf8), Array(part.utf8))
+        if needle.isEmpty { return true }
+        guard text.count >= needle.count else { return false }
+        return (0...(text.count - needle.count)).contains { start in
+            text[start] == needle[0] && text[start..<(start + needle.count)].elementsEqual(needle)
+        }
     }
 
     /// Whether the text holds `byte` (`contains("/")` looks for the

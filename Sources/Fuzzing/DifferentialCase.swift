@@ -33,9 +33,8 @@ struct DifferentialCase {
 
     init(world: FuzzWorld, realDirectory: String, simulatedFaults: [CallFault]) {
         self.world = world
-        var directory = realDirectory
-        while directory.count > 1, directory.endsWithBytes("/") { directory.removeLast() }
-        self.realDirectory = directory
+        let trimmed = EntryPath.trimmingTrailingSlashes(realDirectory)
+        self.realDirectory = trimmed.isEmpty ? "/" : trimmed
         self.simulatedFaults = simulatedFaults
     }
 

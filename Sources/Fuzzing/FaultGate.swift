@@ -23,7 +23,7 @@ final class FaultGate: SimulationGate, @unchecked Sendable {
         guard call.pid == pid else { return .proceed }
         for index in remaining.indices where remaining[index].count > 0 {
             let fault = remaining[index]
-            guard fault.operation == call.operation, call.subject.contains(fault.path) else { continue }
+            guard fault.operation == call.operation, call.subject.containsBytes(fault.path) else { continue }
             remaining[index].count -= 1
             injected += 1
             return .fail(fault.error)

@@ -88,7 +88,7 @@ public struct Shrinker: Sendable {
             let parts = EntryName.components(of: entry.path)
             guard parts.count >= 2 else { continue }
             let machine = String(parts[0] + "/" + parts[1])
-            if !machines.contains(machine) { machines.append(machine) }
+            if !machines.contains(where: { EntryName.sameBytes($0, machine) }) { machines.append(machine) }
         }
         for machine in machines {
             let name = EntryName.components(of: machine)[1]
@@ -99,7 +99,7 @@ public struct Shrinker: Sendable {
         // Two machines of a volume folded into one: the entries of one
         // moved into the other under its name, its link and directory gone.
         for machine in machines {
-            for other in machines where other != machine {
+            for other in machines where !EntryName.sameBytes(other, machine) {
                 with { $0.layout = Shrinker.merging(machine: machine, into: other, in: $0.layout) }
             }
         }

@@ -91,7 +91,8 @@ struct WorldDrawing {
 
     // MARK: The configuration
 
-    static let validToolchains = ["default", "gcc", "clang13", "x.y", "Gcc_9", "a"]
+    /// Valid names, two of them twin spellings (composed, decomposed).
+    static let validToolchains = ["default", "gcc", "clang13", "x.y", "Gcc_9", "a", "gcc\u{e9}", "gcce\u{301}"]
     static let invalidToolchains = ["", "1abc", "a-b", "x.lock", "a b", "a/b", "-x"]
 
     mutating func drawToolchains() {
@@ -472,7 +473,9 @@ struct WorldDrawing {
             else { continue }
             let name = m + "-" + pick(entryToolchains) + ".lock"
             let path = machine + "/" + name
-            guard name.utf8.count <= Layout.maximumNameBytes, !locks.contains(path) else { continue }
+            guard name.utf8.count <= Layout.maximumNameBytes, !locks.contains(where: { EntryName.sameBytes($0, path) }) else {
+                continue
+            }
             if let entry = layout.entries.first(where: { EntryName.sameBytes($0.path, path) }), entry.kind != .file { continue }
             locks.append(path)
         }

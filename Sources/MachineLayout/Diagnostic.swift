@@ -17,31 +17,42 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
         self.cause = cause
     }
 
-    /// The line as printed and mailed: one line whatever the names hold,
-    /// a control character in a name or link target written as `\n`,
-    /// `\t`, `\r` or `\xNN` (the JSON document keeps the exact text).
+    /// The line as printed and mailed: one line whatever the names hold
+    /// (`escapingControlCharacters`; the JSON document's `path` keeps the
+    /// exact text).
     public var line: String {
         let base = "\(path): \(level.rawValue): \(message)"
         return Diagnostic.escapingControlCharacters(cause.map { base + ": " + $0 } ?? base)
     }
 
-    /// `text` with each control byte (below 0x20, and 0x7F) escaped.
+    /// `text` with what could break a line written out: a control
+    /// character (below U+0020, U+007F) as `\n`, `\t`, `\r` or `\xNN`, a C1
+    /// control (U+0080 to U+009F) or a line or paragraph separator (U+2028,
+    /// U+2029) as `\u{NNNN}`. A backslash stays as it is (a name that is
+    /// not UTF-8 is already rendered `\xNN`), so the text is safe to read by
+    /// lines, not a reversible encoding: the JSON documents are that.
     public static func escapingControlCharacters(_ text: String) -> String {
-        guard text.utf8.contains(where: { $0 < 0x20 || $0 == 0x7F }) else { return text }
-        var bytes: [UInt8] = []
-        bytes.reserveCapacity(text.utf8.count + 8)
-        for byte in text.utf8 {
-            switch byte {
-            case UInt8(ascii: "\n"): bytes += Array("\\n".utf8)
-            case UInt8(ascii: "\t"): bytes += Array("\\t".utf8)
-            case UInt8(ascii: "\r"): bytes += Array("\\r".utf8)
-            case 0..<0x20, 0x7F:
-                let hex = Array("0123456789abcdef".utf8)
-                bytes += [UInt8(ascii: "\\"), UInt8(ascii: "x"), hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
-            default: bytes.append(byte)
+        func breaks(_ scalar: Unicode.Scalar) -> Bool {
+            scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
+        }
+        guard text.unicodeScalars.contains(where: breaks) else { return text }
+        var escaped = ""
+        escaped.reserveCapacity(text.utf8.count + 8)
+        for scalar in text.unicodeScalars {
+            guard breaks(scalar) else {
+                escaped.unicodeScalars.append(scalar)
+                continue
+            }
+            switch scalar {
+            case "\n": escaped += "\\n"
+            case "\t": escaped += "\\t"
+            case "\r": escaped += "\\r"
+            default:
+                let hex = String(scalar.value, radix: 16)
+                escaped += scalar.value <= 0x7F ? "\\x" + (hex.count == 1 ? "0" + hex : hex) : "\\u{" + hex + "}"
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return escaped
     }
 
     public var description: String { line }

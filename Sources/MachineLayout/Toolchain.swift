@@ -69,8 +69,19 @@ public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, Custo
 
     public var description: String { rawValue }
 
+    /// Bytes, as in entry names (`EntryName`): "gcc\u{e9}" and
+    /// "gcce\u{301}" are two toolchains, as `m-gcc\u{e9}` and
+    /// `m-gcce\u{301}` are two entries.
+    public static func == (lhs: Toolchain, rhs: Toolchain) -> Bool {
+        EntryName.sameBytes(lhs.rawValue, rhs.rawValue)
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        EntryName.hashBytes(of: rawValue, into: &hasher)
+    }
+
     public static func < (lhs: Toolchain, rhs: Toolchain) -> Bool {
-        lhs.rawValue.utf8.lexicographicallyPrecedes(rhs.rawValue.utf8)
+        EntryName.precedesInBytes(lhs.rawValue, rhs.rawValue)
     }
 
     public init(from decoder: any Decoder) throws {

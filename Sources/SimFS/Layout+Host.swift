@@ -19,7 +19,7 @@ extension SimulatedHost {
             try addDirectory(layout.root)
         }
         var defaults: Set<Int> = []
-        var volumes: Set<String> = []
+        var volumes: Set<ExactText> = []
         for (index, entry) in layout.entries.enumerated() {
             do {
                 try load(entry, of: layout, defaults: &defaults, volumes: &volumes)
@@ -33,18 +33,18 @@ extension SimulatedHost {
 
     /// Loads one entry; `volumes` holds the first-level paths known to be
     /// there already.
-    private func load(_ entry: LayoutEntry, of layout: Layout, defaults: inout Set<Int>, volumes: inout Set<String>)
+    private func load(_ entry: LayoutEntry, of layout: Layout, defaults: inout Set<Int>, volumes: inout Set<ExactText>)
         throws(SetupError)
     {
         let path = layout.absolutePath(entry.path)
         if !layout.rootIsBtrfs, !entry.path.startsWithBytes("/"),
             let slash = entry.path.utf8.firstIndex(of: UInt8(ascii: "/"))
         {
-            let first = String(entry.path[..<slash])
-            if !volumes.contains(first) {
+            let first = String(Substring(entry.path.utf8[..<slash]))
+            if !volumes.contains(ExactText(first)) {
                 let volume = layout.absolutePath(first)
                 if entryKind(at: volume) == nil { try addVolume(volume) }
-                volumes.insert(first)
+                volumes.insert(ExactText(first))
             }
         }
         if [.volume, .tmpfs, .mount].contains(entry.kind) { try checkMountPoint(path) }

@@ -83,7 +83,7 @@ struct FaultPlan {
         for position in injections.indices {
             let injection = injections[position]
             guard injection.actor == actor, injection.remaining > 0, injection.operation == call.operation,
-                injection.path.map({ call.subject.contains($0) }) ?? true
+                injection.path.map({ call.subject.containsBytes($0) }) ?? true
             else { continue }
             injections[position].remaining -= 1
             return injection.error
@@ -99,7 +99,7 @@ struct FaultPlan {
                 continue
             }
             if let operation = trigger.pattern.operation, operation != call.operation.rawValue { continue }
-            if let path = trigger.pattern.path, !call.subject.contains(path) { continue }
+            if let path = trigger.pattern.path, !call.subject.containsBytes(path) { continue }
             triggers[position].pattern.count = (trigger.pattern.count ?? 1) - 1
             if (triggers[position].pattern.count ?? 0) > 0 { continue }
             triggers[position].remaining = 0

@@ -24,7 +24,8 @@ struct ByteNameTests {
         #expect(report.exitStatus == 1)
         #expect(host.layout() == before)
         let decoy = try #require(EntryName("cafe\u{301}"))
-        #expect(report.decisions.first { $0.item.path.entry == decoy }?.item.reason != .currentTarget)
+        let decision = try #require(report.decisions.first { $0.item.path.entry == decoy })
+        #expect(decision.item.reason != .currentTarget)
     }
 
     /// A volume whose name starts with a dot byte, and a machine whose
@@ -100,6 +101,8 @@ struct ByteNameTests {
             ])
         #expect(report.diagnostics.map(\.path).contains("/build/machines/default/m\nx/m\nx-1"))
         #expect(Diagnostic.escapingControlCharacters("a\u{1}b\u{7f}") == "a\\x01b\\x7f")
+        #expect(Diagnostic.escapingControlCharacters("a\u{85}b\u{2028}c\u{2029}") == "a\\u{85}b\\u{2028}c\\u{2029}")
+        #expect(Diagnostic.escapingControlCharacters("caf\u{e9} \\xff") == "caf\u{e9} \\xff")
     }
 
     @Test("machine list: a name with a line break stays on its line; twin spellings are two machines with their own problems")
@@ -115,12 +118,52 @@ struct ByteNameTests {
             """)
         let listing = try await MachineListing.list(
             fileSystem: host.spawn(), root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
-        #expect(listing.textLines.allSatisfy { !$0.contains("\n") })
+        #expect(listing.textLines.allSatisfy { !$0.utf8.contains(0x0A) && !$0.utf8.contains(0x0D) })
         #expect(listing.textLines.contains("default/m\\nx: current m\\nx-1"))
         let problems = listing.machines.map { (Array($0.name.utf8), $0.problems.count) }
         #expect(problems.count == 3)
         #expect(problems.contains { $0.0 == Array("caf\u{e9}".utf8) && $0.1 == 1 })
         #expect(problems.contains { $0.0 == Array("cafe\u{301}".utf8) && $0.1 == 0 })
+    }
+
+    @Test("toolchain names are bytes: twin spellings are two toolchains, each keeping its own bootstrapped machine")
+    func toolchainsAreBytes() async throws {
+        let composed = try #require(Toolchain(rawValue: "gcc\u{e9}"))
+        let decomposed = try #require(Toolchain(rawValue: "gcce\u{301}"))
+        #expect(composed != decomposed)
+        let line = "buildos.toolchain_url.gcce\u{301}=x buildos.toolchain_url.gcc\u{e9}=y"
+        #expect(try KernelCommandLine.toolchains(in: line).count == 2)
+        let both = ToolchainSet([decomposed, composed])
+        #expect(both.contains(composed) && both.contains(decomposed))
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-gcc\u{e9}
+            subvol default/m/m-gcce\u{301}
+            """)
+        _ = await cleanup(host, toolchains: ["gcce\u{301}", "gcc\u{e9}"])
+        #expect(names(host, machine)?.count == 4)
+        // Only the composed one configured: the decomposed one goes.
+        _ = await cleanup(host, toolchains: ["gcc\u{e9}"])
+        let left = names(host, machine)?.map { Array($0.utf8) }
+        #expect(left == [Array("m".utf8), Array("m-1".utf8), Array("m-gcc\u{e9}".utf8)])
+    }
+
+    @Test("a root's trailing slashes are trimmed by bytes, whatever the name before them joins to its slash")
+    func trailingSlashesAreBytes() {
+        #expect(Array(EntryPath.trimmingTrailingSlashes("/srv/x\u{600}//").utf8) == Array("/srv/x\u{600}".utf8))
+        #expect(EntryPath.trimmingTrailingSlashes("/") == "")
+        #expect(EntryPath.trimmingTrailingSlashes("/build/machines") == "/build/machines")
+    }
+
+    @Test("an exact name and the rendering of an undecodable one with the same text are ordered, exact first")
+    func orderAgreesWithEquality() throws {
+        let exact = try #require(EntryName("a\\xff"))
+        let rendered = EntryName(undecodable: "a\\xff")
+        #expect(exact != rendered)
+        #expect(exact < rendered && !(rendered < exact))
+        #expect([rendered, exact].sorted() == [exact, rendered])
     }
 
     @Test("VOLUME/NAME splits at the / byte")
