@@ -76,7 +76,9 @@ extension FuzzWorld {
             var end = Layout(root: layout.root)
             end.rootIsBtrfs = layout.rootIsBtrfs
             end.entries = tree.entries.filter { entry in
-                !verdict.removed.contains { EntryName.sameBytes(entry.path, $0.text) || entry.path.startsWithBytes($0.text + "/") }
+                !verdict.removed.contains {
+                    EntryName.sameBytes(entry.path, $0.text) || entry.path.startsWithBytes($0.text + "/")
+                }
             }
             expect.endState = end.text
         }

@@ -331,7 +331,8 @@ struct QuietCase {
         for line in expected { counts[ExactText(line), default: 0] += 1 }
         var extra: [String] = []
         for line in actual {
-            if let count = counts[ExactText(line)], count > 0 { counts[ExactText(line)] = count - 1 } else { extra.append(line) }
+            let key = ExactText(line)
+            if let count = counts[key], count > 0 { counts[key] = count - 1 } else { extra.append(line) }
         }
         let missing = expected.filter { (counts[ExactText($0)] ?? 0) > 0 }
         return (Set(missing.map { ExactText($0) }).sorted().map(\.text), extra)

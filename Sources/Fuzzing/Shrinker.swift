@@ -5,7 +5,8 @@ import MachineLayout
 /// fewer actors, crashes, faults, races, held locks and toolchains, fewer
 /// layout entries (chunks first, then one by one, each with what lies
 /// below it; a directory alone, its entries making it again), two
-/// machines folded into one, shorter machine names and shorter entry names. Greedy, to a fixed point or a budget of runs.
+/// machines folded into one, shorter machine names and shorter entry
+/// names. Greedy, to a fixed point or a budget of runs.
 public struct Shrinker: Sendable {
     public let runner: CaseRunner
     /// At most this many candidate runs per shrink.
@@ -189,7 +190,9 @@ public struct Shrinker: Sendable {
         let machine = String(parts[1])
         let newPath = volume + "/" + short
         if !merging,
-            layout.entries.contains(where: { EntryName.sameBytes($0.path, newPath) || $0.path.startsWithBytes(newPath + "/") })
+            layout.entries.contains(where: {
+                EntryName.sameBytes($0.path, newPath) || $0.path.startsWithBytes(newPath + "/")
+            })
         {
             return layout
         }

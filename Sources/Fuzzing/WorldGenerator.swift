@@ -200,7 +200,9 @@ struct WorldDrawing {
     /// it (longer than 255 bytes) or the directory has it already.
     func entryName(_ machine: String, _ suffix: String, in directory: String) -> String? {
         let name = machine + suffix
-        guard name.utf8.count <= Layout.maximumNameBytes, !used.contains(ExactText(directory + "/" + name)) else { return nil }
+        guard name.utf8.count <= Layout.maximumNameBytes, !used.contains(ExactText(directory + "/" + name)) else {
+            return nil
+        }
         return name
     }
 
@@ -379,7 +381,9 @@ struct WorldDrawing {
         if swarm.has(.mountPoints), chance(30), !used.contains(ExactText(stray + "/mnt")) {
             add(LayoutEntry(.mount, stray + "/mnt"))
         }
-        if swarm.has(.files), chance(20), !used.contains(ExactText(stray + "/data")) { add(LayoutEntry(.file, stray + "/data")) }
+        if swarm.has(.files), chance(20), !used.contains(ExactText(stray + "/data")) {
+            add(LayoutEntry(.file, stray + "/data"))
+        }
     }
 
     mutating func add(_ entry: LayoutEntry) {
@@ -455,7 +459,8 @@ struct WorldDrawing {
         }
         for _ in 0..<swarm.count(.races, &random) {
             let entries = layout.entries.filter {
-                EntryName.components(of: $0.path).count == 3 && !$0.path.startsWithBytes("/") && !targets.contains(ExactText($0.path))
+                EntryName.components(of: $0.path).count == 3 && !$0.path.startsWithBytes("/")
+                    && !targets.contains(ExactText($0.path))
             }
             if chance(30), !machines.isEmpty {
                 races.append(Race(.add, pick(machines)))
@@ -469,7 +474,8 @@ struct WorldDrawing {
     mutating func heldLocks() -> [String] {
         var locks: [String] = []
         for machine in machines where chance(40) {
-            guard let m = EntryName.components(of: machine).last.map(String.init), !m.startsWithBytes("."), !m.startsWithBytes("-")
+            guard let m = EntryName.components(of: machine).last.map(String.init), !m.startsWithBytes("."),
+                !m.startsWithBytes("-")
             else { continue }
             let name = m + "-" + pick(entryToolchains) + ".lock"
             let path = machine + "/" + name

@@ -218,7 +218,8 @@ extension HostState {
         guard path.startsWithBytes("/") else { throw SetupError(path: path, reason: "not an absolute path") }
         if setupParents != nil, !path.endsWithBytes("/"), let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) {
             let parent = ExactText(String(Substring(path.utf8[..<slash])))
-            if let known = setupParents?[parent], let name = EntryName(String(Substring(path.utf8[path.utf8.index(after: slash)...]))) {
+            let last = String(Substring(path.utf8[path.utf8.index(after: slash)...]))
+            if let known = setupParents?[parent], let name = EntryName(last) {
                 return (known, name)
             }
             let found = try walkToParent(path)

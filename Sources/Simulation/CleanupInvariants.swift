@@ -12,6 +12,12 @@ import SimFS
 /// the cleanups, each followed by `cleanupFinished(_:)`, then `finish`
 /// with the last one's report.
 public final class CleanupInvariants: SimulationObserver, @unchecked Sendable {
+    /// The paths a report's lines name, by bytes: what the invariants
+    /// accept as kept on purpose.
+    static func reported(by report: Report) -> Set<ExactText> {
+        Set(report.diagnostics.map { ExactText($0.path) })
+    }
+
     // Confined to the thread that runs the cleanups: the host calls the
     // observer inside each call, and a fuzz case runs on one thread.
     private var checker: InvariantChecker
@@ -44,7 +50,7 @@ public final class CleanupInvariants: SimulationObserver, @unchecked Sendable {
         guard report.mode == .boot else { return }
         checker.observe(
             .bootCleanupFinished(
-                reported: Set(report.diagnostics.map { ExactText($0.path) }), agentsRunning: false,
+                reported: CleanupInvariants.reported(by: report), agentsRunning: false,
                 root: tree ?? host.layout(root: checker.root)),
             step: calls)
     }
@@ -53,7 +59,7 @@ public final class CleanupInvariants: SimulationObserver, @unchecked Sendable {
     /// last cleanup's report; `tree` as for `cleanupFinished`).
     public func finish(lastReport report: Report, tree: Layout? = nil) -> [Violation] {
         checker.observe(
-            checker.endEvent(on: host, reported: Set(report.diagnostics.map { ExactText($0.path) }), tree: tree), step: calls)
+            checker.endEvent(on: host, reported: CleanupInvariants.reported(by: report), tree: tree), step: calls)
         return checker.violations
     }
 }

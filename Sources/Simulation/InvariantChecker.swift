@@ -255,9 +255,8 @@ struct InvariantChecker {
             let parts = EntryName.components(of: entry.path)
             guard parts.count == 2, MachineNaming.isMachineName(EntryName(String(parts[1])) ?? ".") else { continue }
             let path = root + "/" + entry.path
-            if links.contains(ExactText(entry.path + "/" + parts[1])) || reported.contains(ExactText(path))
-                || reported.contains(ExactText(root + "/" + parts[0])) || reported.contains(ExactText(path + "/" + parts[1]))
-            {
+            let kept = [path, root + "/" + parts[0], path + "/" + parts[1]].contains { reported.contains(ExactText($0)) }
+            if links.contains(ExactText(entry.path + "/" + parts[1])) || kept {
                 continue
             }
             violate(7, "\(path) has no current link at the end: a deleted machine stays")

@@ -40,7 +40,7 @@ extension SimulationRun {
     /// the machine of each machine command that did not finish cleanly
     /// (a `remove` that kept an entry it does not recognise says so).
     func reportedPaths() -> Set<ExactText> {
-        var reported = actors.slots.last { $0.report != nil }?.report.map { Set($0.diagnostics.map { ExactText($0.path) }) } ?? []
+        var reported = actors.slots.last { $0.report != nil }?.report.map(CleanupInvariants.reported(by:)) ?? []
         for slot in actors.slots {
             guard let command = slot.commandReport else { continue }
             if command.error != nil || !command.notes.isEmpty || command.steps.contains(where: { $0.outcome == .failed }) {

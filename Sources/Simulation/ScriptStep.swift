@@ -123,7 +123,8 @@ enum ScriptStep: Hashable, Sendable {
                 await fs.close(directory)
             case .deleteMatching(let path, let text):
                 let directory = try await fs.openRoot(path)
-                for entry in try await fs.list(directory) where entry.kind == .subvolume && entry.name.rawValue.containsBytes(text) {
+                for entry in try await fs.list(directory)
+                where entry.kind == .subvolume && entry.name.rawValue.containsBytes(text) {
                     try? await fs.deleteSubvolume(entry.name, in: directory)
                 }
                 await fs.close(directory)
