@@ -185,12 +185,7 @@ extension StringProtocol {
     /// Whether the text's UTF-8 bytes hold those of `part` as a run
     /// (`contains` matches `Character`s, and canonically equivalent ones).
     public func containsBytes(_ part: String) -> Bool {
-        let (text, needle) = (Array(utf8), Array(part.utf8))
-        if needle.isEmpty { return true }
-        guard text.count >= needle.count else { return false }
-        return (0...(text.count - needle.count)).contains { start in
-            text[start] == needle[0] && text[start..<(start + needle.count)].elementsEqual(needle)
-        }
+        utf8.firstRange(of: part.utf8) != nil
     }
 
     /// Whether the text holds `byte` (`contains("/")` looks for the

@@ -100,6 +100,9 @@ public struct LayoutEntry: Hashable, Sendable {
 
     /// Paths and targets compare by their bytes, as the kernel's names do
     /// (see `EntryName`): "caf\u{e9}" and "cafe\u{301}" are two entries.
+    /// Written out because the synthesized `==` would compare the strings
+    /// canonically: a field added to `LayoutEntry` must be added here and
+    /// to `hash(into:)`.
     public static func == (lhs: LayoutEntry, rhs: LayoutEntry) -> Bool {
         lhs.kind == rhs.kind && lhs.readOnly == rhs.readOnly && lhs.received == rhs.received
             && lhs.isDefault == rhs.isDefault && lhs.owner == rhs.owner && lhs.group == rhs.group

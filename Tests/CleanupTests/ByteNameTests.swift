@@ -166,6 +166,14 @@ struct ByteNameTests {
         #expect([rendered, exact].sorted() == [exact, rendered])
     }
 
+    @Test("a run of bytes is found by bytes, as the simulation's fault and script paths match")
+    func containsBytes() {
+        #expect("/a/caf\u{e9}/x".containsBytes("caf\u{e9}"))
+        #expect(!"/a/cafe\u{301}/x".containsBytes("caf\u{e9}"))
+        #expect("/a/\u{301}m".containsBytes("/"))
+        #expect("x".containsBytes(""))
+    }
+
     @Test("VOLUME/NAME splits at the / byte")
     func machineAddressIsBytes() throws {
         let parsed = try MachineAddress(parsing: "default/\u{301}m")
