@@ -42,8 +42,18 @@ public struct EntryName: Hashable, Sendable, Comparable, CustomStringConvertible
     /// Whether `text` is a single name: not empty, not `.` or `..`, no `/`
     /// or NUL.
     public static func isValid(_ text: String) -> Bool {
-        if text.isEmpty || text == "." || text == ".." { return false }
-        return !text.utf8.contains(where: { $0 == UInt8(ascii: "/") || $0 == 0 })
+        // On the bytes: every name the tool reads or builds is checked.
+        withBytes(of: text) { bytes in
+            let dot = UInt8(ascii: ".")
+            switch bytes.count {
+            case 0: return false
+            case 1 where bytes[0] == dot: return false
+            case 2 where bytes[0] == dot && bytes[1] == dot: return false
+            default: break
+            }
+            for byte in bytes where byte == UInt8(ascii: "/") || byte == 0 { return false }
+            return true
+        }
     }
 
     public var description: String { rawValue }
@@ -133,7 +143,19 @@ extension EntryName {
     /// followed by a combining mark is one `Character` but still a
     /// separator; and splitting bytes is many times faster.)
     public static func components(of path: String) -> [Substring] {
-        path.utf8.split(separator: UInt8(ascii: "/")).map { Substring($0) }
+        // On the contiguous bytes: the generic `split` goes through a
+        // closure and an index per byte, and paths are split on every
+        // lookup.
+        withBytes(of: path) { bytes in
+            var parts: [Substring] = []
+            var start = 0
+            for index in 0..<bytes.count where bytes[index] == UInt8(ascii: "/") {
+                if start != index { parts.append(EntryName.bytes(of: path, from: start, to: index)) }
+                start = index + 1
+            }
+            if start != bytes.count { parts.append(EntryName.bytes(of: path, from: start, to: bytes.count)) }
+            return parts
+        }
     }
 }
 
@@ -161,6 +183,61 @@ extension EntryName: Codable {
     public func encode(to encoder: any Encoder) throws {
         var container = encoder.singleValueContainer()
         try container.encode(rawValue)
+    }
+}
+
+extension EntryName {
+    /// Runs `body` on a text's UTF-8 bytes, contiguous: a native string's
+    /// own storage (a bridged one is copied first). What the byte tests
+    /// below work on: `String.UTF8View`'s generic algorithms step through
+    /// an index per byte.
+    @inlinable
+    public static func withBytes<R>(of text: String, _ body: (UnsafeBufferPointer<UInt8>) throws -> R) rethrows -> R {
+        if let result = try text.utf8.withContiguousStorageIfAvailable(body) { return result }
+        var copy = text
+        return try copy.withUTF8(body)
+    }
+
+    /// The part of `text` between two byte offsets, sharing its storage.
+    @inlinable
+    public static func bytes(of text: String, from start: Int, to end: Int) -> Substring {
+        let utf8 = text.utf8
+        let from = utf8.index(utf8.startIndex, offsetBy: start)
+        return Substring(utf8[from..<utf8.index(from, offsetBy: end - start)])
+    }
+}
+
+extension String {
+    // The byte tests of `StringProtocol` below, on a `String`'s contiguous
+    // bytes: the paths of every lookup go through them.
+
+    /// Whether the text's UTF-8 bytes start with those of `prefix`.
+    @inlinable
+    public func startsWithBytes(_ prefix: String) -> Bool {
+        EntryName.withBytes(of: self) { text in
+            EntryName.withBytes(of: prefix) { prefix in
+                text.count >= prefix.count
+                    && (prefix.count == 0 || EntryName.memcmpEqual(UnsafeBufferPointer(rebasing: text[..<prefix.count]), prefix))
+            }
+        }
+    }
+
+    /// Whether the text's UTF-8 bytes end with those of `suffix`.
+    @inlinable
+    public func endsWithBytes(_ suffix: String) -> Bool {
+        EntryName.withBytes(of: self) { text in
+            EntryName.withBytes(of: suffix) { suffix in
+                text.count >= suffix.count
+                    && (suffix.count == 0
+                        || EntryName.memcmpEqual(UnsafeBufferPointer(rebasing: text[(text.count - suffix.count)...]), suffix))
+            }
+        }
+    }
+
+    /// Whether the text holds `byte`.
+    @inlinable
+    public func containsByte(_ byte: Unicode.Scalar) -> Bool {
+        EntryName.withBytes(of: self) { $0.contains(UInt8(ascii: byte)) }
     }
 }
 

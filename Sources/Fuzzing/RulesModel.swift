@@ -304,10 +304,10 @@ struct ModelTree {
 
     private mutating func add(_ entry: LayoutEntry) {
         guard entries[ExactText(entry.path)] == nil else { return }
-        let slash = entry.path.utf8.lastIndex(of: UInt8(ascii: "/"))
-        let parent = slash.map { String(entry.path[..<$0]) } ?? ""
+        let slash = EntryName.withBytes(of: entry.path) { $0.lastIndex(of: UInt8(ascii: "/")) }
+        let parent = slash.map { String(EntryName.bytes(of: entry.path, from: 0, to: $0)) } ?? ""
         if !parent.isEmpty, entries[ExactText(parent)] == nil {
-            add(LayoutEntry(parent.utf8.contains(UInt8(ascii: "/")) ? .dir : .volume, parent))
+            add(LayoutEntry(parent.containsByte("/") ? .dir : .volume, parent))
         }
         entries[ExactText(entry.path)] = entry
         childList[ExactText(parent), default: []].append(entry.path)
@@ -348,7 +348,7 @@ struct ModelTree {
 enum ByteSpelling {
     /// Each byte from 0x80 up becomes the two bytes of U+0080 to U+00FF.
     static func spell(_ text: String) -> String {
-        if text.utf8.allSatisfy({ $0 < 0x80 }) { return text }
+        if isASCII(text) { return text }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count * 2)
         for byte in text.utf8 {
@@ -363,7 +363,7 @@ enum ByteSpelling {
     }
 
     static func unspell(_ text: String) -> String {
-        if text.utf8.allSatisfy({ $0 < 0x80 }) { return text }
+        if isASCII(text) { return text }
         var bytes: [UInt8] = []
         bytes.reserveCapacity(text.utf8.count)
         var lead: UInt8?
@@ -378,6 +378,11 @@ enum ByteSpelling {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// ASCII text is spelt as it is.
+    static func isASCII(_ text: String) -> Bool {
+        EntryName.withBytes(of: text) { bytes in !bytes.contains { $0 >= 0x80 } }
     }
 
     static func spell(_ layout: Layout) -> Layout {

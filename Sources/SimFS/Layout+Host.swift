@@ -93,7 +93,10 @@ extension SimulatedHost {
     /// layout may write (PATH_MAX), so the tree could not be captured and
     /// loaded back. Refused like a path written too long.
     private func checkPathLengths(below path: String) throws(SetupError) {
-        guard let longest = layout(root: path).entries.map(\.path.utf8.count).max() else { return }
+        let longest = state.withLock { state in
+            state.setupLookupNoFollow(path).flatMap { state.longestPath(below: state.crossingMounts($0), prefix: 0) }
+        }
+        guard let longest else { return }
         let length = path.utf8.count + 1 + longest
         if length > Layout.maximumPathBytes {
             throw SetupError(
@@ -203,6 +206,20 @@ extension HostState {
             current = child
         }
         return current
+    }
+
+    /// The byte length of the longest path `capture` would write below
+    /// `directory` (`prefix`: the length of the path written for it, 0 at
+    /// the top), without writing the paths; nil when it holds nothing.
+    func longestPath(below directory: NodeRef, prefix: Int) -> Int? {
+        var longest: Int?
+        for (name, id) in node(directory).children {
+            let length = prefix == 0 ? name.rawValue.utf8.count : prefix + 1 + name.rawValue.utf8.count
+            let ref = crossingMounts(NodeRef(filesystem: directory.filesystem, node: id))
+            let below = node(ref).type == .directory ? longestPath(below: ref, prefix: length) : nil
+            longest = max(longest ?? 0, below ?? length)
+        }
+        return longest
     }
 
     func capture(_ directory: NodeRef, prefix: String, into layout: inout Layout) {

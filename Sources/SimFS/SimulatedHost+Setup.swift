@@ -216,9 +216,11 @@ extension HostState {
     /// plain directories owned by root) and the last name.
     mutating func setupParent(_ path: String) throws(SetupError) -> (NodeRef, EntryName) {
         guard path.startsWithBytes("/") else { throw SetupError(path: path, reason: "not an absolute path") }
-        if setupParents != nil, !path.endsWithBytes("/"), let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) {
-            let parent = ExactText(String(Substring(path.utf8[..<slash])))
-            let last = String(Substring(path.utf8[path.utf8.index(after: slash)...]))
+        if setupParents != nil, !path.endsWithBytes("/"),
+            let slash = EntryName.withBytes(of: path, { $0.lastIndex(of: UInt8(ascii: "/")) })
+        {
+            let parent = ExactText(String(EntryName.bytes(of: path, from: 0, to: slash)))
+            let last = String(EntryName.bytes(of: path, from: slash + 1, to: path.utf8.count))
             if let known = setupParents?[parent], let name = EntryName(last) {
                 return (known, name)
             }

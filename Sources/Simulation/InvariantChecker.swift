@@ -1,3 +1,4 @@
+import Cleanup
 import FSProtocol
 import MachineLayout
 import SimFS
@@ -181,11 +182,12 @@ struct InvariantChecker {
     /// The volume, machine and entry of a path exactly three levels below
     /// the machines root.
     func machineEntry(_ path: String) -> (volume: String, machine: String, entry: String)? {
-        let prefix = root.endsWithBytes("/") ? root : root + "/"
-        guard path.startsWithBytes(prefix) else { return nil }
-        let parts = EntryName.components(of: String(Substring(path.utf8.dropFirst(prefix.utf8.count)))).map(String.init)
-        guard parts.count == 3 else { return nil }
-        return (parts[0], parts[1], parts[2])
+        let prefix = EntryPath.trimmingTrailingSlashes(root) + "/"
+        guard path.startsWithBytes(prefix),
+            let (volume, directory, entry) = InvariantChecker.threeNames(
+                String(Substring(path.utf8.dropFirst(prefix.utf8.count))))
+        else { return nil }
+        return (String(volume), String(Substring(directory.utf8.dropFirst(volume.utf8.count + 1))), String(entry))
     }
 
     /// The current link's path of the machine directory holding `path`.
@@ -207,42 +209,97 @@ struct InvariantChecker {
     /// toolchains, and entries the cleanup reported (or whose volume,
     /// machine directory or current link it reported).
     private func checkAfterBootCleanup(_ layout: Layout, reported: Set<ExactText>, _ violate: (Int, String) -> Void) {
+        // The reported paths below the root, relative to it as the
+        // layout's paths are: each lookup is then of a path at hand, not of
+        // one built for it.
+        let prefix = EntryPath.trimmingTrailingSlashes(root) + "/"
+        var reportedBelow: Set<ExactText> = []
+        for path in reported where path.text.startsWithBytes(prefix) {
+            reportedBelow.insert(ExactText(String(Substring(path.text.utf8.dropFirst(prefix.utf8.count)))))
+        }
         var links: [ExactText: String] = [:]
         var paths: Set<ExactText> = []
         for entry in layout.entries {
             paths.insert(ExactText(entry.path))
             if entry.kind == .link { links[ExactText(entry.path)] = entry.target }
         }
+        /// What the checks need of a machine directory, read once.
+        struct MachineDirectory {
+            var machine: EntryName
+            /// Kept whole: it, or its volume, was reported.
+            var reportedWhole: Bool
+            var linkTarget: String?
+            var linkInError: Bool
+        }
+        var directories: [ExactText: MachineDirectory?] = [:]
         for entry in layout.entries {
             // Entries of machine directories only, three names deep.
-            guard entry.path.utf8.lazy.filter({ $0 == UInt8(ascii: "/") }).count == 2 else { continue }
-            let parts = EntryName.components(of: entry.path).map(String.init)
-            guard parts.count == 3, let machine = EntryName(parts[1]), let name = EntryName(parts[2]) else { continue }
-            let absolute = root + "/" + entry.path
-            if reported.contains(ExactText(absolute)) { continue }
+            guard let (volume, directory, entryName) = InvariantChecker.threeNames(entry.path),
+                let name = EntryName(String(entryName))
+            else { continue }
+            if reportedBelow.contains(ExactText(entry.path)) { continue }
+            let directoryKey = ExactText(String(directory))
+            let known: MachineDirectory?
+            if let cached = directories[directoryKey] {
+                known = cached
+            } else {
+                let machineText = String(Substring(directory.utf8.dropFirst(volume.utf8.count + 1)))
+                let linkKey = ExactText(directoryKey.text + "/" + machineText)
+                known = EntryName(machineText).map { machine in
+                    MachineDirectory(
+                        machine: machine,
+                        reportedWhole: reportedBelow.contains(directoryKey)
+                            || reportedBelow.contains(ExactText(String(volume))),
+                        linkTarget: links[linkKey],
+                        // A machine whose link is in error keeps its
+                        // revisions, their images and every bootstrapped
+                        // machine (SPEC §3), no more.
+                        linkInError: reportedBelow.contains(linkKey))
+                }
+                directories[directoryKey] = .some(known)
+            }
             // A volume or machine directory reported as a whole (not a
             // machine's, a layout not recognised) keeps what it holds.
-            let machinePath = root + "/" + parts[0] + "/" + parts[1]
-            if reported.contains(ExactText(root + "/" + parts[0])) || reported.contains(ExactText(machinePath)) { continue }
-            let linkTarget = links[ExactText(parts[0] + "/" + parts[1] + "/" + parts[1])]
-            // A machine whose link is in error keeps its revisions, their
-            // images and every bootstrapped machine (SPEC §3), no more.
-            let linkInError = reported.contains(ExactText(machinePath + "/" + parts[1]))
+            guard let known, !known.reportedWhole else { continue }
+            let linkTarget = known.linkTarget
+            let linkInError = known.linkInError
             let allowed: Bool
-            switch MachineEntryName(classifying: name, machine: machine) {
+            switch MachineEntryName(classifying: name, machine: known.machine) {
             case .currentLink: allowed = entry.kind == .link
             case .revision: allowed = entry.kind == .subvol && (linkTarget != nil || linkInError)
             case .bootstrapped(let toolchain):
                 allowed = entry.kind == .subvol && (linkTarget != nil && toolchains.contains(toolchain) || linkInError)
             case .receivedImage(let digits):
-                let revision = parts[0] + "/" + parts[1] + "/" + parts[1] + "-" + digits
+                let revision = directoryKey.text + "/" + known.machine.rawValue + "-" + digits
                 allowed = entry.kind == .subvol && (linkTarget != nil || linkInError) && paths.contains(ExactText(revision))
             default: allowed = false
             }
             if !allowed, !(linkTarget.map { EntryName.sameBytes($0, name.rawValue) } ?? false) {
-                violate(6, "\(absolute) remains after the boot cleanup and was not reported")
+                violate(6, "\(root + "/" + entry.path) remains after the boot cleanup and was not reported")
             }
         }
+    }
+
+    /// A relative path of exactly three names, split at its `/` bytes:
+    /// the volume, the machine directory's path (`volume/machine`) and the
+    /// last name. Nil for any other path.
+    static func threeNames(_ path: String) -> (volume: Substring, directory: Substring, name: Substring)? {
+        let slashes = EntryName.withBytes(of: path) { bytes -> (Int, Int)? in
+            var first = -1
+            var second = -1
+            for index in 0..<bytes.count where bytes[index] == UInt8(ascii: "/") {
+                if second >= 0 { return nil }
+                if first < 0 { first = index } else { second = index }
+            }
+            guard first > 0, second > first + 1, second < bytes.count - 1 else { return nil }
+            return (first, second)
+        }
+        guard let (first, second) = slashes else { return nil }
+        let count = path.utf8.count
+        return (
+            EntryName.bytes(of: path, from: 0, to: first), EntryName.bytes(of: path, from: 0, to: second),
+            EntryName.bytes(of: path, from: second + 1, to: count)
+        )
     }
 
     /// Invariant 7 at the end: a machine directory without its link (being

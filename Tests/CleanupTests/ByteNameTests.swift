@@ -174,6 +174,47 @@ struct ByteNameTests {
         #expect("x".containsBytes(""))
     }
 
+    @Test("prefixes, suffixes and single bytes of a String are tested on its bytes, as of any other text")
+    func stringByteTests() {
+        // The `String` overloads work on contiguous bytes; the generic
+        // ones (a `Substring` takes them) must give the same answers.
+        let cases: [(String, String)] = [
+            ("/\u{301}x", "/"), ("caf\u{e9}", "caf"), ("cafe\u{301}", "caf\u{e9}"), ("", ""), ("a", ""), ("", "a"),
+            ("m-1.lock", ".lock"), ("a\u{600}-", "-"), ("ab", "abc"), ("x\u{301}", "\u{301}"),
+        ]
+        for (text, part) in cases {
+            #expect(text.startsWithBytes(part) == Substring(text).startsWithBytes(part), "\(text) starts with \(part)")
+            #expect(text.endsWithBytes(part) == Substring(text).endsWithBytes(part), "\(text) ends with \(part)")
+            #expect(text.startsWithBytes(part) == Array(text.utf8).starts(with: Array(part.utf8)))
+            #expect(text.endsWithBytes(part) == Array(text.utf8).reversed().starts(with: Array(part.utf8).reversed()))
+        }
+        #expect("/\u{301}x".startsWithBytes("/"))
+        #expect(!"cafe\u{301}".endsWithBytes("\u{e9}"))
+        #expect("a\u{600}-".endsWithBytes("-"))
+        #expect("a/\u{301}".containsByte("/"))
+        #expect(!"caf\u{e9}".containsByte("e"))
+    }
+
+    @Test("an entry name is not empty, not . or .., and holds no / or NUL byte")
+    func entryNameValidity() {
+        for text in ["", ".", "..", "a/b", "/", "a\0b", "\0", "/\u{301}", "x/"] {
+            #expect(EntryName(text) == nil, "\(text.debugDescription)")
+        }
+        for text in ["a", "...", ".a", "..a", "a.", ".\u{301}", "-", "m-1.lock", String(repeating: "x", count: 255)] {
+            #expect(EntryName(text)?.rawValue == text, "\(text.debugDescription)")
+        }
+    }
+
+    @Test("a path's components are the runs between its / bytes, empty ones left out")
+    func components() {
+        #expect(EntryName.components(of: "//a/\u{301}b//c/") == ["a", "\u{301}b", "c"])
+        #expect(EntryName.components(of: "").isEmpty)
+        #expect(EntryName.components(of: "///").isEmpty)
+        #expect(EntryName.components(of: "x\u{600}/y") == ["x\u{600}", "y"])
+        // Each part is its bytes, not a canonical equivalent.
+        #expect(EntryName.components(of: "cafe\u{301}/m").first.map { Array($0.utf8) } == Array("cafe\u{301}".utf8))
+    }
+
     @Test("VOLUME/NAME splits at the / byte")
     func machineAddressIsBytes() throws {
         let parsed = try MachineAddress(parsing: "default/\u{301}m")

@@ -26,6 +26,20 @@ struct InvariantCheckerTests {
 
     static let working = "/build/machines/default/m/m-default-100-1"
 
+    @Test("a machine entry is a path of exactly three names, split at its / bytes")
+    func threeNames() {
+        let split = InvariantChecker.threeNames("v/m\u{301}/m-1")
+        #expect(split.map { [$0.volume, $0.directory, $0.name] } == ["v", "v/m\u{301}", "m-1"])
+        #expect(InvariantChecker.threeNames("v/\u{301}/x")?.name == "x")
+        for path in ["v/m", "v/m/e/f", "/v/m", "v//e", "v/m/", "", "v/m/e/"] {
+            #expect(InvariantChecker.threeNames(path) == nil, "\(path)")
+        }
+        let checker = InvariantChecker(root: "/build/machines/", toolchains: ToolchainSet([.default]))
+        #expect(checker.machineEntry("/build/machines/v/m/m-1").map { [$0.volume, $0.machine, $0.entry] } == ["v", "m", "m-1"])
+        #expect(checker.machineEntry("/build/machinesx/v/m/m-1") == nil)
+        #expect(checker.machineEntry("/build/machines/v/m") == nil)
+    }
+
     @Test("an agent's working snapshot deleted by another while the agent lives breaks 2; after it died, not")
     func ownedSnapshot() {
         let created = Self.call(100, .snapshot, [.createdSubvolume(Self.key, path: Self.working)])

@@ -1,6 +1,7 @@
 import Cleanup
 import FSProtocol
 import Fuzzing
+import Simulation
 import MachineLayout
 import SimFS
 import Synchronization
@@ -166,5 +167,69 @@ enum SimulatedCallBenchmark {
             await fileSystem.close(opened)
         }
         print("| openDirectory + close | \(Int(((ContinuousClock.now - start).seconds / Double(calls) * 1e9).rounded())) |")
+    }
+}
+
+/// Where a cleanup-only fuzz case's time goes, phase by phase, over the
+/// same worlds: each phase timed alone over all of them (µs per world).
+enum FuzzPhasesBenchmark {
+    static func run(cases: Int) async {
+        let generator = WorldGenerator(allowed: FuzzCasesBenchmark.quiet)
+        var start = ContinuousClock.now
+        let worlds = (0..<cases).map { generator.world(seed: WorldGenerator.caseSeed(1, $0)) }
+            .filter { if case .success = $0.toolchainSet { true } else { false } }
+        let generation = (ContinuousClock.now - start).seconds / Double(cases)
+        start = ContinuousClock.now
+        let hosts = worlds.map { try? SimulatedHost(layout: $0.layout) }
+        let load = (ContinuousClock.now - start).seconds / Double(worlds.count)
+        let root = Layout.defaultRoot
+        start = ContinuousClock.now
+        let layouts = hosts.map { $0?.layout(root: root) ?? Layout() }
+        let readBack = (ContinuousClock.now - start).seconds / Double(worlds.count)
+        start = ContinuousClock.now
+        var removed = 0
+        for (world, layout) in zip(worlds, layouts) {
+            removed += RulesModel(root: root, toolchains: world.toolchains).verdict(layout).removed.count
+        }
+        let model = (ContinuousClock.now - start).seconds / Double(worlds.count)
+        var dry = 0.0
+        var apply = 0.0
+        var second = 0.0
+        var finished = 0.0
+        var afterRead = 0.0
+        for (world, host) in zip(worlds, hosts) {
+            guard let host, case .success(let toolchains) = world.toolchainSet else { continue }
+            let invariants = CleanupInvariants(host: host, root: root, toolchains: toolchains)
+            let process = host.spawn(.root)
+            host.install(observer: invariants)
+            invariants.started(process, cleanup: true)
+            let cleanup = CleanupRun(fileSystem: process, root: root, toolchains: toolchains, mode: world.mode)
+            start = ContinuousClock.now
+            _ = await cleanup.run(dryRun: true)
+            dry += (ContinuousClock.now - start).seconds
+            start = ContinuousClock.now
+            let first = await cleanup.run().report
+            apply += (ContinuousClock.now - start).seconds
+            start = ContinuousClock.now
+            let after = host.layout(root: root)
+            afterRead += (ContinuousClock.now - start).seconds
+            start = ContinuousClock.now
+            invariants.cleanupFinished(first, tree: after)
+            finished += (ContinuousClock.now - start).seconds
+            start = ContinuousClock.now
+            _ = await cleanup.run()
+            second += (ContinuousClock.now - start).seconds
+        }
+        let count = Double(worlds.count)
+        print("| phase | µs per world |")
+        print("|---|---:|")
+        for (name, seconds) in [
+            ("draw the world", generation), ("load it into a host", load), ("read the tree back", readBack),
+            ("rules model", model), ("dry run, observed", dry / count), ("run, observed", apply / count),
+            ("read the tree back after the run", afterRead / count), ("invariant 6 after the run", finished / count), ("second run, observed", second / count),
+        ] {
+            print("| \(name) | \(format(seconds * 1e6, 1)) |")
+        }
+        print("(\(worlds.count) worlds, \(removed) removals)")
     }
 }

@@ -9,7 +9,7 @@ import FSProtocol
 //   buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...]
 //   buildos-clean-bench snapshot-cycles [CYCLES [SIZES...]]
 //   buildos-clean-bench fuzz-cases [CASES] | fuzz-quiet [CASES] | fuzz-bare [CASES] | fuzz-calls [CASES]
-//   buildos-clean-bench fuzz-dry [ROUNDS] | fuzz-model [CASES] | sim-call [CALLS]
+//   buildos-clean-bench fuzz-dry [ROUNDS] | fuzz-model [CASES] | sim-call [CALLS] | fuzz-phases [CASES]
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "scan-plan":
@@ -47,6 +47,8 @@ case "fuzz-bare":
     await FuzzCasesBenchmark.bare(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
 case "fuzz-calls":
     await FuzzCasesBenchmark.calls(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 5_000)
+case "fuzz-phases":
+    await FuzzPhasesBenchmark.run(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 3_000)
 case "fuzz-model":
     FuzzCasesBenchmark.model(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 5_000)
 case "fuzz-dry":
@@ -61,5 +63,5 @@ default:
             + "       buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...] | snapshot-cycles [CYCLES [SIZES...]]\n"
             + "       buildos-clean-bench scan-plan-split [MACHINES] | plan-only [MACHINES] | sizes | fuzz-cases [CASES]\n"
             + "       buildos-clean-bench fuzz-quiet [CASES] | fuzz-bare [CASES] | fuzz-calls [CASES]\n"
-            + "       buildos-clean-bench fuzz-dry [ROUNDS] | fuzz-model [CASES] | sim-call [CALLS]")
+            + "       buildos-clean-bench fuzz-dry [ROUNDS] | fuzz-model [CASES] | sim-call [CALLS] | fuzz-phases [CASES]")
 }
