@@ -1,3 +1,5 @@
+import FSProtocol
+
 /// One line of the cleanup's report, in the original's form
 /// `path: level: message`, with a cause appended where one is known.
 public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
@@ -35,6 +37,8 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
         func breaks(_ scalar: Unicode.Scalar) -> Bool {
             scalar.value < 0x20 || (0x7F...0x9F).contains(scalar.value) || scalar.value == 0x2028 || scalar.value == 0x2029
         }
+        // Printable ASCII, most lines, is seen on the bytes.
+        if EntryName.withBytes(of: text, { bytes in bytes.allSatisfy { $0 >= 0x20 && $0 < 0x7F } }) { return text }
         guard text.unicodeScalars.contains(where: breaks) else { return text }
         var escaped = ""
         escaped.reserveCapacity(text.utf8.count + 8)

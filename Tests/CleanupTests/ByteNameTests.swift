@@ -103,6 +103,10 @@ struct ByteNameTests {
         #expect(Diagnostic.escapingControlCharacters("a\u{1}b\u{7f}") == "a\\x01b\\x7f")
         #expect(Diagnostic.escapingControlCharacters("a\u{85}b\u{2028}c\u{2029}") == "a\\u{85}b\\u{2028}c\\u{2029}")
         #expect(Diagnostic.escapingControlCharacters("caf\u{e9} \\xff") == "caf\u{e9} \\xff")
+        // The edges of printable ASCII, which is passed on as it is.
+        #expect(Diagnostic.escapingControlCharacters(" ~a/b: c") == " ~a/b: c")
+        #expect(Diagnostic.escapingControlCharacters("a\u{1f}") == "a\\x1f")
+        #expect(Diagnostic.escapingControlCharacters("\u{7f}") == "\\x7f")
     }
 
     @Test("machine list: a name with a line break stays on its line; twin spellings are two machines with their own problems")
