@@ -199,6 +199,8 @@ extension EntryName {
     }
 
     /// The part of `text` between two byte offsets, sharing its storage.
+    /// The offsets are at scalar boundaries: callers cut next to an ASCII
+    /// byte (a `/`) they found in the bytes.
     @inlinable
     public static func bytes(of text: String, from start: Int, to end: Int) -> Substring {
         let utf8 = text.utf8
