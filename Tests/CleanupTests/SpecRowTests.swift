@@ -114,6 +114,29 @@ struct SpecRowTests {
         #expect(report.summary == "unexpected entries in /build/machines/, kept")
     }
 
+    @Test("only a regular file named <m>-<tc>.lock is a lock file: a link, a directory or a subvolume of that name stays")
+    func lockNamesOfOtherKinds() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            link   default/m/m-default.lock -> m-1
+            dir    default/m/m-gcc.lock
+            subvol default/m/m-clang.lock
+            file   default/m/m-icc.lock
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-clang.lock: warning: unknown entry (subvolume), kept",
+                "\(machine)/m-default.lock: warning: symbolic link, kept, not followed",
+                "\(machine)/m-gcc.lock: warning: unknown entry (plain directory), kept",
+                "\(machine)/m-icc.lock: info: removed stale lock file",
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-clang.lock", "m-default.lock", "m-gcc.lock"])
+        #expect(report.decisions.filter { $0.outcome == .removed }.map(\.item.path.entry) == ["m-icc.lock"])
+    }
+
     @Test("read-only is never touched: a received read-only stray is deleted as it is")
     func readOnlyIsNeverTouched() async throws {
         let host = try makeHost(
