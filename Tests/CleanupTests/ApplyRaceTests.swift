@@ -58,6 +58,36 @@ struct ApplyRaceTests {
         report.decisions.first { $0.item.path.description == entry }?.outcome
     }
 
+    @Test("a subvolume replaced after the scan is kept on its identity alone, in a plan without subvolume ids")
+    func replacedSubvolumeByIdentity() async throws {
+        // The listing's subvolume id is checked too; here it is taken out of
+        // the plan, so that the identity check stands on its own.
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            """)
+        let cleaner = host.spawn()
+        let run = CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+        guard case .success(var plan) = await run.plan() else {
+            Issue.record("no plan")
+            return
+        }
+        for index in plan.items.indices { plan.items[index].subvolume = nil }
+        // Another process moves the stray aside and makes a new subvolume
+        // under its name (the old one lives on: a new device number).
+        let other = host.spawn()
+        let directory = try await other.openRoot(Layout.defaultRoot + "/default/m")
+        try await other.rename("m-default-1-1", in: directory, to: "aside", in: directory, mode: .noReplace)
+        try await other.createSubvolume("m-default-1-1", in: directory)
+        await other.close(directory)
+        let report = await Applier(fileSystem: cleaner).apply(plan)
+        #expect(lines(report) == ["\(machine)/m-default-1-1: warning: changed since scan, kept"])
+        #expect(outcome(report, "default/m/m-default-1-1") == .changed)
+        #expect(names(host, machine) == ["aside", "m", "m-1", "m-default-1-1"])
+    }
+
     @Test("a lock file removed between its check and its unlink is skipped silently")
     func lockFileVanishes() async throws {
         let host = try makeHost(

@@ -39,6 +39,10 @@ struct GrammarTests {
         ("m-.received", .unknown),
         ("m-x.received", .bootstrapped(Toolchain(rawValue: "x.received")!)),
         ("m-2.received.old", .unknown),
+        // The suffix is checked byte for byte, not only its length.
+        ("m-2.receivex", .unknown),
+        ("m-2Xreceived", .unknown),
+        ("m-12.recEived", .unknown),
         ("m.link-4242-1", .temporaryLink),
         ("m.link-", .unknown),
         ("m.link", .unknown),
