@@ -88,6 +88,39 @@ struct ApplyRaceTests {
         #expect(names(host, machine) == ["aside", "m", "m-1", "m-default-1-1"])
     }
 
+    @Test(
+        "a lock file or a temporary link replaced after the scan by another of its name and kind is kept",
+        arguments: ["lock", "link"])
+    func replacedFileByIdentity(kind: String) async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            file   default/m/m-default.lock
+            link   default/m/m.link-1-1 -> m-1
+            """)
+        let cleaner = host.spawn()
+        let run = CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+        let plan = try await run.plan().get()
+        // Another process removes the entry and makes a new one under its
+        // name: same kind, another inode.
+        let other = host.spawn()
+        let directory = try await other.openRoot(Layout.defaultRoot + "/default/m")
+        let name: EntryName = kind == "lock" ? "m-default.lock" : "m.link-1-1"
+        try await other.unlink(name, in: directory)
+        if kind == "lock" {
+            try await other.writeFile(name, in: directory, "a build's lock")
+        } else {
+            try await other.createSymlink(name, in: directory, target: "m-1")
+        }
+        await other.close(directory)
+        let report = await Applier(fileSystem: cleaner).apply(plan)
+        let kept = "\(machine)/\(name): warning: changed since scan, kept"
+        #expect(lines(report).contains(kept))
+        #expect(outcome(report, "default/m/\(name)") == .changed)
+        #expect(names(host, machine)?.contains(name.rawValue) == true)
+    }
+
     @Test("a lock file removed between its check and its unlink is skipped silently")
     func lockFileVanishes() async throws {
         let host = try makeHost(
