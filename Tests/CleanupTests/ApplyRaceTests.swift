@@ -121,6 +121,25 @@ struct ApplyRaceTests {
         #expect(names(host, machine)?.contains(name.rawValue) == true)
     }
 
+    @Test("a machine directory replaced after the scan by another, empty one is kept")
+    func replacedMachineDirectory() async throws {
+        let host = try makeHost("subvol default/gone/gone-1 ro")
+        let cleaner = host.spawn()
+        let run = CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+        let plan = try await run.plan().get()
+        #expect(plan.items.contains { $0.action == .deleteMachineDirectory })
+        let other = host.spawn()
+        let volume = try await other.openRoot(Layout.defaultRoot + "/default")
+        try await other.rename("gone", in: volume, to: "aside", in: volume, mode: .noReplace)
+        try await other.makeDirectory("gone", in: volume)
+        await other.close(volume)
+        let report = await Applier(fileSystem: cleaner).apply(plan)
+        #expect(outcome(report, "default/gone") == .changed)
+        #expect(lines(report).allSatisfy { $0.hasSuffix("changed since scan, kept") })
+        #expect(names(host, "/build/machines/default") == ["aside", "gone"])
+        #expect(names(host, "/build/machines/default/aside") == ["gone-1"])
+    }
+
     @Test("a lock file removed between its check and its unlink is skipped silently")
     func lockFileVanishes() async throws {
         let host = try makeHost(
