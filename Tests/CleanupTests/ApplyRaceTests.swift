@@ -121,7 +121,7 @@ struct ApplyRaceTests {
         #expect(names(host, machine)?.contains(name.rawValue) == true)
     }
 
-    @Test("a machine directory replaced after the scan by another, empty one is kept")
+    @Test("a machine directory replaced after the scan by another, empty one is kept, and its entries not looked for")
     func replacedMachineDirectory() async throws {
         let host = try makeHost("subvol default/gone/gone-1 ro")
         let cleaner = host.spawn()
@@ -134,6 +134,9 @@ struct ApplyRaceTests {
         try await other.makeDirectory("gone", in: volume)
         await other.close(volume)
         let report = await Applier(fileSystem: cleaner).apply(plan)
+        // Its entries are not looked for in the new directory: the
+        // directory itself is no longer the one scanned.
+        #expect(outcome(report, "default/gone/gone-1") == .changed)
         #expect(outcome(report, "default/gone") == .changed)
         #expect(lines(report).allSatisfy { $0.hasSuffix("changed since scan, kept") })
         #expect(names(host, "/build/machines/default") == ["aside", "gone"])
