@@ -114,6 +114,27 @@ struct SpecRowTests {
         #expect(report.summary == "unexpected entries in /build/machines/, kept")
     }
 
+    @Test("the scan does not enter a dot-volume, nor a directory that cannot name a machine, as the original does not")
+    func scanSkipsDotEntries() async throws {
+        let host = try makeHost(
+            """
+            subvol .snapshots/m/m-1 ro
+            subvol default/.m/.m-1
+            subvol default/-m/-m-1
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            """)
+        let scan = try await Scanner(fileSystem: host.spawn()).scan(rootPath: Layout.defaultRoot)
+        #expect(scan.volumes.map(\.name.rawValue) == [".snapshots", "default"])
+        #expect(scan.volumes.first?.content == .skipped)
+        guard case .listed(let machines)? = scan.volumes.last?.content else {
+            Issue.record("the volume default is not listed")
+            return
+        }
+        #expect(machines.map(\.name.rawValue) == ["-m", ".m", "m"])
+        #expect(machines.map { $0.content == .skipped } == [true, true, false])
+    }
+
     @Test("only a regular file named <m>-<tc>.lock is a lock file: a link, a directory or a subvolume of that name stays")
     func lockNamesOfOtherKinds() async throws {
         let host = try makeHost(
