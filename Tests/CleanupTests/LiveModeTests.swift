@@ -57,6 +57,29 @@ struct LiveModeTests {
         _ = lock
     }
 
+    @Test("a machine being deleted waits for a configured toolchain's build that took its lock after the scan")
+    func configuredToolchainLockTakenAfterScan() async throws {
+        // No entry of the configured toolchain shows in the directory at
+        // the scan; a build starts right after it and takes the lock: the
+        // revision it is about to snapshot stays.
+        let host = try makeHost(
+            """
+            volume default owner=1000:1000
+            dir    default/gone owner=1000:1000
+            subvol default/gone/gone-1 ro owner=1000:1000
+            """)
+        let cleaner = host.spawn(.root)
+        let run = CleanupRun(
+            fileSystem: cleaner, root: "/build/machines", toolchains: ToolchainSet([.default]), mode: .live)
+        let plan = try await run.plan().get()
+        let (_, lock) = try await agentHoldingLock(host, .default, machine: "/build/machines/default/gone")
+        let report = await Applier(fileSystem: cleaner, mode: .live).apply(plan)
+        #expect(names(host, "/build/machines/default/gone") == ["gone-1", "gone-default.lock"])
+        #expect(report.decisions.first { $0.item.path.entry == "gone-1" }?.outcome == .locked(nil))
+        #expect(lines(report).isEmpty)
+        _ = lock
+    }
+
     @Test("a lock that fails (not busy: a directory in its place) keeps its entries with an error line")
     func failingLock() async throws {
         let host = try makeHost(
