@@ -89,7 +89,10 @@ struct ApplyRun {
                 }
             }
         case .deleteMachineDirectory:
-            let keptForLocks = isLive && locks.keptAny
+            // Kept while a lock it needs (every lock of the machine) is
+            // busy, even when no entry waited for it: a build that took its
+            // lock after the scan is in there.
+            let keptForLocks = isLive && (locks.keptAny || !locks.busy.isEmpty)
             await closeMachine()
             if keptForLocks {
                 report.add(item, .locked(nil))

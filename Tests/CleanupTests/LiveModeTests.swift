@@ -80,6 +80,28 @@ struct LiveModeTests {
         _ = lock
     }
 
+    @Test("the directory of a machine being deleted needs every lock: a build's lock taken after the scan keeps it, quietly")
+    func emptiedDirectoryNeedsEveryLock() async throws {
+        let host = try makeHost(
+            """
+            volume default owner=1000:1000
+            dir    default/gone owner=1000:1000
+            subvol default/gone/gone-gcc-1-1 owner=1000:1000
+            """)
+        let cleaner = host.spawn(.root)
+        let run = CleanupRun(
+            fileSystem: cleaner, root: "/build/machines", toolchains: ToolchainSet([.default]), mode: .live)
+        let plan = try await run.plan().get()
+        let (_, lock) = try await agentHoldingLock(host, .default, machine: "/build/machines/default/gone")
+        let report = await Applier(fileSystem: cleaner, mode: .live).apply(plan)
+        // The stray of the other toolchain goes under its own lock; the
+        // directory waits for the build, with no line to alarm anyone.
+        #expect(names(host, "/build/machines/default/gone") == ["gone-default.lock"])
+        #expect(report.decisions.first { $0.item.path.entry == nil && $0.item.path.machine == "gone" }?.outcome == .locked(nil))
+        #expect(lines(report) == ["/build/machines/default/gone/gone-gcc-1-1: info: deleted subvolume"])
+        _ = lock
+    }
+
     @Test("a lock that fails (not busy: a directory in its place) keeps its entries with an error line")
     func failingLock() async throws {
         let host = try makeHost(
