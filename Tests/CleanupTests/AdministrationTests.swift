@@ -122,6 +122,47 @@ struct AdministrationTests {
         #expect(host.layout() == before)
     }
 
+    @Test("upgrade refuses an image of the revision's name received from another stream, touching nothing")
+    func upgradeForeignImage() async throws {
+        let host = try await Self.hostWithMachine()
+        // A finished image under the new revision's name, with another
+        // received UUID than the stream's: never made a revision of.
+        try host.addSubvolume("\(Self.directory)/m-2.received", readOnly: true, received: true)
+        let before = host.layout()
+        let report = await Self.administration(host.spawn()).upgrade(
+            Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner)
+        #expect(report.error?.code == "revision-exists")
+        #expect(report.exitStatus == 64)
+        #expect(host.layout() == before)
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-1")
+    }
+
+    @Test("upgrade refuses a revision of the new name not made from the stream's image, touching nothing")
+    func upgradeForeignRevision() async throws {
+        let host = try await Self.hostWithMachine()
+        let first = await Self.administration(host.spawn()).upgrade(
+            Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner)
+        #expect(first.error == nil)
+        // Back to m-1, and m-2 replaced by a read-only subvolume that is
+        // not a snapshot of the image m-2.received.
+        let process = host.spawn()
+        let directory = try await process.openRoot(Self.directory)
+        try await process.unlink("m", in: directory)
+        try await process.createSymlink("m", in: directory, target: "m-1")
+        let revision = try await process.openDirectory("m-2", in: directory)
+        try await process.setReadOnly(false, of: revision)
+        await process.close(revision)
+        try await process.deleteSubvolume("m-2", in: directory)
+        await process.close(directory)
+        try host.addSubvolume("\(Self.directory)/m-2", readOnly: true)
+        let before = host.layout()
+        let report = await Self.administration(host.spawn()).upgrade(
+            Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner)
+        #expect(report.error?.code == "revision-exists")
+        #expect(host.layout() == before)
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-1")
+    }
+
     @Test("a temporary link left by an earlier switch neither redirects nor blocks the next")
     func leftoverTemporaryLink() async throws {
         let host = try await Self.hostWithMachine()
