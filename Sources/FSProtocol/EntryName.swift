@@ -198,6 +198,14 @@ extension EntryName {
         return try copy.withUTF8(body)
     }
 
+    /// A byte written `\xNN` (two lowercase hex digits): how a name that
+    /// is not UTF-8 is rendered, and how the text output writes a control
+    /// character.
+    public static func hexEscape(_ byte: UInt8) -> String {
+        let hex = String(byte, radix: 16)
+        return "\\x" + (hex.count == 1 ? "0" + hex : hex)
+    }
+
     /// The part of `text` between two byte offsets, sharing its storage.
     /// The offsets are at scalar boundaries: callers cut next to an ASCII
     /// byte (a `/`) they found in the bytes.

@@ -52,8 +52,9 @@ public struct Diagnostic: Hashable, Sendable, CustomStringConvertible {
             case "\t": escaped += "\\t"
             case "\r": escaped += "\\r"
             default:
-                let hex = String(scalar.value, radix: 16)
-                escaped += scalar.value <= 0x7F ? "\\x" + (hex.count == 1 ? "0" + hex : hex) : "\\u{" + hex + "}"
+                escaped +=
+                    scalar.value <= 0x7F
+                    ? EntryName.hexEscape(UInt8(scalar.value)) : "\\u{" + String(scalar.value, radix: 16) + "}"
             }
         }
         return escaped

@@ -87,8 +87,7 @@ extension RealFileSystem {
             if byte >= 0x20, byte < 0x7f {
                 rendering.unicodeScalars.append(Unicode.Scalar(byte))
             } else {
-                let hex = String(byte, radix: 16)
-                rendering += "\\x" + (hex.count == 1 ? "0" + hex : hex)
+                rendering += EntryName.hexEscape(byte)
             }
         }
         return EntryName(undecodable: rendering)

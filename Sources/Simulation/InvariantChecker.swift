@@ -184,10 +184,10 @@ struct InvariantChecker {
     func machineEntry(_ path: String) -> (volume: String, machine: String, entry: String)? {
         let prefix = EntryPath.trimmingTrailingSlashes(root) + "/"
         guard path.startsWithBytes(prefix),
-            let (volume, directory, entry) = InvariantChecker.threeNames(
+            let (volume, _, machine, entry) = InvariantChecker.threeNames(
                 String(Substring(path.utf8.dropFirst(prefix.utf8.count))))
         else { return nil }
-        return (String(volume), String(Substring(directory.utf8.dropFirst(volume.utf8.count + 1))), String(entry))
+        return (String(volume), String(machine), String(entry))
     }
 
     /// The current link's path of the machine directory holding `path`.
@@ -231,10 +231,12 @@ struct InvariantChecker {
             var linkTarget: String?
             var linkInError: Bool
         }
+        // nil for a directory whose name is no entry name: remembered too,
+        // so that its entries do not ask again.
         var directories: [ExactText: MachineDirectory?] = [:]
         for entry in layout.entries {
             // Entries of machine directories only, three names deep.
-            guard let (volume, directory, entryName) = InvariantChecker.threeNames(entry.path),
+            guard let (volume, directory, machineText, entryName) = InvariantChecker.threeNames(entry.path),
                 let name = EntryName(String(entryName))
             else { continue }
             if reportedBelow.contains(ExactText(entry.path)) { continue }
@@ -243,9 +245,8 @@ struct InvariantChecker {
             if let cached = directories[directoryKey] {
                 known = cached
             } else {
-                let machineText = String(Substring(directory.utf8.dropFirst(volume.utf8.count + 1)))
                 let linkKey = ExactText(directoryKey.text + "/" + machineText)
-                known = EntryName(machineText).map { machine in
+                known = EntryName(String(machineText)).map { machine in
                     MachineDirectory(
                         machine: machine,
                         reportedWhole: reportedBelow.contains(directoryKey)
@@ -281,9 +282,11 @@ struct InvariantChecker {
     }
 
     /// A relative path of exactly three names, split at its `/` bytes:
-    /// the volume, the machine directory's path (`volume/machine`) and the
-    /// last name. Nil for any other path.
-    static func threeNames(_ path: String) -> (volume: Substring, directory: Substring, name: Substring)? {
+    /// the volume, the machine directory's path (`volume/machine`), the
+    /// machine and the last name. Nil for any other path.
+    static func threeNames(_ path: String)
+        -> (volume: Substring, directory: Substring, machine: Substring, name: Substring)?
+    {
         let slashes = EntryName.withBytes(of: path) { bytes -> (Int, Int)? in
             var first = -1
             var second = -1
@@ -298,7 +301,7 @@ struct InvariantChecker {
         let count = path.utf8.count
         return (
             EntryName.bytes(of: path, from: 0, to: first), EntryName.bytes(of: path, from: 0, to: second),
-            EntryName.bytes(of: path, from: second + 1, to: count)
+            EntryName.bytes(of: path, from: first + 1, to: second), EntryName.bytes(of: path, from: second + 1, to: count)
         )
     }
 

@@ -58,6 +58,14 @@ struct ApplyRaceTests {
         report.decisions.first { $0.item.path.description == entry }?.outcome
     }
 
+    /// The boot cleanup's plan of `host`, and the process that made it, to
+    /// change the tree before the plan is carried out.
+    func planned(_ host: SimulatedHost) async throws -> (SimulatedProcess, Plan) {
+        let cleaner = host.spawn()
+        let run = CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+        return (cleaner, try await run.plan().get())
+    }
+
     @Test("a subvolume replaced after the scan is kept on its identity alone, in a plan without subvolume ids")
     func replacedSubvolumeByIdentity() async throws {
         // The listing's subvolume id is checked too; here it is taken out of
@@ -68,12 +76,8 @@ struct ApplyRaceTests {
             link   default/m/m -> m-1
             subvol default/m/m-default-1-1
             """)
-        let cleaner = host.spawn()
-        let run = CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
-        guard case .success(var plan) = await run.plan() else {
-            Issue.record("no plan")
-            return
-        }
+        let (cleaner, original) = try await planned(host)
+        var plan = original
         for index in plan.items.indices { plan.items[index].subvolume = nil }
         // Another process moves the stray aside and makes a new subvolume
         // under its name (the old one lives on: a new device number).
@@ -99,9 +103,7 @@ struct ApplyRaceTests {
             file   default/m/m-default.lock
             link   default/m/m.link-1-1 -> m-1
             """)
-        let cleaner = host.spawn()
-        let run = CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
-        let plan = try await run.plan().get()
+        let (cleaner, plan) = try await planned(host)
         // Another process removes the entry and makes a new one under its
         // name: same kind, another inode.
         let other = host.spawn()
@@ -124,9 +126,7 @@ struct ApplyRaceTests {
     @Test("a machine directory replaced after the scan by another, empty one is kept, and its entries not looked for")
     func replacedMachineDirectory() async throws {
         let host = try makeHost("subvol default/gone/gone-1 ro")
-        let cleaner = host.spawn()
-        let run = CleanupRun(fileSystem: cleaner, root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
-        let plan = try await run.plan().get()
+        let (cleaner, plan) = try await planned(host)
         #expect(plan.items.contains { $0.action == .deleteMachineDirectory })
         let other = host.spawn()
         let volume = try await other.openRoot(Layout.defaultRoot + "/default")

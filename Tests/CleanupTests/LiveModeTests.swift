@@ -57,23 +57,31 @@ struct LiveModeTests {
         _ = lock
     }
 
-    @Test("a machine being deleted waits for a configured toolchain's build that took its lock after the scan")
-    func configuredToolchainLockTakenAfterScan() async throws {
-        // No entry of the configured toolchain shows in the directory at
-        // the scan; a build starts right after it and takes the lock: the
-        // revision it is about to snapshot stays.
-        let host = try makeHost(
-            """
-            volume default owner=1000:1000
-            dir    default/gone owner=1000:1000
-            subvol default/gone/gone-1 ro owner=1000:1000
-            """)
+    /// Plans a live cleanup of the machine being deleted `default/gone`,
+    /// lets a build of the default toolchain take its lock (after the
+    /// scan), then carries the plan out. The lock is held until the caller
+    /// lets go of it.
+    func liveRunWithLockTakenAfterScan(_ layout: String) async throws -> (SimulatedHost, Report, MachineLock) {
+        let host = try makeHost(layout)
         let cleaner = host.spawn(.root)
         let run = CleanupRun(
             fileSystem: cleaner, root: "/build/machines", toolchains: ToolchainSet([.default]), mode: .live)
         let plan = try await run.plan().get()
         let (_, lock) = try await agentHoldingLock(host, .default, machine: "/build/machines/default/gone")
-        let report = await Applier(fileSystem: cleaner, mode: .live).apply(plan)
+        return (host, await Applier(fileSystem: cleaner, mode: .live).apply(plan), lock)
+    }
+
+    @Test("a machine being deleted waits for a configured toolchain's build that took its lock after the scan")
+    func configuredToolchainLockTakenAfterScan() async throws {
+        // No entry of the configured toolchain shows in the directory at
+        // the scan; a build starts right after it and takes the lock: the
+        // revision it is about to snapshot stays.
+        let (host, report, lock) = try await liveRunWithLockTakenAfterScan(
+            """
+            volume default owner=1000:1000
+            dir    default/gone owner=1000:1000
+            subvol default/gone/gone-1 ro owner=1000:1000
+            """)
         #expect(names(host, "/build/machines/default/gone") == ["gone-1", "gone-default.lock"])
         #expect(report.decisions.first { $0.item.path.entry == "gone-1" }?.outcome == .locked(nil))
         #expect(lines(report).isEmpty)
@@ -82,18 +90,12 @@ struct LiveModeTests {
 
     @Test("the directory of a machine being deleted needs every lock: a build's lock taken after the scan keeps it, quietly")
     func emptiedDirectoryNeedsEveryLock() async throws {
-        let host = try makeHost(
+        let (host, report, lock) = try await liveRunWithLockTakenAfterScan(
             """
             volume default owner=1000:1000
             dir    default/gone owner=1000:1000
             subvol default/gone/gone-gcc-1-1 owner=1000:1000
             """)
-        let cleaner = host.spawn(.root)
-        let run = CleanupRun(
-            fileSystem: cleaner, root: "/build/machines", toolchains: ToolchainSet([.default]), mode: .live)
-        let plan = try await run.plan().get()
-        let (_, lock) = try await agentHoldingLock(host, .default, machine: "/build/machines/default/gone")
-        let report = await Applier(fileSystem: cleaner, mode: .live).apply(plan)
         // The stray of the other toolchain goes under its own lock; the
         // directory waits for the build, with no line to alarm anyone.
         #expect(names(host, "/build/machines/default/gone") == ["gone-default.lock"])

@@ -29,7 +29,7 @@ struct InvariantCheckerTests {
     @Test("a machine entry is a path of exactly three names, split at its / bytes")
     func threeNames() {
         let split = InvariantChecker.threeNames("v/m\u{301}/m-1")
-        #expect(split.map { [$0.volume, $0.directory, $0.name] } == ["v", "v/m\u{301}", "m-1"])
+        #expect(split.map { [$0.volume, $0.directory, $0.machine, $0.name] } == ["v", "v/m\u{301}", "m\u{301}", "m-1"])
         #expect(InvariantChecker.threeNames("v/\u{301}/x")?.name == "x")
         for path in ["v/m", "v/m/e/f", "/v/m", "v//e", "v/m/", "", "v/m/e/"] {
             #expect(InvariantChecker.threeNames(path) == nil, "\(path)")
