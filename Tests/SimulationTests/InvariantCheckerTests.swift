@@ -1,5 +1,6 @@
 import FSProtocol
 import MachineLayout
+import SimFS
 import Testing
 
 @testable import Simulation
@@ -25,6 +26,21 @@ struct InvariantCheckerTests {
     }
 
     static let working = "/build/machines/default/m/m-default-100-1"
+
+    @Test("the fuzzer's observer leaves its host to die with the case")
+    func observerDoesNotKeepItsHost() {
+        weak var released: SimulatedHost?
+        weak var observer: CleanupInvariants?
+        do {
+            let host = SimulatedHost()
+            let invariants = CleanupInvariants(host: host, root: InvariantCheckerTests.root, toolchains: .none)
+            host.install(observer: invariants)
+            released = host
+            observer = invariants
+        }
+        #expect(released == nil)
+        #expect(observer == nil)
+    }
 
     @Test("a machine entry is a path of exactly three names, split at its / bytes")
     func threeNames() {
