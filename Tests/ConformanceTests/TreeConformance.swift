@@ -97,6 +97,30 @@ struct TreeConformance {
         }
     }
 
+    @Test("the status and the owner of a link are the link's own, never its target's", arguments: Backends.all)
+    func linkStatusAndOwner(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.writeFile("file", in: directory, "x")
+            try await fs.createSymlink("link", in: directory, target: "file")
+            try await fs.createSymlink("dangling", in: directory, target: "nowhere")
+            let file = try await fs.status(of: "file", in: directory)
+            let link = try await fs.status(of: "link", in: directory)
+            #expect(link.kind == .symlink)
+            #expect(link.identity != file.identity)
+            #expect(try await fs.status(of: "dangling", in: directory).kind == .symlink)
+            // A lock file's owner is set by name (`MachineLock`): a link
+            // planted there must not hand its target to the build user.
+            try await fs.changeOwner(of: "link", in: directory, owner: 1000, group: 1000)
+            let changed = try await fs.status(of: "link", in: directory)
+            #expect(changed.owner == 1000 && changed.group == 1000)
+            let target = try await fs.status(of: "file", in: directory)
+            #expect(target.owner == file.owner && target.group == file.group)
+            try await fs.changeOwner(of: "dangling", in: directory, owner: 1000, group: 1000)
+            #expect(try await fs.status(of: "dangling", in: directory).owner == 1000)
+        }
+    }
+
     @Test("a name that is not UTF-8 is listed rendered with \\xNN, and no call takes it", arguments: Backends.all)
     func undecodableNames(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in
