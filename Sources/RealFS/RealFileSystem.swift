@@ -287,8 +287,16 @@ public struct RealFileSystem: FileSystem {
         }
     }
 
+    /// Signal 0, sent as the caller (`credentials`, as every call): a
+    /// process of another user answers EPERM, and exists all the same.
     public func processExists(_ pid: Int32) async -> Bool {
-        pid > 0 && (kill(pid, 0) == 0 || errno == EPERM)
+        guard pid > 0 else { return false }
+        func signal() -> Bool { kill(pid, 0) == 0 || errno == EPERM }
+        guard let credentials, !credentials.isRoot,
+            (try? LibC.dropThreadIDs(user: credentials.user, group: credentials.group)) != nil
+        else { return signal() }
+        defer { LibC.restoreThreadIDs() }
+        return signal()
     }
 
     public func close(_ file: FileHandle) async {

@@ -264,6 +264,32 @@ struct TreeConformance {
             #expect(await fs.processExists(fs.processID))
             #expect(await !fs.processExists(2_000_000_000))
             #expect(await !fs.processExists(0))
+            // A third user's process exists too (the kernel answers EPERM
+            // to the unprivileged signal), until it ends.
+            let other = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let pid = try await sandbox.startProcess(as: unprivilegedUser + 1)
+            #expect(await other.processExists(pid))
+            #expect(await fs.processExists(pid))
+            await sandbox.stopProcess(pid)
+            #expect(await !other.processExists(pid))
+            #expect(await !fs.processExists(pid))
+        }
+    }
+
+    @Test("an exclusive create fails on any entry of the name, a dangling link too", arguments: Backends.all)
+    func exclusiveCreate(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.writeFile("file", in: directory, "x")
+            try await fs.createSymlink("dangling", in: directory, target: "nowhere")
+            for name: EntryName in ["file", "dangling"] {
+                await #expect(throws: FSError(.exists, .openFile, name: name)) {
+                    try await fs.openFile(name, in: directory, options: [.create, .write, .exclusive])
+                }
+            }
+            #expect(try await fs.names(directory) == ["dangling", "file"])
+            await fs.close(try await fs.openFile("new", in: directory, options: [.create, .write, .exclusive]))
+            #expect(try await fs.status(of: "new", in: directory).kind == .file)
         }
     }
 

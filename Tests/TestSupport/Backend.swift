@@ -32,6 +32,11 @@ public protocol Sandbox: Sendable {
     var root: any FileSystem { get }
     /// A process running as an unprivileged user.
     func user(_ uid: UInt32, group: UInt32) async throws -> any FileSystem
+    /// Starts another process, running as `uid` and doing nothing, until
+    /// `stopProcess`: its process id.
+    func startProcess(as uid: UInt32) async throws -> Int32
+    /// Ends a process `startProcess` started (and reaps it).
+    func stopProcess(_ pid: Int32) async
     /// Mounts a tmpfs on the directory at `relativePath`.
     func mountTmpfs(at relativePath: String) async throws
     /// Unmounts what `mountTmpfs` mounted (a no-op when it is gone).

@@ -100,6 +100,33 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
         RealFileSystem(runningAs: Credentials(user: uid, group: group))
     }
 
+    var started: [Int32: Process] = [:]
+
+    func startProcess(as uid: UInt32) async throws -> Int32 {
+        let process = Process()
+        // setpriv (util-linux) takes on the user, then becomes `sleep`.
+        process.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
+        process.arguments = ["--reuid=\(uid)", "--regid=\(uid)", "--clear-groups", "/bin/sleep", "600"]
+        try process.run()
+        let pid = process.processIdentifier
+        started[pid] = process
+        // Until setpriv has taken on the user, the process is root's.
+        for _ in 0..<200 {
+            let status = (try? String(contentsOfFile: "/proc/\(pid)/status", encoding: .utf8)) ?? ""
+            if status.split(separator: "\n").contains(where: { $0.hasPrefix("Uid:\t\(uid)\t") }) { return pid }
+            try await Task.sleep(for: .milliseconds(10))
+        }
+        throw RealBackend.Unavailable(description: "process \(pid) did not take on user \(uid)")
+    }
+
+    func stopProcess(_ pid: Int32) async {
+        guard let process = started.removeValue(forKey: pid) else { return }
+        // SIGKILL: a test runner may block SIGTERM, and its children
+        // inherit the mask.
+        kill(pid, SIGKILL)
+        process.waitUntilExit()
+    }
+
     func mountTmpfs(at relativePath: String) async throws {
         let target = path + "/" + relativePath
         try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", target])
@@ -137,6 +164,7 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
     }
 
     func tearDown() async {
+        for pid in Array(started.keys) { await stopProcess(pid) }
         if changedDefault {
             _ = try? Shell.run(["btrfs", "subvolume", "set-default", "5", path], allowFailure: true)
         }

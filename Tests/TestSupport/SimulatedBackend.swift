@@ -35,6 +35,18 @@ final class SimulatedSandbox: Sandbox, @unchecked Sendable {
         host.spawn(Credentials(user: uid, group: group))
     }
 
+    private var started: [Int32: SimulatedProcess] = [:]
+
+    func startProcess(as uid: UInt32) async throws -> Int32 {
+        let process = host.spawn(Credentials(user: uid, group: uid))
+        started[process.processID] = process
+        return process.processID
+    }
+
+    func stopProcess(_ pid: Int32) async {
+        if let process = started.removeValue(forKey: pid) { host.kill(process) }
+    }
+
     func mountTmpfs(at relativePath: String) async throws {
         try host.addMount(path + "/" + relativePath)
     }
