@@ -20,6 +20,15 @@ final class MountTable: Sendable {
         /// The ids of the mounts that have a mount on top of some directory
         /// of theirs (the second field, the parent id, of some line).
         var parents: Set<UInt64> = []
+        /// Each mount's filesystem device (the third field, `MAJOR:MINOR`),
+        /// by mount id (the first): on btrfs, the filesystem's own, which
+        /// `/proc/locks` names, not a subvolume's, which `fstat` gives.
+        var devices: [UInt64: Device] = [:]
+    }
+
+    struct Device: Hashable {
+        var major: UInt64
+        var minor: UInt64
     }
 
     private struct State {
@@ -48,16 +57,25 @@ final class MountTable: Sendable {
         }
     }
 
-    /// Each line's mount point (the fifth field, unescaped) and parent id
-    /// (the second).
+    /// Each line's mount point (the fifth field, unescaped), parent id
+    /// (the second) and device (the third, by the first, the mount id).
     static func parse(_ mountinfo: [UInt8]) -> Snapshot {
         var snapshot = Snapshot()
         for line in mountinfo.split(separator: UInt8(ascii: "\n")) {
             var field = 0
             var start = line.startIndex
+            var mount: UInt64?
             for index in line.indices where line[index] == UInt8(ascii: " ") {
-                if field == 1, let parent = UInt64(String(decoding: line[start..<index], as: UTF8.self)) {
+                let text = String(decoding: line[start..<index], as: UTF8.self)
+                if field == 0 { mount = UInt64(text) }
+                if field == 1, let parent = UInt64(text) {
                     snapshot.parents.insert(parent)
+                }
+                if field == 2, let mount {
+                    let numbers = text.split(separator: ":")
+                    if numbers.count == 2, let major = UInt64(numbers[0]), let minor = UInt64(numbers[1]) {
+                        snapshot.devices[mount] = Device(major: major, minor: minor)
+                    }
                 }
                 if field == 4 {
                     snapshot.mountPoints.append(unescape(line[start..<index]))

@@ -275,15 +275,18 @@ public struct RealFileSystem: FileSystem {
         try perform(.lock) { () throws(FSError.Kind) in try LibC.flockExclusiveNonBlocking(file.descriptor) }
     }
 
-    /// From `/proc/locks`: a `FLOCK` entry on the file's inode. btrfs reports the filesystem's device there, not
-    /// the subvolume's that `fstat` gives, so an entry matches by inode
-    /// and by device when the device is not anonymous (major 0).
+    /// From `/proc/locks`: a `FLOCK` entry on the file's inode and its
+    /// filesystem's device. btrfs reports the filesystem's device there,
+    /// not the subvolume's that `fstat` gives: the file's mount names it in
+    /// the mount table (`LockTable.holds`).
     public func isLockHeld(_ file: FileHandle) async throws(FSError) -> Bool {
         try perform(.lockStatus) { () throws(FSError.Kind) in
             let status = try LibC.fstat(file.descriptor)
+            let filesystem = (try? LibC.mountID(file.descriptor)).flatMap { try? mountTable.snapshot().devices[$0] }
             let table = try LibC.readAll(try LibC.open("/proc/locks", O_RDONLY), from: 0, closing: true)
             return LockTable.holds(
-                String(decoding: table, as: UTF8.self), inode: UInt64(status.st_ino), device: UInt64(status.st_dev))
+                String(decoding: table, as: UTF8.self), inode: UInt64(status.st_ino), device: UInt64(status.st_dev),
+                filesystem: filesystem)
         }
     }
 

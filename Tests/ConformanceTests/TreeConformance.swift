@@ -257,6 +257,27 @@ struct TreeConformance {
         }
     }
 
+    @Test("a lock is seen through its own file only, not another filesystem's of the same inode", arguments: Backends.all)
+    func lockStatusPerFilesystem(backend: any ConformanceBackend) async throws {
+        // Two machine volumes: each a btrfs of its own, whose first files
+        // get the same inode numbers.
+        try await withSandbox(backend, SandboxOptions(crashable: true)) { first, firstDirectory in
+            try await withSandbox(backend, SandboxOptions(crashable: true)) { second, secondDirectory in
+                // (On the real backend both roots are this process.)
+                let (fs, other) = (first.root, second.root)
+                let holder = try await fs.openFile("m-default.lock", in: firstDirectory, options: [.create, .write])
+                let looker = try await other.openFile("m-default.lock", in: secondDirectory, options: [.create, .write])
+                let (held, free) = (try await fs.status(of: holder), try await other.status(of: looker))
+                if backend is RealBackend { #expect(held.identity.inode == free.identity.inode) }
+                #expect(try await fs.tryLock(holder))
+                #expect(try await fs.isLockHeld(holder))
+                #expect(try await !other.isLockHeld(looker))
+                await fs.close(holder)
+                await other.close(looker)
+            }
+        }
+    }
+
     @Test("a process that runs exists; an id nobody has does not", arguments: Backends.all)
     func processExists(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, _ in

@@ -18,6 +18,11 @@ struct MountTableTests {
         let snapshot = MountTable.parse(Array(mountinfo.utf8))
         #expect(snapshot.mountPoints == ["/", "/mnt/build machines", "/mnt/build machines/v/m/m-1/mnt"])
         #expect(snapshot.parents == [1, 22, 45])
+        #expect(
+            snapshot.devices == [
+                46: MountTable.Device(major: 0, minor: 50), 22: MountTable.Device(major: 0, minor: 21),
+                45: MountTable.Device(major: 7, minor: 0),
+            ])
     }
 
     @Test("at the path or below it; a sibling sharing the prefix is not inside")
