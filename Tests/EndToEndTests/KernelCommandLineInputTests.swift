@@ -28,6 +28,10 @@ struct KernelCommandLineInputTests {
             "NUL byte"),
         Case("the line of the parameter", "quiet\nro\nbuildos.toolchain_url.a/b=x\n", line: 3, "contains '/'"),
         Case("CRLF lines", "quiet\r\nbuildos.toolchain_url.a/b=x\r\n", line: 2, "contains '/'"),
+        Case(
+            "a line break inside quotes counts", "quiet x=\"a\nb\"\nbuildos.toolchain_url.a/b=x\n", line: 3,
+            "contains '/'"),
+        Case("a quoted value's first line names it", "buildos.toolchain_url.a/b=\"x\ny\"\n", line: 1, "contains '/'"),
         Case("no toolchain at all", "quiet root=/dev/sda\n", line: 0, "the kernel command line configures none"),
         Case("not UTF-8", bytes: Array("quiet\nbuildos.toolchain_url=".utf8) + [0xc3, 0x28], line: 2, "not UTF-8"),
     ]
