@@ -74,6 +74,25 @@ struct LayoutTests {
         #expect(throws: error) { try Layout.parse(text) }
     }
 
+    @Test("a # starts a comment only where a word could start")
+    func commentsAndHashes() throws {
+        let layout = try Layout.parse("subvol v/m#1/x#y # comment #2\nfile \"v/#quoted\"#\n#subvol v/gone")
+        // As in a shell: a quote is part of the word around it.
+        #expect(layout.entries.map(\.path) == ["v/m#1/x#y", "v/#quoted#"])
+        #expect(layout.entries.first?.readOnly == false)
+    }
+
+    @Test("a path may be PATH_MAX bytes less its NUL (4095), and no more")
+    func pathLimit() throws {
+        let longest = "/" + String(repeating: "a/", count: 2046) + "ab"
+        #expect(longest.utf8.count == Layout.maximumPathBytes)
+        #expect(Layout.pathProblem(longest) == nil)
+        #expect(Layout.pathProblem(longest + "c") == "the path is 4096 bytes long (at most 4095)")
+        let name = String(repeating: "n", count: Layout.maximumNameBytes)
+        #expect(Layout.pathProblem("v/" + name) == nil)
+        #expect(Layout.pathProblem("v/" + name + "n") != nil)
+    }
+
     /// Found by fuzzing: a snapshot copies its source's directories, so
     /// one placed deep inside its own source held paths past PATH_MAX,
     /// and the tree captured from the host did not load back.
