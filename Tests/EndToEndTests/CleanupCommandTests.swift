@@ -164,6 +164,22 @@ struct CleanupCommandTests {
         #expect(failing.standardError.contains("buildos-clean: warning: notify command failed with status 3"))
     }
 
+    @Test("--notify gets the summary on one line, a line break in the root written out as \\n")
+    func notifyEscapesTheSummary() throws {
+        let layout = try layoutFile("root \"/build/ma\\nchines\"\nsubvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default-1-1\n")
+        let sink = NSTemporaryDirectory() + "notify-\(UUID().uuidString)"
+        let command = "f() { printf '%s\\n' \"$1\" > \(sink); cat >> \(sink); }; f"
+        let result = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "default", "--notify", command])
+        #expect(result.status == 0, "\(result.standardError)")
+        let mailed = try String(contentsOfFile: sink, encoding: .utf8)
+        #expect(
+            mailed == """
+                cleaned up entries in /build/ma\\nchines/
+                  /build/ma\\nchines/v/m/m-default-1-1: info: deleted subvolume
+
+                """)
+    }
+
     @Test(
         "bad arguments exit 64 with a clear message, before any output",
         arguments: [

@@ -115,7 +115,14 @@ struct SendStreamTests {
          "names a parent"),
         ("a snapshot without parent", withPayload(attribute(15, Array("m-1".utf8)) + uuid + transaction, command: 2),
          "no parent UUID"),
+        ("a full stream with a parent's transaction",
+         withPayload(attribute(15, Array("m-1".utf8)) + uuid + transaction + attribute(21, Array(repeating: 0, count: 8))),
+         "names a parent"),
         ("a huge first command", Array(full.prefix(17)) + [0xff, 0xff, 0xff, 0x7f, 1, 0, 0, 0, 0, 0], "too long for a header"),
+        ("a first command one byte past 64 KiB", Array(full.prefix(17)) + [0x01, 0, 0x01, 0, 1, 0, 0, 0, 0, 0],
+         "first command of 65537 bytes is too long"),
+        // 64 KiB itself is a command btrfs send may write: read, and here cut.
+        ("a first command of 64 KiB, cut", Array(full.prefix(17)) + [0, 0, 0x01, 0, 1, 0, 0, 0, 0, 0], "cut short"),
         ("a cut first command", Array(full.prefix(17)) + [0x40, 0, 0, 0, 1, 0, 0, 0, 0, 0, 1, 2], "cut short"),
     ]
 
@@ -128,6 +135,36 @@ struct SendStreamTests {
             #expect(error.message.contains(message), "\(name): \(error)")
             #expect(error.offset >= 0 && error.offset <= bytes.count)
         }
+    }
+
+    /// A command as btrfs send writes it: length, type, checksum, payload.
+    static func command(_ type: UInt16, _ payload: [UInt8] = []) -> [UInt8] {
+        var header: [UInt8] = [UInt8(payload.count & 0xff), UInt8(payload.count >> 8), 0, 0, UInt8(type & 0xff), UInt8(type >> 8)]
+        let crc = crc32c(header + [0, 0, 0, 0] + payload)
+        header += (0..<4).map { UInt8(truncatingIfNeeded: crc >> (8 * $0)) }
+        return header + payload
+    }
+
+    @Test("a stream is whole from its first command to its end command (21), every checksum right")
+    func completeStreams() throws {
+        let header = try SendStreamHeader.parse(Self.full)
+        let end = Self.command(21)
+        #expect(SendStream.empty(header) == Self.full + end)
+        #expect(SendStream.isComplete(Self.full + end))
+        #expect(SendStream.isComplete(Self.full + Self.command(3, Array("m-1/f".utf8)) + end))
+        // Cut before the end, or ended by another command.
+        #expect(!SendStream.isComplete(Self.full))
+        #expect(!SendStream.isComplete(Self.full + Self.command(3, Array("m-1/f".utf8))))
+        #expect(!SendStream.isComplete(Self.full + Self.command(20)))
+        #expect(!SendStream.isComplete(Self.full + end.dropLast()))
+        // A damaged command, or a damaged end.
+        var damaged = Self.command(3, Array("m-1/f".utf8))
+        damaged[damaged.count - 1] ^= 1
+        #expect(!SendStream.isComplete(Self.full + damaged + end))
+        var badEnd = end
+        badEnd[6] ^= 1
+        #expect(!SendStream.isComplete(Self.full + badEnd))
+        #expect(!SendStream.isComplete(Array(Self.full.dropLast()) + end))
     }
 
     @Test("the parser's own written headers of every shape read back")
