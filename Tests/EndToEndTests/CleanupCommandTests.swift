@@ -93,6 +93,15 @@ struct CleanupCommandTests {
         #expect(result.status == 0)
     }
 
+    @Test("the plan's first line names the toolchains, or none")
+    func planNamesToolchains() throws {
+        let layout = try layoutFile("subvol v/m/m-1 ro\nlink v/m/m -> m-1\n")
+        let none = try Binary.run(["cleanup", "--layout", layout, "--no-toolchains", "--dry-run"])
+        #expect(none.outputLines.first == "plan for /build/machines (toolchains: none)")
+        let two = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "gcc", "--toolchain", "default", "--dry-run"])
+        #expect(two.outputLines.first == "plan for /build/machines (toolchains: default, gcc)")
+    }
+
     @Test("--format json: one document with every decision, its reason and outcome")
     func json() throws {
         let result = try Binary.run(["cleanup", "--layout", exampleLayout, "--toolchain", "default", "--format", "json"])
