@@ -114,12 +114,14 @@ struct MachineRemovalTests {
         #expect(names(host, "/build/machines/default") == ["n"])
     }
 
-    @Test("remove refuses an unknown machine and a machine whose link is not a link")
-    func refusals() async throws {
+    @Test(
+        "remove refuses an unknown machine and a machine whose link is not a link",
+        arguments: ["dir    default/m/m", "file   default/m/m", "subvol default/m/m"])
+    func refusals(notALink: String) async throws {
         let host = try makeHost(
             """
             subvol default/m/m-1 ro
-            dir    default/m/m
+            \(notALink)
             """)
         let before = host.layout()
         let admin = Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: SteppingClock())
