@@ -82,6 +82,38 @@ struct AdministrationTests {
         #expect(again.notes == ["already added: default/m is m-1, from this stream"])
     }
 
+    @Test("add refuses a directory that holds what an add does not leave, even under a temporary link's name")
+    func addRefusesStrangers() async throws {
+        for stranger in ["dir    default/m/m.link-5-1", "file   default/m/notes", "subvol default/m/m-default-1-1"] {
+            let host = try makeHost("volume default\ndir default/m\n\(stranger)\ntmpfs /run/lock")
+            let before = host.layout()
+            let report = await Self.administration(host.spawn()).add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner)
+            #expect(report.error?.code == "machine-exists", "\(stranger)")
+            #expect(host.layout() == before)
+        }
+    }
+
+    @Test("add removes a temporary link an interrupted switch left, and finishes")
+    func addRemovesTemporaryLinks() async throws {
+        let host = try makeHost("volume default\ndir default/m\nlink default/m/m.link-9-1 -> m-1\ntmpfs /run/lock")
+        let report = await Self.administration(host.spawn()).add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(names(host, Self.directory) == ["m", "m-1", "m-1.received"])
+        #expect(lines(await cleanup(host)) == [])
+    }
+
+    @Test("upgrade refuses a machine whose link names no subvolume, touching nothing")
+    func upgradeNeedsASubvolume() async throws {
+        for target in ["dir    default/m/m-1", "file   default/m/m-1", ""] {
+            let host = try makeHost("volume default\ndir default/m\n\(target)\nlink default/m/m -> m-1\ntmpfs /run/lock")
+            let before = host.layout()
+            let report = await Self.administration(host.spawn()).upgrade(
+                Self.machine, stream: try Self.stream("m-2", 2), owner: Self.owner)
+            #expect(report.error?.code == "no-current-revision", "\(target)")
+            #expect(host.layout() == before)
+        }
+    }
+
     @Test("a dry run lists the steps and changes nothing")
     func dryRun() async throws {
         let host = try makeHost("volume default\ntmpfs /run/lock")

@@ -130,6 +130,24 @@ struct MachineRemovalTests {
         #expect(host.layout() == before)
     }
 
+    @Test("remove cleans its own machine only: another machine's stale entries and a machine without link stay")
+    func ownMachineOnly() async throws {
+        let host = try makeHost(
+            Self.tree + "\n" + """
+                subvol default/n/n-default
+                subvol default/n/n-default-1-1
+                file   default/n/n-default.lock
+                subvol default/o/o-1 ro
+                subvol other/p/p-1 ro
+                """)
+        let others = host.layout().entries.filter { !$0.path.hasPrefix("default/m") }
+        let admin = Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: SteppingClock())
+        let report = await admin.remove(Self.machine, timeout: 1)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(names(host, Self.directory) == nil)
+        #expect(host.layout().entries.filter { !$0.path.hasPrefix("default/m") } == others)
+    }
+
     @Test("a machine with entries the cleanup keeps is not reported removed")
     func keptEntries() async throws {
         let host = try makeHost(
