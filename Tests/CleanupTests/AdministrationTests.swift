@@ -140,6 +140,22 @@ struct AdministrationTests {
         #expect(lines(await cleanup(host)) == [])
     }
 
+    @Test("--remove-old compares revision numbers as numbers: 9 is older than 10, and 010 is 10")
+    func removeOldByNumber() async throws {
+        let host = try makeHost("volume default\ntmpfs /run/lock")
+        let admin = Self.administration(host.spawn())
+        #expect(await admin.add(Self.machine, stream: try Self.stream("m-9", 9), owner: Self.owner).error == nil)
+        let report = await admin.upgrade(
+            Self.machine, stream: try Self.stream("m-10", 10, parent: 9), owner: Self.owner, removeOld: true)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(names(host, Self.directory) == ["m", "m-10", "m-10.received"])
+        // A later revision written with a leading zero keeps its peer.
+        let same = await admin.upgrade(
+            Self.machine, stream: try Self.stream("m-010", 11, parent: 10), owner: Self.owner, removeOld: true)
+        #expect(same.error == nil, "\(same.textLines)")
+        #expect(names(host, Self.directory) == ["m", "m-010", "m-010.received", "m-10", "m-10.received"])
+    }
+
     @Test("upgrade refuses a stream whose parent is not the current revision, touching nothing")
     func upgradeWrongParent() async throws {
         let host = try await Self.hostWithMachine()
