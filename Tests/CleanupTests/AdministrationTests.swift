@@ -339,6 +339,12 @@ struct AdministrationTests {
                     if let target {
                         #expect(host.subvolumeInfo(at: "\(Self.directory)/\(target)")?.isReadOnly == true)
                     }
+                    // --remove-old deletes the old image before its
+                    // revision: no stop leaves it alone. (The new image
+                    // alone is a receive not yet snapshotted, which the
+                    // command again finishes.)
+                    let entries = names(host, Self.directory) ?? []
+                    #expect(!entries.contains("m-1.received") || entries.contains("m-1"), "\(entries)")
                 })
         }
     }
