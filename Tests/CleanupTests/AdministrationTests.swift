@@ -93,6 +93,15 @@ struct AdministrationTests {
         }
     }
 
+    @Test("add gives the directory an interrupted add left to the build user and group", arguments: ["0:0", "1000:0", "0:1000"])
+    func addFixesTheOwner(owner: String) async throws {
+        let host = try makeHost("volume default\ndir default/m owner=\(owner)\ntmpfs /run/lock")
+        let report = await Self.administration(host.spawn()).add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner)
+        #expect(report.error == nil, "\(report.textLines)")
+        let directory = host.layout().entries.first { $0.path == "default/m" }
+        #expect(directory?.owner == 1000 && directory?.group == 1000, "\(String(describing: directory))")
+    }
+
     @Test("add removes a temporary link an interrupted switch left, and finishes")
     func addRemovesTemporaryLinks() async throws {
         let host = try makeHost("volume default\ndir default/m\nlink default/m/m.link-9-1 -> m-1\ntmpfs /run/lock")
