@@ -191,6 +191,26 @@ struct MachineRemovalTests {
         #expect(done.error == nil, "\(done.textLines)")
     }
 
+    @Test("the tool lock: buildos-clean.lock for /build/machines, a name of its own for any other root, in /run without /run/lock")
+    func toolLockFile() async throws {
+        #expect(ToolLock.fileName(for: "/build/machines") == "buildos-clean.lock")
+        #expect(ToolLock.fileName(for: "/build/machines//") == "buildos-clean.lock")
+        let other = ToolLock.fileName(for: "/srv/machines").rawValue
+        #expect(other.hasPrefix("buildos-clean-") && other.hasSuffix(".lock") && other.utf8.count == 14 + 16 + 5, "\(other)")
+        #expect(ToolLock.fileName(for: "/srv/other") != ToolLock.fileName(for: "/srv/machines"))
+        for (layout, directory) in [("tmpfs /run", "/run"), ("tmpfs /run/lock", "/run/lock")] {
+            let host = try makeHost(layout)
+            guard case .success(let lock) = await ToolLock.take(
+                for: Layout.defaultRoot, on: host.spawn(), wait: 0, clock: SteppingClock())
+            else {
+                Issue.record("no lock with \(layout)")
+                continue
+            }
+            #expect(host.entryKind(at: directory + "/buildos-clean.lock") == .file)
+            await lock.release()
+        }
+    }
+
     @Test("list shows each machine: revisions, images, bootstrapped, working snapshots with their agent, locks, problems")
     func list() async throws {
         let host = try makeHost(Self.tree + "\nfile default/m/notes")
