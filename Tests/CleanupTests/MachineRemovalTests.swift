@@ -19,6 +19,9 @@ final class SteppingClock: WaitingClock, Sendable {
     func now() async -> Double { state.withLock { $0.now } }
 
     func sleep(seconds: Double) async throws {
+        // A waiter that never gets past its wait ends with its test's time
+        // limit, as a real sleep would.
+        try Task.checkCancellation()
         let due = state.withLock { state -> [@Sendable () async -> Void] in
             state.now += seconds
             let now = state.now
@@ -191,13 +194,35 @@ struct MachineRemovalTests {
         #expect(done.error == nil, "\(done.textLines)")
     }
 
-    @Test("the tool lock: buildos-clean.lock for /build/machines, a name of its own for any other root, in /run without /run/lock")
+    @Test(
+        "the tool lock: buildos-clean.lock for /build/machines, a name of its own for any other root, in /run without /run/lock",
+        .timeLimit(.minutes(1)))
     func toolLockFile() async throws {
         #expect(ToolLock.fileName(for: "/build/machines") == "buildos-clean.lock")
         #expect(ToolLock.fileName(for: "/build/machines//") == "buildos-clean.lock")
         let other = ToolLock.fileName(for: "/srv/machines").rawValue
         #expect(other.hasPrefix("buildos-clean-") && other.hasSuffix(".lock") && other.utf8.count == 14 + 16 + 5, "\(other)")
         #expect(ToolLock.fileName(for: "/srv/other") != ToolLock.fileName(for: "/srv/machines"))
+        // --wait 0 (the boot's) does not wait: busy at once. Longer, it
+        // waits that long and no more.
+        let busy = try makeHost("tmpfs /run/lock")
+        let clock = SteppingClock()
+        guard case .success(let held) = await ToolLock.take(for: Layout.defaultRoot, on: busy.spawn(), wait: 0, clock: clock)
+        else {
+            Issue.record("the first run cannot take the lock")
+            return
+        }
+        for wait in [0.0, 2.5] {
+            let start = await clock.now()
+            let result = await ToolLock.take(for: Layout.defaultRoot, on: busy.spawn(), wait: wait, clock: clock)
+            guard case .failure(.busy(let waited)) = result else {
+                Issue.record("--wait \(wait): \(result)")
+                continue
+            }
+            let elapsed = await clock.now() - start
+            #expect(abs(waited - wait) < 1e-9 && abs(elapsed - wait) < 1e-9, "--wait \(wait): \(waited)")
+        }
+        await held.release()
         for (layout, directory) in [("tmpfs /run", "/run"), ("tmpfs /run/lock", "/run/lock")] {
             let host = try makeHost(layout)
             guard case .success(let lock) = await ToolLock.take(
