@@ -195,7 +195,7 @@ struct MachineRemovalTests {
     }
 
     @Test(
-        "the tool lock: buildos-clean.lock for /build/machines, a name of its own for any other root, in /run without /run/lock",
+        "the tool lock: its file for /build/machines and for other roots, in /run without /run/lock; --wait's bounds",
         .timeLimit(.minutes(1)))
     func toolLockFile() async throws {
         #expect(ToolLock.fileName(for: "/build/machines") == "buildos-clean.lock")

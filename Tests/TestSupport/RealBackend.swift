@@ -100,7 +100,7 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
         RealFileSystem(runningAs: Credentials(user: uid, group: group))
     }
 
-    var started: [Int32: Process] = [:]
+    private var started: [Int32: Process] = [:]
 
     func startProcess(as uid: UInt32) async throws -> Int32 {
         let process = Process()
