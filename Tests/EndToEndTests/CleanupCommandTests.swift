@@ -154,14 +154,20 @@ struct CleanupCommandTests {
         #expect(result.outputLines == ["cleaned up entries in /build/machines/", "  /build/machines/v/m/m-old: info: deleted subvolume"])
     }
 
-    @Test("--notify runs the command with the summary and the lines on its input; its failure changes nothing")
-    func notify() throws {
-        let layout = try layoutFile("subvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default-1-1\n")
+    /// The cleanup of `layout` with a notification command that writes its
+    /// argument, then its input, to a file: the run, and what it wrote.
+    func notifying(_ layout: String) throws -> (Binary.Result, String) {
         let sink = NSTemporaryDirectory() + "notify-\(UUID().uuidString)"
         let command = "f() { printf '%s\\n' \"$1\" > \(sink); cat >> \(sink); }; f"
         let result = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "default", "--notify", command])
+        return (result, try String(contentsOfFile: sink, encoding: .utf8))
+    }
+
+    @Test("--notify runs the command with the summary and the lines on its input; its failure changes nothing")
+    func notify() throws {
+        let layout = try layoutFile("subvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default-1-1\n")
+        let (result, mailed) = try notifying(layout)
         #expect(result.status == 0)
-        let mailed = try String(contentsOfFile: sink, encoding: .utf8)
         #expect(
             mailed == """
                 cleaned up entries in /build/machines/
@@ -176,11 +182,8 @@ struct CleanupCommandTests {
     @Test("--notify gets the summary on one line, a line break in the root written out as \\n")
     func notifyEscapesTheSummary() throws {
         let layout = try layoutFile("root \"/build/ma\\nchines\"\nsubvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default-1-1\n")
-        let sink = NSTemporaryDirectory() + "notify-\(UUID().uuidString)"
-        let command = "f() { printf '%s\\n' \"$1\" > \(sink); cat >> \(sink); }; f"
-        let result = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "default", "--notify", command])
+        let (result, mailed) = try notifying(layout)
         #expect(result.status == 0, "\(result.standardError)")
-        let mailed = try String(contentsOfFile: sink, encoding: .utf8)
         #expect(
             mailed == """
                 cleaned up entries in /build/ma\\nchines/
