@@ -18,14 +18,20 @@ extension RealFileSystem {
         if let name, !name.isExact { throw failure(.invalidArgument) }
         if let destination, !destination.isExact { throw failure(.invalidArgument) }
         do throws(FSError.Kind) {
-            guard let credentials, !credentials.isRoot else { return try body() }
-            // Nothing suspends in between: the switch stays on this thread.
-            try LibC.dropThreadIDs(user: credentials.user, group: credentials.group)
-            defer { LibC.restoreThreadIDs() }
-            return try body()
+            return try asCaller(body)
         } catch {
             throw failure(error)
         }
+    }
+
+    /// Runs `body` as `credentials` when set (on this thread only), else
+    /// as this process.
+    func asCaller<Result>(_ body: () throws(FSError.Kind) -> Result) throws(FSError.Kind) -> Result {
+        guard let credentials, !credentials.isRoot else { return try body() }
+        // Nothing suspends in between: the switch stays on this thread.
+        try LibC.dropThreadIDs(user: credentials.user, group: credentials.group)
+        defer { LibC.restoreThreadIDs() }
+        return try body()
     }
 
     func isBtrfs(_ descriptor: Int32) throws(FSError.Kind) -> Bool {
