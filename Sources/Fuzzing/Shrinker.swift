@@ -104,17 +104,48 @@ public struct Shrinker: Sendable {
                 with { $0.layout = Shrinker.merging(machine: machine, into: other, in: $0.layout) }
             }
         }
-        // A long entry name: what follows its last dash cut to one byte
-        // (`m-gcc-9999...9` to `m-gcc-9`), links to it alike.
+        // A long entry name: what follows its last dash cut to its first
+        // scalar (`m-gcc-9999...9` to `m-gcc-9`), then the name cut to its
+        // first half; links to it alike. By bytes: a dash that carries a
+        // combining mark is a dash all the same.
         for (index, entry) in world.layout.entries.enumerated() {
-            guard let slash = entry.path.lastIndex(of: "/"), let dash = entry.path.lastIndex(of: "-"), dash > slash
-            else { continue }
-            let tail = entry.path[entry.path.index(after: dash)...]
-            guard tail.utf8.count > 1, let first = tail.first else { continue }
-            let short = String(entry.path[...dash]) + String(first)
-            with { $0.layout = Shrinker.renaming(entry: index, to: short, in: $0.layout) }
+            for short in Shrinker.shorterNames(of: entry.path) {
+                with { $0.layout = Shrinker.renaming(entry: index, to: short, in: $0.layout) }
+            }
         }
         return candidates
+    }
+
+    /// Shorter spellings of the last component of `path`, cut at scalar
+    /// boundaries: what follows its last dash cut to one scalar, and the
+    /// whole name cut to about half its bytes. Never `.` or `..`.
+    static func shorterNames(of path: String) -> [String] {
+        let scalars = path.unicodeScalars
+        guard let slash = scalars.lastIndex(of: "/") else { return [] }
+        let nameStart = scalars.index(after: slash)
+        let name = scalars[nameStart...]
+        let nameBytes = String(name).utf8.count
+        var shorter: [String] = []
+        func offer(_ end: String.UnicodeScalarView.Index) {
+            let candidate = String(scalars[..<end])
+            let last = String(scalars[nameStart..<end])
+            guard end > nameStart, end < scalars.endIndex, last != ".", last != ".." else { return }
+            shorter.append(candidate)
+        }
+        if let dash = name.lastIndex(of: "-") {
+            let tail = scalars.index(after: dash)
+            if tail < scalars.endIndex { offer(scalars.index(after: tail)) }
+        }
+        if nameBytes > 1 {
+            var end = nameStart
+            var bytes = 0
+            while end < scalars.endIndex, bytes < nameBytes / 2 {
+                bytes += UTF8.width(scalars[end])
+                end = scalars.index(after: end)
+            }
+            offer(end)
+        }
+        return shorter
     }
 
     /// A layout with one entry renamed (within its directory), what lies

@@ -117,6 +117,43 @@ struct ShrinkerTests {
         }
     }
 
+    @Test("a long name without a dash, or with a mark on its dash, shrinks by bytes")
+    func longNamesByBytes() async throws {
+        // A planted bug: unknown entries in a machine directory are removed.
+        let runner = CaseRunner(planTransform: Self.planting(.removeLockFile, forReason: "unknown-entry"))
+        let stray = String(repeating: "z", count: 200)
+        let world = FuzzWorld(
+            seed: 11,
+            layout: try Layout.parse(
+                """
+                subvol default/m/m-1 ro
+                link   default/m/m -> m-1
+                file   default/m/\(stray)
+                """))
+        let (shrunk, failure) = await Shrinker(runner: runner).shrink(world, keeping: .rules)
+        #expect(failure?.oracle == .rules)
+        let file = shrunk.layout.entries.first { $0.kind == .file }
+        #expect(file.map { $0.path.utf8.count <= "default/m/zz".utf8.count } == true, "\(shrunk.layout.text)")
+
+        // The dash of `m-gcc-\u{301}...` carries a mark: one character with
+        // it, found by its bytes all the same; the cut keeps whole scalars.
+        let marked = "m-gcc-\u{301}" + String(repeating: "9", count: 100)
+        let snapshots = CaseRunner(planTransform: Self.planting(.keep, forReason: "stale-working-snapshot"))
+        let second = FuzzWorld(
+            seed: 12,
+            layout: try Layout.parse(
+                """
+                subvol default/m/m-1 ro
+                link   default/m/m -> m-1
+                subvol default/m/\(marked)
+                """))
+        #expect(await snapshots.run(second).oracles.contains(.rules))
+        let (small, found) = await Shrinker(runner: snapshots).shrink(second, keeping: .rules)
+        #expect(found?.oracle == .rules)
+        let paths = small.layout.entries.map(\.path)
+        #expect(paths.allSatisfy { $0.utf8.count < 30 }, "\(small.layout.text)")
+    }
+
     @Test("a world that passes stays as it is")
     func passing() async throws {
         let world = FuzzWorld(seed: 1, layout: try Layout.parse("dir default/m\nsubvol default/m/m-1 ro\nlink default/m/m -> m-1"))
