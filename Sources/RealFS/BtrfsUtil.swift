@@ -76,13 +76,13 @@ enum BtrfsUtil {
     /// The subvolumes below the one open as `descriptor`, post-order, with
     /// their paths from it: the iterator walks the subvolume tree itself
     /// and never a symbolic link.
-    static func nestedSubvolumes(_ descriptor: Int32) throws(FSError.Kind) -> [(path: String, id: UInt64)] {
+    static func nestedSubvolumes(_ descriptor: Int32) throws(FSError.Kind) -> [(path: [UInt8], id: UInt64)] {
         var iterator: OpaquePointer?
         let created = btrfs_util_create_subvolume_iterator_fd(
             descriptor, 0, Int32(BTRFS_UTIL_SUBVOLUME_ITERATOR_POST_ORDER), &iterator)
         if created != BTRFS_UTIL_OK { throw failure(created) }
         defer { btrfs_util_destroy_subvolume_iterator(iterator) }
-        var result: [(path: String, id: UInt64)] = []
+        var result: [(path: [UInt8], id: UInt64)] = []
         while true {
             var path: UnsafeMutablePointer<CChar>?
             var id: UInt64 = 0
@@ -90,7 +90,8 @@ enum BtrfsUtil {
             if code == BTRFS_UTIL_ERROR_STOP_ITERATION { return result }
             if code != BTRFS_UTIL_OK { throw failure(code) }
             if let path {
-                result.append((String(cString: path), id))
+                // The bytes as the kernel keeps them, which need not be UTF-8.
+                result.append((Array(UnsafeRawBufferPointer(start: path, count: strlen(path))), id))
                 free(path)
             }
         }

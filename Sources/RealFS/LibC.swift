@@ -29,6 +29,16 @@ enum LibC {
         return result
     }
 
+    /// `openat` with a name given as the bytes a directory listing
+    /// returned, which need not be UTF-8.
+    static func openat(_ directory: Int32, bytes name: UnsafePointer<CChar>, _ flags: Int32) throws(FSError.Kind)
+        -> Int32
+    {
+        let result = Glibc.openat(directory, name, flags | O_CLOEXEC, 0)
+        if result < 0 { throw failure() }
+        return result
+    }
+
     static func close(_ descriptor: Int32) {
         _ = Glibc.close(descriptor)
     }

@@ -41,8 +41,8 @@ extension RealFileSystem {
     /// Whether the entry `raw` of a directory is the root of a btrfs
     /// filesystem mounted there.
     func isBtrfsMount(_ directory: Int32, _ raw: UnsafePointer<CChar>) throws(FSError.Kind) -> Bool {
-        let name = String(cString: raw)
-        guard let descriptor = try? LibC.openat(directory, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) else {
+        // The name's own bytes: a name that is not UTF-8 is opened as it is.
+        guard let descriptor = try? LibC.openat(directory, bytes: raw, O_RDONLY | O_DIRECTORY | O_NOFOLLOW) else {
             return false
         }
         defer { LibC.close(descriptor) }
@@ -86,8 +86,11 @@ extension RealFileSystem {
     /// An entry name from raw bytes: exact when they are valid UTF-8, else
     /// a rendering with `\xNN` that no call accepts.
     func entryName(_ raw: UnsafePointer<CChar>) -> EntryName {
-        if let text = String(validatingCString: raw), let name = EntryName(text) { return name }
-        let bytes = UnsafeBufferPointer(start: raw, count: strlen(raw)).map { UInt8(bitPattern: $0) }
+        entryName(UnsafeRawBufferPointer(start: raw, count: strlen(raw)))
+    }
+
+    func entryName(_ bytes: UnsafeRawBufferPointer) -> EntryName {
+        if let text = String(validating: bytes, as: UTF8.self), let name = EntryName(text) { return name }
         var rendering = ""
         for byte in bytes {
             if byte >= 0x20, byte < 0x7f {
@@ -97,6 +100,14 @@ extension RealFileSystem {
             }
         }
         return EntryName(undecodable: rendering)
+    }
+
+    /// A `/`-separated path from raw bytes, each component as `entryName`
+    /// spells it: a name that is not UTF-8 reads as a listing shows it.
+    func pathText(_ bytes: [UInt8]) -> String {
+        bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { component in
+            component.withUnsafeBytes { entryName($0).rawValue }
+        }.joined(separator: "/")
     }
 
     func uuid<Tuple>(_ tuple: Tuple) -> BtrfsUUID {

@@ -141,6 +141,22 @@ struct TreeConformance {
         }
     }
 
+    @Test("a nested subvolume's path renders a name that is not UTF-8 with \\xNN, as a listing does", arguments: Backends.all)
+    func undecodableNestedPaths(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("outer", in: directory)
+            try await sandbox.makeSubvolume(named: [0x61, 0xFF], in: "outer")
+            try await sandbox.makeSubvolume(named: Array("\u{e9}".utf8), in: "outer")
+            let outer = try await fs.openDirectory("outer", in: directory)
+            let nested = try await fs.nestedSubvolumes(of: outer)
+            #expect(nested.map(\.path).sorted(by: EntryName.precedesInBytes) == ["a\\xff", "\u{e9}"])
+            for subvolume in nested { try await fs.deleteSubvolume(id: subvolume.id, via: directory) }
+            await fs.close(outer)
+            try await fs.deleteSubvolume("outer", in: directory)
+        }
+    }
+
     @Test("a path splits at every / byte, even one a combining mark follows", arguments: Backends.all)
     func pathsSplitAtBytes(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in

@@ -128,6 +128,27 @@ struct SafetyTests {
         await tree.remove()
     }
 
+    @Test("on a filesystem that is not btrfs, a btrfs mounted on a name that is not UTF-8 lists as a subvolume")
+    func mountCheckByBytes() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("t")
+        try tree.directory("v")
+        try tree.subvolume("v/s")
+        let tmpfs = tree.path("t")
+        let mounted = "\"$(printf '\(tmpfs)/m-\\377')\""
+        try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tmpfs])
+        defer { _ = try? Shell.run(["umount", "-R", "-l", tmpfs]) }
+        try Shell.sh("mkdir \(mounted) && mount --bind \(tree.path("v/s")) \(mounted)")
+        let fs = RealFileSystemForTests.make()
+        let directory = try await fs.openRoot(tmpfs)
+        let entries = try await fs.list(directory)
+        #expect(entries.map(\.status.kind) == [.subvolume])
+        await fs.close(directory)
+        try Shell.run(["umount", "-R", tmpfs])
+        await tree.remove()
+    }
+
     @Test("read-only is never changed: unprivileged, a read-only stray fails with EROFS and stays read-only")
     func readOnlyIsNeverChanged() async throws {
         try requireRealBackend()

@@ -49,6 +49,9 @@ public protocol Sandbox: Sendable {
     /// Makes a plain directory in the sandbox whose name is `bytes`, which
     /// need not be UTF-8.
     func makeDirectory(named bytes: [UInt8]) async throws
+    /// Creates a subvolume in the sandbox's directory `relativeDirectory`
+    /// whose name is `bytes`, which need not be UTF-8.
+    func makeSubvolume(named bytes: [UInt8], in relativeDirectory: String) async throws
     /// `btrfs subvolume snapshot SOURCE DEST` as an agent that shells out
     /// runs it, in the sandbox: the real command on the real backend, the
     /// model of it (`ShellTools.snapshot`) on the simulated one.

@@ -150,6 +150,13 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
         try Shell.run(["btrfs", "-q", "subvolume", "snapshot", path + "/" + source, path + "/" + destination])
     }
 
+    func makeSubvolume(named bytes: [UInt8], in relativeDirectory: String) async throws {
+        // printf's %b turns the octal escapes back into the bytes.
+        let escaped = bytes.map { "\\0" + String($0, radix: 8) }.joined()
+        let directory = path + "/" + relativeDirectory
+        try Shell.sh("btrfs -q subvolume create \"\(directory)/$(printf '%b' '\(escaped)')\"")
+    }
+
     func makeDirectory(named bytes: [UInt8]) async throws {
         let full = Array((path + "/").utf8) + bytes + [0]
         let result = full.withUnsafeBufferPointer { buffer in

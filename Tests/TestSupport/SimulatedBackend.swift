@@ -69,6 +69,15 @@ final class SimulatedSandbox: Sandbox, @unchecked Sendable {
         }
     }
 
+    func makeSubvolume(named bytes: [UInt8], in relativeDirectory: String) async throws {
+        let directory = path + "/" + relativeDirectory
+        if let text = String(validating: bytes, as: UTF8.self) {
+            try host.addSubvolume(directory + "/" + text)
+        } else {
+            try host.addUndecodable(.subvolume, named: Self.rendering(of: bytes), in: directory)
+        }
+    }
+
     func shellSnapshot(_ source: String, _ destination: String) async throws {
         guard let source = EntryName(source), let destination = EntryName(destination) else { return }
         let directory = try await open()
