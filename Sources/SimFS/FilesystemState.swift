@@ -28,6 +28,10 @@ struct FilesystemState {
     let uuidSeed: UInt64
     /// The changes since the last commit, oldest first.
     private var journal: [UndoRecord] = []
+    /// How many changes the tree has seen (entries, attributes, contents,
+    /// subvolumes; a crash's roll-back counts too), journaled or not: an
+    /// unchanged count is an unchanged filesystem.
+    private(set) var changeCount: UInt64 = 0
     /// False on a volatile filesystem (a crash empties it) and while setup
     /// calls are pending (their seal commits everything).
     private(set) var isJournaling: Bool
@@ -84,6 +88,7 @@ struct FilesystemState {
             body(&node)
             assert(node.children.count == entries && node.contents.count == length, "entries changed unjournaled")
         }
+        changeCount &+= 1
     }
 
     /// Makes `name` in a directory name `child`, or nothing.
@@ -144,6 +149,7 @@ struct FilesystemState {
     }
 
     private mutating func note(_ record: UndoRecord) {
+        changeCount &+= 1
         if isJournaling { journal.append(record) }
     }
 
@@ -169,6 +175,7 @@ struct FilesystemState {
 
     /// Undoes every change since the last commit, newest first.
     mutating func rollBack() {
+        if !journal.isEmpty { changeCount &+= 1 }
         while let record = journal.popLast() {
             switch record {
             case .addedNode:
@@ -209,6 +216,7 @@ struct FilesystemState {
         rootNode?.children = [:]
         empty.nodes = NodeTable()
         empty.journal = []
+        empty.changeCount &+= 1
         if let rootNode { empty.root = empty.nodes.append(rootNode) }
         return empty
     }

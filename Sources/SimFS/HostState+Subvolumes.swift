@@ -259,12 +259,14 @@ extension HostState {
     /// Mounts a filesystem's root on a directory.
     mutating func mount(_ root: NodeRef, on covered: NodeRef, isPersistent: Bool) {
         mounts[covered] = MountState(root: root, isPersistent: isPersistent)
+        mountChanges &+= 1
         mountedOn[root] = covered
         countMount(at: covered, 1)
     }
 
     mutating func unmount(_ covered: NodeRef) {
         guard let mount = mounts.removeValue(forKey: covered) else { return }
+        mountChanges &+= 1
         mountedOn[mount.root] = nil
         countMount(at: covered, -1)
     }

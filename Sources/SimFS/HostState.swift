@@ -156,6 +156,8 @@ struct HostState {
     /// filesystem, how many: a subvolume's mount check and delete look at
     /// the mounts only when there is one inside.
     var mountsBelow: [NodeRef: Int] = [:]
+    /// How many mounts and unmounts there were.
+    var mountChanges: UInt64 = 0
     var rootFilesystem = 0
     var processes = IndexedTable<ProcessState>(base: 100)
     var firstPID: Int32 = 100

@@ -10,3 +10,15 @@ extension SimulatedHost {
         }
     }
 }
+
+extension SimulatedHost {
+    /// A count of the changes to the host's trees so far: every entry,
+    /// attribute, content, subvolume, mount or crash bumps it; opening,
+    /// reading, locking and closing do not. Equal counts before and after
+    /// a run mean the run changed nothing, without reading the tree back.
+    public var treeChanges: UInt64 {
+        state.withLock { state in
+            state.filesystems.reduce(state.mountChanges) { $0 &+ $1.changeCount }
+        }
+    }
+}

@@ -24,6 +24,56 @@ struct HostTests {
         #expect(try await other.tryLock(otherLock))
     }
 
+    @Test("every change to a tree counts, and no read does")
+    func treeChanges() async throws {
+        let host = try SimulatedHost(
+            layout: Layout.parse("subvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default\nfile v/m/m-default.lock"))
+        let fs = host.spawn(.root)
+        let directory = try await fs.openRoot("/build/machines/v/m")
+        var count = host.treeChanges
+        func reading(_ body: () async throws -> Void) async throws {
+            try await body()
+            #expect(host.treeChanges == count)
+        }
+        func changing(_ body: () async throws -> Void) async throws {
+            try await body()
+            #expect(host.treeChanges > count)
+            count = host.treeChanges
+        }
+        try await reading { _ = try await fs.list(directory) }
+        try await reading { _ = try await fs.status(of: "m", in: directory) }
+        try await reading { _ = try await fs.readLink("m", in: directory) }
+        let revision = try await fs.openDirectory("m-1", in: directory)
+        try await reading { _ = try await fs.subvolumeInfo(of: revision) }
+        try await reading { _ = try await fs.nestedSubvolumes(of: revision) }
+        let lock = try await fs.openFile("m-default.lock", in: directory, options: [.write])
+        try await reading { _ = try await fs.tryLock(lock) }
+        try await reading { _ = try await fs.isLockHeld(lock) }
+        try await reading { _ = try await fs.readAll(lock) }
+        await fs.close(lock)
+        try await reading { try await fs.sync(directory) }
+        #expect(host.treeChanges == count)
+
+        try await changing { try await fs.createSubvolume("m-default-1-1", in: directory) }
+        try await changing { try await fs.snapshot(revision, as: "m-gcc", in: directory, readOnly: false) }
+        try await changing { try await fs.deleteSubvolume("m-gcc", in: directory) }
+        try await changing { try await fs.setReadOnly(false, of: revision) }
+        try await changing { try await fs.changeOwner(of: "m", in: directory, owner: 1, group: 1) }
+        try await changing { try await fs.makeDirectory("d", in: directory) }
+        try await changing { try await fs.removeDirectory("d", in: directory) }
+        try await changing { try await fs.createSymlink("l", in: directory, target: "m-1") }
+        try await changing { try await fs.rename("l", in: directory, to: "k", in: directory, mode: .replace) }
+        try await changing { try await fs.unlink("k", in: directory) }
+        try await changing {
+            let file = try await fs.openFile("notes", in: directory, options: [.create, .write])
+            try await fs.write([1], to: file)
+            await fs.close(file)
+        }
+        try await changing { try await fs.deleteSubvolume("m-default-1-1", in: directory) }
+        await fs.close(revision)
+        try await changing { host.crash() }
+    }
+
     @Test("a crash ends every process, empties tmpfs, drops runtime mounts and restarts pids")
     func crash() async throws {
         let host = try SimulatedHost(layout: Layout.parse("tmpfs /var/lock\nsubvol v/m/m-1\nmount v/m/m-1/mnt"))
