@@ -198,6 +198,34 @@ extension EntryName {
         return try copy.withUTF8(body)
     }
 
+    /// The name of an entry whose bytes on disk are `bytes`, as both
+    /// backends list it: exact when they are valid UTF-8, else a rendering
+    /// (printable ASCII as it is, any other byte `\xNN`) that no call
+    /// accepts. Nil for bytes that make no name (empty, `.`, `..`, or
+    /// holding `/` or NUL).
+    public init?(onDisk bytes: some Collection<UInt8>) {
+        if let text = String(validating: bytes, as: UTF8.self) {
+            self.init(text)
+            return
+        }
+        guard !bytes.contains(UInt8(ascii: "/")), !bytes.contains(0) else { return nil }
+        self.init(undecodable: EntryName.rendering(of: bytes))
+    }
+
+    /// Bytes that are not UTF-8 as the backends render them: printable
+    /// ASCII as it is, any other byte `\xNN`.
+    public static func rendering(of bytes: some Collection<UInt8>) -> String {
+        var text = ""
+        for byte in bytes {
+            if byte >= 0x20, byte < 0x7f {
+                text.unicodeScalars.append(Unicode.Scalar(byte))
+            } else {
+                text += hexEscape(byte)
+            }
+        }
+        return text
+    }
+
     /// A byte written `\xNN` (two lowercase hex digits): how a name that
     /// is not UTF-8 is rendered, and how the text output writes a control
     /// character.

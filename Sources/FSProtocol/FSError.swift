@@ -45,6 +45,9 @@ public struct FSError: Error, Hashable, Sendable, CustomStringConvertible {
         /// `ENOTTY` or `EOPNOTSUPP`: the kernel or filesystem does not
         /// support the call.
         case notSupported
+        /// `EILSEQ`: bytes that are not valid UTF-8 where text is needed
+        /// (the target of a symbolic link).
+        case notUTF8
         /// The path is not on a btrfs filesystem (libbtrfsutil's
         /// `BTRFS_UTIL_ERROR_NOT_BTRFS`).
         case notBtrfs
@@ -76,6 +79,7 @@ public struct FSError: Error, Hashable, Sendable, CustomStringConvertible {
             case .wouldBlock: 11
             case .badDescriptor: 9
             case .notSupported: 95
+            case .notUTF8: 84
             case .notBtrfs: 25
             case .other(let errno): errno
             }
@@ -101,6 +105,7 @@ public struct FSError: Error, Hashable, Sendable, CustomStringConvertible {
             case .wouldBlock: "EWOULDBLOCK"
             case .badDescriptor: "EBADF"
             case .notSupported: "EOPNOTSUPP"
+            case .notUTF8: "EILSEQ"
             case .notBtrfs: "not btrfs"
             case .other(let errno): "errno \(errno)"
             }
@@ -126,6 +131,7 @@ public struct FSError: Error, Hashable, Sendable, CustomStringConvertible {
             case .wouldBlock: "resource temporarily unavailable"
             case .badDescriptor: "bad file descriptor"
             case .notSupported: "operation not supported"
+            case .notUTF8: "not valid UTF-8"
             case .notBtrfs: "not a btrfs filesystem"
             case .other: "system error"
             }
@@ -135,7 +141,7 @@ public struct FSError: Error, Hashable, Sendable, CustomStringConvertible {
             let known: [Kind] = [
                 .noEntry, .exists, .notEmpty, .notDirectory, .isDirectory, .invalidArgument,
                 .notPermitted, .accessDenied, .readOnly, .busy, .noSpace, .ioError, .symlinkLoop,
-                .crossDevice, .wouldBlock, .badDescriptor, .notSupported,
+                .crossDevice, .wouldBlock, .badDescriptor, .notSupported, .notUTF8,
             ]
             var table = Dictionary(uniqueKeysWithValues: known.map { ($0.errno, $0) })
             table[25] = .notSupported  // ENOTTY: an ioctl the kernel does not know

@@ -97,7 +97,10 @@ enum LibC {
             if count < 0 { return .failure(FSError.Kind(errno: error)) }
             if count >= capacity { return .failure(.other(errno: ENAMETOOLONG)) }
             let bytes = UnsafeRawBufferPointer(rebasing: UnsafeRawBufferPointer(buffer)[0..<count])
-            return .success(String(decoding: bytes, as: UTF8.self))
+            // Never repaired: `m-1\xff` read as `m-1\u{FFFD}` would name
+            // another entry, or none.
+            guard let target = String(validating: bytes, as: UTF8.self) else { return .failure(.notUTF8) }
+            return .success(target)
         }.get()
     }
 

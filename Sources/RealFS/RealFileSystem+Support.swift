@@ -90,16 +90,9 @@ extension RealFileSystem {
     }
 
     func entryName(_ bytes: UnsafeRawBufferPointer) -> EntryName {
-        if let text = String(validating: bytes, as: UTF8.self), let name = EntryName(text) { return name }
-        var rendering = ""
-        for byte in bytes {
-            if byte >= 0x20, byte < 0x7f {
-                rendering.unicodeScalars.append(Unicode.Scalar(byte))
-            } else {
-                rendering += EntryName.hexEscape(byte)
-            }
-        }
-        return EntryName(undecodable: rendering)
+        // readdir never gives an empty name, `/` or NUL; `.` and `..` are
+        // skipped before.
+        EntryName(onDisk: bytes) ?? EntryName(undecodable: String(decoding: bytes, as: UTF8.self))
     }
 
     /// A `/`-separated path from raw bytes, each component as `entryName`

@@ -10,26 +10,39 @@ extension HostState {
         let top = crossingMounts(NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root))
         var current = top
         // The components still to walk, last first; a link pushes its own.
-        var pending: [Substring] = EntryName.components(of: path).reversed()
+        var pending: [PathStep] = EntryName.components(of: path).reversed().map(PathStep.init(text:))
         var followed = 0
         var followedLink = false
-        while let component = pending.popLast() {
+        while let step = pending.popLast() {
             guard node(current).type == .directory else { throw .notDirectory }
-            if component == "." { continue }
-            if component == ".." {
+            let name: EntryName
+            switch step {
+            case .here: continue
+            case .up:
                 current = parentDirectory(of: current)
                 continue
+            case .none:
+                try checkSearchable(current, by: credentials)
+                throw .noEntry
+            case .name(let named): name = named
             }
             try checkSearchable(current, by: credentials)
-            guard let name = EntryName(String(component)), let child = child(name, of: current) else { throw .noEntry }
+            guard let child = child(name, of: current) else { throw .noEntry }
             let target = crossingMounts(child)
             if node(target).type == .symlink {
                 followed += 1
                 if followed > 40 { throw .symlinkLoop }
                 followedLink = true
-                let link = node(target).linkTarget
-                if link.startsWithBytes("/") { current = top }
-                pending.append(contentsOf: EntryName.components(of: link).reversed())
+                let link = node(target)
+                if let bytes = link.linkTargetBytes {
+                    // Not UTF-8: walked as the kernel walks it, by bytes.
+                    if bytes.first == UInt8(ascii: "/") { current = top }
+                    let components = bytes.split(separator: UInt8(ascii: "/"))
+                    pending.append(contentsOf: components.reversed().map(PathStep.init(bytes:)))
+                } else {
+                    if link.linkTarget.startsWithBytes("/") { current = top }
+                    pending.append(contentsOf: EntryName.components(of: link.linkTarget).reversed().map(PathStep.init(text:)))
+                }
                 continue
             }
             current = target
@@ -103,6 +116,7 @@ extension HostState {
         guard let child = child(name, of: directory) else { throw .noEntry }
         let node = node(child)
         guard node.type == .symlink else { throw .invalidArgument }
+        if node.linkTargetBytes != nil { throw .notUTF8 }
         return node.linkTarget
     }
 
@@ -371,5 +385,31 @@ extension HostState {
         if let holder = locks[open.node], holder != open.id { return false }
         locks[open.node] = open.id
         return true
+    }
+}
+
+/// One component of a path being walked.
+enum PathStep {
+    case here, up
+    case name(EntryName)
+    /// A component that names nothing (it holds a NUL).
+    case none
+
+    init(text: Substring) {
+        switch text {
+        case ".": self = .here
+        case "..": self = .up
+        default: self = EntryName(String(text)).map(PathStep.name) ?? .none
+        }
+    }
+
+    init(bytes: ArraySlice<UInt8>) {
+        if bytes.elementsEqual(".".utf8) {
+            self = .here
+        } else if bytes.elementsEqual("..".utf8) {
+            self = .up
+        } else {
+            self = EntryName(onDisk: bytes).map(PathStep.name) ?? .none
+        }
     }
 }

@@ -28,6 +28,10 @@ struct Node {
     var children: [EntryName: NodeID] = [:]
     var contents: [UInt8] = []
     var linkTarget = ""
+    /// A link's target when its bytes are not UTF-8 (`linkTarget` then
+    /// holds a rendering): reading it gives `notUTF8`, following it walks
+    /// these bytes.
+    var linkTargetBytes: [UInt8]?
 }
 
 /// A node id: its position in its filesystem's node table.

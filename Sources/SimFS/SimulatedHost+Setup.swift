@@ -140,6 +140,23 @@ extension SimulatedHost {
         }
     }
 
+    /// Adds a symbolic link whose target is `targetBytes`, which need not
+    /// be UTF-8: reading such a target gives `notUTF8`, as the real
+    /// backend does; following it walks its bytes.
+    public func addSymlink(_ path: String, targetBytes: [UInt8], owner: UInt32 = 0, group: UInt32 = 0)
+        throws(SetupError)
+    {
+        guard let text = String(validating: targetBytes, as: UTF8.self) else {
+            return try setup(path) { state, directory, name throws(SetupError) in
+                var node = state.newNode(.symlink, in: directory, by: Credentials(user: owner, group: group))
+                node.linkTarget = EntryName.rendering(of: targetBytes)
+                node.linkTargetBytes = targetBytes
+                state.attach(node, named: name, in: directory)
+            }
+        }
+        try addSymlink(path, target: text, owner: owner, group: group)
+    }
+
     /// Adds a FIFO (any entry that is neither file, directory nor link).
     public func addSpecial(_ path: String) throws(SetupError) {
         try setup(path) { state, directory, name throws(SetupError) in
@@ -162,7 +179,9 @@ extension SimulatedHost {
     /// `directory`: `rendering` is how it reads (invalid bytes as `\xNN`,
     /// as the real backend renders them). Like the real one, no call of a
     /// process accepts the name.
-    public func addUndecodable(_ kind: EntryKind, named rendering: String, in directory: String) throws(SetupError) {
+    public func addUndecodable(_ kind: EntryKind, named rendering: String, in directory: String, target: String = "")
+        throws(SetupError)
+    {
         let path = directory + "/" + rendering
         try state.withLock { (state: inout HostState) throws(SetupError) in
             guard let parent = state.setupLookup(directory), state.node(parent).type == .directory else {
@@ -180,8 +199,13 @@ extension SimulatedHost {
                 state.attach(state.newNode(.directory, in: parent, by: .root), named: name, in: parent)
             case .file:
                 state.attach(state.newNode(.file, in: parent, by: .root), named: name, in: parent)
-            case .symlink, .other:
-                throw SetupError(path: path, reason: "only a subvolume, a directory or a file")
+            case .symlink:
+                guard !target.isEmpty else { throw SetupError(path: path, reason: "a link needs a target") }
+                var link = state.newNode(.symlink, in: parent, by: .root)
+                link.linkTarget = target
+                state.attach(link, named: name, in: parent)
+            case .other:
+                throw SetupError(path: path, reason: "only a subvolume, a directory, a file or a link")
             }
             state.markSetupPending()
         }

@@ -44,6 +44,69 @@ struct UnrecognisedLayoutTests {
         #expect(report.decisions.first { $0.item.path.entry == nil && $0.item.path.machine != nil }?.item.reason.code == "layout-not-recognised")
     }
 
+    @Test("a link-less machine with a symlink that cannot be read (its target or its name not UTF-8) keeps everything")
+    func unreadableLinks() async throws {
+        // m-latest -> m-2\xff names the subvolume m-2\xff: read as
+        // "m-2\u{FFFD}" it named none, and m-1 went with the machine.
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            subvol default/m/m-default-4-1
+            """)
+        try host.addUndecodable(.subvolume, named: "m-2\\xff", in: machine)
+        try host.addSymlink(machine + "/m-latest", targetBytes: Array("m-2".utf8) + [0xFF])
+        let before = host.layout()
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine): error: layout not recognised, everything kept: no current machine link, "
+                    + "and the symbolic link m-latest cannot be read"
+            ])
+        #expect(host.layout() == before)
+
+        // A link whose own name is not UTF-8 cannot be read at all: in
+        // doubt, it may name one of the machine's subvolumes.
+        let named = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            subvol default/m/m-2 ro
+            """)
+        try named.addUndecodable(.symlink, named: "m-latest\\xff", in: machine, target: "m-2")
+        let kept = named.layout()
+        let second = await cleanup(named)
+        #expect(
+            lines(second) == [
+                "\(machine): error: layout not recognised, everything kept: no current machine link, "
+                    + "and the symbolic link m-latest\\xff cannot be read"
+            ])
+        #expect(named.layout() == kept)
+
+        // Nor is one that reads like the machine commands' temporary link.
+        let temporary = try makeHost("subvol default/m/m-1 ro")
+        try temporary.addUndecodable(.symlink, named: "m.link-\\xff", in: machine, target: "m-1")
+        let unchanged = temporary.layout()
+        let third = await cleanup(temporary)
+        #expect(lines(third).first?.hasSuffix("the symbolic link m.link-\\xff cannot be read") == true, "\(lines(third))")
+        #expect(temporary.layout() == unchanged)
+    }
+
+    @Test("a current link whose target is not UTF-8 cannot be read: the machine is kept, with an error")
+    func currentLinkNotUTF8() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            subvol default/m/m-default-4-1
+            """)
+        try host.addUndecodable(.subvolume, named: "m-2\\xff", in: machine)
+        try host.addSymlink(machine + "/m", targetBytes: Array("m-2".utf8) + [0xFF])
+        let report = await cleanup(host)
+        #expect(
+            lines(report).first
+                == "\(machine)/m: error: unable to read current machine link: not valid UTF-8 (EILSEQ)",
+            "\(lines(report))")
+        #expect(host.entryKind(at: machine + "/m-1") == .subvolume)
+    }
+
     @Test("a later-layout machine (<m>-<P> -> <m>-<P>.<R>) loses nothing, linked or not")
     func laterLayout() async throws {
         let host = try makeHost(

@@ -157,6 +157,33 @@ struct TreeConformance {
         }
     }
 
+    @Test("a link's target that is not UTF-8 reads as EILSEQ and is followed by its bytes; a link so named is listed and not read", arguments: Backends.all)
+    func undecodableLinks(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await sandbox.makeDirectory(named: [0x64, 0xFF])
+            try await sandbox.makeSymlink(named: Array("l".utf8), target: [0x64, 0xFF])
+            await #expect(throws: FSError(.notUTF8, .readLink, name: "l")) { try await fs.readLink("l", in: directory) }
+            // A lookup of the rendering finds nothing: it is another name.
+            try await sandbox.makeSymlink(named: Array("r".utf8), target: Array("d\\xff".utf8))
+            await #expect(throws: FSError(.noEntry, .openRoot, path: sandbox.path + "/r")) {
+                try await fs.openRoot(sandbox.path + "/r")
+            }
+            let followed = try await fs.openRoot(sandbox.path + "/l")
+            let reached = try await fs.status(of: followed)
+            let listed = try await fs.list(directory)
+            #expect(listed.first { $0.name.rawValue == "d\\xff" }?.status.identity == reached.identity)
+            await fs.close(followed)
+
+            try await sandbox.makeSymlink(named: [0x6B, 0xFF], target: Array("l".utf8))
+            let link = try #require(try await fs.list(directory).first { $0.name.rawValue == "k\\xff" })
+            #expect(link.kind == .symlink && !link.name.isExact)
+            await #expect(throws: FSError(.invalidArgument, .readLink, name: link.name)) {
+                try await fs.readLink(link.name, in: directory)
+            }
+        }
+    }
+
     @Test("a path splits at every / byte, even one a combining mark follows", arguments: Backends.all)
     func pathsSplitAtBytes(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in

@@ -121,6 +121,35 @@ struct UnrecognisedAndNestedOnRealBtrfsTests {
         await tree.remove()
     }
 
+    @Test("a link-less machine whose other link has a target or a name that is not UTF-8 loses nothing")
+    func unreadableLinks() async throws {
+        try requireRealBackend()
+        let tree = try RealTree(named: "unreadable-links")
+        try tree.directory("default/m")
+        try tree.directory("default/n")
+        try tree.subvolume("default/m/m-1", readOnly: true)
+        try tree.subvolume("default/n/n-1", readOnly: true)
+        try tree.subvolume("default/n/n-2", readOnly: true)
+        let m = tree.path("default/m")
+        try Shell.sh("btrfs -q subvolume create \"$(printf '\(m)/m-2\\377')\"")
+        try Shell.sh("cd \(m) && ln -s \"$(printf 'm-2\\377')\" m-latest")
+        try Shell.sh("cd \(tree.path("default/n")) && ln -s n-2 \"$(printf 'n-latest\\377')\"")
+        let before = try Shell.run(["find", tree.root, "-printf", "%y %D %i %P\\n"])
+        let result = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default"])
+        #expect(
+            result.outputLines == [
+                "invalid entries in \(tree.root)/, halting",
+                "  \(m): error: layout not recognised, everything kept: no current machine link, "
+                    + "and the symbolic link m-latest cannot be read",
+                "  \(tree.path("default/n")): error: layout not recognised, everything kept: no current machine link, "
+                    + "and the symbolic link n-latest\\xff cannot be read",
+                "correct and restart the monitor (systemctl restart buildos)",
+            ])
+        #expect(result.status == 1)
+        #expect(try Shell.run(["find", tree.root, "-printf", "%y %D %i %P\\n"]) == before)
+        await tree.remove()
+    }
+
     @Test("a machine of the later layout (<m>-<P> -> <m>-<P>.<R>) loses nothing")
     func laterLayout() async throws {
         try requireRealBackend()

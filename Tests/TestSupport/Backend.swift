@@ -52,6 +52,9 @@ public protocol Sandbox: Sendable {
     /// Creates a subvolume in the sandbox's directory `relativeDirectory`
     /// whose name is `bytes`, which need not be UTF-8.
     func makeSubvolume(named bytes: [UInt8], in relativeDirectory: String) async throws
+    /// Makes a symbolic link in the sandbox whose name and target are
+    /// bytes, either of which need not be UTF-8 (not both at once).
+    func makeSymlink(named bytes: [UInt8], target: [UInt8]) async throws
     /// `btrfs subvolume snapshot SOURCE DEST` as an agent that shells out
     /// runs it, in the sandbox: the real command on the real backend, the
     /// model of it (`ShellTools.snapshot`) on the simulated one.

@@ -151,10 +151,15 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
     }
 
     func makeSubvolume(named bytes: [UInt8], in relativeDirectory: String) async throws {
-        // printf's %b turns the octal escapes back into the bytes.
         let escaped = bytes.map { "\\0" + String($0, radix: 8) }.joined()
         let directory = path + "/" + relativeDirectory
         try Shell.sh("btrfs -q subvolume create \"\(directory)/$(printf '%b' '\(escaped)')\"")
+    }
+
+    func makeSymlink(named bytes: [UInt8], target: [UInt8]) async throws {
+        // printf's %b turns the octal escapes back into the bytes.
+        func escaped(_ bytes: [UInt8]) -> String { bytes.map { "\\0" + String($0, radix: 8) }.joined() }
+        try Shell.sh("cd \(path) && ln -s \"$(printf '%b' '\(escaped(target))')\" \"$(printf '%b' '\(escaped(bytes))')\"")
     }
 
     func makeDirectory(named bytes: [UInt8]) async throws {

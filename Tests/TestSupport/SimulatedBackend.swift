@@ -78,6 +78,15 @@ final class SimulatedSandbox: Sandbox, @unchecked Sendable {
         }
     }
 
+    func makeSymlink(named bytes: [UInt8], target: [UInt8]) async throws {
+        if let text = String(validating: bytes, as: UTF8.self) {
+            try host.addSymlink(path + "/" + text, targetBytes: target)
+        } else {
+            try host.addUndecodable(
+                .symlink, named: Self.rendering(of: bytes), in: path, target: String(decoding: target, as: UTF8.self))
+        }
+    }
+
     func shellSnapshot(_ source: String, _ destination: String) async throws {
         guard let source = EntryName(source), let destination = EntryName(destination) else { return }
         let directory = try await open()
