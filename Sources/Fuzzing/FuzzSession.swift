@@ -1,3 +1,4 @@
+import FSProtocol
 import MachineLayout
 
 /// A run of the fuzzer: cases drawn from one seed, one after the other,
@@ -39,8 +40,11 @@ public struct FuzzSession: Sendable {
             }
             if !shrunk.undecodable.isEmpty {
                 // A layout holds text; these names are bytes.
-                let names = shrunk.undecodable.map { "\($0.kind) \($0.path)" }.joined(separator: ", ")
-                notes.append("Not in the scenario: entries whose names are not UTF-8: \(names).")
+                let names = shrunk.undecodable.map { entry in
+                    let target = entry.target.map { " -> " + EntryName.rendering(of: $0) } ?? ""
+                    return "\(entry.kind) \(entry.path)\(target)"
+                }.joined(separator: ", ")
+                notes.append("Not in the scenario: entries whose names or link targets are not UTF-8: \(names).")
             }
             if !shrunk.races.isEmpty {
                 notes.append("The races ran right after the scan; here a script runs them when the strategy says.")

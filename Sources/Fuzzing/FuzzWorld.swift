@@ -1,6 +1,7 @@
 import Cleanup
 import FSProtocol
 import MachineLayout
+import SimFS
 import Simulation
 
 /// One generated case: a machines tree, the toolchain configuration, and
@@ -92,16 +93,39 @@ public struct CallFault: Hashable, Sendable {
 
 /// An entry whose name is not UTF-8: its directory (below the root, empty
 /// for the root itself), its name as the backends render it (`\xNN` for
-/// each byte that is not printable ASCII), and its kind.
+/// each byte that is not printable ASCII), and its kind; or a symbolic
+/// link whose target is not UTF-8 (`nameIsText`: its name is text).
 public struct UndecodableEntry: Hashable, Sendable {
     public var directory: String
     public var rendering: String
     public var kind: EntryKind
+    /// A link's target, as bytes.
+    public var target: [UInt8]?
+    /// The name is text; the link's target is not.
+    public var nameIsText = false
 
-    public init(in directory: String, _ rendering: String, _ kind: EntryKind) {
+    public init(in directory: String, _ rendering: String, _ kind: EntryKind, target: [UInt8]? = nil) {
         self.directory = directory
         self.rendering = rendering
         self.kind = kind
+        self.target = target
+    }
+
+    /// A link named `name` whose target is bytes that are not UTF-8.
+    public static func link(in directory: String, _ name: String, targetBytes: [UInt8]) -> UndecodableEntry {
+        var entry = UndecodableEntry(in: directory, name, .symlink, target: targetBytes)
+        entry.nameIsText = true
+        return entry
+    }
+
+    /// Builds it on a host, in the directory at `directory` (absolute).
+    public func add(to host: SimulatedHost, in directory: String) throws(SetupError) {
+        if nameIsText {
+            try host.addSymlink(directory + "/" + rendering, targetBytes: target ?? [])
+        } else {
+            try host.addUndecodable(
+                kind, named: rendering, in: directory, target: target.map { String(decoding: $0, as: UTF8.self) } ?? "")
+        }
     }
 
     /// Its path below the root.

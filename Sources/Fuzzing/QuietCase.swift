@@ -45,7 +45,7 @@ struct QuietCase {
             host = try SimulatedHost(layout: world.layout)
             for entry in world.undecodable {
                 let directory = entry.directory.isEmpty ? root : world.layout.absolutePath(entry.directory)
-                try host.addUndecodable(entry.kind, named: entry.rendering, in: directory)
+                try entry.add(to: host, in: directory)
             }
         } catch {
             fail(.noCrash, "the world cannot be built: \(error)")
@@ -66,7 +66,8 @@ struct QuietCase {
         }
         let model = RulesModel(
             root: root, toolchains: world.toolchains, live: world.mode == .live, heldLocks: held,
-            undecodable: Set(world.undecodable.map(\.path)))
+            undecodable: Set(world.undecodable.filter { !$0.nameIsText }.map(\.path)),
+            unreadableLinks: Set(world.undecodable.filter(\.nameIsText).map(\.path)))
         let invariants = CleanupInvariants(host: host, root: root, toolchains: toolchains)
         // Only a world with entries outside the root has anything there.
         let hasOutside = world.layout.entries.contains { $0.path.startsWithBytes("/") }

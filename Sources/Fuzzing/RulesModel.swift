@@ -29,17 +29,21 @@ public struct RulesModel: Sendable {
     let live: Bool
     /// Paths whose last name is not UTF-8: reported, kept, not entered.
     let undecodable: Set<String>
+    /// Links whose target is not UTF-8: they cannot be read.
+    let unreadableLinks: Set<String>
     /// Machine directories (`v/m`) and the toolchains whose locks other
     /// processes hold in them (live mode).
     let held: [String: Set<String>]
 
     public init(
-        root: String, toolchains: [String], live: Bool = false, heldLocks: [String] = [], undecodable: Set<String> = []
+        root: String, toolchains: [String], live: Bool = false, heldLocks: [String] = [], undecodable: Set<String> = [],
+        unreadableLinks: Set<String> = []
     ) {
         self.root = root
         self.toolchains = toolchains.map(ByteSpelling.spell)
         self.live = live
         self.undecodable = Set(undecodable.map(ByteSpelling.spell))
+        self.unreadableLinks = Set(unreadableLinks.map(ByteSpelling.spell))
         var held: [String: Set<String>] = [:]
         for lock in heldLocks.map(ByteSpelling.spell) {
             let parts = lock.split(separator: "/").map(String.init)
@@ -119,7 +123,7 @@ public struct RulesModel: Sendable {
         var target: String?
         var linkInError = false
         if let link = tree.kind(linkPath) {
-            if link == .link, let text = tree.target(linkPath), !text.isEmpty, !text.containsByte("/"), text != ".",
+            if link == .link, !unreadableLinks.contains(linkPath), let text = tree.target(linkPath), !text.isEmpty, !text.containsByte("/"), text != ".",
                 text != "..", tree.kind(path + "/" + text) == .subvol
             {
                 target = text
@@ -217,9 +221,11 @@ public struct RulesModel: Sendable {
     private func linksToOwnSubvolume(_ entry: String, name: String, machine m: String, in path: String, tree: ModelTree)
         -> Bool
     {
-        guard tree.kind(entry) == .link, !name.startsWithBytes(m + ".link-"), let target = tree.target(entry) else {
-            return false
-        }
+        guard tree.kind(entry) == .link else { return false }
+        // A link that cannot be read (its name or its target not UTF-8)
+        // may name one: in doubt, it does.
+        if undecodable.contains(entry) || unreadableLinks.contains(entry) { return true }
+        guard !name.startsWithBytes(m + ".link-"), let target = tree.target(entry) else { return false }
         let last = target.split(separator: "/").last { $0 != "." }.map(String.init)
         guard let last, last != ".." else { return false }
         return tree.kind(path + "/" + last) == .subvol

@@ -431,16 +431,35 @@ struct WorldDrawing {
         for _ in 0..<swarm.count(.undecodableNames, &random) {
             // As the backends render them: bytes that are not printable
             // ASCII as \xNN.
-            let bytes = pick(["\\xff", "\\xc3(", "\\xe9t\\xe9"])
-            switch random.next(below: 3) {
+            let raw = pick([[0xFF], [0xC3, 0x28], [0xE9, 0x74, 0xE9]] as [[UInt8]])
+            let bytes = EntryName.rendering(of: raw)
+            switch random.next(below: 5) {
             case 0: entries.append(UndecodableEntry(in: "", "v" + bytes, .directory))
             case 1: entries.append(UndecodableEntry(in: "default", "m" + bytes, .directory))
-            default:
+            case 2:
                 guard let machine = machines.isEmpty ? nil : pick(machines),
                     let m = EntryName.components(of: machine).last
                 else { continue }
                 let name = pick([String(m) + "-" + bytes, String(m) + "-default-" + bytes, bytes])
                 entries.append(UndecodableEntry(in: machine, name, .subvolume))
+            case 3:
+                // A link so named cannot be read: it may name a subvolume.
+                guard let machine = machines.isEmpty ? nil : pick(machines),
+                    let m = EntryName.components(of: machine).last.map(String.init)
+                else { continue }
+                let name = pick([m + "-latest" + bytes, m + ".link-" + bytes, bytes])
+                let target = pick([m + "-1", m + "-2", m + "-default", "/etc"])
+                entries.append(UndecodableEntry(in: machine, name, .symlink, target: Array(target.utf8)))
+            default:
+                // A link whose target is not UTF-8, as the current link or
+                // another one, often to a subvolume so named.
+                guard let machine = machines.isEmpty ? nil : pick(machines),
+                    let m = EntryName.components(of: machine).last.map(String.init)
+                else { continue }
+                let name = pick([m, m + "-latest", m + "-9"])
+                if layout.entries.contains(where: { EntryName.sameBytes($0.path, machine + "/" + name) }) { continue }
+                if random.next(below: 2) == 0 { entries.append(UndecodableEntry(in: machine, m + "-2" + bytes, .subvolume)) }
+                entries.append(.link(in: machine, name, targetBytes: Array((m + "-2").utf8) + raw))
             }
         }
         var seen: Set<String> = []
