@@ -212,6 +212,16 @@ extension EntryName {
         self.init(undecodable: EntryName.rendering(of: bytes))
     }
 
+    /// A `/`-separated path of bytes as the backends write one: each
+    /// component that is not UTF-8 rendered as its name would be
+    /// (`rendering(of:)`), the others as they are.
+    public static func pathRendering(of bytes: some Collection<UInt8>) -> String {
+        if let text = String(validating: bytes, as: UTF8.self) { return text }
+        return bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { component in
+            String(validating: component, as: UTF8.self) ?? rendering(of: component)
+        }.joined(separator: "/")
+    }
+
     /// Bytes that are not UTF-8 as the backends render them: printable
     /// ASCII as it is, any other byte `\xNN`.
     public static func rendering(of bytes: some Collection<UInt8>) -> String {

@@ -115,9 +115,10 @@ final class MountTable: Sendable {
     }
 
     /// Undoes the kernel's octal escapes (`\040` for a blank, `\011`,
-    /// `\012`, `\134`).
+    /// `\012`, `\134`); a component that is not UTF-8 is rendered as
+    /// its name is in a listing (`\xff`).
     static func unescape(_ field: ArraySlice<UInt8>) -> String {
-        guard field.contains(UInt8(ascii: "\\")) else { return String(decoding: field, as: UTF8.self) }
+        guard field.contains(UInt8(ascii: "\\")) else { return EntryName.pathRendering(of: field) }
         var bytes: [UInt8] = []
         var rest = field
         while let byte = rest.popFirst() {
@@ -130,6 +131,6 @@ final class MountTable: Sendable {
                 bytes.append(byte)
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return EntryName.pathRendering(of: bytes)
     }
 }

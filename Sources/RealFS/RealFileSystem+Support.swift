@@ -95,14 +95,6 @@ extension RealFileSystem {
         EntryName(onDisk: bytes) ?? EntryName(undecodable: String(decoding: bytes, as: UTF8.self))
     }
 
-    /// A `/`-separated path from raw bytes, each component as `entryName`
-    /// spells it: a name that is not UTF-8 reads as a listing shows it.
-    func pathText(_ bytes: [UInt8]) -> String {
-        bytes.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map { component in
-            component.withUnsafeBytes { entryName($0).rawValue }
-        }.joined(separator: "/")
-    }
-
     func uuid<Tuple>(_ tuple: Tuple) -> BtrfsUUID {
         withUnsafeBytes(of: tuple) { BtrfsUUID(bytes: Array($0.prefix(16))) }
     }

@@ -167,7 +167,7 @@ public struct RealFileSystem: FileSystem {
     public func nestedSubvolumes(of directory: DirectoryHandle) async throws(FSError) -> [NestedSubvolume] {
         try perform(.nestedSubvolumes) { () throws(FSError.Kind) in
             try BtrfsUtil.nestedSubvolumes(directory.descriptor).map {
-                NestedSubvolume(path: pathText($0.path), id: SubvolumeID($0.id))
+                NestedSubvolume(path: EntryName.pathRendering(of: $0.path), id: SubvolumeID($0.id))
             }
         }
     }

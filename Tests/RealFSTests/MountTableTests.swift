@@ -25,6 +25,13 @@ struct MountTableTests {
             ])
     }
 
+    @Test("a mount point's component that is not UTF-8 reads as a listing renders its name")
+    func undecodableMountPoints() {
+        let line = Array("46 45 0:50 / /b/m-1/".utf8) + [0xFF, 0x28] + Array("/x\\040y rw - tmpfs tmpfs rw\n".utf8)
+        let plain = Array("47 45 0:51 / /b/m-2/".utf8) + [0xE9] + Array(" rw - tmpfs tmpfs rw\n".utf8)
+        #expect(MountTable.parse(line + plain).mountPoints == ["/b/m-1/\\xff(/x y", "/b/m-2/\\xe9"])
+    }
+
     @Test("at the path or below it; a sibling sharing the prefix is not inside")
     func mountPointsUnder() {
         let sorted = ["/", "/a", "/a/b", "/a/b-c", "/a/b/c", "/a/b/c/d", "/a/bc", "/z"]

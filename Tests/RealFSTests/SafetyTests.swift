@@ -149,6 +149,26 @@ struct SafetyTests {
         await tree.remove()
     }
 
+    @Test("a mount inside a subvolume on a directory whose name is not UTF-8 is named as a listing names it")
+    func mountOnUndecodableName() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("v/m")
+        try tree.subvolume("v/m/m-default-1-1")
+        let mountPoint = "\"$(printf '\(tree.path("v/m/m-default-1-1"))/d\\377')\""
+        try Shell.sh("mkdir \(mountPoint) && mount -t tmpfs -o size=1m tmpfs \(mountPoint)")
+        defer { _ = try? Shell.sh("umount -l \(mountPoint)") }
+        let fs = RealFileSystemForTests.make()
+        let machine = try await fs.openRoot(tree.path("v/m"))
+        let subvolume = try await fs.openDirectory("m-default-1-1", in: machine)
+        #expect(try await fs.mountPoints(inside: subvolume) == [tree.path("v/m/m-default-1-1") + "/d\\xff"])
+        let listed = try await fs.list(subvolume).map(\.name.rawValue)
+        #expect(listed.contains("d\\xff"))
+        for handle in [subvolume, machine] { await fs.close(handle) }
+        try Shell.sh("umount \(mountPoint)")
+        await tree.remove()
+    }
+
     @Test("read-only is never changed: unprivileged, a read-only stray fails with EROFS and stays read-only")
     func readOnlyIsNeverChanged() async throws {
         try requireRealBackend()
