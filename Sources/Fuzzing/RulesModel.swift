@@ -123,8 +123,8 @@ public struct RulesModel: Sendable {
         var target: String?
         var linkInError = false
         if let link = tree.kind(linkPath) {
-            if link == .link, !unreadableLinks.contains(linkPath), let text = tree.target(linkPath), !text.isEmpty, !text.containsByte("/"), text != ".",
-                text != "..", tree.kind(path + "/" + text) == .subvol
+            if link == .link, !unreadableLinks.contains(linkPath), let text = tree.target(linkPath), !text.isEmpty,
+                !text.containsByte("/"), text != ".", text != "..", tree.kind(path + "/" + text) == .subvol
             {
                 target = text
             } else {
