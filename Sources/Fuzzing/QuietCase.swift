@@ -92,7 +92,11 @@ struct QuietCase {
         let gate = world.faults.isEmpty ? nil : FaultGate(world.faults, pid: process.processID)
         if let gate { host.install(gate: gate) }
         var raced: [String]?
-        let first = await apply(cleanup) {
+        // On a tree the dry run left as it was, the run's own scan would
+        // plan the same (scan and plan are functions of the tree): without
+        // faults, which can hit a scan, the run carries out the dry run's
+        // plan, and the oracle compares the two on one plan.
+        let first = await apply(cleanup, planned: world.faults.isEmpty ? dryPlan : nil) {
             // Between the scan and the deletions, unseen by the checks:
             // another process's doing.
             host.install(observer: nil)
@@ -188,9 +192,12 @@ struct QuietCase {
         return planTransform.map { $0(plan) } ?? plan
     }
 
-    /// Plans and carries the plan out; `between` runs after the scan.
-    func apply(_ cleanup: CleanupRun, between: () async -> Void = {}) async -> Report {
-        guard let plan = await plan(cleanup) else { return await cleanup.run().report }
+    /// Plans (unless `planned` is given) and carries the plan out;
+    /// `between` runs after the scan.
+    func apply(_ cleanup: CleanupRun, planned: Plan? = nil, between: () async -> Void = {}) async -> Report {
+        var scanned = planned
+        if scanned == nil { scanned = await plan(cleanup) }
+        guard let plan = scanned else { return await cleanup.run().report }
         await between()
         let carried = applyTransform.map { $0(plan) } ?? plan
         return await Applier(fileSystem: cleanup.fileSystem, mode: cleanup.mode).apply(carried)
