@@ -139,7 +139,8 @@ public protocol FileSystem: Sendable {
     // MARK: Files and locks
 
     /// Opens a regular file, never following a link (a link gives
-    /// `symlinkLoop`, a directory `isDirectory`).
+    /// `symlinkLoop`, a directory `isDirectory`, a FIFO, socket or device
+    /// `invalidArgument`, at once and without opening it).
     func openFile(_ name: EntryName, in directory: DirectoryHandle, options: FileOpenOptions)
         async throws(FSError) -> FileHandle
 

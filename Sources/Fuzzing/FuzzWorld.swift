@@ -184,16 +184,19 @@ public enum FuzzFeature: String, Hashable, Sendable, CaseIterable, Comparable {
     case agents
     case commands
     case crashes
+    /// FIFOs, under a lock's name or another.
+    case specialFiles = "special-files"
 
     public static func < (lhs: FuzzFeature, rhs: FuzzFeature) -> Bool { lhs.rawValue < rhs.rawValue }
 
     /// Features a tree built through the protocol on a real btrfs cannot
     /// have (a mount needs the administrator; the protocol refuses a name
-    /// that is not UTF-8, so `Layout.build` cannot make one) or that the
+    /// that is not UTF-8 and makes no FIFO, so `Layout.build` cannot make
+    /// either) or that the
     /// differential mode leaves out (faults, races, held locks, live mode
     /// and actors are the simulation's: a real run cannot fail a chosen
     /// call or stop between two).
     public static let simulationOnly: Set<FuzzFeature> = [
-        .mountPoints, .faults, .races, .undecodableNames, .liveMode, .agents, .commands, .crashes,
+        .mountPoints, .faults, .races, .undecodableNames, .liveMode, .agents, .commands, .crashes, .specialFiles,
     ]
 }

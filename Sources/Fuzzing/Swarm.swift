@@ -15,7 +15,7 @@ public struct Swarm: Hashable, Sendable {
         switch feature {
         case .agents, .commands: 4
         case .crashes: 30
-        case .faults, .races, .undecodableNames: 20
+        case .faults, .races, .undecodableNames, .specialFiles: 20
         case .liveMode: 15
         case .toolchainConfiguration: 25
         default: 50

@@ -298,7 +298,8 @@ struct WorldDrawing {
             switch random.next(below: 6) {
             case 0: add(LayoutEntry(.dir, path + "/" + name))
             case 1: add(link: path + "/" + name, target: "/tmp/lock")
-            default: add(LayoutEntry(.file, path + "/" + name))
+            // A FIFO: opening it for its lock must neither wait nor take it.
+            default: add(LayoutEntry(swarm.has(.specialFiles) && chance(40) ? .fifo : .file, path + "/" + name))
             }
         }
         for _ in 0..<swarm.count(.temporaryLinks, &random) {
@@ -325,7 +326,7 @@ struct WorldDrawing {
         for _ in 0..<swarm.count(.files, &random) {
             guard let name = entryName(m, pick(["-3", "-" + toolchain, "-" + toolchain + "-1-1", "-README"]), in: path)
             else { continue }
-            add(LayoutEntry(.file, path + "/" + name))
+            add(LayoutEntry(swarm.has(.specialFiles) && chance(25) ? .fifo : .file, path + "/" + name))
         }
         for _ in 0..<swarm.count(.dotEntries, &random) {
             let name = pick([".hidden", "...", ".m-1"])

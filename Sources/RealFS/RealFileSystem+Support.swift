@@ -34,6 +34,16 @@ extension RealFileSystem {
         return try body()
     }
 
+    /// Whether an entry's `lstat` is a regular file, or something whose
+    /// open the kernel answers itself without touching it: a directory
+    /// (`isDirectory`), a link (`O_NOFOLLOW`: `symlinkLoop`).
+    static func isFileOrFollowedOn(_ status: stat) -> Bool {
+        switch status.st_mode & S_IFMT {
+        case S_IFREG, S_IFDIR, S_IFLNK: true
+        default: false
+        }
+    }
+
     func isBtrfs(_ descriptor: Int32) throws(FSError.Kind) -> Bool {
         try LibC.fstatfs(descriptor).f_type == BUILDOS_BTRFS_SUPER_MAGIC
     }

@@ -245,15 +245,22 @@ public struct RealFileSystem: FileSystem {
         async throws(FSError) -> FileHandle
     {
         try perform(.openFile, name: name) { () throws(FSError.Kind) in
-            var flags = O_NOFOLLOW | (options.contains(.write) ? O_RDWR : O_RDONLY)
+            // The protocol's files are regular files. A FIFO, a socket or a
+            // device is not opened at all: a read-only open of a FIFO waits
+            // for a writer, a device's open is the driver's.
+            if let existing = try? LibC.fstatat(directory.descriptor, name.rawValue), !Self.isFileOrFollowedOn(existing) {
+                throw options.contains(.create) && options.contains(.exclusive) ? .exists : .invalidArgument
+            }
+            // Non-blocking even so: the name may change kind in between.
+            var flags = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (options.contains(.write) ? O_RDWR : O_RDONLY)
             if options.contains(.create) { flags |= O_CREAT }
             if options.contains(.exclusive) { flags |= O_EXCL }
             let descriptor = try LibC.openat(directory.descriptor, name.rawValue, flags, 0o644)
-            // A read-only open of a directory succeeds; the protocol's files
-            // are regular files.
-            if let status = try? LibC.fstat(descriptor), status.st_mode & S_IFMT == S_IFDIR {
+            let type = (try? LibC.fstat(descriptor)).map { $0.st_mode & S_IFMT }
+            guard type == S_IFREG else {
                 LibC.close(descriptor)
-                throw .isDirectory
+                // A read-only open of a directory succeeds.
+                throw type == S_IFDIR ? .isDirectory : .invalidArgument
             }
             return FileHandle(descriptor: descriptor)
         }

@@ -340,7 +340,9 @@ extension HostState {
             switch node(target).type {
             case .symlink: throw .symlinkLoop
             case .directory: throw .isDirectory
-            case .file, .special: break
+            // A FIFO, a socket or a device: no file (RealFS never opens one).
+            case .special: throw .invalidArgument
+            case .file: break
             }
             if writable {
                 if filesystems[target.filesystem].isBtrfs, subvolume(of: target).isReadOnly { throw .readOnly }

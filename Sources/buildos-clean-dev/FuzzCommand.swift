@@ -10,7 +10,7 @@ struct FuzzCommand: AsyncParsableCommand {
         discussion: """
             Each case is a world drawn from the seed: first which features it uses and how densely \
             (swarm testing: odd, unicode, 255-byte and non-UTF-8 names, later-layout names, dot-entries, symbolic \
-            links anywhere, plain directories and files, lock files, nested subvolumes, read-only and \
+            links anywhere, plain directories, files and FIFOs, lock files, nested subvolumes, read-only and \
             received subvolumes, mounts, broken or missing links, empty directories, invalid toolchain \
             configurations, injected errors, races between the scan and the deletions, live mode with \
             held locks, agents, machine commands and crashes), then the tree and what runs on it. Each \

@@ -28,6 +28,25 @@ struct LiveModeTests {
         ).run().report
     }
 
+    @Test("a FIFO under a lock's name is no lock: its toolchain's entries stay, the FIFO too, with an error")
+    func fifoUnderALocksName() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default
+            subvol default/m/m-default-7-1
+            fifo   default/m/m-default.lock
+            """)
+        let report = await liveCleanup(host)
+        #expect(
+            lines(report).contains(
+                "\(machine)/m-default.lock: error: unable to take machine lock: invalid argument (EINVAL)"),
+            "\(lines(report))")
+        #expect(host.entryKind(at: machine + "/m-default-7-1") == .subvolume)
+        #expect(host.entryKind(at: machine + "/m-default.lock") == .other)
+    }
+
     @Test("a busy lock keeps its toolchain's entries; a free one is taken, and its entries go")
     func busyAndFreeLocks() async throws {
         let host = try makeHost(

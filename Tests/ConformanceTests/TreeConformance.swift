@@ -357,6 +357,25 @@ struct TreeConformance {
         }
     }
 
+    @Test("a FIFO is no file: opening it gives EINVAL at once, read-only or not; an exclusive create, EEXIST", arguments: Backends.all)
+    func fifoIsNoFile(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await sandbox.makeFifo("m-default.lock")
+            #expect(try await fs.status(of: "m-default.lock", in: directory).kind == .other)
+            // A read-only open of a FIFO waits for a writer: it must not.
+            for options: FileOpenOptions in [[], [.write], [.create, .write]] {
+                await #expect(throws: FSError(.invalidArgument, .openFile, name: "m-default.lock")) {
+                    try await fs.openFile("m-default.lock", in: directory, options: options)
+                }
+            }
+            await #expect(throws: FSError(.exists, .openFile, name: "m-default.lock")) {
+                try await fs.openFile("m-default.lock", in: directory, options: [.create, .write, .exclusive])
+            }
+            #expect(try await fs.status(of: "m-default.lock", in: directory).kind == .other)
+        }
+    }
+
     @Test("a mount inside a subvolume is listed, and a delete tears it away", arguments: Backends.all)
     func mountInside(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in

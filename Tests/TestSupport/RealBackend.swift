@@ -156,6 +156,12 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
         try Shell.sh("btrfs -q subvolume create \"\(directory)/$(printf '%b' '\(escaped)')\"")
     }
 
+    func makeFifo(_ relativePath: String) async throws {
+        if mkfifo(path + "/" + relativePath, 0o644) != 0 {
+            throw RealBackend.Unavailable(description: "mkfifo failed: errno \(errno)")
+        }
+    }
+
     func makeSymlink(named bytes: [UInt8], target: [UInt8]) async throws {
         // printf's %b turns the octal escapes back into the bytes.
         func escaped(_ bytes: [UInt8]) -> String { bytes.map { "\\0" + String($0, radix: 8) }.joined() }

@@ -78,6 +78,10 @@ final class SimulatedSandbox: Sandbox, @unchecked Sendable {
         }
     }
 
+    func makeFifo(_ relativePath: String) async throws {
+        try host.addSpecial(path + "/" + relativePath)
+    }
+
     func makeSymlink(named bytes: [UInt8], target: [UInt8]) async throws {
         if let text = String(validating: bytes, as: UTF8.self) {
             try host.addSymlink(path + "/" + text, targetBytes: target)
