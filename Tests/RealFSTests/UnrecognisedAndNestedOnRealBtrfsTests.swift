@@ -150,6 +150,26 @@ struct UnrecognisedAndNestedOnRealBtrfsTests {
         await tree.remove()
     }
 
+    @Test("live mode: a FIFO under a lock's name is not opened for its lock; it stays, and so do its toolchain's entries")
+    func fifoUnderALocksName() async throws {
+        try requireRealBackend()
+        let tree = try RealTree(named: "fifo-lock")
+        try tree.directory("default/m")
+        try tree.subvolume("default/m/m-1", readOnly: true)
+        try tree.symlink("default/m/m", to: "m-1")
+        try tree.subvolume("default/m/m-default-7-1")
+        try Shell.run(["mkfifo", tree.path("default/m/m-default.lock")])
+        let result = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default", "--mode", "live"])
+        #expect(
+            result.outputLines.contains(
+                "  \(tree.path("default/m/m-default.lock")): error: unable to take machine lock: invalid argument (EINVAL)"),
+            "\(result.outputLines)")
+        #expect(result.status == 1)
+        #expect(try Shell.run(["stat", "-c", "%F", tree.path("default/m/m-default.lock")]) == "fifo\n")
+        #expect(FileManager.default.fileExists(atPath: tree.path("default/m/m-default-7-1")))
+        await tree.remove()
+    }
+
     @Test("a machine of the later layout (<m>-<P> -> <m>-<P>.<R>) loses nothing")
     func laterLayout() async throws {
         try requireRealBackend()
