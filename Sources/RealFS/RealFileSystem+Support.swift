@@ -34,10 +34,11 @@ extension RealFileSystem {
         return try body()
     }
 
-    /// Whether an entry's `lstat` is a regular file, or something whose
-    /// open the kernel answers itself without touching it: a directory
-    /// (`isDirectory`), a link (`O_NOFOLLOW`: `symlinkLoop`).
-    static func isFileOrFollowedOn(_ status: stat) -> Bool {
+    /// Whether `openFile` may open an entry of this `lstat`: a regular
+    /// file, or what the open itself turns away without touching it (a
+    /// directory: `isDirectory` after; a link: `symlinkLoop` by
+    /// `O_NOFOLLOW`).
+    static func mayOpen(_ status: stat) -> Bool {
         switch status.st_mode & S_IFMT {
         case S_IFREG, S_IFDIR, S_IFLNK: true
         default: false

@@ -248,7 +248,7 @@ public struct RealFileSystem: FileSystem {
             // The protocol's files are regular files. A FIFO, a socket or a
             // device is not opened at all: a read-only open of a FIFO waits
             // for a writer, a device's open is the driver's.
-            if let existing = try? LibC.fstatat(directory.descriptor, name.rawValue), !Self.isFileOrFollowedOn(existing) {
+            if let existing = try? LibC.fstatat(directory.descriptor, name.rawValue), !Self.mayOpen(existing) {
                 throw options.contains(.create) && options.contains(.exclusive) ? .exists : .invalidArgument
             }
             // Non-blocking even so: the name may change kind in between.

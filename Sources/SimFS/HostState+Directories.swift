@@ -41,7 +41,8 @@ extension HostState {
                     pending.append(contentsOf: components.reversed().map(PathStep.init(bytes:)))
                 } else {
                     if link.linkTarget.startsWithBytes("/") { current = top }
-                    pending.append(contentsOf: EntryName.components(of: link.linkTarget).reversed().map(PathStep.init(text:)))
+                    let components = EntryName.components(of: link.linkTarget)
+                    pending.append(contentsOf: components.reversed().map(PathStep.init(text:)))
                 }
                 continue
             }
