@@ -150,10 +150,14 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
         try Shell.run(["btrfs", "-q", "subvolume", "snapshot", path + "/" + source, path + "/" + destination])
     }
 
+    /// Bytes as a shell word that `printf '%b'` turns back into them.
+    static func printfBytes(_ bytes: [UInt8]) -> String {
+        "\"$(printf '%b' '" + bytes.map { "\\0" + String($0, radix: 8) }.joined() + "')\""
+    }
+
     func makeSubvolume(named bytes: [UInt8], in relativeDirectory: String) async throws {
-        let escaped = bytes.map { "\\0" + String($0, radix: 8) }.joined()
         let directory = path + "/" + relativeDirectory
-        try Shell.sh("btrfs -q subvolume create \"\(directory)/$(printf '%b' '\(escaped)')\"")
+        try Shell.sh("cd \(directory) && btrfs -q subvolume create \(Self.printfBytes(bytes))")
     }
 
     func makeFifo(_ relativePath: String) async throws {
@@ -163,9 +167,7 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
     }
 
     func makeSymlink(named bytes: [UInt8], target: [UInt8]) async throws {
-        // printf's %b turns the octal escapes back into the bytes.
-        func escaped(_ bytes: [UInt8]) -> String { bytes.map { "\\0" + String($0, radix: 8) }.joined() }
-        try Shell.sh("cd \(path) && ln -s \"$(printf '%b' '\(escaped(target))')\" \"$(printf '%b' '\(escaped(bytes))')\"")
+        try Shell.sh("cd \(path) && ln -s \(Self.printfBytes(target)) \(Self.printfBytes(bytes))")
     }
 
     func makeDirectory(named bytes: [UInt8]) async throws {
