@@ -218,13 +218,10 @@ public struct Scanner: Sendable {
                         return MachineDirectory(entries: entries, link: link, writableRevisions: writable)
                     }
                     var otherLinks: [EntryName: String?] = [:]
+                    // A link that cannot be read (its target not UTF-8, or
+                    // its name: no call takes that) may name one of the
+                    // machine's subvolumes: nil, in doubt.
                     for entry in entries where entry.kind == .symlink {
-                        // A link whose name is not UTF-8 cannot be read: in
-                        // doubt, it names one of the machine's subvolumes.
-                        guard entry.name.isExact else {
-                            otherLinks[entry.name] = .some(nil)
-                            continue
-                        }
                         do throws(FSError) {
                             otherLinks[entry.name] = try await fileSystem.readLink(entry.name, in: machine)
                         } catch where error.kind == .noEntry {
