@@ -92,8 +92,10 @@ public struct Planner: Sendable {
         case absent
         case valid(target: EntryName)
         /// In error: the machine stays, with its revisions and bootstrapped
-        /// subvolumes.
-        case broken(Reason)
+        /// subvolumes, and with the subvolume the link still resolves to,
+        /// if any (`./m-2`, `m-2/`, an absolute path): in doubt, it is the
+        /// image the agents use.
+        case broken(Reason, resolvesTo: EntryName?)
         /// No link, but the directory is not that of a machine being
         /// deleted: everything stays.
         case unrecognised(Reason)
@@ -103,37 +105,45 @@ public struct Planner: Sendable {
             case .absent:
                 self = LinkState.linkToOwnSubvolume(in: directory, machine: machine).map { .unrecognised($0) } ?? .absent
             case .notSymlink(let kind):
-                self = .broken(.linkNotSymlink(kind))
+                self = .broken(.linkNotSymlink(kind), resolvesTo: nil)
             case .unreadable(let error):
-                self = .broken(.unreadableLink(error))
+                self = .broken(.unreadableLink(error), resolvesTo: nil)
             case .symlink(let target):
                 guard let name = EntryName(target) else {
-                    self = .broken(.linkOutsideMachine(target: target))
+                    self = .broken(
+                        .linkOutsideMachine(target: target),
+                        resolvesTo: LinkState.subvolume(namedBy: target, in: directory))
                     return
                 }
                 guard let entry = directory.entries.first(where: { $0.name == name }) else {
-                    self = .broken(.danglingLink(target: target))
+                    self = .broken(.danglingLink(target: target), resolvesTo: nil)
                     return
                 }
                 guard entry.kind == .subvolume else {
-                    self = .broken(.linkTargetNotSubvolume(target: target, kind: entry.kind))
+                    self = .broken(.linkTargetNotSubvolume(target: target, kind: entry.kind), resolvesTo: nil)
                     return
                 }
                 self = .valid(target: name)
             }
         }
 
+        /// The subvolume entry of the directory a link's target names: its
+        /// last component (empty and `.` components aside) is the entry's
+        /// name. `m-2`, `./m-2`, `m-2/`, `../m/m-2` and an absolute path all
+        /// name `m-2`; a path elsewhere that happens to end in such a name
+        /// does too: in doubt, the subvolume is the one meant.
+        static func subvolume(namedBy target: String, in directory: MachineDirectory) -> EntryName? {
+            let last = EntryName.components(of: target).last { !$0.utf8.elementsEqual(".".utf8) }
+            guard let last, let name = EntryName(String(last)) else { return nil }
+            return directory.entry(named: name)?.kind == .subvolume ? name : nil
+        }
+
         /// The first symbolic link (in byte order) of a link-less machine
-        /// directory that names one of its subvolumes, or cannot be read.
-        ///
-        /// A target names a subvolume when its last component (empty and
-        /// `.` components aside) is the name of a subvolume entry of the
-        /// directory: `m-2`, `./m-2`, `../m/m-2` and an absolute path all do.
-        /// A link elsewhere that happens to end in such a name counts too:
-        /// in doubt, the machine is kept.
+        /// directory that names one of its subvolumes (as
+        /// `subvolume(namedBy:in:)` reads a target), or cannot be read: in
+        /// doubt, the machine is kept.
         static func linkToOwnSubvolume(in directory: MachineDirectory, machine: EntryName) -> Reason? {
             if directory.otherLinks.isEmpty { return nil }
-            let subvolumes = Set(directory.entries.lazy.filter { $0.kind == .subvolume }.map(\.name))
             for entry in directory.entries where entry.kind == .symlink {
                 // A switch's temporary link is the tool's own, and stale.
                 if case .temporaryLink = MachineEntryName(classifying: entry.name, machine: machine) { continue }
@@ -141,8 +151,7 @@ public struct Planner: Sendable {
                 guard let target else {
                     return .layoutNotRecognised(link: entry.name.rawValue, target: nil, subvolume: nil)
                 }
-                let last = EntryName.components(of: target).last { !$0.utf8.elementsEqual(".".utf8) }
-                guard let last, let name = EntryName(String(last)), subvolumes.contains(name) else { continue }
+                guard let name = subvolume(namedBy: target, in: directory) else { continue }
                 return .layoutNotRecognised(link: entry.name.rawValue, target: target, subvolume: name.rawValue)
             }
             return nil
@@ -175,8 +184,9 @@ public struct Planner: Sendable {
             if entry.name == machine { return item(.keep, .currentLink(target: target.rawValue)) }
             if entry.name == target { return item(.keep, .currentTarget) }
             deleting = false
-        case .broken(let reason):
+        case .broken(let reason, let resolved):
             if entry.name == machine { return item(.report, reason) }
+            if entry.name == resolved { return item(.keep, .currentTarget) }
             deleting = false
         case .unrecognised:
             return item(.keep, .inUnrecognisedLayout)

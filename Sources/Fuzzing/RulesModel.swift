@@ -130,12 +130,22 @@ public struct RulesModel: Sendable {
             } else {
                 linkInError = true
                 verdict.line(linkPath, "error")
+                // A link in error that still ends in the name of one of the
+                // machine's subvolumes keeps it: in doubt, it is the image.
+                if link == .link, !unreadableLinks.contains(linkPath), let text = tree.target(linkPath),
+                    let last = text.split(separator: "/").last(where: { $0 != "." }).map(String.init), last != "..",
+                    tree.kind(path + "/" + last) == .subvol
+                {
+                    target = last
+                }
             }
         } else if entries.contains(where: { linksToOwnSubvolume($0, name: name($0), machine: m, in: path, tree: tree) }) {
             // Not a machine being deleted: everything stays.
             return verdict.line(path, "error")
         }
         let deleting = target == nil && !linkInError
+        // The target of a valid link, or the subvolume a link in error
+        // still names: kept, without a line.
         var fates: [(entry: String, name: String, fate: Fate)] = []
         for entry in entries {
             let entryName = name(entry)

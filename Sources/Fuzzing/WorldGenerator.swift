@@ -234,28 +234,34 @@ struct WorldDrawing {
             add(subvolume: path + "/" + revision, readOnly: true)
             add(link: path + "/" + link, target: revision)
         }
+        // The machine's other subvolumes, which a link in error may name.
+        var others: [String] = []
         for toolchain in entryToolchains where chance(50) {
             if let name = entryName(m, "-" + toolchain, in: path) {
                 add(subvolume: path + "/" + name, readOnly: chance(15))
+                others.append(name)
             }
             for _ in 0..<random.next(below: 3) {
                 let rest = pick(["123-1", "77-2", "x", "-", "9-9-9"])
                 guard let name = entryName(m, "-" + toolchain + "-" + rest, in: path) else { continue }
                 add(subvolume: path + "/" + name, readOnly: chance(20))
+                others.append(name)
                 drawInside(path + "/" + name)
             }
         }
-        drawLink(m, at: path, revisions: revisions)
+        drawLink(m, at: path, revisions: revisions, others: others)
         drawOddEntries(m, at: path, revisions: revisions)
     }
 
     /// The current link: valid (usually), absent (a machine being
     /// deleted), or in error.
-    mutating func drawLink(_ m: String, at path: String, revisions: [String]) {
+    mutating func drawLink(_ m: String, at path: String, revisions: [String], others: [String]) {
         guard !used.contains(ExactText(path + "/" + m)) else { return }
         if swarm.has(.deletedMachines), chance(35) { return }
         if swarm.has(.linkProblems), chance(50) {
-            let target = revisions.first ?? m + "-1"
+            // A revision, or a subvolume the rules would delete (a working
+            // snapshot, an unconfigured toolchain's) but for the link.
+            let target = chance(50) ? revisions.first ?? m + "-1" : others.first ?? revisions.first ?? m + "-1"
             switch random.next(below: 10) {
             case 0: add(link: path + "/" + m, target: m + "-99")
             case 1: add(link: path + "/" + m, target: "./" + target)

@@ -275,7 +275,10 @@ struct InvariantChecker {
                 allowed = entry.kind == .subvol && (linkTarget != nil || linkInError) && paths.contains(ExactText(revision))
             default: allowed = false
             }
-            if !allowed, !(linkTarget.map { EntryName.sameBytes($0, name.rawValue) } ?? false) {
+            // The link's target, or the subvolume a link in error still
+            // names by its last component (`./m-2`, `m-2/`, a path).
+            let named = linkTarget.flatMap { EntryName.components(of: $0).last { !$0.utf8.elementsEqual(".".utf8) } }
+            if !allowed, !(named.map { EntryName.sameBytes(String($0), name.rawValue) } ?? false) {
                 violate(6, "\(root + "/" + entry.path) remains after the boot cleanup and was not reported")
             }
         }

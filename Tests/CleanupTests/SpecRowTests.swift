@@ -70,6 +70,30 @@ struct SpecRowTests {
         #expect(names(host, "/build/machines/default/n") == ["n", "n-old"])
     }
 
+
+    @Test(
+        "a current link in error that still resolves to one of the machine's subvolumes keeps it, whatever its name",
+        arguments: [
+            "./m-default-7-1", "m-default-7-1/", "../m/m-default-7-1", "/build/machines/default/m/m-default-7-1",
+            "/elsewhere/m-default-7-1",
+        ])
+    func currentLinkInErrorKeepsItsTarget(target: String) async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            subvol default/m/m-default-7-1
+            subvol default/m/m-default-8-1
+            link   default/m/m -> \(target)
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m: error: invalid current machine link to \(target): not an entry of the machine directory",
+                "\(machine)/m-default-8-1: info: deleted subvolume",
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-default-7-1"])
+        #expect(report.exitStatus == 1)
+    }
     @Test("stale lock files are removed; unknown files are a warning and stay")
     func lockFilesAndUnknownFiles() async throws {
         let host = try makeHost(
