@@ -24,6 +24,7 @@ struct BuildOSCleanDev: AsyncParsableCommand {
     /// The production commands' `--layout`: a simulated tree, which only
     /// this executable carries.
     static func main() async {
+        Arguments.refuseUndecodable(commandName: "buildos-clean-dev")
         SimulatedTrees.install { text, file, root throws(SimulatedTrees.LoadFailure) in
             let layout: Layout
             do throws(LayoutError) {

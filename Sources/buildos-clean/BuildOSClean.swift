@@ -15,4 +15,9 @@ struct BuildOSClean: AsyncParsableCommand {
         version: BuildVersion.text,
         subcommands: CommandSet.production
     )
+
+    static func main() async {
+        Arguments.refuseUndecodable(commandName: "buildos-clean")
+        await main(nil)
+    }
 }

@@ -44,6 +44,23 @@ struct ArgumentInputTests {
         #expect(InputTest.snapshot(of: root) == before)
     }
 
+    @Test(
+        "an argument that is not UTF-8 exits 64 rather than naming another path",
+        arguments: [Binary.Executable.production, .developer])
+    func undecodableArgument(_ executable: Binary.Executable) throws {
+        // `--root DIR/r\xff`, where `DIR/r\u{FFFD}` (what the argument
+        // parser would read it as) holds a machine without its link, which
+        // a cleanup there would delete.
+        let directory = try InputTest.directory()
+        let repaired = directory + "/r\u{FFFD}"
+        try FileManager.default.createDirectory(atPath: repaired + "/v/m", withIntermediateDirectories: true)
+        let result = try Binary.run(
+            ["-c", "exec \"$0\" cleanup --root \"$1$(printf 'r\\377')\" --toolchain default", Binary.path(of: executable), directory + "/"],
+            timeout: InputTest.timeout, executable: .program("/bin/sh"))
+        InputTest.expectRefused(result, location: nil, message: "argument 3 is not valid UTF-8: \(directory)/r\\xff")
+        #expect(FileManager.default.fileExists(atPath: repaired + "/v/m"))
+    }
+
     static let scenarioCases: [Case] = [
         Case(["--schedules", "0"], "--schedules must be 1 to 1000000, not 0"),
         Case(["--schedules=-1"], "--schedules must be 1 to 1000000, not -1"),
