@@ -220,6 +220,68 @@ struct AdministrationTests {
         #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-1")
     }
 
+    @Test("upgrade does not go back: a stream of an older revision is refused, touching nothing")
+    func upgradeRefusesOlder() async throws {
+        let host = try await Self.hostWithMachine()
+        let admin = Self.administration(host.spawn())
+        #expect(await admin.upgrade(Self.machine, stream: try Self.stream("m-3", 3, parent: 1), owner: Self.owner).error == nil)
+        let before = host.layout()
+        for (name, uuid) in [("m-2", 2), ("m-02", 4), ("m-1", 1)] {
+            let report = await admin.upgrade(
+                Self.machine, stream: try Self.stream(EntryName(name)!, UInt64(uuid)), owner: Self.owner)
+            #expect(report.error?.code == "revision-older", "\(name): \(report.textLines)")
+            #expect(report.exitStatus == 64)
+        }
+        #expect(host.layout() == before)
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-3")
+    }
+
+    @Test(
+        "upgrade keeps a writable subvolume under the new revision's or image's name that no interrupted upgrade leaves",
+        arguments: ["m-2", "m-2.received"])
+    func upgradeKeepsForeignWritable(name: String) async throws {
+        let host = try await Self.hostWithMachine()
+        // Someone's work, made by hand: not a snapshot of the image.
+        try host.addSubvolume("\(Self.directory)/\(name)")
+        try host.addFile("\(Self.directory)/\(name)/work")
+        let before = host.layout()
+        let report = await Self.administration(host.spawn()).upgrade(
+            Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner)
+        #expect(report.error?.code == "in-the-way", "\(report.textLines)")
+        #expect(report.exitStatus == 64)
+        #expect(host.layout() == before)
+    }
+
+    @Test("an incremental receive that took another subvolume of the same received UUID as its parent is undone")
+    func upgradeReceivedAgainstACopy() async throws {
+        let host = try makeHost("volume default\ntmpfs /run/lock")
+        let admin = Self.administration(host.spawn())
+        // Machine n received the same image first: its copy has the lower
+        // id, which btrfs receive finds first.
+        let other = try MachineAddress(parsing: "default/n")
+        #expect(await admin.add(other, stream: try Self.stream("n-1", 1), owner: Self.owner).error == nil)
+        #expect(await admin.add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner).error == nil)
+        let report = await admin.upgrade(Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner)
+        #expect(report.exitStatus == 1)
+        #expect(report.error?.message.contains("applied the stream to another subvolume with the same received UUID") == true)
+        #expect(names(host, Self.directory) == ["m", "m-1", "m-1.received"])
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-1")
+    }
+
+    @Test("a receive that fails on a damaged stream deletes what it received, and says so")
+    func damagedStream() async throws {
+        let host = try makeHost("volume default\ntmpfs /run/lock")
+        let admin = Self.administration(host.spawn())
+        let whole = SendStream.empty(try Self.stream("m-1", 1).header)
+        let report = await admin.add(Self.machine, stream: try SendStream(prefix: Array(whole.dropLast())), owner: Self.owner)
+        #expect(report.exitStatus == 1)
+        #expect(report.error?.message.contains("the stream may be damaged or truncated") == true, "\(report.textLines)")
+        #expect(report.error?.message.contains("the partial subvolume is deleted") == true)
+        #expect(names(host, Self.directory) == [])
+        #expect(await admin.add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner).error == nil)
+        #expect(names(host, Self.directory) == ["m", "m-1", "m-1.received"])
+    }
+
     @Test("a temporary link left by an earlier switch neither redirects nor blocks the next")
     func leftoverTemporaryLink() async throws {
         let host = try await Self.hostWithMachine()

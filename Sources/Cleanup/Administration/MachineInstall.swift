@@ -92,9 +92,10 @@ extension Administration {
             if current == revision {
                 session.report.notes.append("already current: \(machine) is \(revision)")
             } else {
-                try await session.checkParent(of: stream, current: current, entries: entries)
+                try session.checkNewer(revision, than: current)
+                let parent = try await session.checkParent(of: stream, current: current, entries: entries)
                 try await session.removeTemporaryLinks(in: entries)
-                try await session.install(stream, as: revision, owner: owner, entries: entries)
+                try await session.install(stream, as: revision, owner: owner, entries: entries, parent: parent)
                 try await session.switchLink(to: revision)
             }
             if removeOld { try await session.removeRevisions(before: revision) }
@@ -122,22 +123,40 @@ extension AdministrationSession {
         return image
     }
 
+    /// An upgrade does not go back: a stream of a revision numbered below
+    /// the current one (a command replayed after a later upgrade, say)
+    /// would switch the machine back. A rollback is a link switch by hand.
+    func checkNewer(_ revision: EntryName, than current: EntryName) throws(AdministrationError) {
+        let machineName = machine.machine
+        guard case .revision(let new) = MachineEntryName(classifying: revision, machine: machineName),
+            case .revision(let old) = MachineEntryName(classifying: current, machine: machineName),
+            Self.precedes(new, old)
+        else { return }
+        throw .usage(
+            "the stream's revision \(revision) is older than the current revision \(current): "
+                + "upgrade only goes forward (to go back, switch the link by hand)",
+            code: "revision-older")
+    }
+
     /// An incremental stream must apply to the current revision: its
     /// parent is the received UUID of the current revision's image (or,
-    /// for a revision received by hand, of the revision itself).
+    /// for a revision received by hand, of the revision itself). The
+    /// UUID of that subvolume, which the received revision must be a
+    /// snapshot of; nil for a full stream.
     func checkParent(of stream: SendStream, current: EntryName, entries: [DirectoryEntry]) async
-        throws(AdministrationError)
+        throws(AdministrationError) -> BtrfsUUID?
     {
-        guard let parent = stream.header.parent else { return }
+        guard let parent = stream.header.parent else { return nil }
         var base = current
         if let image = try? imageName(of: current), entries.contains(where: { $0.name == image }) { base = image }
-        let received = try await info(of: base).receivedUUID
-        guard received == parent.uuid else {
+        let info = try await info(of: base)
+        guard info.receivedUUID == parent.uuid else {
             throw .usage(
                 "the stream is incremental against \(parent.uuid), which is not the current revision \(current) "
-                    + "(received UUID \(received)): send it with -p against \(current)'s image",
+                    + "(received UUID \(info.receivedUUID)): send it with -p against \(current)'s image",
                 code: "parent-not-current")
         }
+        return info.uuid
     }
 
     /// Deletes every revision numbered below `revision`, each with its
@@ -217,10 +236,12 @@ extension AdministrationSession {
     }
 
     /// Receives the stream as the revision `revision`: the image, then the
-    /// revision made from it, each only when not there already.
-    mutating func install(_ stream: SendStream, as revision: EntryName, owner: Ownership, entries: [DirectoryEntry])
-        async throws(AdministrationError)
-    {
+    /// revision made from it, each only when not there already. `parent`:
+    /// the UUID of the subvolume an incremental stream applies to.
+    mutating func install(
+        _ stream: SendStream, as revision: EntryName, owner: Ownership, entries: [DirectoryEntry],
+        parent: BtrfsUUID? = nil
+    ) async throws(AdministrationError) {
         let image = try imageName(of: revision)
         let header = stream.header
         func existing(_ name: EntryName) throws(AdministrationError) -> DirectoryEntry? {
@@ -242,7 +263,11 @@ extension AdministrationSession {
                     "\(machine.path(of: image, in: root)) comes from another stream (received UUID \(info.receivedUUID))",
                     code: "revision-exists")
             } else {
-                try await delete(image)
+                // The image is a finished receive renamed: never writable.
+                throw .usage(
+                    "\(machine.path(of: image, in: root)) is a writable subvolume, which no step of this command "
+                        + "leaves: it is kept; delete it by hand if it is not needed",
+                    code: "in-the-way")
             }
         }
         // The revision: a finished receive not yet renamed, a finished
@@ -252,6 +277,21 @@ extension AdministrationSession {
         if try existing(revision) != nil {
             let info = try await info(of: revision)
             if !info.isReadOnly {
+                // Deleted only when it is what an interrupted run of this
+                // command leaves: a receive of this stream that did not
+                // finish (no received UUID yet; a snapshot of the parent
+                // for an incremental stream, of nothing for a full one),
+                // or a revision made from the finished image but not yet
+                // read-only. Anything else is someone's: kept.
+                let partialReceive = imageInfo == nil && info.receivedUUID.isZero && info.parentUUID == (parent ?? .zero)
+                let unfinishedRevision = imageInfo.map { info.parentUUID == $0.uuid } ?? false
+                guard partialReceive || unfinishedRevision else {
+                    throw .usage(
+                        "\(machine.path(of: revision, in: root)) is a writable subvolume that an interrupted run of "
+                            + "this command does not leave (parent UUID \(info.parentUUID), received UUID "
+                            + "\(info.receivedUUID)): it is kept; delete it by hand if it is not needed",
+                        code: "in-the-way")
+                }
                 try await delete(revision)
             } else if imageInfo == nil, info.receivedUUID == header.uuid {
                 receivedHere = true
@@ -270,9 +310,14 @@ extension AdministrationSession {
         if imageInfo == nil {
             if !receivedHere {
                 let detail = header.parent.map { "(incremental against \($0.uuid))" } ?? "(full stream)"
-                try await step(.receive, machine.path(of: revision, in: root), detail: detail) { () throws(FSError) in
-                    try await fileSystem.receive(stream, in: directory)
+                do throws(AdministrationError) {
+                    try await step(.receive, machine.path(of: revision, in: root), detail: detail) {
+                        () throws(FSError) in try await fileSystem.receive(stream, in: directory)
+                    }
+                } catch {
+                    throw await receiveFailed(error, revision: revision, parent: parent)
                 }
+                if let parent, !dryRun { try await checkReceivedParent(of: revision, is: parent) }
             }
             try await step(.rename, machine.path(of: revision, in: root), detail: "to \(image)") { () throws(FSError) in
                 try await fileSystem.rename(revision, in: directory, to: image, in: directory, mode: .noReplace)
@@ -295,6 +340,42 @@ extension AdministrationSession {
             }
         }
         try await sync()
+    }
+
+    /// A receive that failed leaves what it received so far: a writable
+    /// subvolume without received UUID. The same stream would fail again
+    /// (a damaged or truncated stream fails at the same byte), so the
+    /// partial subvolume is deleted now and the error says so.
+    mutating func receiveFailed(_ error: AdministrationError, revision: EntryName, parent: BtrfsUUID?) async
+        -> AdministrationError
+    {
+        let info = try? await info(of: revision)
+        guard let step = report.steps.last, step.action == .receive, let info, !info.isReadOnly,
+            info.receivedUUID.isZero, info.parentUUID == (parent ?? .zero)
+        else { return error }
+        let partial = (try? await delete(revision)) != nil ? "the partial subvolume is deleted" : "the partial subvolume stays"
+        return .failed(
+            "unable to \(step.text): \(step.error ?? "failed"): the stream may be damaged or truncated, or the "
+                + "filesystem failed; \(partial). Running the command again with a whole stream finishes the job")
+    }
+
+    /// `btrfs receive` finds an incremental stream's parent by its
+    /// received UUID anywhere on the filesystem and takes the first it
+    /// finds: a copy of the image elsewhere (received by hand, or modified
+    /// with its received UUID kept) would make the new revision from the
+    /// wrong files. The received subvolume must be a snapshot of the
+    /// current revision's image; if it is not, it is deleted and the
+    /// command fails.
+    mutating func checkReceivedParent(of revision: EntryName, is parent: BtrfsUUID) async
+        throws(AdministrationError)
+    {
+        let used = try await info(of: revision).parentUUID
+        guard used != parent else { return }
+        try await delete(revision)
+        throw .failed(
+            "btrfs receive applied the stream to another subvolume with the same received UUID (UUID \(used)), "
+                + "not to the current revision's image (UUID \(parent)): the received revision is deleted. "
+                + "Delete that copy (btrfs subvolume list -R shows received UUIDs), or upgrade with a full stream")
     }
 
     /// Switches the current link to `revision` atomically: a fresh link
