@@ -150,6 +150,31 @@ struct MachineCommandsOnRealBtrfsTests {
         await setup.tree.remove()
     }
 
+    @Test("an upgrade that btrfs receive applied to another copy of the image is undone; a truncated stream leaves nothing")
+    func receivedAgainstACopy() async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        // A copy of revision 1 received by hand before the machine's own:
+        // the same received UUID, the lower id, which btrfs receive takes.
+        try setup.tree.directory("copy")
+        try Shell.run(["btrfs", "receive", "-q", "-f", setup.full, setup.tree.path("copy")])
+        #expect(try setup.machine(["add", "default/m", "--stream", setup.full, "--owner", "0"]).status == 0)
+        let upgrade = try setup.machine(["upgrade", "default/m", "--stream", setup.incremental, "--owner", "0"])
+        #expect(upgrade.status == 1)
+        #expect(upgrade.standardError.contains("applied the stream to another subvolume with the same received UUID"))
+        #expect(try Shell.run(["ls", setup.machine]) == "m\nm-1\nm-1.received\n")
+        #expect(try Shell.run(["readlink", setup.machine + "/m"]) == "m-1\n")
+        // A stream cut short: its partial subvolume goes at once.
+        let bytes = try Data(contentsOf: URL(fileURLWithPath: setup.full))
+        try bytes.prefix(bytes.count / 2).write(to: URL(fileURLWithPath: setup.tree.path("half.stream")))
+        try setup.tree.directory("machines/v2")
+        let half = try setup.machine(["add", "v2/m", "--stream", setup.tree.path("half.stream"), "--owner", "0"])
+        #expect(half.status == 1)
+        #expect(half.standardError.contains("the partial subvolume is deleted"), "\(half.standardError)")
+        #expect(try Shell.run(["ls", setup.root + "/v2/m"]) == "")
+        await setup.tree.remove()
+    }
+
     @Test("remove waits for a working snapshot that goes while it waits, then deletes the machine")
     func removeWaits() async throws {
         try requireRealBackend()
