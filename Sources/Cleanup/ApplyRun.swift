@@ -328,6 +328,9 @@ struct ApplyRun {
                 return
             }
             try await fileSystem.removeDirectory(machineName, in: volumeDirectory)
+            // A machine directory that is a subvolume of its own: `rmdir`
+            // deleted a subvolume, which is synced as any other.
+            if status.kind == .subvolume { volume?.deletions += 1 }
             report.add(item, .removed)
             report.add(line(item.path, .info, "deleted machine directory"))
         } catch {

@@ -306,6 +306,23 @@ struct SpecRowTests {
         #expect(names(host, "/build/machines/other") == [])
     }
 
+    @Test("a machine directory that is a subvolume of its own is a subvolume deletion: its volume is synced")
+    func subvolumeMachineDirectoryIsSynced() async throws {
+        let host = try makeHost(
+            """
+            volume default
+            subvol default/m-1 ro
+            dir    default/n
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "/build/machines/default/m-1: info: deleted machine directory",
+                "/build/machines/default/n: info: deleted machine directory",
+            ])
+        #expect(report.syncedVolumes == ["default"])
+    }
+
     @Test("an empty toolchain set deletes bootstrapped machines only when stated explicitly")
     func emptyToolchainSet() async throws {
         #expect(throws: ConfigurationError.self) {
