@@ -16,12 +16,13 @@ extension Administration {
                 throw .usage("no machine \(machine): \(machine.path(in: root)) does not exist", code: "no-such-machine")
             }
             let entries = try await session.entries()
-            if let link = entries.first(where: { $0.name == machine.machine }) {
-                guard link.kind == .symlink else {
-                    throw .usage(
-                        "\(machine.path(of: machine.machine, in: root)) is not a symbolic link (\(link.kind.phrase)): "
-                            + "the machine's layout is not recognised; nothing was removed", code: "link-in-error")
-                }
+            if let link = entries.first(where: { $0.name == machine.machine }), link.kind != .symlink {
+                throw .usage(
+                    "\(machine.path(of: machine.machine, in: root)) is not a symbolic link (\(link.kind.phrase)): "
+                        + "the machine's layout is not recognised; nothing was removed", code: "link-in-error")
+            }
+            try await session.checkRemovable(entries)
+            if entries.contains(where: { $0.name == machine.machine }) {
                 let fileSystem = self.fileSystem
                 try await session.step(.removeLink, machine.path(of: machine.machine, in: root)) {
                     () throws(FSError) in try await fileSystem.unlink(machine.machine, in: directory)
@@ -35,6 +36,53 @@ extension Administration {
 }
 
 extension AdministrationSession {
+    /// Refuses, before the link goes, a machine whose cleanup without its
+    /// link would keep something: what the cleanup keeps of a machine
+    /// being deleted (an unknown entry, a plain directory, another link, a
+    /// lock file that is no file) stops its directory's removal, and a
+    /// link naming one of its subvolumes makes the layout one the cleanup
+    /// does not recognise, which keeps everything and halts the host at
+    /// boot. The plan is the cleanup's own, on the entries as they are,
+    /// without the link.
+    func checkRemovable(_ entries: [DirectoryEntry]) async throws(AdministrationError) {
+        guard let machineHandle, let volumeHandle else { return }
+        let name = machine.machine
+        var otherLinks: [EntryName: String?] = [:]
+        for entry in entries where entry.kind == .symlink && entry.name != name {
+            otherLinks[entry.name] = .some(try? await fileSystem.readLink(entry.name, in: machineHandle))
+        }
+        let directory = MachineDirectory(
+            entries: entries.filter { $0.name != name }, link: .absent, otherLinks: otherLinks)
+        guard let machineStatus = try? await fileSystem.status(of: machineHandle),
+            let volumeStatus = try? await fileSystem.status(of: volumeHandle)
+        else { return }
+        let scan = TreeScan(
+            root: root,
+            volumes: [
+                VolumeScan(
+                    name: machine.volume, status: volumeStatus,
+                    content: .listed([MachineScan(name: name, status: machineStatus, content: .listed(directory))]))
+            ])
+        let plan = Planner(toolchains: .none).plan(scan)
+        if let unrecognised = plan.items.first(where: { $0.path.entry == nil && $0.path.machine == name }),
+            case .layoutNotRecognised = unrecognised.reason, let diagnostic = unrecognised.diagnostic(root: root)
+        {
+            throw .usage(
+                "without its link, \(machine.path(in: root)) would be a layout the cleanup does not recognise "
+                    + "(\(diagnostic.cause ?? diagnostic.message)): correct it first; nothing was removed",
+                code: "not-removable")
+        }
+        let kept = plan.items.filter { $0.path.entry != nil && ($0.action == .keep || $0.action == .report) }
+        guard !kept.isEmpty else { return }
+        let listed = kept.map { item in
+            "\(item.path.entry?.rawValue ?? "") (\(item.reason.diagnostic?.message ?? item.reason.text))"
+        }
+        throw .usage(
+            "\(machine.path(in: root)) holds what removing a machine does not delete: "
+                + "\(listed.joined(separator: ", ")); move or delete it first; nothing was removed",
+            code: "not-removable")
+    }
+
     /// What keeps the machine busy: the machine locks agents hold, and
     /// the working snapshots of their toolchains. An agent holds its lock
     /// for the whole of a build, so a working snapshot whose toolchain's
