@@ -78,7 +78,8 @@ public struct CleanupCommand: AsyncParsableCommand {
         name: .long,
         help: ArgumentHelp(
             "When there are lines to report, run this shell command with the summary as its last argument "
-                + "and the lines on its standard input (a failure is reported, the outcome stays).",
+                + "(as $1 when it ends in & ; | ) } fi done esac) and the lines on its standard input "
+                + "(a failure is reported, the outcome stays).",
             valueName: "command"))
     var notify: String?
 

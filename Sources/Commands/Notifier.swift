@@ -61,6 +61,25 @@ struct Notifier {
         case timedOut
     }
 
+    /// The shell text run for `command`: the summary is the shell's `$1`,
+    /// and is also appended as the command's last argument (`"$@"`) when
+    /// the command ends in a word that can take one, such as
+    /// `/usr/local/sbin/mail-admin` or `f() { ...; }; f`. Appended after
+    /// a command ending in `&`, `;`, `|`, `)` or `}`, or in `fi`, `done` or
+    /// `esac`, it would be a command of its own (the summary run as a
+    /// command, after `mail admin &`) or a syntax error (after
+    /// `(sleep 100 &)`): such a command reads the summary from `"$1"`.
+    static func script(_ command: String) -> String {
+        var trimmed = Substring(command)
+        while let last = trimmed.unicodeScalars.last, last == " " || last == "\t" || last == "\n" {
+            trimmed = trimmed.dropLast()
+        }
+        let ends = ["&", ";", "|", ")", "}"].contains { trimmed.hasSuffix($0) }
+        let lastWord = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == ";" }).last
+        let keyword = lastWord.map { ["fi", "done", "esac"].contains(String($0)) } ?? false
+        return ends || keyword ? command : command + " \"$@\""
+    }
+
     /// Starts `/bin/sh -c COMMAND` as the leader of a new process group,
     /// with SIGPIPE back to its default.
     private func spawn(input: Int32, output: Int32, summary: String) -> pid_t? {
@@ -79,7 +98,7 @@ struct Notifier {
         sigaddset(&defaults, SIGPIPE)
         posix_spawnattr_setsigdefault(&attributes, &defaults)
         posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGDEF))
-        let arguments = ["/bin/sh", "-c", command + " \"$@\"", "buildos-clean-notify", summary]
+        let arguments = ["/bin/sh", "-c", Notifier.script(command), "buildos-clean-notify", summary]
         var cArguments = arguments.map { strdup($0) } + [nil]
         defer { cArguments.forEach { free($0) } }
         var pid: pid_t = 0

@@ -54,7 +54,23 @@ struct NotifyInputTests {
         Slow(command: "sh -c 'sleep 60'; true", extra: ["--notify-timeout", "1"], warning: "notify command still running after 1 s, killed"),
         Slow(command: "sleep 60 & true", extra: [], warning: "notify command left a background process holding its output"),
         Slow(command: "(sleep 60 &) ; true", extra: [], warning: "notify command left a background process holding its output"),
+        Slow(command: "(sleep 60 &)", extra: [], warning: "notify command left a background process holding its output"),
+        Slow(command: "sleep 60 &", extra: [], warning: "notify command left a background process holding its output"),
     ]
+
+    @Test(
+        "a command that ends in an operator or a closing keyword gets the summary as $1, never run as a command",
+        arguments: [
+            "if true; then printf 'summary: %s\\n' \"$1\"; fi", "{ printf 'summary: %s\\n' \"$1\"; }",
+            "printf 'summary: %s\\n' \"$1\";", "(printf 'summary: %s\\n' \"$1\")", "printf 'summary: %s\\n'",
+        ])
+    func summaryAsParameter(command: String) throws {
+        let layout = try InputTest.file("one.layout", Self.layout)
+        let result = try InputTest.run(["cleanup", "--layout", layout, "--toolchain", "default", "--notify", command])
+        #expect(result.status == 0)
+        #expect(result.standardError.contains("summary: cleaned up entries in /build/machines/"), "\(result.standardError)")
+        #expect(!result.standardError.contains("warning"), "\(result.standardError)")
+    }
 
     @Test("a command that runs long or leaves a child behind does not hold the tool", arguments: slow)
     func doesNotHold(_ case: Slow) throws {
