@@ -24,7 +24,8 @@ extension Plan {
     /// One line per decision: action, path, reason.
     public var textLines: [String] {
         let names = toolchains.isEmpty ? "none" : toolchains.toolchains.map(\.rawValue).joined(separator: ", ")
-        var lines = [Diagnostic.escapingControlCharacters("plan for \(root) (toolchains: \(names))")]
+        let shown = EntryPath.trimmingTrailingSlashes(root)
+        var lines = [Diagnostic.escapingControlCharacters("plan for \(shown) (toolchains: \(names))")]
         let width = items.map { $0.action.rawValue.count }.max() ?? 0
         for item in items {
             let action = item.action.rawValue

@@ -258,8 +258,10 @@ struct ApplyRaceTests {
             link   default/m/m -> m-1
             subvol default/m/m-default-1-1
             """)
-        let report = await CleanupRun(fileSystem: host.spawn(), root: root, toolchains: ToolchainSet([.default])).run()
-            .report
+        let cleanup = CleanupRun(fileSystem: host.spawn(), root: root, toolchains: ToolchainSet([.default]))
+        guard case .success(let plan) = await cleanup.plan() else { return #expect(Bool(false), "no plan") }
+        #expect(plan.textLines.first == "plan for /build/machines (toolchains: default)")
+        let report = await cleanup.run().report
         #expect(
             report.textLines == [
                 "cleaned up entries in /build/machines/",
