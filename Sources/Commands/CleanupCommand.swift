@@ -84,7 +84,7 @@ public struct CleanupCommand: AsyncParsableCommand {
     var notify: String?
 
     @Option(
-        name: .customLong("notify-timeout"),
+        name: .customLong("notify-timeout"), parsing: .unconditional,
         help: ArgumentHelp(
             "Seconds the notification command may run (1 to 3600, default 60); then its process group is killed "
                 + "and a warning printed.",
@@ -95,7 +95,7 @@ public struct CleanupCommand: AsyncParsableCommand {
     var verbose = false
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: ArgumentHelp(
             "How long to wait for another buildos-clean run (a machine command) to release its lock, in seconds.",
             valueName: "seconds"))

@@ -87,7 +87,7 @@ struct ChangeOptions: ParsableArguments {
     var dryRun = false
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: ArgumentHelp(
             "How long to wait for another buildos-clean run to release its lock, in seconds.", valueName: "seconds"))
     var wait: Double = 0
@@ -324,7 +324,7 @@ struct MachineRemoveCommand: AsyncParsableCommand {
     var machine: String
 
     @Option(
-        name: .long,
+        name: .long, parsing: .unconditional,
         help: ArgumentHelp("How long to wait for the machine's builds to end, in seconds.", valueName: "seconds"))
     var timeout: Double = 3600
 

@@ -37,7 +37,7 @@ struct FuzzCommand: AsyncParsableCommand {
     @Option(help: "The seed every case is drawn from, decimal or 0x-hexadecimal.")
     var seed: FuzzSeed = FuzzSeed(value: 1)
 
-    @Option(help: "How many cases to run (default: 1000 unless --time is given).")
+    @Option(parsing: .unconditional, help: "How many cases to run (default: 1000 unless --time is given).")
     var cases: Int?
 
     @Option(help: ArgumentHelp("How long to run instead: seconds, or a number with s, m or h.", valueName: "duration"))
@@ -62,7 +62,7 @@ struct FuzzCommand: AsyncParsableCommand {
     var noShrink = false
 
     @Option(
-        name: .customLong("print-case"),
+        name: .customLong("print-case"), parsing: .unconditional,
         help: ArgumentHelp("Print case N of the seed as a scenario file, without running anything.", valueName: "n"))
     var printCase: Int?
 

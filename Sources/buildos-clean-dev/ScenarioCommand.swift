@@ -35,13 +35,13 @@ struct ScenarioRunCommand: ParsableCommand {
     @Argument(help: "Scenario files.")
     var files: [String]
 
-    @Option(help: "The base seed (default: the scenario's, else 1).")
+    @Option(parsing: .unconditional, help: "The base seed (default: the scenario's, else 1).")
     var seed: UInt64?
 
     @Option(help: "random, pct, exhaustive or replay (default: the scenario's, else random).")
     var strategy: StrategyName?
 
-    @Option(help: "How many schedules to run (exhaustive: at most), 1 to 1000000.")
+    @Option(parsing: .unconditional, help: "How many schedules to run (exhaustive: at most), 1 to 1000000.")
     var schedules: Int?
 
     @Option(help: "Output format.")

@@ -31,6 +31,9 @@ struct ArgumentInputTests {
         Case(["--no-toolchains", "--toolchain", "default"], "--no-toolchains cannot be combined"),
         Case(["--dry-run", "--show-plan"], "--dry-run already prints the plan"),
         Case(["--bogus"], "Unknown option '--bogus'"),
+        // A negative number is the option's value, not an option.
+        Case(["--wait", "-1"], "--wait must be 0 to 604800 seconds, not -1.0"),
+        Case(["--notify", "true", "--notify-timeout", "-5"], "--notify-timeout must be 1 to 3600 seconds, not -5"),
     ]
 
     @Test("bad cleanup arguments exit 64 and touch nothing", arguments: cleanupCases)
@@ -64,6 +67,7 @@ struct ArgumentInputTests {
     static let scenarioCases: [Case] = [
         Case(["--schedules", "0"], "--schedules must be 1 to 1000000, not 0"),
         Case(["--schedules=-1"], "--schedules must be 1 to 1000000, not -1"),
+        Case(["--schedules", "-1"], "--schedules must be 1 to 1000000, not -1"),
         Case(["--schedules", "9223372036854775807"], "--schedules must be 1 to 1000000"),
         Case(["--schedules", "99999999999999999999"], "The value '99999999999999999999' is invalid for '--schedules"),
         Case(["--seed=-1"], "The value '-1' is invalid for '--seed"),
