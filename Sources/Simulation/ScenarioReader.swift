@@ -85,6 +85,13 @@ enum EventScan {
                 var event = yaml_event_t()
                 guard yaml_parser_parse(&parser, &event) == 1 else {
                     let message = parser.problem.map { String(cString: $0) } ?? "unreadable"
+                    // The reader (a control character, bytes that are not
+                    // UTF-8) gives the byte's offset, not a mark.
+                    if parser.error == YAML_READER_ERROR {
+                        let offset = min(Int(parser.problem_offset), buffer.count)
+                        let line = 1 + buffer[..<offset].count { $0 == UInt8(ascii: "\n") }
+                        return ScenarioError("not YAML: \(message)", line: line)
+                    }
                     return ScenarioError("not YAML: \(message)", line: Int(parser.problem_mark.line) + 1)
                 }
                 defer { yaml_event_delete(&event) }

@@ -220,6 +220,8 @@ struct ScenarioInputTests {
         Case("deep nesting", "name: " + String(repeating: "[", count: 5000), line: 1, "not YAML"),
         Case("CRLF lines still count", scenario([10: "stratgy: pct"]).replacingOccurrences(of: "\n", with: "\r\n"), line: 10, "unknown key 'stratgy'"),
         Case("not UTF-8", bytes: Array(scenario().utf8) + [0xff, 0x0a], line: 14, "not UTF-8 text"),
+        Case("a control character on its line", scenario([6: "toolchains: [default]\u{1}"]), line: 6, "control characters are not allowed"),
+        Case("a NUL byte on its line", scenario(adding: ["x\u{0}y: 1"]), line: 14, "control characters are not allowed"),
     ]
 
     @Test("a malformed scenario file is refused with its line, and nothing is written", arguments: cases)
