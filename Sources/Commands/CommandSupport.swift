@@ -15,8 +15,13 @@ enum CommandSupport {
     /// Prints `buildos-clean: error: MESSAGE` and gives the exit code.
     static func fail(_ message: String, _ status: Int32) -> ExitCode {
         StandardError.write("buildos-clean: error: \(message)\n")
+        lastFailure.withLock { $0 = (message, status) }
         return ExitCode(status)
     }
+
+    /// The last failure `fail` printed, for a command that owes its
+    /// caller a JSON document all the same.
+    static let lastFailure = Mutex<(message: String, status: Int32)?>(nil)
 
     /// The filesystem to run on, the root path in it, and the simulated
     /// tree when it is one (`--layout`, in the developers' executable).

@@ -4,6 +4,7 @@ import FSProtocol
 import MachineLayout
 import Logging
 import RealFS
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -102,6 +103,39 @@ struct MachineRun {
     let options: MachineOptions
     let change: ChangeOptions?
 
+    /// Whether a report was printed: a command refused before it had one
+    /// prints a document of its error with `--format json`, so that
+    /// standard output always holds one.
+    static let printedReport = Mutex(false)
+
+    /// Runs a command's `run()`; with `--format json`, a refusal before
+    /// the report (the machine argument, the owner, the stream, the
+    /// machines root) prints its document.
+    static func reporting(
+        _ command: String, machine: String, options: MachineOptions, dryRun: Bool, _ body: () async throws -> Void
+    ) async throws {
+        do {
+            try await body()
+        } catch {
+            if options.format == .json, !printedReport.withLock({ $0 }),
+                let failure = CommandSupport.lastFailure.withLock({ $0 })
+            {
+                let code =
+                    switch failure.status {
+                    case 64: "usage"
+                    case 66: "unreadable-input"
+                    case 69: "unavailable"
+                    default: "failed"
+                    }
+                print(
+                    AdministrationReport.refusalJSON(
+                        command: command, machine: machine, root: options.root ?? Layout.defaultRoot, dryRun: dryRun,
+                        code: code, message: failure.message, status: failure.status))
+            }
+            throw error
+        }
+    }
+
     func run(_ body: (Administration) async throws -> AdministrationReport) async throws {
         bootstrapLogging(verbose: options.verbose)
         let (fileSystem, root, tree) = try CommandSupport.backend(layout: options.layout, root: options.root)
@@ -112,6 +146,7 @@ struct MachineRun {
             lockDirectory: tree == nil ? ToolLock.directory : nil, progress: { progress.show($0) })
         let report = try await body(administration)
         progress.finish()
+        MachineRun.printedReport.withLock { $0 = true }
         switch options.format {
         case .text: report.textLines.forEach { print($0) }
         case .json: print(report.json)
@@ -267,9 +302,11 @@ struct MachineAddCommand: AsyncParsableCommand {
     @OptionGroup var options: MachineOptions
 
     func run() async throws {
-        let (address, owner, input) = try stream.prepare(machine, options: options, change: change)
-        try await MachineRun(options: options, change: change).run { administration in
-            await administration.add(address, stream: input, owner: owner, dryRun: change.dryRun)
+        try await MachineRun.reporting("add", machine: machine, options: options, dryRun: change.dryRun) {
+            let (address, owner, input) = try stream.prepare(machine, options: options, change: change)
+            try await MachineRun(options: options, change: change).run { administration in
+                await administration.add(address, stream: input, owner: owner, dryRun: change.dryRun)
+            }
         }
     }
 }
@@ -299,10 +336,12 @@ struct MachineUpgradeCommand: AsyncParsableCommand {
     @OptionGroup var options: MachineOptions
 
     func run() async throws {
-        let (address, owner, input) = try stream.prepare(machine, options: options, change: change)
-        try await MachineRun(options: options, change: change).run { administration in
-            await administration.upgrade(
-                address, stream: input, owner: owner, removeOld: removeOld, dryRun: change.dryRun)
+        try await MachineRun.reporting("upgrade", machine: machine, options: options, dryRun: change.dryRun) {
+            let (address, owner, input) = try stream.prepare(machine, options: options, change: change)
+            try await MachineRun(options: options, change: change).run { administration in
+                await administration.upgrade(
+                    address, stream: input, owner: owner, removeOld: removeOld, dryRun: change.dryRun)
+            }
         }
     }
 }
@@ -336,9 +375,11 @@ struct MachineRemoveCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let address = try MachineRun.address(machine)
-        try await MachineRun(options: options, change: change).run { administration in
-            await administration.remove(address, timeout: timeout, dryRun: change.dryRun)
+        try await MachineRun.reporting("remove", machine: machine, options: options, dryRun: change.dryRun) {
+            let address = try MachineRun.address(machine)
+            try await MachineRun(options: options, change: change).run { administration in
+                await administration.remove(address, timeout: timeout, dryRun: change.dryRun)
+            }
         }
     }
 }

@@ -79,10 +79,23 @@ struct MachineCommandTests {
             }
         }
         let withLayout = substituted.contains("--print-layout") ? substituted : substituted + ["--layout", layout]
-        let result = try Binary.run(["machine"] + withLayout + ["--owner", "0"].filter { _ in arguments[0] != "remove" && arguments[0] != "list" })
+        let owner = ["--owner", "0"].filter { _ in arguments[0] != "remove" && arguments[0] != "list" }
+        let result = try Binary.run(["machine"] + withLayout + owner)
         #expect(result.status == status, "\(result.standardError)")
         #expect(result.standardError.contains(message), "\(result.standardError)")
         #expect(!result.standardError.contains("Fatal error"))
+        // With --format json, standard output holds one document naming
+        // the error, also for a refusal before the command had a report
+        // (an option the parser refuses aside: that is its usage text).
+        guard !message.hasPrefix("--"), arguments[0] != "list" else { return }
+        let json = try Binary.run(["machine"] + withLayout + owner + ["--format", "json"])
+        #expect(json.status == status)
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any], "\(json.standardOutput)")
+        #expect(document["exitStatus"] as? Int == Int(status))
+        let error = try #require(document["error"] as? [String: Any])
+        #expect((error["message"] as? String)?.contains(message) == true)
+        #expect(error["code"] is String)
     }
 
     @Test("list in text and JSON")

@@ -196,6 +196,26 @@ public struct AdministrationReport: Hashable, Sendable {
 
     /// The JSON document, for scripts (keys sorted).
     public var json: String {
+        AdministrationReport.document(
+            command: command, machine: machine.description, root: root, dryRun: dryRun,
+            status: error == nil ? (dryRun ? "planned" : "done") : "failed", exitStatus: exitStatus, steps: steps,
+            notes: notes, error: error.map { ($0.code, $0.message) })
+    }
+
+    /// The document of a command refused before it had a report (a
+    /// machine argument, an owner or a stream it cannot use): no steps.
+    public static func refusalJSON(
+        command: String, machine: String, root: String, dryRun: Bool, code: String, message: String, status: Int32
+    ) -> String {
+        document(
+            command: command, machine: machine, root: root, dryRun: dryRun, status: "failed", exitStatus: status,
+            steps: [], notes: [], error: (code, message))
+    }
+
+    static func document(
+        command: String, machine: String, root: String, dryRun: Bool, status: String, exitStatus: Int32,
+        steps: [AdministrationStep], notes: [String], error: (code: String, message: String)?
+    ) -> String {
         struct Document: Codable {
             var version = 1
             var command: String
@@ -213,9 +233,8 @@ public struct AdministrationReport: Hashable, Sendable {
             var message: String
         }
         let document = Document(
-            command: command, machine: machine.description, root: root, dryRun: dryRun,
-            status: error == nil ? (dryRun ? "planned" : "done") : "failed", exitStatus: exitStatus, steps: steps,
-            notes: notes, error: error.map { ErrorDocument(code: $0.code, message: $0.message) })
+            command: command, machine: machine, root: root, dryRun: dryRun, status: status, exitStatus: exitStatus,
+            steps: steps, notes: notes, error: error.map { ErrorDocument(code: $0.code, message: $0.message) })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(document) else { return "{}" }
