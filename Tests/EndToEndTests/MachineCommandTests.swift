@@ -60,6 +60,8 @@ struct MachineCommandTests {
         (["add", "nowhere/x", "--stream", "STREAM-X1"], 64, "unknown volume nowhere"),
         (["upgrade", "default/m", "--stream", "STREAM-M3-FROM-2"], 64, "is not the current revision m-1"),
         (["remove", "default/x"], 64, "no machine default/x"),
+        (["remove", "default/m", "--root", "/nonexistent", "--dry-run"], 64, "no machines root /nonexistent"),
+        (["add", "default/m", "--stream", "STREAM-M1", "--root", "/nonexistent"], 64, "no machines root /nonexistent"),
         (["add", "default", "--stream", "STREAM-M1"], 64, "is not VOLUME/NAME"),
         (["add", "default/m", "--stream", "NOT-A-STREAM"], 64, "not a btrfs send stream"),
         (["add", "default/m", "--stream", "/nonexistent"], 66, "cannot read stream"),

@@ -75,6 +75,9 @@ struct AdministrationSession {
     mutating func open() async throws(AdministrationError) {
         do throws(FSError) {
             rootHandle = try await fileSystem.openRoot(root)
+        } catch where [.noEntry, .notDirectory].contains(error.kind) {
+            // A root that is not there is a bad --root, not a failed step.
+            throw .usage("no machines root \(root): \(error.cause)", code: "no-root")
         } catch {
             throw .failed("unable to open machines root \(root): \(error.cause)")
         }
