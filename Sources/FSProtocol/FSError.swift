@@ -107,9 +107,25 @@ public struct FSError: Error, Hashable, Sendable, CustomStringConvertible {
             case .notSupported: "EOPNOTSUPP"
             case .notUTF8: "EILSEQ"
             case .notBtrfs: "not btrfs"
-            case .other(let errno): "errno \(errno)"
+            case .other(let errno): Kind.others[errno]?.name ?? "errno \(errno)"
             }
         }
+
+        /// Other errnos a filesystem call can give, named, so that no
+        /// line says only "system error".
+        static let others: [Int32: (name: String, summary: String)] = [
+            3: ("ESRCH", "no such process"), 4: ("EINTR", "interrupted system call"),
+            6: ("ENXIO", "no such device or address"), 7: ("E2BIG", "argument list too long"),
+            12: ("ENOMEM", "cannot allocate memory"), 14: ("EFAULT", "bad address"),
+            19: ("ENODEV", "no such device"), 23: ("ENFILE", "too many open files in system"),
+            24: ("EMFILE", "too many open files"), 26: ("ETXTBSY", "text file busy"),
+            27: ("EFBIG", "file too large"), 29: ("ESPIPE", "illegal seek"),
+            31: ("EMLINK", "too many links"), 32: ("EPIPE", "broken pipe"),
+            36: ("ENAMETOOLONG", "file name too long"), 38: ("ENOSYS", "function not implemented"),
+            61: ("ENODATA", "no data available"), 75: ("EOVERFLOW", "value too large for defined data type"),
+            110: ("ETIMEDOUT", "connection timed out"), 116: ("ESTALE", "stale file handle"),
+            122: ("EDQUOT", "disk quota exceeded"), 125: ("ECANCELED", "operation canceled"),
+        ]
 
         /// A short description in the words of `strerror`.
         public var summary: String {
@@ -133,7 +149,7 @@ public struct FSError: Error, Hashable, Sendable, CustomStringConvertible {
             case .notSupported: "operation not supported"
             case .notUTF8: "not valid UTF-8"
             case .notBtrfs: "not a btrfs filesystem"
-            case .other: "system error"
+            case .other(let errno): Kind.others[errno]?.summary ?? "system error"
             }
         }
 

@@ -282,6 +282,24 @@ struct AdministrationTests {
         #expect(names(host, Self.directory) == ["m", "m-1", "m-1.received"])
     }
 
+    @Test("the longest machine name the commands take leaves room for a switch's temporary link of any pid")
+    func longestMachineName() async throws {
+        let longest = String(repeating: "a", count: MachineAddress.maximumMachineBytes)
+        #expect(throws: AdministrationError.self) { try MachineAddress(parsing: "default/" + longest + "a") }
+        let address = try MachineAddress(parsing: "default/" + longest)
+        let link = MachineNaming.temporaryLink(address.machine, unique: "4194304-1000")
+        #expect(link != nil && link!.rawValue.utf8.count <= 255)
+        let host = try makeHost("volume default\ntmpfs /run/lock")
+        let admin = Self.administration(host.spawn())
+        let first = EntryName(longest + "-9")!
+        #expect(await admin.add(address, stream: try Self.stream(first, 9), owner: Self.owner).error == nil)
+        let second = EntryName(longest + "-10")!
+        let upgrade = await admin.upgrade(address, stream: try Self.stream(second, 10, parent: 9), owner: Self.owner)
+        #expect(upgrade.error == nil, "\(upgrade.textLines)")
+        #expect(FSError.Kind(errno: 36).symbol == "ENAMETOOLONG")
+        #expect(FSError.Kind(errno: 36).summary == "file name too long")
+    }
+
     @Test("a temporary link left by an earlier switch neither redirects nor blocks the next")
     func leftoverTemporaryLink() async throws {
         let host = try await Self.hostWithMachine()

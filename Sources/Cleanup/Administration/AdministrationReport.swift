@@ -25,17 +25,23 @@ public struct MachineAddress: Hashable, Sendable, CustomStringConvertible {
         guard let volume = EntryName(String(parts[0])), !volume.rawValue.startsWithBytes("."), parts[0].utf8.count <= 255
         else { throw .usage("'\(parts[0])' is not a volume name") }
         guard let machine = EntryName(String(parts[1])), MachineNaming.isMachineName(machine),
-            parts[1].utf8.count <= 255 - 12
+            parts[1].utf8.count <= MachineAddress.maximumMachineBytes
         else {
             throw .usage(
                 "'\(parts[1])' is not a machine name (a name that does not start with '.' or '-', "
-                    + "with room for its entries' suffixes)")
+                    + "at most \(MachineAddress.maximumMachineBytes) bytes: room for its entries' suffixes)")
         }
         self.volume = volume
         self.machine = machine
     }
 
     public var description: String { "\(volume)/\(machine)" }
+
+    /// The longest machine name the commands take: its entries add at
+    /// most 18 bytes to it within a name's 255, the longest being a
+    /// switch's temporary link `<m>.link-<pid>-<n>` (a pid of up to 7
+    /// digits, a counter of up to 4).
+    public static let maximumMachineBytes = 255 - 18
 
     /// The machine directory's path below `root`.
     public func path(in root: String) -> String { EntryPath(volume: volume, machine: machine).rendered(root: root) }
