@@ -442,10 +442,35 @@ struct MachineListCommand: AsyncParsableCommand {
         } catch {
             throw CommandSupport.fail("unable to open machines root \(root): \(error.cause)", 1)
         }
+        if let scope, let scanScope, listing.machines.isEmpty, listing.problems.isEmpty,
+            await !Self.exists(scanScope, below: root, in: fileSystem)
+        {
+            // Nothing of that name: an empty listing would read as a
+            // machine, or a volume, without problems.
+            throw CommandSupport.fail("no \(scanScope.machine == nil ? "volume" : "machine") \(scope) below \(root)", 64)
+        }
         switch options.format {
         case .text: listing.textLines.forEach { print($0) }
         case .json: print(listing.json)
         }
+    }
+}
+
+extension MachineListCommand {
+    /// Whether the volume, or the machine, of a scope is an entry below
+    /// the root (of any kind).
+    static func exists(_ scope: ScanScope, below root: String, in fileSystem: any FileSystem) async -> Bool {
+        let found = try? await fileSystem.withRoot(root) { rootHandle throws(FSError) -> Bool in
+            guard let machine = scope.machine else {
+                _ = try await fileSystem.status(of: scope.volume, in: rootHandle)
+                return true
+            }
+            return try await fileSystem.withDirectory(scope.volume, in: rootHandle) { volume throws(FSError) in
+                _ = try await fileSystem.status(of: machine, in: volume)
+                return true
+            }
+        }
+        return found ?? false
     }
 }
 

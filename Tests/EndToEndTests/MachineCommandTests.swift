@@ -130,4 +130,39 @@ struct MachineCommandTests {
         #expect(machines.count == 1)
         #expect((machines[0]["workingSnapshots"] as? [[String: Any]])?.first?["pid"] as? Int == 77)
     }
+
+    @Test("list shows the problems of what is no machine, as a boot cleanup reports them; a scope that is not there is 64")
+    func listProblemsAbove() throws {
+        let layout = try file(
+            Array(
+                """
+                file   afile
+                volume default
+                dir    default/plain
+                file   default/bfile
+                link   default/lm -> /tmp
+                volume empty
+
+                """.utf8), "layout")
+        let text = try Binary.run(["machine", "list", "--layout", layout])
+        #expect(text.status == 0)
+        #expect(
+            text.outputLines == [
+                "default/plain: no current revision",
+                "problem: /build/machines/afile: error: invalid volume: not a directory (regular file)",
+                "problem: /build/machines/default/bfile: error: invalid machine: not a directory (regular file)",
+                "problem: /build/machines/default/lm: error: invalid machine: symbolic link, not followed",
+            ])
+        let json = try Binary.run(["machine", "list", "--layout", layout, "--format", "json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        #expect((document["problems"] as? [String])?.count == 3)
+        let one = try Binary.run(["machine", "list", "default/bfile", "--layout", layout])
+        #expect(one.outputLines == ["problem: /build/machines/default/bfile: error: invalid machine: not a directory (regular file)"])
+        #expect(try Binary.run(["machine", "list", "empty", "--layout", layout]).status == 0)
+        for missing in ["default/nothing", "nothing"] {
+            let result = try Binary.run(["machine", "list", missing, "--layout", layout])
+            #expect(result.status == 64)
+            #expect(result.standardError.contains("no \(missing.contains("/") ? "machine" : "volume") \(missing) below"))
+        }
+    }
 }

@@ -16,6 +16,10 @@ public struct MachineListing: Hashable, Sendable, Codable {
     /// none given, so unconfigured bootstrapped machines are not judged).
     public var toolchains: [String]?
     public var machines: [Machine]
+    /// The cleanup's lines about what is no listed machine: the root, a
+    /// volume or a machine entry that is not a directory, a link, a name
+    /// that is not UTF-8, ... (`path: level: message`).
+    public var problems: [String] = []
 
     public struct Machine: Hashable, Sendable, Codable {
         public var volume: String
@@ -60,9 +64,11 @@ public struct MachineListing: Hashable, Sendable, Codable {
         let scan = try await Scanner(fileSystem: fileSystem, scope: scope).scan(rootPath: root)
         let plan = Planner(toolchains: toolchains ?? .none).plan(scan)
         var problems: [ExactText: [String]] = [:]
-        for diagnostic in Applier.dryRun(plan).diagnostics {
+        let diagnostics = Applier.dryRun(plan).diagnostics
+        for diagnostic in diagnostics {
             problems[ExactText(diagnostic.path), default: []].append(diagnostic.line)
         }
+        var attributed: Set<ExactText> = []
         var listing = MachineListing(root: root, toolchains: toolchains?.toolchains.map(\.rawValue), machines: [])
         try await fileSystem.withRoot(root) { rootHandle throws(FSError) in
             for volume in scan.volumes {
@@ -71,8 +77,11 @@ public struct MachineListing: Hashable, Sendable, Codable {
                     guard case .listed(let directory) = machine.content else { continue }
                     let path = EntryPath(volume: volume.name, machine: machine.name).rendered(root: root)
                     var lines = problems[ExactText(path)] ?? []
+                    attributed.insert(ExactText(path))
                     for entry in directory.entries {
-                        lines += problems[ExactText(path + "/" + entry.name.rawValue)] ?? []
+                        let entryPath = ExactText(path + "/" + entry.name.rawValue)
+                        lines += problems[entryPath] ?? []
+                        attributed.insert(entryPath)
                     }
                     listing.machines.append(
                         await describe(
@@ -81,6 +90,7 @@ public struct MachineListing: Hashable, Sendable, Codable {
                 }
             }
         }
+        listing.problems = diagnostics.filter { !attributed.contains(ExactText($0.path)) }.map(\.line)
         return listing
     }
 
@@ -165,6 +175,7 @@ public struct MachineListing: Hashable, Sendable, Codable {
             add("locks", machine.locks.map { "\($0.name) (\($0.held ? "held" : "free"))" })
             for problem in machine.problems { lines.append("  problem: \(problem)") }
         }
+        for problem in problems { lines.append("problem: \(problem)") }
         // One line each, whatever the names hold (`Diagnostic.line`).
         return lines.map(Diagnostic.escapingControlCharacters)
     }
