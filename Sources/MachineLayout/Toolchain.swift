@@ -208,10 +208,7 @@ public enum KernelCommandLine {
         var result: [Toolchain] = []
         var seen: Set<Toolchain> = []
         for parameter in try parameters(of: commandLine) {
-            let text = parameter.text
-            // By bytes: "=" followed by a combining mark is one Character.
-            let equals = text.utf8.firstIndex(of: UInt8(ascii: "="))
-            let key = Substring(text.utf8[..<(equals ?? text.utf8.endIndex)])
+            let (key, value) = keyAndValue(of: parameter.text)
             let name: String
             if key == toolchainParameter {
                 name = Toolchain.default.rawValue
@@ -226,7 +223,7 @@ public enum KernelCommandLine {
                     message: "invalid toolchain in kernel command line parameter '\(key)': "
                         + (Toolchain.problem(with: name) ?? name))
             }
-            guard let equals, text.utf8.index(after: equals) != text.utf8.endIndex else {
+            guard let value, !value.isEmpty else {
                 throw Problem(
                     line: parameter.line,
                     message: "kernel command line parameter '\(key)' has no value (the toolchain's URL)")
@@ -236,8 +233,35 @@ public enum KernelCommandLine {
         return result
     }
 
-    /// The blank-separated parameters with their lines; double quotes keep
-    /// blanks inside a value, as the kernel parses them.
+    /// A parameter's name and value (nil without `=`), quotes dropped as
+    /// the kernel's `next_arg` drops them: a quote that opens the
+    /// parameter, one that opens its value, and then a quote that ends
+    /// it. A quote inside the name stays part of the name
+    /// (`a"b"c=x` names `a"b"c`).
+    static func keyAndValue(of parameter: String) -> (key: String, value: String?) {
+        var bytes = Array(parameter.utf8)[...]
+        var quoted = false
+        if bytes.first == UInt8(ascii: "\"") {
+            bytes = bytes.dropFirst()
+            quoted = true
+        }
+        let quote = UInt8(ascii: "\"")
+        guard let equals = bytes.firstIndex(of: UInt8(ascii: "=")) else {
+            if quoted, bytes.last == quote { bytes = bytes.dropLast() }
+            return (String(decoding: bytes, as: UTF8.self), nil)
+        }
+        var value = bytes[(equals + 1)...]
+        if value.first == quote {
+            value = value.dropFirst()
+            quoted = true
+        }
+        if quoted, value.last == quote { value = value.dropLast() }
+        return (String(decoding: bytes[..<equals], as: UTF8.self), String(decoding: value, as: UTF8.self))
+    }
+
+    /// The blank-separated parameters with their lines, quotes kept;
+    /// double quotes keep blanks inside a parameter, as the kernel splits
+    /// them.
     static func parameters(of commandLine: String) throws(Problem) -> [(text: String, line: Int)] {
         var parameters: [(text: String, line: Int)] = []
         var current = String.UnicodeScalarView()
@@ -257,6 +281,7 @@ public enum KernelCommandLine {
             if scalar == "\"" {
                 quoted.toggle()
                 started = true
+                current.append(scalar)
                 continue
             }
             // The kernel's blanks (isspace): space, \t, \n, \v, \f, \r.

@@ -71,4 +71,23 @@ struct ToolchainTests {
             try KernelCommandLine.toolchains(in: "buildos.toolchain_url.bad-name=x")
         }
     }
+
+    @Test(
+        "quotes go as the kernel's next_arg drops them: opening the parameter or its value, and then closing it",
+        arguments: [
+            ("buildos.toolchain_url.g\"c\"c=x", ["g\"c\"c"]),
+            ("\"buildos.toolchain_url.gcc=x y\"", ["gcc"]),
+            ("buildos.toolchain_url.gcc=\"x y\"", ["gcc"]),
+            ("\"buildos.toolchain_url.gcc\"=x", ["gcc\""]),
+        ])
+    func kernelQuotes(line: String, toolchains: [String]) throws {
+        #expect(try KernelCommandLine.toolchains(in: line).map(\.rawValue) == toolchains)
+    }
+
+    @Test(
+        "a value that is only quotes is no value; a quote that starts a toolchain's name is kept, and refused",
+        arguments: ["buildos.toolchain_url=\"\"", "\"buildos.toolchain_url=\"", "buildos.toolchain_url.\"gcc\"=x"])
+    func quotesRefused(line: String) {
+        #expect(throws: ConfigurationError.self) { try KernelCommandLine.toolchains(in: line) }
+    }
 }
