@@ -119,6 +119,11 @@ struct AdministrationTests {
             let report = await Self.administration(host.spawn()).upgrade(
                 Self.machine, stream: try Self.stream("m-2", 2), owner: Self.owner)
             #expect(report.error?.code == "no-current-revision", "\(target)")
+            #expect(report.error?.message.contains("has a current link in error (m -> m-1") == true)
+            // add does not send the operator back to upgrade.
+            let add = await Self.administration(host.spawn()).add(Self.machine, stream: try Self.stream("m-2", 2), owner: Self.owner)
+            #expect(add.error?.code == "link-in-error", "\(add.error?.message ?? "")")
+            #expect(add.error?.message.contains("correct the link") == true)
             #expect(host.layout() == before)
         }
     }

@@ -36,6 +36,14 @@ extension Administration {
                     session.report.notes.append("already added: \(machine) is \(target), from this stream")
                     return
                 }
+                guard let current = EntryName(target), entries.contains(where: { $0.name == current && $0.kind == .subvolume })
+                else {
+                    // Not one to upgrade either: say what to correct.
+                    throw .usage(
+                        "machine \(machine) exists, with a current link in error (\(machine.machine) -> \(target): "
+                            + "not a subvolume of the machine directory); correct the link, or `machine remove` "
+                            + "the machine first", code: "link-in-error")
+                }
                 throw .usage(
                     "machine \(machine) exists (current revision \(target)); use `machine upgrade`",
                     code: "machine-exists")
@@ -82,12 +90,17 @@ extension Administration {
                 throw .usage("no machine \(machine): \(machine.path(in: root)) does not exist", code: "no-such-machine")
             }
             let entries = try await session.entries()
-            guard let target = try await session.currentTarget(in: entries), let current = EntryName(target),
-                entries.contains(where: { $0.name == current && $0.kind == .subvolume })
+            guard let target = try await session.currentTarget(in: entries) else {
+                throw .usage(
+                    "machine \(machine) has no current link: `machine add` adds it (and finishes an interrupted add)",
+                    code: "no-current-revision")
+            }
+            guard let current = EntryName(target), entries.contains(where: { $0.name == current && $0.kind == .subvolume })
             else {
                 throw .usage(
-                    "machine \(machine) has no valid current link: `machine add` a machine, or correct the link",
-                    code: "no-current-revision")
+                    "machine \(machine) has a current link in error (\(machine.machine) -> \(target): not a subvolume "
+                        + "of the machine directory): correct the link, or `machine remove` the machine and "
+                        + "`machine add` it again", code: "no-current-revision")
             }
             if current == revision {
                 session.report.notes.append("already current: \(machine) is \(revision)")
