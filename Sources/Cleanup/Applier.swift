@@ -62,6 +62,68 @@ public struct Applier: Sendable {
     }
 }
 
+extension Applier {
+    /// The dry run the command prints: `dryRun(_:mode:)`, and what a
+    /// read-only look finds that the plan cannot know and that would
+    /// refuse a deletion: something mounted inside a subvolume to delete
+    /// (the run's line and outcome, in the item's place). Nothing is
+    /// changed and no lock is taken; a look that fails says nothing. In
+    /// live mode a deletion first needs its agent's lock, which a dry run
+    /// does not take: what the run would meet first is not known, so the
+    /// dry run is the plan's alone.
+    public func checkedDryRun(_ plan: Plan) async -> Report {
+        if mode == .live { return Applier.dryRun(plan, mode: mode) }
+        var report = Report(root: plan.root, toolchains: plan.toolchains, dryRun: true, mode: mode)
+        var opened: (volume: EntryName, machine: EntryName, handle: DirectoryHandle?)?
+        let root = try? await fileSystem.openRoot(plan.root)
+        for item in plan.items {
+            switch item.action {
+            case .keep: report.add(item, .kept)
+            case .report:
+                report.add(item, .reported)
+                if let diagnostic = item.diagnostic(root: plan.root) { report.add(diagnostic) }
+            case .removeLockFile, .removeTemporaryLink, .deleteMachineDirectory: report.add(item, .planned)
+            case .deleteSubvolume:
+                guard let root, let machine = item.path.machine, let name = item.path.entry else {
+                    report.add(item, .planned)
+                    continue
+                }
+                if opened?.volume != item.path.volume || opened?.machine != machine {
+                    if let handle = opened?.handle { await fileSystem.close(handle) }
+                    opened = (item.path.volume, machine, await openMachine(item.path.volume, machine, in: root))
+                }
+                let mounts: [String]? =
+                    if let directory = opened?.handle {
+                        try? await fileSystem.withDirectory(name, in: directory) { subvolume throws(FSError) in
+                            try await fileSystem.mountPoints(inside: subvolume)
+                        }
+                    } else { nil }
+                guard let mounts, !mounts.isEmpty else {
+                    report.add(item, .planned)
+                    continue
+                }
+                report.add(item, .refused(mountPoints: mounts))
+                report.add(
+                    Diagnostic(
+                        path: item.path.rendered(root: plan.root), level: .error, message: "unable to delete subvolume",
+                        cause: "mount point inside: " + mounts.joined(separator: ", ")))
+            }
+        }
+        if let handle = opened?.handle { await fileSystem.close(handle) }
+        if let root { await fileSystem.close(root) }
+        return report
+    }
+
+    private func openMachine(_ volume: EntryName, _ machine: EntryName, in root: DirectoryHandle) async
+        -> DirectoryHandle?
+    {
+        guard let volumeHandle = try? await fileSystem.openDirectory(volume, in: root) else { return nil }
+        let handle = try? await fileSystem.openDirectory(machine, in: volumeHandle)
+        await fileSystem.close(volumeHandle)
+        return handle
+    }
+}
+
 extension PlanItem {
     /// The line a reported item prints.
     func diagnostic(root: String) -> Diagnostic? {

@@ -49,10 +49,8 @@ public struct CleanupRun: Sendable {
             return (nil, report)
         case .success(let plan):
             logger.debug("planned", metadata: ["items": "\(plan.items.count)"])
-            let report =
-                dryRun
-                ? Applier.dryRun(plan, mode: mode)
-                : await Applier(fileSystem: fileSystem, mode: mode, logger: logger).apply(plan)
+            let applier = Applier(fileSystem: fileSystem, mode: mode, logger: logger)
+            let report = dryRun ? await applier.checkedDryRun(plan) : await applier.apply(plan)
             return (plan, report)
         }
     }

@@ -432,12 +432,20 @@ struct SpecRowTests {
             link   default/m/m -> m-1
             subvol default/m/m-default-1-1
             mount  default/m/m-default-1-1/mnt
+            subvol default/m/m-default-1-2
             """)
+        let refusal = "\(machine)/m-default-1-1: error: unable to delete subvolume: mount point inside: \(machine)/m-default-1-1/mnt"
+        // The dry run looks for mounts too, read-only: it foresees the
+        // refusal, and exits as the run will.
+        let before = host.treeChanges
+        let dry = await CleanupRun(fileSystem: host.spawn(), root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+            .run(dryRun: true).report
+        #expect(host.treeChanges == before)
+        #expect(lines(dry) == [refusal])
+        #expect(dry.exitStatus == 1)
+        #expect(dry.decisions.map(\.outcome.code).filter { $0 != "kept" } == ["refused", "planned"])
         let report = await cleanup(host)
-        #expect(
-            lines(report) == [
-                "\(machine)/m-default-1-1: error: unable to delete subvolume: mount point inside: \(machine)/m-default-1-1/mnt"
-            ])
+        #expect(lines(report) == [refusal, "\(machine)/m-default-1-2: info: deleted subvolume"])
         #expect(names(host, machine) == ["m", "m-1", "m-default-1-1"])
         #expect(report.exitStatus == 1)
     }

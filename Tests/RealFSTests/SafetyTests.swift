@@ -75,12 +75,16 @@ struct SafetyTests {
         try tree.subvolume("v/m/m-default-1-1")
         try tree.directory("v/m/m-default-1-1/mnt")
         try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tree.path("v/m/m-default-1-1/mnt")])
+        let refusal = [
+            tree.path("v/m/m-default-1-1")
+                + ": error: unable to delete subvolume: mount point inside: " + tree.path("v/m/m-default-1-1/mnt")
+        ]
+        // The dry run foresees it.
+        let dry = await CleanupRun(fileSystem: RealFileSystemForTests.make(), root: tree.root, toolchains: ToolchainSet([.default]))
+            .run(dryRun: true).report
+        #expect(lines(dry) == refusal)
         let report = try await boot(tree)
-        #expect(
-            lines(report) == [
-                tree.path("v/m/m-default-1-1")
-                    + ": error: unable to delete subvolume: mount point inside: " + tree.path("v/m/m-default-1-1/mnt")
-            ])
+        #expect(lines(report) == refusal)
         #expect(try Shell.run(["findmnt", "-n", tree.path("v/m/m-default-1-1/mnt")]).contains("tmpfs"))
         await tree.remove()
     }
