@@ -49,16 +49,22 @@ public struct Applier: Sendable {
     /// without acting.
     public static func dryRun(_ plan: Plan, mode: CleanupMode = .boot) -> Report {
         var report = Report(root: plan.root, toolchains: plan.toolchains, dryRun: true, mode: mode)
-        for item in plan.items {
-            switch item.action {
-            case .keep: report.add(item, .kept)
-            case .report:
-                report.add(item, .reported)
-                if let diagnostic = item.diagnostic(root: plan.root) { report.add(diagnostic) }
-            case .deleteSubvolume, .removeLockFile, .removeTemporaryLink, .deleteMachineDirectory: report.add(item, .planned)
-            }
-        }
+        for item in plan.items { report.addUnchecked(item, root: plan.root) }
         return report
+    }
+}
+
+extension Report {
+    /// A plan item as a dry run reports it without looking: kept,
+    /// reported with its line, or planned.
+    mutating func addUnchecked(_ item: PlanItem, root: String) {
+        switch item.action {
+        case .keep: add(item, .kept)
+        case .report:
+            add(item, .reported)
+            if let diagnostic = item.diagnostic(root: root) { add(diagnostic) }
+        case .deleteSubvolume, .removeLockFile, .removeTemporaryLink, .deleteMachineDirectory: add(item, .planned)
+        }
     }
 }
 
@@ -77,37 +83,30 @@ extension Applier {
         var opened: (volume: EntryName, machine: EntryName, handle: DirectoryHandle?)?
         let root = try? await fileSystem.openRoot(plan.root)
         for item in plan.items {
-            switch item.action {
-            case .keep: report.add(item, .kept)
-            case .report:
-                report.add(item, .reported)
-                if let diagnostic = item.diagnostic(root: plan.root) { report.add(diagnostic) }
-            case .removeLockFile, .removeTemporaryLink, .deleteMachineDirectory: report.add(item, .planned)
-            case .deleteSubvolume:
-                guard let root, let machine = item.path.machine, let name = item.path.entry else {
-                    report.add(item, .planned)
-                    continue
-                }
-                if opened?.volume != item.path.volume || opened?.machine != machine {
-                    if let handle = opened?.handle { await fileSystem.close(handle) }
-                    opened = (item.path.volume, machine, await openMachine(item.path.volume, machine, in: root))
-                }
-                let mounts: [String]? =
-                    if let directory = opened?.handle {
-                        try? await fileSystem.withDirectory(name, in: directory) { subvolume throws(FSError) in
-                            try await fileSystem.mountPoints(inside: subvolume)
-                        }
-                    } else { nil }
-                guard let mounts, !mounts.isEmpty else {
-                    report.add(item, .planned)
-                    continue
-                }
-                report.add(item, .refused(mountPoints: mounts))
-                report.add(
-                    Diagnostic(
-                        path: item.path.rendered(root: plan.root), level: .error, message: "unable to delete subvolume",
-                        cause: "mount point inside: " + mounts.joined(separator: ", ")))
+            guard item.action == .deleteSubvolume, let root, let machine = item.path.machine, let name = item.path.entry
+            else {
+                report.addUnchecked(item, root: plan.root)
+                continue
             }
+            if opened?.volume != item.path.volume || opened?.machine != machine {
+                if let handle = opened?.handle { await fileSystem.close(handle) }
+                opened = (item.path.volume, machine, await openMachine(item.path.volume, machine, in: root))
+            }
+            let mounts: [String]? =
+                if let directory = opened?.handle {
+                    try? await fileSystem.withDirectory(name, in: directory) { subvolume throws(FSError) in
+                        try await fileSystem.mountPoints(inside: subvolume)
+                    }
+                } else { nil }
+            guard let mounts, !mounts.isEmpty else {
+                report.addUnchecked(item, root: plan.root)
+                continue
+            }
+            report.add(item, .refused(mountPoints: mounts))
+            report.add(
+                Diagnostic(
+                    path: item.path.rendered(root: plan.root), level: .error, message: "unable to delete subvolume",
+                    cause: "mount point inside: " + mounts.joined(separator: ", ")))
         }
         if let handle = opened?.handle { await fileSystem.close(handle) }
         if let root { await fileSystem.close(root) }

@@ -36,8 +36,7 @@ extension Administration {
                     session.report.notes.append("already added: \(machine) is \(target), from this stream")
                     return
                 }
-                guard let current = EntryName(target), entries.contains(where: { $0.name == current && $0.kind == .subvolume })
-                else {
+                guard AdministrationSession.subvolume(named: target, in: entries) != nil else {
                     // Not one to upgrade either: say what to correct.
                     throw .usage(
                         "machine \(machine) exists, with a current link in error (\(machine.machine) -> \(target): "
@@ -95,8 +94,7 @@ extension Administration {
                     "machine \(machine) has no current link: `machine add` adds it (and finishes an interrupted add)",
                     code: "no-current-revision")
             }
-            guard let current = EntryName(target), entries.contains(where: { $0.name == current && $0.kind == .subvolume })
-            else {
+            guard let current = AdministrationSession.subvolume(named: target, in: entries) else {
                 throw .usage(
                     "machine \(machine) has a current link in error (\(machine.machine) -> \(target): not a subvolume "
                         + "of the machine directory): correct the link, or `machine remove` the machine and "
@@ -117,6 +115,14 @@ extension Administration {
 }
 
 extension AdministrationSession {
+    /// The entry a current link's target names when it is a subvolume of
+    /// the machine directory (a valid link), else nil.
+    static func subvolume(named target: String, in entries: [DirectoryEntry]) -> EntryName? {
+        guard let name = EntryName(target), entries.contains(where: { $0.name == name && $0.kind == .subvolume })
+        else { return nil }
+        return name
+    }
+
     /// The revision `<m>-<N>` the stream names, or the error.
     func revisionName(of stream: SendStream) throws(AdministrationError) -> EntryName {
         let name = stream.header.name
