@@ -142,7 +142,7 @@ public enum Reason: Hashable, Sendable {
         case .undecodableName: (.warning, "name is not valid UTF-8, kept", nil)
         case .danglingLink(let target): (.error, "dangling current machine link to \(target)", nil)
         case .linkOutsideMachine(let target):
-            (.error, "invalid current machine link to \(target)", "not an entry of the machine directory")
+            (.error, "invalid current machine link to \(target)", "not the name of an entry of the machine directory")
         case .linkTargetNotSubvolume(let target, let kind):
             (.error, "current machine link target \(target) is not a subvolume (\(kind.phrase))", nil)
         case .linkNotSymlink(let kind): (.error, "current machine link is not a symbolic link (\(kind.phrase))", nil)

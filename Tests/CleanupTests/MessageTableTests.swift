@@ -82,7 +82,7 @@ struct MessageTableTests {
             line: "\(m)/m: error: dangling current machine link to m-3", exitStatus: 1),
         Case(
             layout: "subvol default/m/m-1 ro\nlink default/m/m -> ../m/m-1",
-            line: "\(m)/m: error: invalid current machine link to ../m/m-1: not an entry of the machine directory",
+            line: "\(m)/m: error: invalid current machine link to ../m/m-1: not the name of an entry of the machine directory",
             exitStatus: 1),
         Case(
             layout: "subvol default/m/m-1 ro\ndir default/m/m-2\nlink default/m/m -> m-2",

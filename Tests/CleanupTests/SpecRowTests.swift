@@ -88,7 +88,7 @@ struct SpecRowTests {
         let report = await cleanup(host)
         #expect(
             lines(report) == [
-                "\(machine)/m: error: invalid current machine link to \(target): not an entry of the machine directory",
+                "\(machine)/m: error: invalid current machine link to \(target): not the name of an entry of the machine directory",
                 "\(machine)/m-default-8-1: info: deleted subvolume",
             ])
         #expect(names(host, machine) == ["m", "m-1", "m-default-7-1"])
