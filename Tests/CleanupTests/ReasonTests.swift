@@ -42,4 +42,37 @@ struct ReasonTests {
         #expect(Self.outcomes.count == Outcome.allCodes.count)
         #expect(Set(Outcome.allCodes).count == Outcome.allCodes.count)
     }
+
+    /// Each code by hand, so that two codes swapped between their cases
+    /// (a set of codes that stays the same) show: scripts key on them.
+    @Test("each reason and each outcome has its own documented code")
+    func codesByCase() {
+        #expect(
+            Self.reasons.map(\.code) == [
+                "volume", "machine", "current-link", "current-target", "revision", "configured-toolchain",
+                "kept-for-link-error", "in-unrecognised-layout", "received-image", "unconfigured-toolchain",
+                "stale-working-snapshot", "machine-without-link", "stale-lock-file", "emptied-machine-directory",
+                "stale-temporary-link", "invalid-volume", "invalid-machine", "unreadable-volume", "unreadable-machine",
+                "unknown-entry", "not-subvolume", "other-symlink", "undecodable-name", "dangling-link",
+                "link-outside-machine", "link-target-not-subvolume", "link-not-symlink", "unreadable-link",
+                "machine-keeps-entries", "incomplete-revision", "received-image-without-revision",
+                "layout-not-recognised",
+            ])
+        #expect(
+            Self.outcomes.map(\.code) == [
+                "planned", "kept", "reported", "deleted", "removed", "vanished", "changed", "failed", "refused", "locked",
+            ])
+    }
+
+    @Test("a reason's text carries its cause, and a kept reason says why it is kept")
+    func reasonTexts() {
+        #expect(
+            Reason.linkOutsideMachine(target: "../m/m-1").text
+                == "invalid current machine link to ../m/m-1: not the name of an entry of the machine directory")
+        #expect(
+            Reason.keptForLinkError(Toolchain(rawValue: "gcc")!).text
+                == "bootstrapped for toolchain gcc, kept while the current machine link is in error")
+        #expect(Reason.receivedImage.text == "received image of a revision, kept for incremental upgrades")
+        #expect(Reason.inUnrecognisedLayout.text == "kept: the layout of the machine directory is not recognised")
+    }
 }

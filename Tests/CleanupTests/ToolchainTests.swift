@@ -18,13 +18,15 @@ struct ToolchainTests {
             ("\u{e9}t\u{e9}", "toolchain name '\u{e9}t\u{e9}' does not start with an ASCII letter"),
             ("x.lock", "toolchain name 'x.lock' ends in '.lock'"),
             ("a b", "toolchain name 'a b' contains a blank or control character"),
+            ("a\u{7F}b", "toolchain name 'a\u{7F}b' contains a blank or control character"),
+            ("a\tb", "toolchain name 'a\tb' contains a blank or control character"),
         ])
     func invalidNames(name: String, problem: String) {
         #expect(Toolchain(rawValue: name) == nil)
         #expect(Toolchain.problem(with: name) == problem)
     }
 
-    @Test("valid names", arguments: ["default", "gcc_13.1", "clang17", "Z9", "a.lock.b", "x"])
+    @Test("valid names", arguments: ["default", "gcc_13.1", "clang17", "Z9", "a.lock.b", "x", "clock", "unlock", "block", "alock"])
     func validNames(name: String) {
         #expect(Toolchain(rawValue: name)?.rawValue == name)
     }
@@ -41,6 +43,23 @@ struct ToolchainTests {
         #expect(throws: ConfigurationError.self) {
             try ToolchainSet.resolve(names: ["default"], kernelCommandLine: nil, explicitlyNone: true)
         }
+        // Explicitly none combines with nothing, a kernel command line
+        // included (it would configure toolchains the flag denies).
+        #expect(throws: ConfigurationError.self) {
+            try ToolchainSet.resolve(names: [], kernelCommandLine: "buildos.toolchain_url=x", explicitlyNone: true)
+        }
+    }
+
+    @Test("only buildos.toolchain_url and buildos.toolchain_url.<name> configure: not a longer parameter name")
+    func parameterNames() throws {
+        let line = "quiet buildos.toolchain_url_backup=tftp://x buildos.toolchain_urlx=y buildos.toolchain_url=tftp://y"
+        #expect(try KernelCommandLine.toolchains(in: line).map(\.rawValue) == ["default"])
+    }
+
+    @Test("every kernel blank separates parameters: space, tab, LF, VT, FF, CR", arguments: [" ", "\t", "\n", "\u{0B}", "\u{0C}", "\r"])
+    func kernelBlanks(blank: String) throws {
+        let line = "buildos.toolchain_url.a=x" + blank + "buildos.toolchain_url.b=y"
+        #expect(try KernelCommandLine.toolchains(in: line).map(\.rawValue) == ["a", "b"])
     }
 
     @Test("names and the kernel command line combine, sorted and unique")

@@ -115,6 +115,18 @@ struct SendStreamTests {
          "names a parent"),
         ("a snapshot without parent", withPayload(attribute(15, Array("m-1".utf8)) + uuid + transaction, command: 2),
          "no parent UUID"),
+        ("a short transaction id", withPayload(attribute(15, Array("m-1".utf8)) + uuid + attribute(2, [0, 0, 0, 0])),
+         "the transaction id has 4 bytes, not 8"),
+        ("a short parent UUID",
+         withPayload(
+            attribute(15, Array("m-1".utf8)) + uuid + transaction + attribute(20, Array(repeating: 1, count: 15))
+                + attribute(21, Array(repeating: 0, count: 8)), command: 2),
+         "the parent UUID has 15 bytes, not 16"),
+        ("a short parent transaction id",
+         withPayload(
+            attribute(15, Array("m-1".utf8)) + uuid + transaction + attribute(20, Array(repeating: 1, count: 16))
+                + attribute(21, Array(repeating: 0, count: 4)), command: 2),
+         "has 4 bytes, not 8"),
         ("a full stream with a parent's transaction",
          withPayload(attribute(15, Array("m-1".utf8)) + uuid + transaction + attribute(21, Array(repeating: 0, count: 8))),
          "names a parent"),
