@@ -222,4 +222,83 @@ struct CleanupCommandTests {
         #expect(invalid.status == 64)
         #expect(invalid.standardError.contains("\(wrong):2: unknown kind 'bogus'"))
     }
+
+    /// The JSON document of a cleanup of `layout`, and the run.
+    func document(_ layout: String, _ extra: [String] = []) throws -> (Binary.Result, [String: Any]) {
+        let result = try Binary.run(["cleanup", "--layout", try layoutFile(layout), "--toolchain", "default", "--format", "json"] + extra)
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any], "\(result.standardOutput)")
+        return (result, document)
+    }
+
+    @Test("the JSON document of a halted run: its status, exit status, reason codes, and each line's cause")
+    func haltedDocument() throws {
+        let (dangling, document) = try self.document("subvol v/m/m-1 ro\nlink v/m/m -> m-9\n")
+        #expect(dangling.status == 1)
+        #expect(document["status"] as? String == "halted")
+        #expect(document["exitStatus"] as? Int == 1)
+        #expect(document["mode"] as? String == "boot")
+        let decisions = try #require(document["decisions"] as? [[String: Any]])
+        #expect(decisions.first { $0["entry"] as? String == "m" }?["reason"] as? String == "dangling-link")
+        let (_, outside) = try self.document("subvol v/m/m-1 ro\nlink v/m/m -> ../m/m-1\n")
+        let diagnostic = try #require((outside["diagnostics"] as? [[String: Any]])?.first)
+        #expect(diagnostic["message"] as? String == "invalid current machine link to ../m/m-1")
+        #expect(diagnostic["cause"] as? String == "not the name of an entry of the machine directory")
+        let reasons = (outside["decisions"] as? [[String: Any]])?.compactMap { $0["reason"] as? String }
+        #expect(reasons?.contains("link-outside-machine") == true)
+    }
+
+    @Test("the JSON document names a refusal's mount points, and the mode it ran in")
+    func refusedAndLiveDocuments() throws {
+        let (refused, document) = try self.document(
+            "subvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default-1-1\nmount v/m/m-default-1-1/mnt\n")
+        #expect(refused.status == 1)
+        let decision = try #require((document["decisions"] as? [[String: Any]])?.first { $0["outcome"] as? String == "refused" })
+        #expect(decision["mountPoints"] as? [String] == ["/build/machines/v/m/m-default-1-1/mnt"])
+        let (_, live) = try self.document("subvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default-1-1\n", ["--mode", "live"])
+        #expect(live["mode"] as? String == "live")
+    }
+
+    @Test("a dry run whose root cannot be opened says so in its document: a dry run, halted")
+    func unopenableRootDryRun() throws {
+        let result = try Binary.run([
+            "cleanup", "--layout", try layoutFile("root /elsewhere\n"), "--root", "/build/machines", "--toolchain", "default",
+            "--dry-run", "--format", "json",
+        ])
+        #expect(result.status == 1)
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        #expect(document["dryRun"] as? Bool == true)
+        #expect(document["status"] as? String == "halted")
+        #expect((document["diagnostics"] as? [[String: Any]])?.first?["message"] as? String == "unable to open machines root")
+    }
+
+    @Test("--dry-run and --show-plan print every plan line on one line, with its reason and cause")
+    func planLines() throws {
+        let layout = try layoutFile(
+            "root \"/build/ma\\nchines\"\nsubvol v/m/m-1 ro\nlink v/m/m -> m-9\nsubvol v/m/m-gcc\nsubvol v/m/m-default-1-1\n")
+        let dry = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "default", "--dry-run"])
+        #expect(
+            dry.outputLines == [
+                "plan for /build/ma\\nchines (toolchains: default)",
+                "  keep              /build/ma\\nchines/v: volume",
+                "  keep              /build/ma\\nchines/v/m: machine",
+                "  report            /build/ma\\nchines/v/m/m: dangling current machine link to m-9",
+                "  keep              /build/ma\\nchines/v/m/m-1: machine revision",
+                "  delete-subvolume  /build/ma\\nchines/v/m/m-default-1-1: stale working snapshot of toolchain default",
+                "  keep              /build/ma\\nchines/v/m/m-gcc: bootstrapped for toolchain gcc, kept while the current machine link is in error",
+                "",
+                "invalid entries in /build/ma\\nchines/, halting",
+                "  /build/ma\\nchines/v/m/m: error: dangling current machine link to m-9",
+                "correct and restart the monitor (systemctl restart buildos)",
+            ])
+        let shown = try Binary.run(["cleanup", "--layout", layout, "--toolchain", "default", "--show-plan"])
+        #expect(Array(shown.outputLines.prefix(8)) == Array(dry.outputLines.prefix(8)))
+        #expect(
+            Array(shown.outputLines.dropFirst(8)) == [
+                "invalid entries in /build/ma\\nchines/, halting",
+                "  /build/ma\\nchines/v/m/m: error: dangling current machine link to m-9",
+                "  /build/ma\\nchines/v/m/m-default-1-1: info: deleted subvolume",
+                "correct and restart the monitor (systemctl restart buildos)",
+            ])
+    }
 }
