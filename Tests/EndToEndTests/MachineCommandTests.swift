@@ -165,4 +165,51 @@ struct MachineCommandTests {
             #expect(result.standardError.contains("no \(missing.contains("/") ? "machine" : "volume") \(missing) below"))
         }
     }
+
+    @Test("list: a free lock is free, and a dangling link is no current revision")
+    func listLocksAndLinks() throws {
+        let layout = try file(
+            Array("subvol default/n/n-1 ro\nlink default/n/n -> n-9\nfile default/n/n-default.lock\n".utf8), "layout")
+        let text = try Binary.run(["machine", "list", "--layout", layout])
+        #expect(text.outputLines.first == "default/n: no current revision")
+        #expect(text.outputLines.contains("  locks: n-default.lock (free)"))
+        let json = try Binary.run(["machine", "list", "--layout", layout, "--format", "json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        let machine = try #require((document["machines"] as? [[String: Any]])?.first)
+        #expect(machine["current"] == nil)
+        #expect((machine["locks"] as? [[String: Any]])?.first?["held"] as? Bool == false)
+    }
+
+    @Test("a refused command's text and document say failed, with the exit status; remove's notes are its cleanup's lines")
+    func failedAndNotes() throws {
+        let linked = try file(Array("subvol default/m/m-1 ro received\nlink default/m/m -> m-1\nsubvol default/m/m-default-5-1\n".utf8), "layout")
+        let add = ["machine", "add", "default/m", "--stream", try stream("m-1", 1), "--owner", "0", "--layout", linked]
+        let text = try Binary.run(add)
+        #expect(text.status == 64)
+        #expect(text.outputLines.first == "add default/m: failed (exit 64)")
+        let json = try Binary.run(add + ["--format", "json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        #expect(document["status"] as? String == "failed")
+        #expect((document["error"] as? [String: Any])?["code"] as? String == "machine-exists")
+        let remove = try Binary.run(["machine", "remove", "default/m", "--layout", linked])
+        #expect(remove.status == 0, "\(remove.standardError)")
+        #expect(
+            Array(remove.outputLines.suffix(3)) == [
+                "  /build/machines/default/m/m-1: info: deleted subvolume",
+                "  /build/machines/default/m/m-default-5-1: info: deleted subvolume",
+                "  /build/machines/default/m: info: deleted machine directory",
+            ])
+    }
+
+    @Test("a volume name of 255 bytes is a name; 256 is not")
+    func volumeNameLength() throws {
+        let layout = try file(Array("volume default\n".utf8), "layout")
+        let longest = String(repeating: "v", count: 255)
+        let fits = try Binary.run(["machine", "remove", longest + "/m", "--layout", layout])
+        #expect(fits.status == 64)
+        #expect(fits.standardError.contains("unknown volume"), "\(fits.standardError)")
+        let over = try Binary.run(["machine", "remove", longest + "v/m", "--layout", layout])
+        #expect(over.status == 64)
+        #expect(over.standardError.contains("is not a volume name"))
+    }
 }
