@@ -205,7 +205,6 @@ extension CleanupCommand {
     }
 
     func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
-        StandardError.write("buildos-clean: error: \(message)\n")
-        return status.code
+        CommandSupport.fail(message, status.rawValue)
     }
 }

@@ -14,7 +14,8 @@ import Synchronization
 enum CommandSupport {
     /// Prints `buildos-clean: error: MESSAGE` and gives the exit code.
     static func fail(_ message: String, _ status: Int32) -> ExitCode {
-        StandardError.write("buildos-clean: error: \(message)\n")
+        // One line, whatever a name or an input put in the message.
+        StandardError.write("buildos-clean: error: \(Diagnostic.escapingControlCharacters(message))\n")
         lastFailure.withLock { $0 = (message, status) }
         return ExitCode(status)
     }

@@ -103,6 +103,8 @@ struct LiveModeTests {
             """)
         #expect(names(host, "/build/machines/default/gone") == ["gone-1", "gone-default.lock"])
         #expect(report.decisions.first { $0.item.path.entry == "gone-1" }?.outcome == .locked(nil))
+        // Kept for some lock of the machine: `*` in the document.
+        #expect(ReportDocument(report).decisions.first { $0.entry == "gone-1" }?.lockedBy == "*")
         #expect(lines(report).isEmpty)
         _ = lock
     }

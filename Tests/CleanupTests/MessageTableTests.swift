@@ -154,6 +154,21 @@ struct MessageTableTests {
         #expect(report.exitStatus == test.exitStatus)
     }
 
+    @Test("the JSON document names a failed call's errno, symbol and message")
+    func failureDocument() async throws {
+        let report = await cleanup(try makeHost(Self.linked + "\nsubvol default/m/m-default-1-1")) { call, _ in
+            call.operation == .deleteSubvolumeByID && call.subject.contains("m-default-1-1") ? .readOnly : nil
+        }
+        let decision = try #require(ReportDocument(report).decisions.first { $0.entry == "m-default-1-1" })
+        #expect(decision.outcome == "failed")
+        let error = try #require(decision.error)
+        #expect(error.errno == 30)
+        #expect(error.symbol == "EROFS")
+        #expect(error.message.hasPrefix("deleteSubvolumeByID "), "\(error.message)")
+        #expect(error.message.hasSuffix(": read-only file system (EROFS)"), "\(error.message)")
+        #expect(error.message != error.symbol)
+    }
+
     @Test("every message of the table in docs/cleanup.md has a case here")
     func tableIsCovered() throws {
         let document = try String(contentsOfFile: docsPath("cleanup.md"), encoding: .utf8)

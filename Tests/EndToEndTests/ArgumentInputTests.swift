@@ -26,6 +26,8 @@ struct ArgumentInputTests {
         Case(["--toolchain", ""], "invalid toolchain: empty toolchain name"),
         Case(["--toolchain", "a b"], "invalid toolchain"),
         Case(["--toolchain", "gcc-13"], "toolchain name 'gcc-13' contains '-'"),
+        // The message stays one line of text: a control character is escaped.
+        Case(["--toolchain", "a\u{7F}b"], "toolchain name 'a\\x7fb' contains a blank or control character"),
         Case(["--mode", "fast"], "The value 'fast' is invalid for '--mode"),
         Case(["--format", "xml"], "The value 'xml' is invalid for '--format"),
         Case(["--no-toolchains", "--toolchain", "default"], "--no-toolchains cannot be combined"),
@@ -35,6 +37,23 @@ struct ArgumentInputTests {
         Case(["--wait", "-1"], "--wait must be 0 to 604800 seconds, not -1.0"),
         Case(["--notify", "true", "--notify-timeout", "-5"], "--notify-timeout must be 1 to 3600 seconds, not -5"),
     ]
+
+    @Test("the longest waits are taken: a week for the tool lock, an hour for the notification")
+    func longestWaits() throws {
+        let root = try InputTest.realRoot()
+        // (The tree has a link in error: the run exits 1, as taken.)
+        let result = try InputTest.run(["cleanup", "--root", root, "--toolchain", "default", "--dry-run", "--wait", "604800"])
+        #expect(result.status == 1, "\(result.standardError)")
+        #expect(result.outputLines.first?.hasPrefix("plan for ") == true)
+        InputTest.expectRefused(
+            try InputTest.run(["cleanup", "--root", root, "--toolchain", "default", "--wait", "604800.5"]), location: nil,
+            message: "--wait must be 0 to 604800 seconds, not 604800.5")
+        let notify = try InputTest.run([
+            "cleanup", "--root", root, "--toolchain", "default", "--notify", "true", "--notify-timeout", "3600",
+        ])
+        #expect(notify.status == 1, "\(notify.standardError)")
+        #expect(!notify.standardError.contains("--notify-timeout"))
+    }
 
     @Test("bad cleanup arguments exit 64 and touch nothing", arguments: cleanupCases)
     func cleanup(_ input: Case) throws {

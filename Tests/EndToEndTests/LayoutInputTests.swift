@@ -131,4 +131,23 @@ struct LayoutInputTests {
         let result = try InputTest.run(["cleanup", "--layout", path, "--toolchain", "default"])
         InputTest.expectRefused(result, location: nil, message: "larger than 16777216 bytes")
     }
+
+    @Test("a layout of exactly 16 MiB is read; one byte more is refused")
+    func sixteenMiBEdge() throws {
+        // A valid line, then comment lines up to the byte.
+        let head = "subvol v/m/m-1 ro\nlink v/m/m -> m-1\n"
+        let line = String(repeating: "#", count: 1023) + "\n"
+        var text = head
+        text.reserveCapacity(16 << 20)
+        while text.utf8.count + line.utf8.count <= 16 << 20 { text += line }
+        text += String(repeating: "#", count: (16 << 20) - text.utf8.count - 1) + "\n"
+        #expect(text.utf8.count == 16 << 20)
+        let exact = try InputTest.file("exact.layout", text)
+        let read = try InputTest.run(["cleanup", "--layout", exact, "--toolchain", "default", "--dry-run"])
+        #expect(read.status == 0, "\(read.standardError)")
+        let over = try InputTest.file("over.layout", text + "#")
+        InputTest.expectRefused(
+            try InputTest.run(["cleanup", "--layout", over, "--toolchain", "default"]), location: nil,
+            message: "larger than 16777216 bytes")
+    }
 }

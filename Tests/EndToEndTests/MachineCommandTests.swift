@@ -212,4 +212,18 @@ struct MachineCommandTests {
         #expect(over.status == 64)
         #expect(over.standardError.contains("is not a volume name"))
     }
+
+    @Test("on the real filesystem a stream's header is read whole, to the end of its first command, and no further")
+    func realStreamHeader() throws {
+        // A plain directory as the machines root: a dry run needs neither
+        // btrfs nor btrfs-progs, and reads only the stream's header.
+        let root = NSTemporaryDirectory() + "machines-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: root + "/default", withIntermediateDirectories: true)
+        let result = try Binary.run([
+            "machine", "add", "default/m", "--stream", try stream("m-1", 1), "--owner", "0", "--root", root, "--dry-run",
+        ])
+        #expect(result.status == 0, "\(result.standardError)")
+        #expect(result.outputLines.first == "add default/m: dry run")
+        #expect(result.outputLines.contains("  would receive \(root)/default/m/m-1 (full stream)"))
+    }
 }

@@ -83,6 +83,21 @@ struct NotifyInputTests {
         #expect(result.outputLines.first == "cleaned up entries in /build/machines/")
     }
 
+    @Test("past its time limit the command's whole process group is killed, its children too")
+    func timeoutKillsTheGroup() throws {
+        let layout = try InputTest.file("one.layout", Self.layout)
+        let mark = try InputTest.directory() + "/MARK"
+        let result = try InputTest.run([
+            "cleanup", "--layout", layout, "--toolchain", "default", "--notify", "sh -c 'sleep 3; touch \(mark)'; true",
+            "--notify-timeout", "1",
+        ])
+        #expect(result.status == 0)
+        #expect(result.standardError.contains("notify command still running after 1 s, killed"))
+        // The inner shell would have made its mark two seconds later.
+        sleep(4)
+        #expect(!FileManager.default.fileExists(atPath: mark), "a child of the command outlived the kill")
+    }
+
     @Test("the command's own output goes to standard error: standard output stays the report")
     func outputKeptApart() throws {
         let layout = try InputTest.file("one.layout", Self.layout)

@@ -222,6 +222,11 @@ struct MachineCommandsOnRealBtrfsTests {
         #expect(remove.status == 75, "\(remove.standardError)")
         let cleanup = try Binary.run(["cleanup", "--root", setup.root, "--toolchain", "default"])
         #expect(cleanup.status == 75)
+        #expect(cleanup.standardError.contains("another buildos-clean run holds the lock"))
+        // A dry run takes no lock.
+        let dry = try Binary.run(["cleanup", "--root", setup.root, "--toolchain", "default", "--dry-run"])
+        #expect(dry.status == 0, "\(dry.standardError)")
+        #expect(dry.outputLines.first == "plan for \(setup.root) (toolchains: default)")
         #expect(try setup.machine(["list"]).status == 0)
         #expect(try setup.machine(["remove", "default/m", "--dry-run"]).status == 0)
         #expect(try Shell.run(["readlink", setup.machine + "/m"]) == "m-1\n")
