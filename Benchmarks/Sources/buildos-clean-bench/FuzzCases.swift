@@ -208,7 +208,7 @@ enum FuzzPhasesBenchmark {
             // run carries that plan out.
             start = ContinuousClock.now
             guard case .success(let plan) = await cleanup.plan() else { continue }
-            _ = Applier.dryRun(plan, mode: world.mode)
+            _ = await Applier(fileSystem: process, mode: world.mode).checkedDryRun(plan)
             dry += (ContinuousClock.now - start).seconds
             start = ContinuousClock.now
             let first = await Applier(fileSystem: process, mode: world.mode).apply(plan)
