@@ -273,6 +273,28 @@ struct AdministrationTests {
         #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-1")
     }
 
+    @Test("a receive against a copy, finished by a run that stopped before its check, is caught by the next run")
+    func receivedAgainstACopyBeforeACrash() async throws {
+        for renamed in [false, true] {
+            let host = try makeHost("volume default\ntmpfs /run/lock")
+            let admin = Self.administration(host.spawn())
+            #expect(await admin.add(try MachineAddress(parsing: "default/n"), stream: try Self.stream("n-1", 1), owner: Self.owner).error == nil)
+            #expect(await admin.add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner).error == nil)
+            // The receive of the run that stopped: it took n's image.
+            let stream = try Self.stream("m-2", 2, parent: 1)
+            let process = host.spawn()
+            let directory = try await process.openRoot(Self.directory)
+            try await process.receive(stream, in: directory)
+            if renamed { try await process.rename("m-2", in: directory, to: "m-2.received", in: directory, mode: .noReplace) }
+            await process.close(directory)
+            let report = await admin.upgrade(Self.machine, stream: stream, owner: Self.owner)
+            #expect(report.exitStatus == 1, "\(report.textLines)")
+            #expect(report.error?.message.contains("another subvolume with the same received UUID") == true)
+            #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-1")
+            #expect(names(host, Self.directory)?.contains("m-2") == false)
+        }
+    }
+
     @Test("a receive that fails on a damaged stream deletes what it received, and says so")
     func damagedStream() async throws {
         let host = try makeHost("volume default\ntmpfs /run/lock")

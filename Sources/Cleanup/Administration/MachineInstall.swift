@@ -276,6 +276,15 @@ extension AdministrationSession {
         if try existing(image) != nil {
             let info = try await info(of: image)
             if info.isReadOnly, info.receivedUUID == header.uuid {
+                if let parent, info.parentUUID != parent {
+                    // An interrupted run renamed a receive that took
+                    // another copy of the parent (see
+                    // `checkReceivedParent`).
+                    throw .failed(
+                        "\(machine.path(of: image, in: root)) was received against another subvolume with the same "
+                            + "received UUID (UUID \(info.parentUUID)), not the current revision's image (UUID "
+                            + "\(parent)): delete it and that copy, then run the command again")
+                }
                 imageInfo = info
             } else if info.isReadOnly {
                 throw .usage(
@@ -336,8 +345,9 @@ extension AdministrationSession {
                 } catch {
                     throw await receiveFailed(error, revision: revision, parent: parent)
                 }
-                if let parent, !dryRun { try await checkReceivedParent(of: revision, is: parent) }
             }
+            // Also for a receive an interrupted run finished.
+            if let parent, !dryRun { try await checkReceivedParent(of: revision, is: parent) }
             try await step(.rename, machine.path(of: revision, in: root), detail: "to \(image)") { () throws(FSError) in
                 try await fileSystem.rename(revision, in: directory, to: image, in: directory, mode: .noReplace)
             }
