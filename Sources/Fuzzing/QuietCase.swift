@@ -305,29 +305,80 @@ struct QuietCase {
                 }
             }
         }
-        let dryLines = dry.diagnostics.map { "\($0)" }
-        let appliedLines = applied.diagnostics.map { "\($0)" }
-        let (missing, _) = QuietCase.multisetDifference(dryLines, appliedLines)
-        if !missing.isEmpty { fail(.dryRun, "the dry run prints lines the run does not: \(missing)") }
+        // The lines compared by their fields, byte for byte; written out
+        // only for a failure's message.
+        let dryLines = dry.diagnostics.map(LineFields.init)
+        let appliedLines = applied.diagnostics.map(LineFields.init)
+        let missing = QuietCase.missing(dryLines, from: appliedLines)
+        if !missing.isEmpty {
+            fail(.dryRun, "the dry run prints lines the run does not: \(missing.map(\.line).sorted(by: EntryName.precedesInBytes))")
+        }
         // At boot, unfaulted, the dry run looks for mounts as the run does:
         // every refusal for one is foreseen.
         if dry.mode == .boot {
-            let refusals = appliedLines.filter { $0.contains(": error: unable to delete subvolume: mount point inside: ") }
-            let (unforeseen, _) = QuietCase.multisetDifference(refusals, dryLines)
-            if !unforeseen.isEmpty { fail(.dryRun, "the run refuses what the dry run did not foresee: \(unforeseen)") }
+            let refusals = appliedLines.filter(\.isMountRefusal)
+            let unforeseen = refusals.isEmpty ? [] : QuietCase.missing(refusals, from: dryLines)
+            if !unforeseen.isEmpty {
+                fail(
+                    .dryRun,
+                    "the run refuses what the dry run did not foresee: \(unforeseen.map(\.line).sorted(by: EntryName.precedesInBytes))")
+            }
         }
+    }
+
+    /// A diagnostic line by its fields, equal when their bytes are.
+    struct LineFields: Hashable {
+        let diagnostic: Diagnostic
+
+        init(_ diagnostic: Diagnostic) { self.diagnostic = diagnostic }
+
+        var line: String { diagnostic.line }
+
+        /// The run's refusal to delete a subvolume with a mount inside.
+        var isMountRefusal: Bool {
+            diagnostic.level == .error && EntryName.sameBytes(diagnostic.message, "unable to delete subvolume")
+                && (diagnostic.cause?.startsWithBytes("mount point inside: ") ?? false)
+        }
+
+        static func == (lhs: LineFields, rhs: LineFields) -> Bool {
+            let (a, b) = (lhs.diagnostic, rhs.diagnostic)
+            guard a.level == b.level, EntryName.sameBytes(a.path, b.path), EntryName.sameBytes(a.message, b.message)
+            else { return false }
+            switch (a.cause, b.cause) {
+            case (nil, nil): return true
+            case (let x?, let y?): return EntryName.sameBytes(x, y)
+            default: return false
+            }
+        }
+
+        func hash(into hasher: inout Hasher) {
+            EntryName.hashBytes(of: diagnostic.path, into: &hasher)
+            hasher.combine(diagnostic.level)
+            EntryName.hashBytes(of: diagnostic.message, into: &hasher)
+            if let cause = diagnostic.cause { EntryName.hashBytes(of: cause, into: &hasher) }
+        }
+    }
+
+    /// What of `expected` (counted as a multiset) `actual` lacks.
+    static func missing<Element: Hashable>(_ expected: [Element], from actual: [Element]) -> [Element] {
+        var counts: [Element: Int] = [:]
+        for element in actual { counts[element, default: 0] += 1 }
+        var missing: [Element] = []
+        for element in expected {
+            if let count = counts[element], count > 0 { counts[element] = count - 1 } else { missing.append(element) }
+        }
+        return missing
     }
 
     /// A layout without the removed paths and what is below them.
     static func removing(_ removed: Set<ExactText>, from layout: Layout) -> Layout {
+        if removed.isEmpty { return layout }
+        // A path goes with a removed one or below one: compared on bytes,
+        // without a copy of each prefix.
+        let below = removed.map { $0.text + "/" }
         var result = layout
         result.entries.removeAll { entry in
-            var path = Substring(entry.path)
-            while true {
-                if removed.contains(ExactText(String(path))) { return true }
-                guard let slash = path.utf8.lastIndex(of: UInt8(ascii: "/")) else { return false }
-                path = path[..<slash]
-            }
+            removed.contains(ExactText(entry.path)) || below.contains { entry.path.startsWithBytes($0) }
         }
         return result
     }
