@@ -100,6 +100,7 @@ static inline int buildos_wait_exit(pid_t pid) {
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) return -1;
     }
+    if (WIFSIGNALED(status)) return 256 + WTERMSIG(status);
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 

@@ -24,7 +24,9 @@ extension Plan {
     /// One line per decision: action, path, reason.
     public var textLines: [String] {
         let names = toolchains.isEmpty ? "none" : toolchains.toolchains.map(\.rawValue).joined(separator: ", ")
-        let shown = EntryPath.trimmingTrailingSlashes(root)
+        // `/` itself stays `/`.
+        let trimmed = EntryPath.trimmingTrailingSlashes(root)
+        let shown = trimmed.isEmpty && !root.isEmpty ? "/" : trimmed
         var lines = [Diagnostic.escapingControlCharacters("plan for \(shown) (toolchains: \(names))")]
         let width = items.map { $0.action.rawValue.count }.max() ?? 0
         for item in items {

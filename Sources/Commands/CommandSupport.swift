@@ -54,6 +54,25 @@ enum CommandSupport {
         }
     }
 
+    /// The configured toolchains from `--toolchain`, `--kernel-cmdline`
+    /// and `--no-toolchains`, or exit 64 naming what is wrong (a kernel
+    /// command line's problem as `FILE:LINE: message`).
+    static func toolchains(names: [String], kernelCommandLine path: String?, explicitlyNone: Bool) throws -> ToolchainSet {
+        do {
+            let commandLine = try path.map { try readInput($0, what: "kernel command line") }
+            if let path, let commandLine {
+                do throws(KernelCommandLine.Problem) {
+                    _ = try KernelCommandLine.parse(commandLine)
+                } catch {
+                    throw fail("\(path):\(error.line): \(error.message)", 64)
+                }
+            }
+            return try ToolchainSet.resolve(names: names, kernelCommandLine: commandLine, explicitlyNone: explicitlyNone)
+        } catch let error as ConfigurationError {
+            throw fail(error.message, 64)
+        }
+    }
+
     /// Checks a `--root` value.
     static func validate(root: String?) throws {
         guard let root else { return }

@@ -114,6 +114,21 @@ struct MachineRun {
     static func reporting(
         _ command: String, machine: String, options: MachineOptions, dryRun: Bool, _ body: () async throws -> Void
     ) async throws {
+        try await reporting(options: options) { code, message, status in
+            AdministrationReport.refusalJSON(
+                command: command, machine: machine, root: options.root ?? Layout.defaultRoot, dryRun: dryRun,
+                code: code, message: message, status: status)
+        } body: {
+            try await body()
+        }
+    }
+
+    /// Runs `body`; with `--format json`, a refusal before any document
+    /// was printed prints the one `refusal` writes (from the error's
+    /// code, message and exit status).
+    static func reporting(
+        options: MachineOptions, refusal: (String, String, Int32) -> String, body: () async throws -> Void
+    ) async throws {
         do {
             try await body()
         } catch {
@@ -127,10 +142,7 @@ struct MachineRun {
                     case 69: "unavailable"
                     default: "failed"
                     }
-                print(
-                    AdministrationReport.refusalJSON(
-                        command: command, machine: machine, root: options.root ?? Layout.defaultRoot, dryRun: dryRun,
-                        code: code, message: failure.message, status: failure.status))
+                print(refusal(code, failure.message, failure.status))
             }
             throw error
         }
@@ -409,9 +421,23 @@ struct MachineListCommand: AsyncParsableCommand {
         help: ArgumentHelp("Read the configured toolchains from a Build OS kernel command line.", valueName: "file"))
     var kernelCommandLine: String?
 
+    @Flag(
+        name: .customLong("no-toolchains"),
+        help: "Judge against no configured toolchain: every bootstrapped machine is a problem.")
+    var noToolchains = false
+
     @OptionGroup var options: MachineOptions
 
     func run() async throws {
+        let root = options.root ?? Layout.defaultRoot
+        try await MachineRun.reporting(options: options) { code, message, status in
+            MachineListing.refusalJSON(root: root, code: code, message: message, status: status)
+        } body: {
+            try await list()
+        }
+    }
+
+    func list() async throws {
         bootstrapLogging(verbose: options.verbose)
         var scanScope: ScanScope?
         if let scope {
@@ -425,14 +451,9 @@ struct MachineListCommand: AsyncParsableCommand {
             }
         }
         var configured: ToolchainSet?
-        if !toolchains.isEmpty || kernelCommandLine != nil {
-            do {
-                let commandLine = try kernelCommandLine.map { try CommandSupport.readInput($0, what: "kernel command line") }
-                configured = try ToolchainSet.resolve(
-                    names: toolchains, kernelCommandLine: commandLine, explicitlyNone: false)
-            } catch let error as ConfigurationError {
-                throw CommandSupport.fail(error.message, 64)
-            }
+        if !toolchains.isEmpty || kernelCommandLine != nil || noToolchains {
+            configured = try CommandSupport.toolchains(
+                names: toolchains, kernelCommandLine: kernelCommandLine, explicitlyNone: noToolchains)
         }
         let (fileSystem, root, _) = try CommandSupport.backend(layout: options.layout, root: options.root)
         let listing: MachineListing

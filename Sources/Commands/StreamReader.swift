@@ -21,13 +21,29 @@ enum StreamReader {
             let length = Int(prefix[17]) | Int(prefix[18]) << 8 | Int(prefix[19]) << 16 | Int(prefix[20]) << 24
             prefix += try read(descriptor, count: min(length, SendStreamHeader.maximumCommandSize + 1))
         }
-        if whole { prefix += try read(descriptor, count: .max) }
+        // The header is checked before the rest is read: an input that is
+        // not a send stream (`/dev/zero`, `yes |`) is refused at once.
+        let stream: SendStream
         do throws(SendStreamError) {
-            return try SendStream(prefix: prefix, remainder: whole ? nil : descriptor)
+            stream = try SendStream(prefix: prefix, remainder: whole ? nil : descriptor)
+        } catch {
+            throw .malformed(error.description)
+        }
+        guard whole else { return stream }
+        // A simulated receive holds the whole stream in memory.
+        prefix += try read(descriptor, count: maximumSimulatedStream + 1 - prefix.count)
+        if prefix.count > maximumSimulatedStream {
+            throw .malformed("byte \(maximumSimulatedStream): longer than a simulated receive takes (256 MiB)")
+        }
+        do throws(SendStreamError) {
+            return try SendStream(prefix: prefix)
         } catch {
             throw .malformed(error.description)
         }
     }
+
+    /// The longest stream a simulated tree receives (whole, in memory).
+    static let maximumSimulatedStream = 256 << 20
 
     /// Up to `count` bytes: fewer only at the end of the input.
     static func read(_ descriptor: Int32, count: Int) throws(StreamReadError) -> [UInt8] {

@@ -176,6 +176,10 @@ public struct FSError: Error, Hashable, Sendable, CustomStringConvertible {
     public var path: String?
     /// The subvolume the call was about, when known.
     public var subvolume: SubvolumeID?
+    /// What a tool the call ran said about the failure (`btrfs receive`'s
+    /// error line), appended to the cause; not part of the error's
+    /// identity (equal errors may carry different words).
+    public var detail: String?
 
     public init(
         _ kind: Kind, _ operation: FSOperation, name: EntryName? = nil, destination: EntryName? = nil,
@@ -190,7 +194,24 @@ public struct FSError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     /// `summary (SYMBOL)`, the form diagnostics append as a cause.
-    public var cause: String { "\(kind.summary) (\(kind.symbol))" }
+    public var cause: String {
+        let base = "\(kind.summary) (\(kind.symbol))"
+        return detail.map { base + ": " + $0 } ?? base
+    }
+
+    public static func == (lhs: FSError, rhs: FSError) -> Bool {
+        lhs.kind == rhs.kind && lhs.operation == rhs.operation && lhs.name == rhs.name
+            && lhs.destination == rhs.destination && lhs.path == rhs.path && lhs.subvolume == rhs.subvolume
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(kind)
+        hasher.combine(operation)
+        hasher.combine(name)
+        hasher.combine(destination)
+        hasher.combine(path)
+        hasher.combine(subvolume)
+    }
 
     public var description: String {
         var subject: [String] = []

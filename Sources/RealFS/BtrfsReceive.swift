@@ -22,17 +22,24 @@ enum BtrfsReceive {
         candidates.first { access($0, X_OK) == 0 }
     }
 
-    static func run(_ stream: SendStream, into directory: Int32) throws(FSError.Kind) {
-        guard let tool else { throw .notSupported }
+    /// A failed receive: the error kind its message means, and the
+    /// message (its `ERROR: ` line) when it printed one.
+    struct Failure: Error {
+        var kind: FSError.Kind
+        var message: String?
+    }
+
+    static func run(_ stream: SendStream, into directory: Int32) throws(Failure) {
+        guard let tool else { throw Failure(kind: .notSupported) }
         buildos_ignore_sigpipe()
         var pipe: [Int32] = [-1, -1]
-        if buildos_pipe_cloexec(&pipe) != 0 { throw LibC.failure() }
+        if buildos_pipe_cloexec(&pipe) != 0 { throw Failure(kind: LibC.failure()) }
         let errors = buildos_memfd("btrfs-receive-errors")
         if errors < 0 {
             let error = LibC.failure()
             LibC.close(pipe[0])
             LibC.close(pipe[1])
-            throw error
+            throw Failure(kind: error)
         }
         defer { LibC.close(errors) }
         var child: pid_t = 0
@@ -40,7 +47,7 @@ enum BtrfsReceive {
         LibC.close(pipe[0])
         guard spawned == 0 else {
             LibC.close(pipe[1])
-            throw FSError.Kind(errno: spawned)
+            throw Failure(kind: FSError.Kind(errno: spawned))
         }
         // A child that stops reading (it failed) makes the writes fail
         // with EPIPE: its status and its message tell why.
@@ -49,7 +56,19 @@ enum BtrfsReceive {
         LibC.close(pipe[1])
         let status = buildos_wait_exit(child)
         if status == 0 { return }
-        throw kind(of: message(in: errors))
+        let text = message(in: errors)
+        throw Failure(kind: kind(of: text), message: errorLine(in: text, status: status))
+    }
+
+    /// The tool's last `ERROR: ` line, without the prefix (at most 300
+    /// bytes); else, for a tool killed by a signal, which.
+    static func errorLine(in text: String, status: Int32) -> String? {
+        let lines = text.split(separator: "\n")
+        if let last = lines.last(where: { $0.hasPrefix("ERROR: ") }) {
+            let line = String(last.dropFirst("ERROR: ".count))
+            return line.utf8.count <= 300 ? line : String(decoding: Array(line.utf8.prefix(300)), as: UTF8.self) + "..."
+        }
+        return status > 255 ? "btrfs receive was killed by signal \(status - 256)" : nil
     }
 
     /// Copies a descriptor to its end; false when the writing failed.
@@ -82,8 +101,20 @@ enum BtrfsReceive {
 
 extension RealFileSystem {
     public func receive(_ stream: SendStream, in directory: DirectoryHandle) async throws(FSError) {
-        try perform(.receive, name: stream.header.name) { () throws(FSError.Kind) in
-            try BtrfsReceive.run(stream, into: directory.descriptor)
+        var detail: String?
+        do throws(FSError) {
+            try perform(.receive, name: stream.header.name) { () throws(FSError.Kind) in
+                do throws(BtrfsReceive.Failure) {
+                    try BtrfsReceive.run(stream, into: directory.descriptor)
+                } catch {
+                    detail = error.message
+                    throw error.kind
+                }
+            }
+        } catch {
+            var error = error
+            error.detail = detail
+            throw error
         }
     }
 

@@ -1,10 +1,15 @@
 import FSProtocol
 
-/// `btrfs receive -e`, as btrfs-progs does it, in two steps so that a
+/// `btrfs receive -e`, as btrfs-progs does it, in three steps so that a
 /// simulation can interleave or crash between them: the subvolume appears
-/// (writable, without received UUID), then the stream's end makes it
-/// read-only with the stream's UUID as its received UUID. The stream's
-/// content commands are checked (lengths, checksums), not applied.
+/// (writable, without received UUID); at the stream's end it gets the
+/// stream's UUID as its received UUID (`BTRFS_IOC_SET_RECEIVED_SUBVOL`,
+/// which commits), then it is made read-only (`BTRFS_IOC_SUBVOL_SETFLAGS`,
+/// which does not). btrfs-progs' `finish_subvol` does the two in this
+/// order, so a receive stopped in between, or a crash before the next
+/// commit, leaves a writable subvolume with the received UUID.
+/// The stream's content commands are checked (lengths, checksums), not
+/// applied.
 extension HostState {
     /// The first step: checks, then the new subvolume (a snapshot of the
     /// parent for an incremental stream). Its id.
@@ -45,9 +50,9 @@ extension HostState {
         return node(created).subvolume
     }
 
-    /// The second step: a complete stream makes the subvolume read-only
-    /// with its received UUID (and commits); a broken one leaves it as it
-    /// is and gives `ioError`.
+    /// The second step: a complete stream gives the subvolume its
+    /// received UUID (and commits); a broken one leaves it as it is and
+    /// gives `ioError`.
     mutating func finishReceive(
         _ pid: Int32, _ header: SendStreamHeader, _ id: SubvolumeID, on handle: DirectoryHandle, complete: Bool
     ) throws(Kind) {
@@ -55,15 +60,22 @@ extension HostState {
         let filesystem = try directory(pid, handle).filesystem
         guard let subvolume = filesystems[filesystem].subvolumes[id], !subvolume.isDeleted else { throw .noEntry }
         guard complete else { throw .ioError }
-        filesystems[filesystem].updateSubvolume(id) {
-            $0.receivedUUID = header.uuid
-            $0.isReadOnly = true
-        }
+        filesystems[filesystem].updateSubvolume(id) { $0.receivedUUID = header.uuid }
+        commit(filesystem)
+    }
+
+    /// The third step: the received subvolume is made read-only, as
+    /// `setReadOnly` does (without a commit: the kernel's
+    /// `SUBVOL_SETFLAGS` ends its transaction without committing it).
+    mutating func sealReceive(_ pid: Int32, _ id: SubvolumeID, on handle: DirectoryHandle) throws(Kind) {
+        _ = try process(pid)
+        let filesystem = try directory(pid, handle).filesystem
+        guard let subvolume = filesystems[filesystem].subvolumes[id], !subvolume.isDeleted else { throw .noEntry }
+        filesystems[filesystem].updateSubvolume(id) { $0.isReadOnly = true }
         if isRecordingEffects {
             let effect: SimulatedEffect = .setReadOnly(
                 subvolumeRecord(for: NodeRef(filesystem: filesystem, node: subvolume.root)), readOnly: true)
             record(effect)
         }
-        commit(filesystem)
     }
 }

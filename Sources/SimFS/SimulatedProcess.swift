@@ -167,8 +167,9 @@ public struct SimulatedProcess: FileSystem {
         }
     }
 
-    /// Two steps (the subvolume appears, then the stream's end finishes
-    /// it), so that a run can crash in between. The stream must be whole
+    /// Three steps (the subvolume appears, the stream's end gives it its
+    /// received UUID, then it is made read-only), so that a run can crash
+    /// in between. The stream must be whole
     /// in `prefix`: a simulated process reads no descriptor of the real
     /// one.
     public func receive(_ stream: SendStream, in directory: DirectoryHandle) async throws(FSError) {
@@ -181,6 +182,9 @@ public struct SimulatedProcess: FileSystem {
         try await call(.receive, name: header.name, subject: { $0.describe(processID, directory, header.name) }) {
             state throws(FSError.Kind) in
             try state.finishReceive(processID, header, id, on: directory, complete: complete)
+        }
+        try await call(.receive, name: header.name, subject: { $0.describe(processID, directory, header.name) }) {
+            state throws(FSError.Kind) in try state.sealReceive(processID, id, on: directory)
         }
     }
 

@@ -464,4 +464,84 @@ struct AdministrationTests {
                 })
         }
     }
+
+    // MARK: The second black-box round's findings
+
+    @Test("--remove-old keeps a writable subvolume under an older revision's or image's name, and an image never received")
+    func removeOldKeepsWritable() async throws {
+        let host = try await Self.hostWithMachine()
+        try host.addSubvolume("\(Self.directory)/m-0")
+        try host.addSubvolume("\(Self.directory)/m-0.received")
+        try host.addSubvolume("\(Self.directory)/m-00.received", readOnly: true)
+        let report = await Self.administration(host.spawn()).upgrade(
+            Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner, removeOld: true)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(names(host, Self.directory) == ["m", "m-0", "m-0.received", "m-00.received", "m-2", "m-2.received"])
+        #expect(report.notes.filter { $0.hasPrefix("kept ") }.count == 3, "\(report.notes)")
+        #expect(report.notes.contains { $0.contains("m-0: a writable subvolume, which is no revision") })
+    }
+
+    @Test("upgrade with another stream of the current revision's name is refused, and --remove-old deletes nothing")
+    func upgradeSameNameOtherStream() async throws {
+        let host = try await Self.hostWithMachine()
+        let admin = Self.administration(host.spawn())
+        #expect(await admin.upgrade(Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner).error == nil)
+        let before = host.layout()
+        let other = await admin.upgrade(Self.machine, stream: try Self.stream("m-2", 99), owner: Self.owner, removeOld: true)
+        #expect(other.error?.code == "revision-exists")
+        #expect(other.exitStatus == 64)
+        #expect(host.layout() == before)
+        // The same stream again: already current, and --remove-old goes on.
+        let again = await admin.upgrade(
+            Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner, removeOld: true)
+        #expect(again.error == nil)
+        #expect(again.notes.contains("already current: default/m is m-2, from this stream"))
+        #expect(names(host, Self.directory) == ["m", "m-2", "m-2.received"])
+    }
+
+    @Test("a receive stopped between its received UUID and its read-only flag is received again", arguments: ["add", "upgrade"])
+    func receiveStoppedBeforeReadOnly(command: String) async throws {
+        let host = command == "add" ? try makeHost("volume default\ntmpfs /run/lock") : try await Self.hostWithMachine()
+        let stream = command == "add" ? try Self.stream("m-1", 1) : try Self.stream("m-2", 2, parent: 1)
+        // What btrfs receive leaves when it stops after
+        // SET_RECEIVED_SUBVOL: the stream's received UUID, writable.
+        let process = host.spawn()
+        if command == "add" { try host.addDirectory(Self.directory) }
+        let directory = try await process.openRoot(Self.directory)
+        try await process.receive(stream, in: directory)
+        let received = try await process.openDirectory(stream.header.name, in: directory)
+        try await process.setReadOnly(false, of: received)
+        #expect(try await process.subvolumeInfo(of: received).receivedUUID == stream.header.uuid)
+        await process.close(received)
+        await process.close(directory)
+        let admin = Self.administration(host.spawn())
+        let report =
+            command == "add"
+            ? await admin.add(Self.machine, stream: stream, owner: Self.owner)
+            : await admin.upgrade(Self.machine, stream: stream, owner: Self.owner)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(report.steps.map(\.action).contains(.deleteSubvolume))
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == stream.header.name.rawValue)
+        #expect(lines(await cleanup(host)) == [])
+    }
+
+    @Test("a receive that fails before it made anything says nothing was received, not that a rerun finishes")
+    func receiveRefused() async throws {
+        let host = try await Self.hostWithMachine()
+        // btrfs receive refuses the stream before it makes the subvolume
+        // (a stream version it does not know, say).
+        let process = host.spawn()
+        let gate = FailingGate(watching: process.processID) { call, _ in call.operation == .receive ? .ioError : nil }
+        host.install(gate: gate)
+        let report = await Self.administration(process).upgrade(
+            Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner)
+        host.install(gate: nil)
+        #expect(report.exitStatus == 1)
+        #expect(report.steps.last?.action == .receive)
+        let message = report.error?.message ?? ""
+        #expect(message.contains("nothing was received"), "\(message)")
+        #expect(!message.contains("running the command again finishes the job"), "\(message)")
+        #expect(names(host, Self.directory) == ["m", "m-1", "m-1.received"])
+    }
+
 }

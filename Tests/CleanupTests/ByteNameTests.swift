@@ -161,6 +161,11 @@ struct ByteNameTests {
         #expect(EntryPath.trimmingTrailingSlashes("/build/machines") == "/build/machines")
     }
 
+    @Test("the plan's header names a root of slashes only as /", arguments: ["/", "///"])
+    func rootOfSlashes(root: String) {
+        #expect(Plan(root: root, toolchains: .none, items: []).textLines == ["plan for / (toolchains: none)"])
+    }
+
     @Test("an exact name and the rendering of an undecodable one with the same text are ordered, exact first")
     func orderAgreesWithEquality() throws {
         let exact = try #require(EntryName("a\\xff"))

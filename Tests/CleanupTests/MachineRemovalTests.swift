@@ -101,6 +101,43 @@ struct MachineRemovalTests {
         #expect(progress.count == 5)
     }
 
+    @Test("a build that takes its lock after the wait, before the deletion, is waited for again; then the machine goes")
+    func lockTakenAfterTheWait() async throws {
+        let host = try makeHost(Self.tree)
+        let process = host.spawn()
+        // The cleanup's first attempt at the lock finds it taken (by a
+        // build that read the link before it went, as far as it can tell).
+        let taken = FailingGate(watching: process.processID) { call, _ in
+            call.operation == .lock && call.subject.contains("m-default.lock") ? .wouldBlock : nil
+        }
+        let once = OnceGate(taken)
+        host.install(gate: once)
+        let admin = Administration(fileSystem: process, root: Layout.defaultRoot, clock: SteppingClock())
+        let report = await admin.remove(Self.machine, timeout: 60)
+        host.install(gate: nil)
+        #expect(once.failures == 1)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(names(host, "/build/machines/default") == ["n"])
+        #expect(report.notes.contains { $0.hasPrefix("a build took its lock meanwhile") }, "\(report.notes)")
+        #expect(report.steps.map(\.action) == [.removeLink, .sync, .wait, .cleanMachine, .removeDirectory, .sync])
+
+        // Taken at every attempt: after its rounds, it stops with a line
+        // that says why and how to finish, not "correct them".
+        let again = try makeHost(Self.tree)
+        let stubborn = again.spawn()
+        again.install(gate: FailingGate(watching: stubborn.processID) { call, _ in
+            call.operation == .lock && call.subject.contains("m-default.lock") ? .wouldBlock : nil
+        })
+        let busy = await Administration(fileSystem: stubborn, root: Layout.defaultRoot, clock: SteppingClock())
+            .remove(Self.machine, timeout: 60)
+        again.install(gate: nil)
+        #expect(busy.error?.code == "locked", "\(busy.notes) \(busy.error?.message ?? "")")
+        #expect(busy.exitStatus == 1)
+        #expect(busy.steps.map(\.action) == [.removeLink, .sync, .wait, .cleanMachine])
+        #expect(busy.error?.message.contains("run `machine remove` again to finish") == true)
+        #expect(again.linkTarget(at: "\(Self.directory)/m") == nil)
+    }
+
     @Test("a remove that times out leaves the link removed and exits 124; the next one finishes")
     func removeTimesOut() async throws {
         let host = try makeHost(Self.tree)
@@ -293,5 +330,24 @@ struct MachineRemovalTests {
         #expect(listing.textLines.first == "default/m: current m-1")
         #expect(listing.json.contains("\"receivedImages\""))
         await agent.finish(on: host)
+    }
+}
+
+/// Passes the first failure its gate decides, then lets every call run.
+final class OnceGate: SimulationGate, Sendable {
+    private let inner: FailingGate
+    private let state = Mutex(0)
+
+    init(_ inner: FailingGate) { self.inner = inner }
+
+    var failures: Int { state.withLock { $0 } }
+
+    func waitForTurn(of pid: Int32) async -> Bool { true }
+
+    func decide(_ call: SimulatedCall) -> GateDecision {
+        guard state.withLock({ $0 }) == 0 else { return .proceed }
+        let decision = inner.decide(call)
+        if case .fail = decision { state.withLock { $0 += 1 } }
+        return decision
     }
 }

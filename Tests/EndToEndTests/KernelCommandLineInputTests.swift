@@ -46,6 +46,21 @@ struct KernelCommandLineInputTests {
         #expect(InputTest.snapshot(of: root) == before)
     }
 
+    @Test("machine list names the file and line of a kernel command line's problem too", arguments: cases)
+    func refusedByList(_ input: Case) throws {
+        let file = try InputTest.file("cmdline", input.bytes)
+        let root = try InputTest.realRoot()
+        let result = try InputTest.run(["machine", "list", "--root", root, "--kernel-cmdline", file])
+        InputTest.expectRefused(result, location: input.line == 0 ? nil : "\(file):\(input.line)", message: input.message)
+        // With --format json, the refusal is a document.
+        let json = try InputTest.run(["machine", "list", "--root", root, "--kernel-cmdline", file, "--format", "json"])
+        #expect(json.status == 64)
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any], "\(json.standardOutput)")
+        #expect(document["exitStatus"] as? Int == 64)
+        #expect(((document["error"] as? [String: Any])?["message"] as? String)?.contains(input.message) == true)
+    }
+
     @Test("the check that nothing is touched can fail: a valid command line removes the stale lock file")
     func control() throws {
         let file = try InputTest.file("cmdline", "quiet buildos.toolchain_url=tftp://x\n")

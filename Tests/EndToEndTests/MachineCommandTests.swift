@@ -65,6 +65,11 @@ struct MachineCommandTests {
         (["add", "default", "--stream", "STREAM-M1"], 64, "is not VOLUME/NAME"),
         (["add", "default/m", "--stream", "NOT-A-STREAM"], 64, "not a btrfs send stream"),
         (["add", "default/m", "--stream", "/nonexistent"], 66, "cannot read stream"),
+        // Refused by its header, not read whole first (it has no end).
+        (["add", "default/m", "--stream", "/dev/zero"], 64, "/dev/zero: byte 0: not a btrfs send stream"),
+        (["list", "nowhere"], 64, "no volume nowhere below /build/machines"),
+        (["list", "default/x"], 64, "no machine default/x below /build/machines"),
+        (["list", "--toolchain", "a/b"], 64, "a/b"),
         (["remove", "default/m", "--timeout=-1"], 64, "--timeout must be 0 to 604800"),
         (["remove", "default/m", "--wait", "nan"], 64, "--wait must be 0 to 604800"),
         (["list", "default/m", "--print-layout"], 64, "--print-layout needs --layout"),
@@ -89,7 +94,7 @@ struct MachineCommandTests {
         // With --format json, standard output holds one document naming
         // the error, also for a refusal before the command had a report
         // (an option the parser refuses aside: that is its usage text).
-        guard !message.hasPrefix("--"), arguments[0] != "list" else { return }
+        guard !message.hasPrefix("--") else { return }
         let json = try Binary.run(["machine"] + withLayout + owner + ["--format", "json"])
         #expect(json.status == status)
         let document = try #require(
@@ -164,6 +169,19 @@ struct MachineCommandTests {
             #expect(result.status == 64)
             #expect(result.standardError.contains("no \(missing.contains("/") ? "machine" : "volume") \(missing) below"))
         }
+    }
+
+    @Test("list takes --no-toolchains, as the cleanup does, and judges against none")
+    func listNoToolchains() throws {
+        let layout = try file(Array("subvol default/m/m-1 ro\nlink default/m/m -> m-1\n".utf8), "layout")
+        let result = try Binary.run(["machine", "list", "--layout", layout, "--no-toolchains", "--format", "json"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
+        #expect(document["toolchains"] as? [String] == [])
+        #expect(document["error"] == nil && document["exitStatus"] == nil)
+        let given = try Binary.run(["machine", "list", "--layout", layout, "--toolchain", "gcc", "--format", "json"])
+        let named = try #require(try JSONSerialization.jsonObject(with: Data(given.standardOutput.utf8)) as? [String: Any])
+        #expect(named["toolchains"] as? [String] == ["gcc"])
     }
 
     @Test("list: a free lock is free, and a dangling link is no current revision")

@@ -58,7 +58,8 @@ extension Administration {
             if !strangers.isEmpty {
                 throw .usage(
                     "\(machine.path(in: root)) exists and holds \(strangers.map(\.name.rawValue).joined(separator: ", ")), "
-                        + "which an interrupted add of \(revision) does not leave; `machine remove` deletes it",
+                        + "which an interrupted add of \(revision) does not leave: move or delete it first "
+                        + "(`machine remove` removes what an old machine of this name left, and refuses anything else)",
                     code: "machine-exists")
             }
             if session.machineHandle == nil {
@@ -101,7 +102,10 @@ extension Administration {
                         + "`machine add` it again", code: "no-current-revision")
             }
             if current == revision {
-                session.report.notes.append("already current: \(machine) is \(revision)")
+                // A rerun of this upgrade, or another stream of the same
+                // name: the image tells.
+                try await session.checkCurrent(revision, isFrom: stream, entries: entries)
+                session.report.notes.append("already current: \(machine) is \(revision), from this stream")
             } else {
                 try session.checkNewer(revision, than: current)
                 let parent = try await session.checkParent(of: stream, current: current, entries: entries)
@@ -140,6 +144,23 @@ extension AdministrationSession {
             throw .usage("the revision name \(revision) leaves no room for its image's name", code: "stream-name")
         }
         return image
+    }
+
+    /// The current revision has the stream's name: it must come from this
+    /// stream (its image has the stream's received UUID; or, received by
+    /// hand without image, the revision has), else the stream is another
+    /// one and nothing is done.
+    func checkCurrent(_ revision: EntryName, isFrom stream: SendStream, entries: [DirectoryEntry]) async
+        throws(AdministrationError)
+    {
+        let image = try imageName(of: revision)
+        let base = entries.contains(where: { $0.name == image && $0.kind == .subvolume }) ? image : revision
+        let received = try await info(of: base).receivedUUID
+        guard received != stream.header.uuid else { return }
+        throw .usage(
+            "\(machine) is already at \(revision), which does not come from this stream (\(base) has received UUID "
+                + "\(received), the stream \(stream.header.uuid)): nothing was changed; send the new revision "
+                + "under a new number", code: "revision-exists")
     }
 
     /// An upgrade does not go back: a stream of a revision numbered below
@@ -183,15 +204,30 @@ extension AdministrationSession {
     /// leaves an image without its revision), once the switch to
     /// `revision` is committed. Running `upgrade --remove-old` again after
     /// an interruption finds them by number.
+    ///
+    /// Only what this command or the manual's procedure makes: a revision
+    /// is read-only, an image is read-only with a received UUID. A
+    /// writable subvolume under such a name is someone's work (the
+    /// cleanup keeps it too): kept, with a note.
     mutating func removeRevisions(before revision: EntryName) async throws(AdministrationError) {
         guard case .revision(let newest) = MachineEntryName(classifying: revision, machine: machine.machine) else { return }
         var old: [EntryName] = []
         for entry in try await entries() where entry.kind == .subvolume {
+            let isImage: Bool
             switch MachineEntryName(classifying: entry.name, machine: machine.machine) {
-            case .receivedImage(let digits) where Self.precedes(digits, newest): old.append(entry.name)
-            case .revision(let digits) where Self.precedes(digits, newest): old.append(entry.name)
-            default: break
+            case .receivedImage(let digits) where Self.precedes(digits, newest): isImage = true
+            case .revision(let digits) where Self.precedes(digits, newest): isImage = false
+            default: continue
             }
+            let info = try await info(of: entry.name)
+            guard info.isReadOnly, !isImage || !info.receivedUUID.isZero else {
+                report.notes.append(
+                    "kept \(machine.path(of: entry.name, in: root)): "
+                        + (info.isReadOnly ? "a read-only subvolume without received UUID, which is no received image"
+                            : "a writable subvolume, which is no \(isImage ? "received image" : "revision") (someone's work)"))
+                continue
+            }
+            old.append(entry.name)
         }
         guard !old.isEmpty else { return }
         // Images sort after their revisions (`.` after the end): delete
@@ -307,11 +343,10 @@ extension AdministrationSession {
             if !info.isReadOnly {
                 // Deleted only when it is what an interrupted run of this
                 // command leaves: a receive of this stream that did not
-                // finish (no received UUID yet; a snapshot of the parent
-                // for an incremental stream, of nothing for a full one),
-                // or a revision made from the finished image but not yet
-                // read-only. Anything else is someone's: kept.
-                let partialReceive = imageInfo == nil && info.receivedUUID.isZero && info.parentUUID == (parent ?? .zero)
+                // finish (see `isPartialReceive`), or a revision made from
+                // the finished image but not yet read-only. Anything else
+                // is someone's: kept.
+                let partialReceive = imageInfo == nil && Self.isPartialReceive(info, of: header, parent: parent)
                 let unfinishedRevision = imageInfo.map { info.parentUUID == $0.uuid } ?? false
                 guard partialReceive || unfinishedRevision else {
                     throw .usage(
@@ -343,7 +378,7 @@ extension AdministrationSession {
                         () throws(FSError) in try await fileSystem.receive(stream, in: directory)
                     }
                 } catch {
-                    throw await receiveFailed(error, revision: revision, parent: parent)
+                    throw await receiveFailed(error, revision: revision, stream: stream, parent: parent)
                 }
             }
             // Also for a receive an interrupted run finished.
@@ -375,17 +410,32 @@ extension AdministrationSession {
     /// subvolume without received UUID. The same stream would fail again
     /// (a damaged or truncated stream fails at the same byte), so the
     /// partial subvolume is deleted now and the error says so.
-    mutating func receiveFailed(_ error: AdministrationError, revision: EntryName, parent: BtrfsUUID?) async
-        -> AdministrationError
+    mutating func receiveFailed(_ error: AdministrationError, revision: EntryName, stream: SendStream, parent: BtrfsUUID?)
+        async -> AdministrationError
     {
+        guard let step = report.steps.last, step.action == .receive else { return error }
         let info = try? await info(of: revision)
-        guard let step = report.steps.last, step.action == .receive, let info, !info.isReadOnly,
-            info.receivedUUID.isZero, info.parentUUID == (parent ?? .zero)
-        else { return error }
+        guard let info, Self.isPartialReceive(info, of: stream.header, parent: parent) else {
+            // Nothing of this stream was received (btrfs receive refused
+            // it, or failed before it made the subvolume).
+            return .failed(
+                "unable to \(step.text): \(step.error ?? "failed"); nothing was received. Correct the cause "
+                    + "(the stream, btrfs-progs, the filesystem) and run the command again")
+        }
         let partial = (try? await delete(revision)) != nil ? "the partial subvolume is deleted" : "the partial subvolume stays"
         return .failed(
             "unable to \(step.text): \(step.error ?? "failed"): the stream may be damaged or truncated, or the "
                 + "filesystem failed; \(partial). Running the command again with a whole stream finishes the job")
+    }
+
+    /// Whether a writable subvolume is what a receive of this stream
+    /// leaves when it does not finish: a snapshot of the parent for an
+    /// incremental stream, of nothing for a full one; without received
+    /// UUID yet, or with this stream's (btrfs receive sets it, then the
+    /// read-only flag: a receive stopped in between leaves both).
+    static func isPartialReceive(_ info: SubvolumeInfo, of header: SendStreamHeader, parent: BtrfsUUID?) -> Bool {
+        !info.isReadOnly && (info.receivedUUID.isZero || info.receivedUUID == header.uuid)
+            && info.parentUUID == (parent ?? .zero)
     }
 
     /// `btrfs receive` finds an incremental stream's parent by its

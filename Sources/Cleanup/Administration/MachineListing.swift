@@ -20,6 +20,24 @@ public struct MachineListing: Hashable, Sendable, Codable {
     /// volume or a machine entry that is not a directory, a link, a name
     /// that is not UTF-8, ... (`path: level: message`).
     public var problems: [String] = []
+    /// Only in the document of a listing refused before it was made (a
+    /// scope that is not there, a configuration or a root it cannot use):
+    /// its exit status and error.
+    public var exitStatus: Int32?
+    public var error: Refusal?
+
+    public struct Refusal: Hashable, Sendable, Codable {
+        public var code: String
+        public var message: String
+    }
+
+    /// The document of a refused listing: no machines, the error.
+    public static func refusalJSON(root: String, code: String, message: String, status: Int32) -> String {
+        var listing = MachineListing(root: root, toolchains: nil, machines: [])
+        listing.exitStatus = status
+        listing.error = Refusal(code: code, message: message)
+        return listing.json
+    }
 
     public struct Machine: Hashable, Sendable, Codable {
         public var volume: String

@@ -29,8 +29,17 @@ extension Administration {
                 }
                 try await session.sync()
             }
-            try await session.waitForBuilds(timeout: timeout)
-            try await session.cleanMachine()
+            // A build that read the link before it went may still take a
+            // lock after the wait: its entries stay, and the command waits
+            // again, within the same timeout.
+            let clock = self.clock
+            let start = await clock.now()
+            var round = 0
+            while true {
+                round += 1
+                try await session.waitForBuilds(timeout: max(0, timeout - (await clock.now() - start)), again: round > 1)
+                if try await session.cleanMachine(final: round >= AdministrationSession.cleaningRounds) { break }
+            }
         }
     }
 }
@@ -114,8 +123,10 @@ extension AdministrationSession {
         return pending
     }
 
-    /// Waits until nothing is pending, up to `timeout` seconds.
-    mutating func waitForBuilds(timeout: Double) async throws(AdministrationError) {
+    /// Waits until nothing is pending, up to `timeout` seconds (`again`:
+    /// once more after a build took a lock, a step the report already
+    /// has unless it times out).
+    mutating func waitForBuilds(timeout: Double, again: Bool = false) async throws(AdministrationError) {
         let path = machine.path(in: root)
         guard !dryRun else {
             report.steps.append(AdministrationStep(.wait, path, detail: "(up to \(Int(timeout)) s)"))
@@ -148,18 +159,24 @@ extension AdministrationSession {
             }
             waiting = try await pending()
         }
-        report.steps.append(AdministrationStep(.wait, path, outcome: .done))
+        if !again { report.steps.append(AdministrationStep(.wait, path, outcome: .done)) }
     }
+
+    /// How many times `remove` cleans a machine that builds kept busy
+    /// (each time after waiting for them again).
+    static let cleaningRounds = 20
 
     /// Deletes what the machine holds and its directory: the cleanup's own
     /// deletion (identity checks, nested subvolumes, under the agents'
-    /// locks), on this machine only.
-    mutating func cleanMachine() async throws(AdministrationError) {
+    /// locks), on this machine only. False when a build took a lock
+    /// meanwhile and kept its entries (unless `final`): the caller waits
+    /// and cleans again.
+    mutating func cleanMachine(final: Bool) async throws(AdministrationError) -> Bool {
         let path = machine.path(in: root)
         guard !dryRun else {
             report.steps.append(AdministrationStep(.cleanMachine, path))
             report.steps.append(AdministrationStep(.removeDirectory, path))
-            return
+            return true
         }
         if let machineHandle { await fileSystem.close(machineHandle) }
         machineHandle = nil
@@ -170,10 +187,25 @@ extension AdministrationSession {
         report.notes += outcome.diagnostics.map(\.line)
         try await openMachineDirectory()
         let gone = machineHandle == nil
+        let locked = outcome.decisions.compactMap { decision -> String? in
+            guard case .locked = decision.outcome else { return nil }
+            return decision.item.path.entry?.rawValue
+        }
+        if !gone, !locked.isEmpty, !final {
+            report.notes.append("a build took its lock meanwhile, keeping \(locked.joined(separator: ", ")): waiting again")
+            return false
+        }
         var cleaned = AdministrationStep(.cleanMachine, path, outcome: gone ? .done : .failed)
         if !gone { cleaned.error = "the directory stays" }
         report.steps.append(cleaned)
         guard gone else {
+            if !locked.isEmpty {
+                throw AdministrationError(
+                    code: "locked",
+                    "builds kept taking the machine's locks (\(locked.joined(separator: ", "))): the link is removed, "
+                        + "so no new build starts: run `machine remove` again to finish",
+                    status: AdministrationStatus.failed)
+            }
             throw .failed(
                 "\(path) keeps entries that are not removed (see the lines above); correct them and run "
                     + "`machine remove` again")
@@ -185,6 +217,7 @@ extension AdministrationSession {
                 try await fileSystem.sync(volumeHandle)
             }
         }
+        return true
     }
 }
 
