@@ -41,11 +41,34 @@ public struct ToolLock: Sendable {
     /// Where the lock files live on a host.
     public static let directory = "/run/lock"
 
-    /// The lock file's name for a machines root.
+    /// The lock file's name for a machines root, from the text of its
+    /// path alone: for a root that cannot be opened (see
+    /// `fileName(for:on:)`).
     public static func fileName(for root: String) -> EntryName {
         let trimmed = EntryPath.trimmingTrailingSlashes(root)
         if trimmed == "/build/machines" { return "buildos-clean.lock" }
-        let hex = String(MachineNaming.stableHash(trimmed), radix: 16)
+        return hashedName(trimmed)
+    }
+
+    /// The lock file's name for the machines root `root` as it is on the
+    /// host: one name per directory, however its path is spelt (through
+    /// a symbolic link, with `//`, a bind mount), so that two runs on one
+    /// tree always take one lock. The directory `/build/machines` is
+    /// opened under any name gets `buildos-clean.lock`; another gets a
+    /// name from its device and inode numbers.
+    public static func fileName(for root: String, on fileSystem: any FileSystem) async -> EntryName {
+        func identity(_ path: String) async -> FileIdentity? {
+            try? await fileSystem.withRoot(path) { directory throws(FSError) in
+                try await fileSystem.status(of: directory).identity
+            }
+        }
+        guard let rootIdentity = await identity(root) else { return fileName(for: root) }
+        if let standard = await identity(Layout.defaultRoot), standard == rootIdentity { return "buildos-clean.lock" }
+        return hashedName("\(rootIdentity.device):\(rootIdentity.inode)")
+    }
+
+    static func hashedName(_ key: String) -> EntryName {
+        let hex = String(MachineNaming.stableHash(key), radix: 16)
         return EntryName("buildos-clean-" + String(repeating: "0", count: 16 - hex.count) + hex + ".lock")
             ?? "buildos-clean.lock"
     }
@@ -70,7 +93,7 @@ public struct ToolLock: Sendable {
     ) async -> Result<ToolLock, Failure> {
         let file: FileHandle
         do throws(FSError) {
-            file = try await openLockFile(for: root, in: directory, on: fileSystem)
+            file = try await openLockFile(await fileName(for: root, on: fileSystem), in: directory, on: fileSystem)
         } catch {
             return .failure(.failed(error))
         }
@@ -105,10 +128,9 @@ public struct ToolLock: Sendable {
     /// (a bare container) takes it in `/run`, the directory `/run/lock`
     /// lives in: every run on the host decides alike, and a boot cleanup
     /// never halts the host for want of a lock directory.
-    static func openLockFile(for root: String, in directory: String, on fileSystem: any FileSystem)
+    static func openLockFile(_ name: EntryName, in directory: String, on fileSystem: any FileSystem)
         async throws(FSError) -> FileHandle
     {
-        let name = fileName(for: root)
         do throws(FSError) {
             return try await fileSystem.withRoot(directory) { locks throws(FSError) in
                 try await fileSystem.openFile(name, in: locks, options: [.write, .create])

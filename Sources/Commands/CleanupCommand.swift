@@ -135,21 +135,8 @@ extension CleanupCommand {
             handler.logLevel = level
             return handler
         }
-        let toolchainSet: ToolchainSet
-        do {
-            let commandLine = try kernelCommandLine.map { try readInput($0, what: "kernel command line") }
-            if let kernelCommandLine, let commandLine {
-                do throws(KernelCommandLine.Problem) {
-                    _ = try KernelCommandLine.parse(commandLine)
-                } catch {
-                    throw fail("\(kernelCommandLine):\(error.line): \(error.message)", .usage)
-                }
-            }
-            toolchainSet = try ToolchainSet.resolve(
-                names: toolchains, kernelCommandLine: commandLine, explicitlyNone: noToolchains)
-        } catch let error as ConfigurationError {
-            throw fail(error.message, .usage)
-        }
+        let toolchainSet = try CommandSupport.toolchains(
+            names: toolchains, kernelCommandLine: kernelCommandLine, explicitlyNone: noToolchains)
         let (fileSystem, rootPath) = try makeBackend()
         // One change at a time: the machine commands take the same lock
         // (a simulated tree is this process's alone: no lock).
@@ -185,12 +172,13 @@ extension CleanupCommand {
         switch result {
         case .success(let lock): return lock
         case .failure(.busy(let waited)):
+            let name = await ToolLock.fileName(for: root, on: fileSystem)
             throw CommandSupport.fail(
-                "another buildos-clean run holds the lock \(ToolLock.directory)/\(ToolLock.fileName(for: root)) "
+                "another buildos-clean run holds the lock \(ToolLock.directory)/\(name) "
                     + "(waited \(Int(waited)) s; see --wait)", 75)
         case .failure(.failed(let error)):
-            throw CommandSupport.fail(
-                "unable to take the lock \(ToolLock.directory)/\(ToolLock.fileName(for: root)): \(error.cause)", 1)
+            let name = await ToolLock.fileName(for: root, on: fileSystem)
+            throw CommandSupport.fail("unable to take the lock \(ToolLock.directory)/\(name): \(error.cause)", 1)
         }
     }
 

@@ -277,6 +277,21 @@ struct MachineRemovalTests {
         let other = ToolLock.fileName(for: "/srv/machines").rawValue
         #expect(other.hasPrefix("buildos-clean-") && other.hasSuffix(".lock") && other.utf8.count == 14 + 16 + 5, "\(other)")
         #expect(ToolLock.fileName(for: "/srv/other") != ToolLock.fileName(for: "/srv/machines"))
+        // On a host, by the directory, however the path is spelt.
+        let spelt = try makeHost("volume default\ndir /srv/machines\ndir /srv/other\n")
+        try spelt.addSymlink("/srv/standard", target: "/build/machines")
+        try spelt.addSymlink("/srv/link", target: "machines")
+        let fs = spelt.spawn()
+        #expect(await ToolLock.fileName(for: "/build/machines", on: fs) == "buildos-clean.lock")
+        #expect(await ToolLock.fileName(for: "/build//machines/", on: fs) == "buildos-clean.lock")
+        #expect(await ToolLock.fileName(for: "/srv/standard", on: fs) == "buildos-clean.lock")
+        let srv = await ToolLock.fileName(for: "/srv/machines", on: fs)
+        #expect(srv != "buildos-clean.lock")
+        #expect(await ToolLock.fileName(for: "/srv//machines", on: fs) == srv)
+        #expect(await ToolLock.fileName(for: "/srv/link", on: fs) == srv)
+        #expect(await ToolLock.fileName(for: "/srv/other", on: fs) != srv)
+        // A root that cannot be opened: by its text.
+        #expect(await ToolLock.fileName(for: "/srv/nothing", on: fs) == ToolLock.fileName(for: "/srv/nothing"))
         // --wait 0 (the boot's) does not wait: busy at once. Longer, it
         // waits that long and no more.
         let busy = try makeHost("tmpfs /run/lock")

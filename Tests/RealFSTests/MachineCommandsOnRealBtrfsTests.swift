@@ -1,4 +1,5 @@
 import Cleanup
+import RealFS
 import Foundation
 import Testing
 import TestSupport
@@ -212,7 +213,8 @@ struct MachineCommandsOnRealBtrfsTests {
         #expect(try setup.machine(["add", "default/m", "--stream", setup.full, "--owner", "0"]).status == 0)
         let holder = Process()
         holder.executableURL = URL(fileURLWithPath: "/usr/bin/flock")
-        holder.arguments = [ToolLock.directory + "/" + ToolLock.fileName(for: setup.root).rawValue, "sleep", "30"]
+        let name = await ToolLock.fileName(for: setup.root, on: RealFileSystem())
+        holder.arguments = [ToolLock.directory + "/" + name.rawValue, "sleep", "30"]
         try holder.run()
         defer { holder.terminate() }
         // flock needs a moment to take it.
@@ -223,6 +225,17 @@ struct MachineCommandsOnRealBtrfsTests {
         let cleanup = try Binary.run(["cleanup", "--root", setup.root, "--toolchain", "default"])
         #expect(cleanup.status == 75)
         #expect(cleanup.standardError.contains("another buildos-clean run holds the lock"))
+        // The same tree by another path (a link to it, `//`) is the same
+        // lock: a run through it must not go beside a machine command.
+        try Shell.run(["ln", "-s", setup.root, setup.tree.path("root-link")])
+        let spelt = setup.tree.path("root-link")
+        let doubled = setup.tree.path("") + "/machines"
+        for other in [spelt, doubled, setup.root + "/"] {
+            let through = try Binary.run(["cleanup", "--root", other, "--toolchain", "default"])
+            #expect(through.status == 75, "\(other): \(through.standardError)")
+            #expect(through.standardError.contains(name.rawValue), "\(through.standardError)")
+        }
+        #expect(try Binary.run(["machine", "remove", "default/m", "--root", spelt]).status == 75)
         // A dry run takes no lock.
         let dry = try Binary.run(["cleanup", "--root", setup.root, "--toolchain", "default", "--dry-run"])
         #expect(dry.status == 0, "\(dry.standardError)")

@@ -91,9 +91,10 @@ struct AdministrationSession {
             {
             case .success(let taken): lock = taken
             case .failure(.busy(let waited)):
+                let name = await ToolLock.fileName(for: root, on: fileSystem)
                 throw AdministrationError(
                     code: "busy",
-                    "another buildos-clean run holds the lock \(lockDirectory)/\(ToolLock.fileName(for: root)) "
+                    "another buildos-clean run holds the lock \(lockDirectory)/\(name) "
                         + "(waited \(Int(waited)) s; see --wait)",
                     status: AdministrationStatus.busy)
             case .failure(.failed(let error)):
