@@ -232,7 +232,11 @@ extension ApplyRun {
     func deletionCause(_ error: FSError) -> String {
         switch error.kind {
         case .notEmpty: "nested subvolume (ENOTEMPTY)"
-        case .readOnly: fileSystem.isPrivileged ? "read-only subvolume (EROFS)" : "read-only subvolume, run as root (EROFS)"
+        // Root deletes a read-only subvolume: for root, EROFS is the
+        // directory it is in (a read-only subvolume) or the filesystem.
+        case .readOnly:
+            fileSystem.isPrivileged
+                ? "read-only parent subvolume or file system (EROFS)" : "read-only subvolume, run as root (EROFS)"
         default: error.cause
         }
     }

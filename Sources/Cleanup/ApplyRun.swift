@@ -29,6 +29,9 @@ struct ApplyRun {
     var currentMachine: EntryPath?
     var machineItems: ArraySlice<PlanItem> = []
     var locks = LiveLocks()
+    /// How many of the current machine's entries this run failed to
+    /// delete or refused to (what then keeps its directory).
+    var entriesFailed = 0
 
     init(applier: Applier, plan: Plan) {
         self.applier = applier
@@ -51,12 +54,19 @@ struct ApplyRun {
             if machinePath != currentMachine {
                 await closeMachine()
                 currentMachine = machinePath
+                entriesFailed = 0
                 machineItems = plan.items[index...].prefix {
                     $0.path.volume == machinePath.volume && $0.path.machine == machinePath.machine
                 }
             }
             if item.path.machine == nil, item.reason == .volume { volumeIdentities[item.path.volume] = item.identity }
             await carryOut(item)
+            if item.path.entry != nil, let last = report.decisions.last, last.item.path == item.path {
+                switch last.outcome {
+                case .failed, .refused: entriesFailed += 1
+                default: break
+                }
+            }
             index += 1
         }
         await finishVolume()
@@ -113,7 +123,7 @@ struct ApplyRun {
         } catch {
             rootFailed = true
             report.add(
-                Diagnostic(path: plan.root, level: .error, message: "unable to open machines root", cause: error.cause))
+                Diagnostic(path: EntryPath.displayed(root: plan.root), level: .error, message: "unable to open machines root", cause: error.cause))
             return nil
         }
     }
@@ -335,9 +345,11 @@ struct ApplyRun {
             report.add(line(item.path, .info, "deleted machine directory"))
         } catch {
             if error.kind == .noEntry { return report.add(item, .vanished) }
-            if error.kind == .notEmpty {
+            if error.kind == .notEmpty, entriesFailed == 0 {
                 // Something new appeared in it since the scan: a later run
-                // decides about that.
+                // decides about that. (Not so when this run failed to
+                // delete some of its entries: they keep it, as their lines
+                // say, and its own line is the failure the original prints.)
                 report.add(item, .changed)
                 return report.add(line(item.path, .warning, "changed since scan, kept"))
             }

@@ -36,6 +36,13 @@ public struct EntryPath: Hashable, Sendable, CustomStringConvertible {
 
     /// `path` without its trailing slashes (`/` for the root directory
     /// gives the empty string, to which `/NAME` is appended).
+    /// The root as every line prints it: without trailing slashes, `/`
+    /// itself as `/`.
+    public static func displayed(root: String) -> String {
+        let trimmed = trimmingTrailingSlashes(root)
+        return trimmed.isEmpty && !root.isEmpty ? "/" : trimmed
+    }
+
     public static func trimmingTrailingSlashes(_ path: String) -> String {
         // By bytes: a prepended mark before the slash makes one Character
         // of the two, which `removeLast` would take whole.

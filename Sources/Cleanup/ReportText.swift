@@ -24,9 +24,7 @@ extension Plan {
     /// One line per decision: action, path, reason.
     public var textLines: [String] {
         let names = toolchains.isEmpty ? "none" : toolchains.toolchains.map(\.rawValue).joined(separator: ", ")
-        // `/` itself stays `/`.
-        let trimmed = EntryPath.trimmingTrailingSlashes(root)
-        let shown = trimmed.isEmpty && !root.isEmpty ? "/" : trimmed
+        let shown = EntryPath.displayed(root: root)
         var lines = [Diagnostic.escapingControlCharacters("plan for \(shown) (toolchains: \(names))")]
         let width = items.map { $0.action.rawValue.count }.max() ?? 0
         for item in items {

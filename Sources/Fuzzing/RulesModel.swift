@@ -195,7 +195,8 @@ public struct RulesModel: Sendable {
         if keepsSomething || !blocked.isEmpty {
             if blocked.isEmpty { verdict.line(path, "warning") }
         } else if failed {
-            verdict.line(path, "warning")
+            // Its entry that could not go keeps it: the rmdir fails.
+            verdict.line(path, "error")
         } else {
             verdict.removed.insert(ExactText(path))
             verdict.line(path, "info")

@@ -107,7 +107,7 @@ struct MessageTableTests {
             line: "\(m)/m-default-1-1: error: unable to delete subvolume: device or resource busy (EBUSY)", exitStatus: 1),
         Case(
             layout: linked + "\nsubvol default/m/m-default-1-1", failing: (.deleteSubvolumeByID, "m-default-1-1", .readOnly),
-            line: "\(m)/m-default-1-1: error: unable to delete subvolume: read-only subvolume (EROFS)", exitStatus: 1),
+            line: "\(m)/m-default-1-1: error: unable to delete subvolume: read-only parent subvolume or file system (EROFS)", exitStatus: 1),
         Case(
             layout: linked + "\nsubvol default/m/m-default-1-1\nsubvol default/m/m-default-1-1/in",
             failing: (.nestedSubvolumes, "", .ioError),

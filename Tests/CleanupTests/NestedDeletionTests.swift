@@ -133,7 +133,7 @@ struct NestedDeletionTests {
             call.operation == .deleteSubvolumeByID ? .readOnly : nil
         }
         #expect(
-            lines(privileged) == ["\(machine)/m-default-1-1: error: unable to delete subvolume: read-only subvolume (EROFS)"])
+            lines(privileged) == ["\(machine)/m-default-1-1: error: unable to delete subvolume: read-only parent subvolume or file system (EROFS)"])
     }
 
     @Test("a nested subvolume swapped for another between the listing and the clearing is kept")

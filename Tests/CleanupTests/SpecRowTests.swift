@@ -449,6 +449,27 @@ struct SpecRowTests {
         #expect(names(host, machine) == ["m", "m-1", "m-default-1-1"])
         #expect(report.exitStatus == 1)
     }
+
+    @Test("a deleted machine whose entry this run could not delete: its directory is not 'changed since scan'")
+    func machineDirectoryKeptByAFailure() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            mount  default/m/m-1/mnt
+            subvol default/n/n-1 ro
+            """)
+        let report = await cleanup(host)
+        let machine = "/build/machines/default/m"
+        #expect(
+            lines(report).filter { $0.hasPrefix(machine + ":") || $0.hasPrefix(machine + "/") } == [
+                "\(machine)/m-1: error: unable to delete subvolume: mount point inside: \(machine)/m-1/mnt",
+                "\(machine): error: unable to delete machine directory: directory not empty (ENOTEMPTY)",
+            ])
+        #expect(report.decisions.first { $0.item.path.rendered(root: "/build/machines") == machine }?.outcome.code == "failed")
+        // The other machine without link goes whole (a directory that
+        // gains an entry after the scan is "changed": ApplyRaceTests).
+        #expect(lines(report).contains("/build/machines/default/n: info: deleted machine directory"))
+    }
 }
 
 /// What the delete does on kernels older than 5.7, which cannot delete by

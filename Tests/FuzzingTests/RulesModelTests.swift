@@ -123,7 +123,7 @@ struct RulesModelTests {
                 """,
             removed: ["default/m/m-default-1-1"],
             lines: [
-                "default/m warning", "default/m/m-default-1-1 info", "default/m/m-default-1-1/d/inner info",
+                "default/m error", "default/m/m-default-1-1 info", "default/m/m-default-1-1/d/inner info",
                 "default/m/m-default-2-2 error",
             ]),
     ]

@@ -115,6 +115,9 @@ struct RealEndToEndTests {
                 "correct and restart the monitor (systemctl restart buildos)",
             ])
         #expect(result.status == 1)
+        // The root's own line without the trailing slashes given.
+        let slashes = try Binary.run(["cleanup", "--root", "/nonexistent/machines//", "--toolchain", "default"])
+        #expect(slashes.outputLines == result.outputLines)
     }
 
     @Test("fuzz --real --save: a differential failure exits 1 and is saved as a scenario file naming its oracle and seed")

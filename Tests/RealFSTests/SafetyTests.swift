@@ -65,6 +65,30 @@ struct SafetyTests {
         await tree.remove()
     }
 
+    @Test("a writable stray in a read-only parent subvolume: EROFS names the parent or the file system, not the stray")
+    func readOnlyParent() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        // The volume a subvolume of its own, with nothing else in it.
+        try Shell.run(["btrfs", "-q", "subvolume", "create", tree.path("v")])
+        try tree.directory("v/m")
+        try tree.subvolume("v/m/m-1", readOnly: true)
+        try tree.symlink("v/m/m", to: "m-1")
+        try tree.subvolume("v/m/m-default-1-1")
+        try tree.setReadOnly("v")
+        let report = try await boot(tree)
+        #expect(
+            lines(report) == [
+                tree.path("v/m/m-default-1-1")
+                    + ": error: unable to delete subvolume: read-only parent subvolume or file system (EROFS)"
+            ])
+        #expect(report.exitStatus == 1)
+        #expect(tree.exists("v/m/m-default-1-1"))
+        #expect(try !tree.isReadOnly("v/m/m-default-1-1"))
+        try Shell.run(["btrfs", "property", "set", tree.path("v"), "ro", "false"])
+        await tree.remove()
+    }
+
     @Test("a subvolume with a mount inside is refused, with a line naming the mount")
     func mountInside() async throws {
         try requireRealBackend()
