@@ -7,6 +7,7 @@
 #include <btrfsutil.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -93,8 +94,29 @@ static inline int buildos_spawn_receive(const char *btrfs, const char *target, i
     return result;
 }
 
-/// waitpid(2) for one child, retried on EINTR: its exit status, or -1
-/// when it did not exit normally (a signal).
+/// Creates a regular file under `name` in `directory` that appears with
+/// `owner` and `group` already: an unnamed file (O_TMPFILE) given its
+/// owner, then linked in. -1 with errno on failure (EEXIST when the name
+/// is taken); else the descriptor, open for reading and writing.
+static inline int buildos_create_owned(int directory, const char *name, uid_t owner, gid_t group) {
+#ifndef O_TMPFILE
+#define O_TMPFILE (020000000 | O_DIRECTORY)
+#endif
+    int fd = openat(directory, ".", O_TMPFILE | O_RDWR | O_CLOEXEC, 0644);
+    if (fd < 0) return -1;
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+    if (fchown(fd, owner, group) != 0 || linkat(AT_FDCWD, path, directory, name, AT_SYMLINK_FOLLOW) != 0) {
+        int saved = errno;
+        close(fd);
+        errno = saved;
+        return -1;
+    }
+    return fd;
+}
+
+/// waitpid(2) for one child, retried on EINTR: its exit status, 256 plus
+/// the signal for a child a signal ended, or -1 when waiting failed.
 static inline int buildos_wait_exit(pid_t pid) {
     int status = 0;
     while (waitpid(pid, &status, 0) < 0) {

@@ -231,7 +231,7 @@ public enum FSOperation: String, Hashable, Sendable, CaseIterable, Codable {
     case deleteSubvolume, deleteSubvolumeByID, setReadOnly
     case rename, createSymlink, unlink, makeDirectory, removeDirectory, changeOwner
     case sync, mountPoints, receive
-    case openFile, write, read, lock, lockStatus
+    case openFile, createFile, write, read, lock, lockStatus
 }
 
 /// A backend throws the bare kind inside its own code and adds the context

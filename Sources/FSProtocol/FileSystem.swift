@@ -144,6 +144,13 @@ public protocol FileSystem: Sendable {
     func openFile(_ name: EntryName, in directory: DirectoryHandle, options: FileOpenOptions)
         async throws(FSError) -> FileHandle
 
+    /// Creates a regular file under `name` that appears already owned by
+    /// `owner` and `group` (no moment shows it with another owner, even
+    /// when the process dies in between), open for writing; `exists` when
+    /// the name is taken. Only root may give a file to another user.
+    func createFile(_ name: EntryName, in directory: DirectoryHandle, owner: UInt32, group: UInt32)
+        async throws(FSError) -> FileHandle
+
     /// Appends bytes to an open file.
     func write(_ bytes: [UInt8], to file: FileHandle) async throws(FSError)
 

@@ -27,7 +27,19 @@ public struct MachineLock: Sendable {
     ) async throws(FSError) -> MachineLock? {
         let name = MachineNaming.lockFile(machine, toolchain)
         for _ in 0..<attempts {
-            let file = try await fs.openFile(name, in: directory, options: [.create, .write])
+            // A lock file it creates for `owner` appears with that owner:
+            // a process killed at any moment leaves no file agents cannot
+            // open. Where that fails (not root), as before.
+            var created: FileHandle?
+            if let owner {
+                created = try? await fs.createFile(name, in: directory, owner: owner.user, group: owner.group)
+            }
+            let file: FileHandle
+            if let created {
+                file = created
+            } else {
+                file = try await fs.openFile(name, in: directory, options: [.create, .write])
+            }
             let locked: Bool
             do throws(FSError) {
                 locked = try await fs.tryLock(file)

@@ -266,6 +266,16 @@ public struct RealFileSystem: FileSystem {
         }
     }
 
+    public func createFile(_ name: EntryName, in directory: DirectoryHandle, owner: UInt32, group: UInt32)
+        async throws(FSError) -> FileHandle
+    {
+        try perform(.createFile, name: name) { () throws(FSError.Kind) in
+            let descriptor = name.rawValue.withCString { buildos_create_owned(directory.descriptor, $0, owner, group) }
+            if descriptor < 0 { throw LibC.failure() }
+            return FileHandle(descriptor: descriptor)
+        }
+    }
+
     public func write(_ bytes: [UInt8], to file: FileHandle) async throws(FSError) {
         try perform(.write) { () throws(FSError.Kind) in try LibC.write(file.descriptor, bytes) }
     }

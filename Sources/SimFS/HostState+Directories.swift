@@ -363,6 +363,31 @@ extension HostState {
         return FileHandle(descriptor: open(ref, for: pid, isDirectory: false, isWritable: writable))
     }
 
+    /// A new file that appears with its owner (RealFS: O_TMPFILE, fchown,
+    /// linkat), in one step.
+    mutating func createFile(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle, owner: UInt32, group: UInt32)
+        throws(Kind) -> FileHandle
+    {
+        let credentials = try process(pid).credentials
+        let directory = try directory(pid, handle)
+        try checkSearchable(directory, by: credentials)
+        if child(name, of: directory) != nil { throw .exists }
+        try checkModifiable(directory, by: credentials)
+        // fchown: only root gives a file away (or changes its group to one
+        // it is not in; this model has no supplementary groups).
+        if !credentials.isRoot, owner != credentials.user || group != credentials.group { throw .notPermitted }
+        let ref = attach(newNode(.file, in: directory, by: credentials), named: name, in: directory)
+        updateNode(ref) {
+            $0.owner = owner
+            $0.group = group
+        }
+        if isRecordingEffects {
+            let effect: SimulatedEffect = .created(path: path(of: ref), kind: .file)
+            record(effect)
+        }
+        return FileHandle(descriptor: open(ref, for: pid, isDirectory: false, isWritable: true))
+    }
+
     mutating func write(_ pid: Int32, _ bytes: [UInt8], _ handle: FileHandle) throws(Kind) {
         let open = try file(pid, handle)
         guard open.isWritable else { throw .badDescriptor }

@@ -208,6 +208,14 @@ public struct SimulatedProcess: FileSystem {
         }
     }
 
+    public func createFile(_ name: EntryName, in directory: DirectoryHandle, owner: UInt32, group: UInt32)
+        async throws(FSError) -> FileHandle
+    {
+        try await call(.createFile, name: name, subject: { $0.describe(processID, directory, name) }) {
+            state throws(FSError.Kind) in try state.createFile(processID, name, directory, owner: owner, group: group)
+        }
+    }
+
     public func write(_ bytes: [UInt8], to file: FileHandle) async throws(FSError) {
         try await call(.write, subject: { $0.describe(processID, file) }) { state throws(FSError.Kind) in
             try state.write(processID, bytes, file)

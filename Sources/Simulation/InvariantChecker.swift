@@ -338,7 +338,7 @@ extension FSOperation {
             true
         case .openRoot, .openDirectory, .close, .list, .status, .readLink, .subvolumeInfo, .subvolumeID,
             .nestedSubvolumes, .createSubvolume, .snapshot, .createSymlink, .makeDirectory, .sync, .mountPoints, .receive,
-            .openFile, .write, .read, .lock, .lockStatus:
+            .openFile, .createFile, .write, .read, .lock, .lockStatus:
             false
         }
     }

@@ -47,6 +47,36 @@ struct LiveModeTests {
         #expect(host.entryKind(at: machine + "/m-default.lock") == .other)
     }
 
+    @Test("a lock file the live cleanup creates is the directory owner's from the start: killed at any call, none is root's")
+    func createdLockOwnedWhateverTheKill() async throws {
+        let layout = """
+            volume default owner=1000:1000
+            dir    default/m owner=1000:1000
+            subvol default/m/m-1 ro owner=1000:1000
+            link   default/m/m -> m-1
+            subvol default/m/m-default-7-1 owner=1000:1000
+            """
+        var index = 0
+        var sawLock = false
+        while index < 200 {
+            let host = try makeHost(layout)
+            let cleaner = host.spawn(.root)
+            let gate = StoppingGate(stopping: cleaner, before: index, by: .kill)
+            host.install(gate: gate)
+            _ = await CleanupRun(
+                fileSystem: cleaner, root: "/build/machines", toolchains: ToolchainSet([.default]), mode: .live
+            ).run()
+            host.install(gate: nil)
+            if let lock = host.layout().entries.first(where: { $0.path == "default/m/m-default.lock" }) {
+                sawLock = true
+                #expect(lock.owner == 1000 && lock.group == 1000, "killed before call \(index): \(lock)")
+            }
+            guard gate.stopped else { break }
+            index += 1
+        }
+        #expect(sawLock && index > 5)
+    }
+
     @Test("a busy lock keeps its toolchain's entries; a free one is taken, and its entries go")
     func busyAndFreeLocks() async throws {
         let host = try makeHost(

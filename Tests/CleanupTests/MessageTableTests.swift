@@ -135,8 +135,9 @@ struct MessageTableTests {
             layout: linked + "\nsubvol default/m/m-default-1-1", failing: (.sync, "", .ioError),
             line: "/build/machines/default: error: unable to sync filesystem: input/output error (EIO)", exitStatus: 1),
         Case(
-            layout: linked + "\nsubvol default/m/m-default-1-1", failing: (.openFile, "m-default.lock", .ioError),
-            mode: .live,
+            // The lock file is there: it is opened, not created.
+            layout: linked + "\nsubvol default/m/m-default-1-1\nfile default/m/m-default.lock",
+            failing: (.openFile, "m-default.lock", .ioError), mode: .live,
             line: "\(m)/m-default.lock: error: unable to take machine lock: input/output error (EIO)", exitStatus: 1),
         Case(
             layout: "root /elsewhere", line: "/build/machines: error: unable to open machines root: "

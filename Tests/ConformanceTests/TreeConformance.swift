@@ -277,6 +277,45 @@ struct TreeConformance {
         }
     }
 
+    @Test(
+        "a file created for an owner appears with that owner, open for writing; a taken name gives EEXIST; only root gives a file away",
+        arguments: Backends.all)
+    func createOwnedFile(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            let file = try await fs.createFile("m-default.lock", in: directory, owner: unprivilegedUser, group: unprivilegedUser)
+            let status = try await fs.status(of: "m-default.lock", in: directory)
+            #expect(status.kind == .file && status.owner == unprivilegedUser && status.group == unprivilegedUser)
+            #expect(try await fs.status(of: file).identity == status.identity)
+            try await fs.write(Array("pid".utf8), to: file)
+            #expect(try await fs.tryLock(file))
+            await fs.close(file)
+            // The name is taken: by that file, by a link, by a directory.
+            try await fs.createSymlink("link", in: directory, target: "nowhere")
+            try await fs.makeDirectory("dir", in: directory)
+            for taken: EntryName in ["m-default.lock", "link", "dir"] {
+                await #expect(throws: FSError(.exists, .createFile, name: taken)) {
+                    _ = try await fs.createFile(taken, in: directory, owner: 0, group: 0)
+                }
+            }
+            #expect(try await fs.readLink("link", in: directory) == "nowhere")
+            // In a directory of its own, a user may not give one away.
+            try await fs.makeDirectory("mine", in: directory)
+            try await fs.changeOwner(of: "mine", in: directory, owner: unprivilegedUser, group: unprivilegedUser)
+            let other = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let otherDirectory = try await sandbox.open(as: other)
+            let mine = try await other.openDirectory("mine", in: otherDirectory)
+            await #expect(throws: FSError(.notPermitted, .createFile, name: "given")) {
+                _ = try await other.createFile("given", in: mine, owner: 0, group: 0)
+            }
+            let own = try await other.createFile("own", in: mine, owner: unprivilegedUser, group: unprivilegedUser)
+            await other.close(own)
+            #expect(try await other.names(mine) == ["own"])
+            await other.close(mine)
+            await other.close(otherDirectory)
+        }
+    }
+
     @Test("whether a lock is held shows without taking it, through any open file of the inode", arguments: Backends.all)
     func lockStatus(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in
