@@ -115,6 +115,13 @@ static inline int buildos_create_owned(int directory, const char *name, uid_t ow
     return fd;
 }
 
+/// Flushes standard output: 0; the errno of the flush that failed; or -1
+/// when an earlier write failed (the stream kept only its error flag).
+static inline int buildos_finish_stdout(void) {
+    if (fflush(stdout) != 0) return errno != 0 ? errno : -1;
+    return ferror(stdout) ? -1 : 0;
+}
+
 /// waitpid(2) for one child, retried on EINTR: its exit status, 256 plus
 /// the signal for a child a signal ended, or -1 when waiting failed.
 static inline int buildos_wait_exit(pid_t pid) {

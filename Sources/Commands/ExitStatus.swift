@@ -12,6 +12,9 @@ public enum ExitStatus: Int32, CaseIterable {
     case usage = 64
     /// An input file (layout, kernel command line) cannot be read.
     case noInput = 66
+    /// Standard output could not be written (a full disk, `/dev/full`): a
+    /// script would read a cut report as a whole one.
+    case outputFailed = 74
     /// Another buildos-clean run holds the lock (`--wait` ran out).
     case busy = 75
 
@@ -21,6 +24,7 @@ public enum ExitStatus: Int32, CaseIterable {
         case .halted: "entries failed or are invalid: the host halts, as the original did"
         case .usage: "bad arguments or configuration; nothing was touched"
         case .noInput: "an input file (layout, kernel command line) cannot be read"
+        case .outputFailed: "standard output could not be written (the command itself ran; see standard error)"
         case .busy: "another buildos-clean run (a machine command) holds the lock; nothing was touched (see --wait)"
         }
     }

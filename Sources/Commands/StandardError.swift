@@ -1,3 +1,5 @@
+import CBtrfsUtil
+
 #if canImport(Glibc)
     import Glibc
 #elseif canImport(Musl)
@@ -26,5 +28,21 @@ public enum StandardError {
                 return
             }
         }
+    }
+}
+
+/// The tool's standard output, as `print` writes it (C's buffered stdout).
+public enum StandardOutput {
+    /// Flushes standard output after a command that succeeded; exits 74
+    /// when anything written to it was lost (a full disk, `/dev/full`), so
+    /// that no script takes a cut report, or a lost case file, for a whole
+    /// one. A closed pipe ends the process with SIGPIPE before this, as
+    /// for any tool.
+    public static func finish(commandName: String) {
+        let error = buildos_finish_stdout()
+        guard error != 0 else { return }
+        let reason = error > 0 ? String(cString: strerror(error)) : "a write failed"
+        StandardError.write("\(commandName): error: cannot write standard output: \(reason)\n")
+        exit(ExitStatus.outputFailed.rawValue)
     }
 }

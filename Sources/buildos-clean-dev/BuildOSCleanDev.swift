@@ -43,5 +43,6 @@ struct BuildOSCleanDev: AsyncParsableCommand {
                 fileSystem: host.spawn(.root), root: treeRoot, layoutText: { host.layout(root: treeRoot).text })
         }
         await main(nil)
+        StandardOutput.finish(commandName: "buildos-clean-dev")
     }
 }

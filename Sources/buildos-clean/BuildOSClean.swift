@@ -19,5 +19,6 @@ struct BuildOSClean: AsyncParsableCommand {
     static func main() async {
         Arguments.refuseUndecodable(commandName: "buildos-clean")
         await main(nil)
+        StandardOutput.finish(commandName: "buildos-clean")
     }
 }

@@ -171,6 +171,20 @@ struct MachineCommandTests {
         }
     }
 
+    @Test("a report that cannot be written (a full disk) exits 74 with a line on standard error, not 0")
+    func outputNotWritten() throws {
+        let layout = try file(Array("subvol default/m/m-1 ro\nlink default/m/m -> m-1\nsubvol default/m/m-default-1-1\n".utf8), "layout")
+        let developer = Binary.path(of: .developer)
+        for command in ["cleanup --toolchain default --layout '\(layout)'", "machine list --layout '\(layout)'", "fuzz --print-case 1"] {
+            let result = try Shell.sh("'\(developer)' \(command) 2>&1 >/dev/full; echo \"exit $?\"")
+            #expect(result.hasSuffix("exit 74\n"), "\(command): \(result)")
+            #expect(result.contains("error: cannot write standard output"), "\(command): \(result)")
+        }
+        // Written, the same commands exit as before.
+        let written = try Shell.sh("'\(developer)' machine list --layout '\(layout)' >/dev/null; echo \"exit $?\"")
+        #expect(written == "exit 0\n")
+    }
+
     @Test("list takes --no-toolchains, as the cleanup does, and judges against none")
     func listNoToolchains() throws {
         let layout = try file(Array("subvol default/m/m-1 ro\nlink default/m/m -> m-1\n".utf8), "layout")
