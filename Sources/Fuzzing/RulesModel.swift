@@ -57,9 +57,16 @@ public struct RulesModel: Sendable {
         self.held = held
     }
 
-    /// Whether a configured name is a toolchain name: it starts with an
-    /// ASCII letter, holds no `-`, `/`, blank or control character, and
-    /// does not end in `.lock`.
+    /// Whether a name can be configured: a toolchain name, and no C1
+    /// control and no Unicode blank in it (a line could not show it).
+    static func isConfigurable(_ name: String) -> Bool {
+        isToolchain(name)
+            && !name.unicodeScalars.contains { (0x80...0x9F).contains($0.value) || $0.properties.isWhitespace }
+    }
+
+    /// Whether a name is a toolchain name (in an entry name too): it
+    /// starts with an ASCII letter, holds no `-`, `/`, ASCII blank or
+    /// control character, and does not end in `.lock`.
     static func isToolchain(_ name: String) -> Bool {
         guard let first = name.unicodeScalars.first, first.isASCII, first.properties.isAlphabetic else { return false }
         if name.endsWithBytes(".lock") { return false }
@@ -72,7 +79,7 @@ public struct RulesModel: Sendable {
     /// touched (`explicitlyNone`: an empty list stated on purpose).
     public static func configurationRefused(_ names: [String], explicitlyNone: Bool) -> Bool {
         if explicitlyNone { return !names.isEmpty }
-        return names.isEmpty || names.contains { !isToolchain($0) }
+        return names.isEmpty || names.contains { !isConfigurable($0) }
     }
 
     /// The verdict on a tree: `layout` as read back from the host, or

@@ -67,6 +67,22 @@ public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, Custo
         return "toolchain name '\(name)' contains a blank or control character"
     }
 
+    /// Why a configured name cannot be configured, or nil: a toolchain
+    /// name (`problem(with:)`) without a character that no line could
+    /// show as itself: a C1 control (U+0080 to U+009F), a line or paragraph
+    /// separator, or any other Unicode blank (U+00A0, U+3000, ...). Entry
+    /// names keep the byte grammar: such a bootstrapped machine is one of a
+    /// toolchain never configured.
+    public static func configurationProblem(with name: String) -> String? {
+        if let problem = problem(with: name) { return problem }
+        let unshowable = name.unicodeScalars.first { scalar in
+            (0x80...0x9F).contains(scalar.value) || scalar.properties.isWhitespace
+        }
+        guard let unshowable else { return nil }
+        return "toolchain name '\(name)' contains a blank or control character "
+            + "(U+\(String(unshowable.value, radix: 16, uppercase: true)))"
+    }
+
     public var description: String { rawValue }
 
     /// Bytes, as in entry names (`EntryName`): "gcc\u{e9}" and
@@ -152,8 +168,8 @@ extension ToolchainSet {
         if explicitlyNone { return .none }
         var toolchains: [Toolchain] = []
         for name in names {
-            guard let toolchain = Toolchain(rawValue: name) else {
-                throw ConfigurationError("invalid toolchain: \(Toolchain.problem(with: name) ?? name)")
+            guard let toolchain = Toolchain(rawValue: name), Toolchain.configurationProblem(with: name) == nil else {
+                throw ConfigurationError("invalid toolchain: \(Toolchain.configurationProblem(with: name) ?? name)")
             }
             toolchains.append(toolchain)
         }
@@ -209,6 +225,16 @@ public enum KernelCommandLine {
         var seen: Set<Toolchain> = []
         for parameter in try parameters(of: commandLine) {
             let (key, value) = keyAndValue(of: parameter.text)
+            // A toolchain's name the kernel cut (the rest of the parameter
+            // is another, which configures nothing): the toolchain Build OS
+            // sees is not a name that can be written here.
+            if let cutAt = parameter.cutAt, key.startsWithBytes(toolchainParameter), cutAt <= key.unicodeScalars.count {
+                throw Problem(
+                    line: parameter.line,
+                    message: "kernel command line parameter '\(key)' is cut by the kernel: a character in it holds "
+                        + "byte 0xA0, which the kernel's isspace counts as a blank, so Build OS does not see it as "
+                        + "written")
+            }
             let name: String
             if key == toolchainParameter {
                 name = Toolchain.default.rawValue
@@ -217,11 +243,11 @@ public enum KernelCommandLine {
             } else {
                 continue
             }
-            guard let toolchain = Toolchain(rawValue: name) else {
+            guard let toolchain = Toolchain(rawValue: name), Toolchain.configurationProblem(with: name) == nil else {
                 throw Problem(
                     line: parameter.line,
                     message: "invalid toolchain in kernel command line parameter '\(key)': "
-                        + (Toolchain.problem(with: name) ?? name))
+                        + (Toolchain.configurationProblem(with: name) ?? name))
             }
             guard let value, !value.isEmpty else {
                 throw Problem(
@@ -262,9 +288,12 @@ public enum KernelCommandLine {
     /// The blank-separated parameters with their lines, quotes kept;
     /// double quotes keep blanks inside a parameter, as the kernel splits
     /// them.
-    static func parameters(of commandLine: String) throws(Problem) -> [(text: String, line: Int)] {
-        var parameters: [(text: String, line: Int)] = []
+    static func parameters(of commandLine: String) throws(Problem) -> [(text: String, line: Int, cutAt: Int?)] {
+        var parameters: [(text: String, line: Int, cutAt: Int?)] = []
         var current = String.UnicodeScalarView()
+        // Where the first piece of a character the kernel cut is (in
+        // scalars), when the parameter holds one.
+        var cutAt: Int?
         var started = false
         var quoted = false
         var line = 1
@@ -284,11 +313,35 @@ public enum KernelCommandLine {
                 current.append(scalar)
                 continue
             }
+            // Byte 0xA0 is a blank too (the kernel's isspace reads Latin-1),
+            // even inside a UTF-8 character ("à" is C3 A0): the kernel splits
+            // there, and each piece holds bytes that are not UTF-8 (kept as
+            // U+FFFD, and where the first one is).
+            if !quoted, scalar.value >= 0x80, String(scalar).utf8.contains(0xA0) {
+                var fragment = false
+                for byte in String(scalar).utf8 {
+                    if byte == 0xA0 {
+                        if started { parameters.append((String(current), start, cutAt)) }
+                        current = String.UnicodeScalarView()
+                        started = false
+                        cutAt = nil
+                        fragment = false
+                    } else if !fragment {
+                        if !started { start = line }
+                        if cutAt == nil { cutAt = current.count }
+                        current.append("\u{FFFD}")
+                        started = true
+                        fragment = true
+                    }
+                }
+                continue
+            }
             // The kernel's blanks (isspace): space, \t, \n, \v, \f, \r.
             if !quoted, scalar == " " || ("\t"..."\r").contains(scalar) {
-                if started { parameters.append((String(current), start)) }
+                if started { parameters.append((String(current), start, cutAt)) }
                 current = String.UnicodeScalarView()
                 started = false
+                cutAt = nil
                 if scalar == "\n" { line += 1 }
                 continue
             }
@@ -297,7 +350,7 @@ public enum KernelCommandLine {
             started = true
         }
         if quoted { throw Problem(line: start, message: "unterminated double quote in the kernel command line") }
-        if started { parameters.append((String(current), start)) }
+        if started { parameters.append((String(current), start, cutAt)) }
         return parameters
     }
 }

@@ -65,7 +65,8 @@ public struct CompiledScenario: Sendable {
                 _ = try SimulatedHost(layout: parsed)
             } catch {
                 throw ScenarioError(
-                    "expect.end-state: \(error.path): \(error.reason)",
+                    "expect.end-state: \(error.path): \(error.reason)"
+                        + marks.textLine(inBlock: "expect.end-state", line: error.line),
                     line: marks.line(ofBlock: "expect.end-state", line: error.line))
             }
             expectedEnd = parsed
@@ -84,7 +85,8 @@ public struct CompiledScenario: Sendable {
         try validate()
         if let prototypeError {
             throw ScenarioError(
-                "layout: \(prototypeError.path): \(prototypeError.reason)",
+                "layout: \(prototypeError.path): \(prototypeError.reason)"
+                    + marks.textLine(inBlock: "layout", line: prototypeError.line),
                 line: marks.line(ofBlock: "layout", line: prototypeError.line))
         }
     }
@@ -94,7 +96,9 @@ public struct CompiledScenario: Sendable {
         do {
             return try Layout.parse(text)
         } catch {
-            throw ScenarioError("\(block): \(error.message)", line: marks.line(ofBlock: block, line: error.line))
+            throw ScenarioError(
+                "\(block): \(error.message)" + marks.textLine(inBlock: block, line: error.line),
+                line: marks.line(ofBlock: block, line: error.line))
         }
     }
 

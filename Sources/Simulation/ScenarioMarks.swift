@@ -36,4 +36,12 @@ public struct ScenarioMarks: Hashable, Sendable {
         guard let number, block.follows else { return block.first }
         return block.first + number - 1
     }
+
+    /// What a message about line `number` of a text block adds to its file
+    /// line: nothing for a block scalar, whose lines are the file's; for a
+    /// quoted text, which line of the text it is.
+    public func textLine(inBlock path: String, line number: Int?) -> String {
+        guard let number, let block = blocks[path], !block.follows else { return "" }
+        return " (line \(number) of the text)"
+    }
 }

@@ -45,7 +45,13 @@ struct NodeReader {
             throw ScenarioError("'\(path)' must be text (a block such as '\(path): |')", line: node.mark?.line)
         }
         let line = node.mark?.line ?? 1
-        let isBlock = scalar.style == .literal || scalar.style == .folded
+        // Folding joins a layout's lines into others: never what is meant.
+        if scalar.style == .folded {
+            throw ScenarioError(
+                "'\(path)' is a folded block ('>'), which joins its lines: write it as a literal block ('\(path): |')",
+                line: line)
+        }
+        let isBlock = scalar.style == .literal
         marks.blocks[path] = ScenarioMarks.Block(first: isBlock ? line + 1 : line, follows: scalar.style == .literal)
         return scalar.string
     }

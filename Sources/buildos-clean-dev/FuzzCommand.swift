@@ -2,6 +2,7 @@ import ArgumentParser
 import Commands
 import Foundation
 import Fuzzing
+import Simulation
 
 struct FuzzCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -72,6 +73,18 @@ struct FuzzCommand: AsyncParsableCommand {
             throw ValidationError("--cases must be 1 to 100000000, not \(cases)")
         }
         if let printCase, printCase < 0 { throw ValidationError("--print-case must be 0 or more, not \(printCase)") }
+        if printCase != nil {
+            // It prints one case as a scenario file (YAML) and runs nothing.
+            let ignored = [
+                ("--cases", cases != nil), ("--time", time != nil), ("--save", saveDirectory != nil),
+                ("--no-shrink", noShrink), ("--format json", format == .json),
+            ].filter(\.1).map(\.0)
+            if !ignored.isEmpty {
+                throw ValidationError(
+                    "--print-case prints one case as a scenario file and runs nothing: "
+                        + "\(ignored.joined(separator: ", ")) does not apply")
+            }
+        }
         for (option, directory) in [("--save", saveDirectory), ("--real", realDirectory)] {
             guard let directory else { continue }
             guard !directory.isEmpty else { throw ValidationError("\(option) needs a directory") }
@@ -97,9 +110,18 @@ struct FuzzCommand: AsyncParsableCommand {
         session.shrinks = !noShrink
         if let printCase {
             let world = session.generator.world(seed: WorldGenerator.caseSeed(seed.value, printCase))
-            print(world.scenario(oracle: nil, message: nil).fileText(comments: [
-                "Case \(printCase) of seed \(FuzzWorld.hex(seed.value)), drawn by buildos-clean-dev fuzz."
-            ]), terminator: "")
+            let scenario = world.scenario(oracle: nil, message: nil)
+            var comments = ["Case \(printCase) of seed \(FuzzWorld.hex(seed.value)), drawn by buildos-clean-dev fuzz."]
+            // A case whose toolchain configuration the cleanup refuses can
+            // be one `scenario run` refuses too: the file says so.
+            do throws(ScenarioError) {
+                _ = try CompiledScenario.load(yaml: scenario.fileText(comments: comments))
+            } catch {
+                comments.append(
+                    "scenario run refuses this file (exit 64: \(error.message)): the case draws a\n"
+                        + "configuration that the cleanup refuses as well, and that refusal is its outcome.")
+            }
+            print(scenario.fileText(comments: comments), terminator: "")
             return
         }
         let budget: FuzzSession.Budget = time.map { .seconds($0.seconds) } ?? .cases(cases ?? 1000)
@@ -110,12 +132,11 @@ struct FuzzCommand: AsyncParsableCommand {
         if let saveDirectory {
             for (index, finding) in summary.findings.enumerated() {
                 let path = saveDirectory + "/fuzz-\(FuzzWorld.hex(seed.value))-\(finding.failure.oracle.rawValue).yaml"
-                do {
-                    try FileManager.default.createDirectory(atPath: saveDirectory, withIntermediateDirectories: true)
-                    try finding.scenarioFile(runSeed: seed.value).write(toFile: path, atomically: true, encoding: .utf8)
+                do throws(SavedFile.Failure) {
+                    try SavedFile.write(finding.scenarioFile(runSeed: seed.value), to: path, in: saveDirectory)
                     written[index] = path
                 } catch {
-                    FileHandle.standardError.write(Data("buildos-clean: error: cannot write \(path): \(error)\n".utf8))
+                    SavedFile.report(error.message)
                     throw ExitCode(73)
                 }
             }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Commands
 import Foundation
+import MachineLayout
 import Simulation
 
 struct ScenarioCommand: AsyncParsableCommand {
@@ -25,10 +26,10 @@ struct ScenarioRunCommand: ParsableCommand {
             the end. For each scenario it prints pass or FAIL, the schedules and steps explored, and each \
             violation with its seed, its schedule and its shortest trace. With --save DIR it writes a \
             replay file into DIR for each violation the scenario does not expect; without it, it writes \
-            nothing. The same seed gives the same runs, byte for byte.
+            nothing. The same seed gives the same runs, byte for byte (apart from the time taken).
 
             Exit status: 0 every scenario came out as expected; 1 some did not; 64 bad arguments or \
-            scenario files; 66 a file cannot be read.
+            scenario files; 66 a file cannot be read; 73 a replay file cannot be written.
             """
     )
 
@@ -81,6 +82,7 @@ struct ScenarioRunCommand: ParsableCommand {
         let explorers = try files.map { file in (file, try explorer(for: file)) }
         var documents: [ResultDocument] = []
         var allPassed = true
+        var unsaved = false
         for (file, explorer) in explorers {
             let result: ScenarioResult
             do throws(ScenarioError) {
@@ -91,25 +93,31 @@ struct ScenarioRunCommand: ParsableCommand {
             allPassed = allPassed && result.passed
             if let saveDirectory {
                 for found in result.violations where !result.expectedViolations.contains(found.violation.invariant) {
-                    writeReplay(explorer.compiled, found, file: file, into: saveDirectory)
+                    if !writeReplay(explorer.compiled, found, file: file, into: saveDirectory) { unsaved = true }
                 }
             }
             switch format {
             case .text:
-                print(result.text)
+                // Each line one line, whatever a scenario's names hold.
+                func lines(_ text: String, indent: String = "") -> String {
+                    text.split(separator: "\n", omittingEmptySubsequences: false)
+                        .map { indent + Diagnostic.escapingControlCharacters(String($0)) }.joined(separator: "\n")
+                }
+                print(lines(result.text))
                 if trace, let text = try? explorer.trace() {
                     print("  trace of the first schedule:")
-                    print(text.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+                    print(lines(text.hasSuffix("\n") ? String(text.dropLast()) : text, indent: "    "))
                 }
                 if endState, let layout = try? explorer.endState() {
                     print("  end state of the first schedule:")
-                    print(layout.split(separator: "\n").map { "    " + $0 }.joined(separator: "\n"))
+                    print(lines(layout.hasSuffix("\n") ? String(layout.dropLast()) : layout, indent: "    "))
                 }
             case .json:
                 documents.append(result.document)
             }
         }
         if format == .json { print(ResultDocument.json(documents)) }
+        if unsaved { throw ExitCode(73) }
         if !allPassed { throw ExitStatus.halted.code }
     }
 
@@ -137,20 +145,22 @@ struct ScenarioRunCommand: ParsableCommand {
     }
 
     func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
-        FileHandle.standardError.write(Data("buildos-clean: error: \(message)\n".utf8))
+        SavedFile.report(message)
         return status.code
     }
 
-    /// Writes the replay file of a violation the scenario did not expect.
-    func writeReplay(_ compiled: CompiledScenario, _ found: FoundViolation, file: String, into directory: String) {
+    /// Writes the replay file of a violation the scenario did not expect;
+    /// false when it cannot (the run then exits 73).
+    func writeReplay(_ compiled: CompiledScenario, _ found: FoundViolation, file: String, into directory: String) -> Bool {
         let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
         let path = directory + "/\(stem)-invariant-\(found.violation.invariant).yaml"
-        do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-            try compiled.replayFile(for: found).write(toFile: path, atomically: true, encoding: .utf8)
+        do throws(SavedFile.Failure) {
+            try SavedFile.write(compiled.replayFile(for: found), to: path, in: directory)
             FileHandle.standardError.write(Data("buildos-clean: replay file \(path)\n".utf8))
+            return true
         } catch {
-            FileHandle.standardError.write(Data("buildos-clean: warning: cannot write \(path): \(error)\n".utf8))
+            SavedFile.report(error.message)
+            return false
         }
     }
 }

@@ -109,4 +109,45 @@ struct ToolchainTests {
     func quotesRefused(line: String) {
         #expect(throws: ConfigurationError.self) { try KernelCommandLine.toolchains(in: line) }
     }
+
+    @Test("the kernel splits at byte 0xA0 (a blank to its isspace), inside a UTF-8 character too; a toolchain it cuts is refused")
+    func byteA0() throws {
+        func toolchains(_ bytes: [UInt8]) throws -> [String] {
+            try KernelCommandLine.toolchains(in: String(decoding: bytes, as: UTF8.self)).map(\.rawValue)
+        }
+        let agrave: [UInt8] = [0xC3, 0xA0]
+        // A parameter after the cut is one of its own.
+        #expect(try toolchains(Array("foo".utf8) + agrave + Array("buildos.toolchain_url.y=z".utf8)) == ["y"])
+        // A cut in a value leaves the toolchain as it is.
+        #expect(try toolchains(Array("buildos.toolchain_url.gcc=tftp://h".utf8) + agrave + Array("/x".utf8)) == ["gcc"])
+        // A cut before the parameter's name is complete: no toolchain.
+        #expect(
+            try toolchains(Array("buildos.toolch".utf8) + agrave + Array("in_url.gcc=x buildos.toolchain_url=t".utf8))
+                == ["default"])
+        // Inside quotes, no cut.
+        #expect(try toolchains(Array("a=\"".utf8) + agrave + Array(" x\" buildos.toolchain_url=t".utf8)) == ["default"])
+        // A toolchain's name cut: Build OS would see another name.
+        #expect(throws: ConfigurationError.self) {
+            try toolchains(Array("buildos.toolchain_url.gcc".utf8) + agrave + Array("x=t".utf8))
+        }
+        // A character with 0xA0 elsewhere in its bytes (U+0800: E0 A0 80).
+        #expect(try toolchains(Array("buildos.toolchain_url.a=x\u{800}y buildos.toolchain_url.b=z".utf8)) == ["a", "b"])
+    }
+
+    @Test("a configured name holds no C1 control, line separator or Unicode blank; entry names keep the byte grammar")
+    func configurable() throws {
+        for name in ["a\u{85}b", "a\u{2028}b", "a\u{A0}b", "a\u{3000}b"] {
+            #expect(Toolchain(rawValue: name) != nil, "\(name): the grammar takes it")
+            #expect(Toolchain.configurationProblem(with: name)?.contains("blank or control character") == true)
+            #expect(throws: ConfigurationError.self) {
+                try ToolchainSet.resolve(names: [name], kernelCommandLine: nil, explicitlyNone: false)
+            }
+            #expect(throws: ConfigurationError.self) {
+                try ToolchainSet.resolve(names: [], kernelCommandLine: "buildos.toolchain_url.\(name)=x", explicitlyNone: false)
+            }
+        }
+        #expect(Toolchain.configurationProblem(with: "gcc\u{E9}") == nil)
+        #expect(Toolchain.configurationProblem(with: "gcc") == nil)
+    }
+
 }
