@@ -85,7 +85,8 @@ public struct RulesModel: Sendable {
     /// The verdict on a tree: `layout` as read back from the host, or
     /// written by hand (a missing parent is there as the host makes it).
     public func verdict(_ layout: Layout, explicitlyNone: Bool = false) -> Verdict {
-        if RulesModel.configurationRefused(toolchains, explicitlyNone: explicitlyNone) {
+        // The names as configured, not as this model spells their bytes.
+        if RulesModel.configurationRefused(toolchains.map(ByteSpelling.unspell), explicitlyNone: explicitlyNone) {
             return Verdict(refused: true, removed: [], lines: [])
         }
         let tree = ModelTree(ByteSpelling.spell(layout))

@@ -3,6 +3,7 @@
 #else
     import Foundation
 #endif
+import MachineLayout
 import Yams
 
 extension Explorer {
@@ -44,7 +45,9 @@ extension ScenarioResult {
     public var text: String {
         var lines: [String] = []
         let verdict = passed ? "pass" : "FAIL"
-        var summary = "\(verdict)  \(scenario): \(strategy.rawValue), \(schedules) schedules, \(steps) steps"
+        // The scenario's name is the file's: one line whatever it holds.
+        let name = Diagnostic.escapingControlCharacters(scenario)
+        var summary = "\(verdict)  \(name): \(strategy.rawValue), \(schedules) schedules, \(steps) steps"
         if strategy == .exhaustive { summary += exhausted ? ", all within the bound" : ", budget reached" }
         summary += ", \(format(seconds)) s"
         lines.append(summary)

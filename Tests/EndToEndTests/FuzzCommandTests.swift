@@ -94,6 +94,8 @@ struct FuzzCommandTests {
         (["--real", "/nonexistent/buildos-clean-fuzz"], "does not exist"),
         (["--print-case", "-1"], "--print-case"),
         (["--format", "yaml"], "--format"),
+        (["--print-case", "3", "--format", "json"], "--print-case prints one case as a scenario file"),
+        (["--print-case", "3", "--cases", "9", "--no-shrink"], "--cases, --no-shrink does not apply"),
     ])
     func badArguments(_ arguments: [String], _ message: String) throws {
         let result = try Binary.run(["fuzz"] + arguments)

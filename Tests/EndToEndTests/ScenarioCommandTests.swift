@@ -58,6 +58,61 @@ struct ScenarioCommandTests {
         #expect(replayed.outputLines.contains("  expected violation of invariant 2: found"))
     }
 
+    @Test("a replay file that cannot be written: exit 73, a line naming the path and the reason")
+    func replayNotWritten() throws {
+        let directory = try temporaryDirectory()
+        let original = try String(contentsOfFile: scenarios + "boot-cleanup-while-agents-run.yaml", encoding: .utf8)
+        let file = directory + "/contract-broken.yaml"
+        try original.replacingOccurrences(of: "expect:\n  violation: 2", with: "expect:\n  invariants: hold")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try Binary.run(["scenario", "run", file, "--schedules", "10", "--save", "/proc/buildos-clean-x"])
+        #expect(result.status == 73, "\(result.standardError)")
+        #expect(result.standardError.contains("error: cannot write /proc/buildos-clean-x/contract-broken-invariant-2.yaml: "))
+        #expect(!result.standardError.contains("Domain"), "\(result.standardError)")
+        #expect(result.standardOutput.hasPrefix("FAIL  "))
+    }
+
+    @Test("a scenario's names cannot break its lines: control characters are escaped, in its report and its errors")
+    func controlCharactersEscaped() throws {
+        let directory = try temporaryDirectory()
+        let original = try String(contentsOfFile: scenarios + "upgrade.yaml", encoding: .utf8)
+        let named = directory + "/named.yaml"
+        try original.replacingOccurrences(
+            of: "name: ", with: #"name: "t\e[31m\nfake\r""# + "\nold-name: ", options: [], range: original.range(of: "name: ")
+        ).write(toFile: named, atomically: true, encoding: .utf8)
+        let result = try Binary.run(["scenario", "run", named])
+        // The key is unknown: the error names it, on one line.
+        let lines = result.standardError.split(separator: "\n")
+        #expect(result.status == 64)
+        #expect(lines.count == 1, "\(result.standardError)")
+        let pass = directory + "/pass.yaml"
+        let nameLine = try #require(original.split(separator: "\n").first { $0.hasPrefix("name: ") })
+        try original.replacingOccurrences(of: String(nameLine), with: #"name: "t\e[31m\nfake\r""#)
+            .write(toFile: pass, atomically: true, encoding: .utf8)
+        let passed = try Binary.run(["scenario", "run", pass])
+        #expect(passed.status == 0, "\(passed.standardError)")
+        #expect(passed.outputLines.first?.hasPrefix("pass  t\\x1b[31m\\nfake\\r: ") == true, "\(passed.outputLines)")
+        #expect(!passed.standardOutput.contains("\u{1B}"))
+    }
+
+    @Test("a folded layout block is refused (folding joins its lines); a quoted one's error names the line in the text")
+    func layoutStyles() throws {
+        let directory = try temporaryDirectory()
+        let folded = directory + "/folded.yaml"
+        try "name: t\ndescription: d\nlayout: >\n  volume v\n\n  bogus x\ntoolchains: [default]\nactors:\n  - {name: c, kind: cleanup}\nexpect: {invariants: hold}\n"
+            .write(toFile: folded, atomically: true, encoding: .utf8)
+        let refused = try Binary.run(["scenario", "run", folded])
+        #expect(refused.status == 64)
+        #expect(refused.standardError.contains("folded.yaml:3: 'layout' is a folded block"), "\(refused.standardError)")
+        let quoted = directory + "/quoted.yaml"
+        try "name: t\ndescription: d\nlayout: 'volume v\n\n  bogus x'\ntoolchains: [default]\nactors:\n  - {name: c, kind: cleanup}\nexpect: {invariants: hold}\n"
+            .write(toFile: quoted, atomically: true, encoding: .utf8)
+        let named = try Binary.run(["scenario", "run", quoted])
+        #expect(named.status == 64)
+        #expect(named.standardError.contains("quoted.yaml:3: layout: unknown kind 'bogus'"), "\(named.standardError)")
+        #expect(named.standardError.contains("(line 2 of the text)"), "\(named.standardError)")
+    }
+
     @Test("the same seed prints the same report and trace, byte for byte")
     func determinism() throws {
         let arguments = [

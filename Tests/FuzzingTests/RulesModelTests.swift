@@ -154,10 +154,15 @@ struct RulesModelTests {
     func configurations() {
         #expect(!RulesModel.configurationRefused(["default", "x.y", "Gcc_9"], explicitlyNone: false))
         #expect(!RulesModel.configurationRefused([], explicitlyNone: true))
-        for refused in [[], ["1abc"], ["a-b"], ["x.lock"], ["a b"], ["a/b"], [""], ["é"]] {
+        for refused in [[], ["1abc"], ["a-b"], ["x.lock"], ["a b"], ["a/b"], [""], ["é"], ["a\u{85}b"], ["a\u{A0}b"]] {
             #expect(RulesModel.configurationRefused(refused, explicitlyNone: false), "\(refused)")
         }
         #expect(RulesModel.configurationRefused(["default"], explicitlyNone: true))
+        // A verdict judges the names as configured, not as the model spells
+        // their bytes ("機" is E6 A9 9F: spelled, its last byte is U+009F).
+        let configured = RulesModel(root: "/build/machines", toolchains: ["gcc\u{6A5F}", "gcc\u{E9}"])
+        #expect(!configured.verdict(Layout()).refused)
+        #expect(!RulesModel.configurationRefused(["gcc\u{6A5F}", "gcc\u{E9}"], explicitlyNone: false))
     }
 
     @Test("live mode: a held lock keeps what it guards, and a machine that goes")
