@@ -24,6 +24,11 @@ struct ApplyRun {
     var volumeIdentities: [EntryName: FileIdentity] = [:]
     var volume: (name: EntryName, state: Opened, deletions: Int)?
     var machine: (name: EntryName, state: Opened)?
+    /// The current machine directory is on another device than its volume
+    /// (another filesystem mounted there, or a subvolume of its own): the
+    /// subvolumes deleted in it are synced through it, when it closes.
+    var machineElsewhere = false
+    var machineDeletions = 0
     /// The machine (or volume) the current items belong to, its items (live
     /// mode looks ahead in them), and the locks held on it.
     var currentMachine: EntryPath?
@@ -184,6 +189,9 @@ struct ApplyRun {
                 machine = (
                     machineName, await reopen(machineName, in: volumeDirectory, path: path, expected: item.container)
                 )
+                if let device = item.container?.device, let volumeDevice = volumeIdentities[item.path.volume]?.device {
+                    machineElsewhere = device != volumeDevice
+                }
                 if isLive, case .open(let directory)? = machine?.state {
                     await takeLocks(for: machineName, in: directory)
                 }
@@ -199,9 +207,21 @@ struct ApplyRun {
     mutating func closeMachine() async {
         if let machine, case .open(let directory) = machine.state {
             await releaseLocks(in: directory)
+            if machineDeletions > 0 {
+                do throws(FSError) {
+                    try await fileSystem.sync(directory)
+                } catch {
+                    if let volume = self.volume?.name {
+                        report.add(
+                            line(EntryPath(volume: volume, machine: machine.name), .error, "unable to sync filesystem", error.cause))
+                    }
+                }
+            }
             await fileSystem.close(directory)
         }
         machine = nil
+        machineElsewhere = false
+        machineDeletions = 0
         locks = LiveLocks()
     }
 
@@ -237,7 +257,7 @@ struct ApplyRun {
         await fileSystem.close(subvolume)
         report.add(item, outcome)
         if case .deleted = outcome {
-            volume?.deletions += 1
+            if machineElsewhere { machineDeletions += 1 } else { volume?.deletions += 1 }
             report.add(line(item.path, .info, "deleted subvolume"))
         }
     }

@@ -306,6 +306,27 @@ struct SpecRowTests {
         #expect(names(host, "/build/machines/other") == [])
     }
 
+    @Test("a machine directory on a filesystem of its own: what goes in it is synced there, not on the volume's")
+    func machineOnAnotherFilesystemIsSynced() async throws {
+        let host = try makeHost(
+            """
+            volume default
+            volume default/m
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            subvol default/n/n-1 ro
+            link   default/n/n -> n-1
+            """)
+        let report = await cleanup(host)
+        #expect(lines(report) == ["\(machine)/m-default-1-1: info: deleted subvolume"])
+        // The volume lost nothing: no sync of it; the machine's own
+        // filesystem was, so a crash keeps the deletion.
+        #expect(report.syncedVolumes == [])
+        host.crash()
+        #expect(names(host, machine) == ["m", "m-1"])
+    }
+
     @Test("a machine directory that is a subvolume of its own is a subvolume deletion: its volume is synced")
     func subvolumeMachineDirectoryIsSynced() async throws {
         let host = try makeHost(

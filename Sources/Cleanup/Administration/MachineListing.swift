@@ -138,7 +138,9 @@ public struct MachineListing: Hashable, Sendable, Codable {
             if let current = machine.current.flatMap({ EntryName($0) }) { await uuid(of: current, parent: false) } else { nil }
         for entry in directory.entries {
             switch MachineEntryName(classifying: entry.name, machine: name) {
-            case .revision where entry.kind == .subvolume:
+            // A writable one is no revision (the cleanup says so among
+            // the problems): an interrupted receive, or someone's work.
+            case .revision where entry.kind == .subvolume && !directory.writableRevisions.contains(entry.name):
                 machine.revisions.append(entry.name.rawValue)
             case .receivedImage where entry.kind == .subvolume:
                 machine.receivedImages.append(entry.name.rawValue)
