@@ -325,6 +325,16 @@ struct MachineRemovalTests {
         }
     }
 
+    @Test("list: a writable subvolume under a revision's name is no revision, only a problem")
+    func listWritableRevision() async throws {
+        let host = try makeHost(Self.tree + "\nsubvol default/m/m-9")
+        let listing = try await MachineListing.list(
+            fileSystem: host.spawn(), root: Layout.defaultRoot, toolchains: ToolchainSet([.default]))
+        let m = try #require(listing.machines.first { $0.name == "m" })
+        #expect(m.revisions == ["m-1"])
+        #expect(m.problems.contains { $0.hasPrefix("\(Self.directory)/m-9: warning: revision is not read-only") }, "\(m.problems)")
+    }
+
     @Test("list shows each machine: revisions, images, bootstrapped, working snapshots with their agent, locks, problems")
     func list() async throws {
         let host = try makeHost(Self.tree + "\nfile default/m/notes")
