@@ -65,9 +65,12 @@ struct ApplyRun {
                 }
             }
             if item.path.machine == nil, item.reason == .volume { volumeIdentities[item.path.volume] = item.identity }
+            let decided = report.decisions.count
             await carryOut(item)
-            if item.path.entry != nil, let last = report.decisions.last, last.item.path == item.path {
-                switch last.outcome {
+            // An entry this run could not delete (its outcome, not a copy
+            // of its decision: this runs for every item).
+            if item.path.entry != nil, item.action != .keep, item.action != .report, report.decisions.count > decided {
+                switch report.decisions[report.decisions.count - 1].outcome {
                 case .failed, .refused: entriesFailed += 1
                 default: break
                 }
