@@ -35,13 +35,20 @@ struct ScenarioCommandTests {
         #expect(!result.standardError.contains("replay file"))
     }
 
+    /// A shipped scenario that expects its violation, changed to expect
+    /// none: it fails. The file's path in `directory`.
+    func contractBroken(in directory: String) throws -> String {
+        let original = try String(contentsOfFile: scenarios + "boot-cleanup-while-agents-run.yaml", encoding: .utf8)
+        let file = directory + "/contract-broken.yaml"
+        try original.replacingOccurrences(of: "expect:\n  violation: 2", with: "expect:\n  invariants: hold")
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        return file
+    }
+
     @Test("a scenario that breaks an invariant it should hold fails with exit 1, its seed, schedule and trace")
     func failing() throws {
         let directory = try temporaryDirectory()
-        let original = try String(contentsOfFile: scenarios + "boot-cleanup-while-agents-run.yaml", encoding: .utf8)
-        let changed = original.replacingOccurrences(of: "expect:\n  violation: 2", with: "expect:\n  invariants: hold")
-        let file = directory + "/contract-broken.yaml"
-        try changed.write(toFile: file, atomically: true, encoding: .utf8)
+        let file = try contractBroken(in: directory)
         let result = try Binary.run(["scenario", "run", file, "--schedules", "10", "--save", directory])
         #expect(result.status == 1)
         let output = result.standardOutput
@@ -60,11 +67,7 @@ struct ScenarioCommandTests {
 
     @Test("a replay file that cannot be written: exit 73, a line naming the path and the reason")
     func replayNotWritten() throws {
-        let directory = try temporaryDirectory()
-        let original = try String(contentsOfFile: scenarios + "boot-cleanup-while-agents-run.yaml", encoding: .utf8)
-        let file = directory + "/contract-broken.yaml"
-        try original.replacingOccurrences(of: "expect:\n  violation: 2", with: "expect:\n  invariants: hold")
-            .write(toFile: file, atomically: true, encoding: .utf8)
+        let file = try contractBroken(in: try temporaryDirectory())
         let result = try Binary.run(["scenario", "run", file, "--schedules", "10", "--save", "/proc/buildos-clean-x"])
         #expect(result.status == 73, "\(result.standardError)")
         #expect(result.standardError.contains("error: cannot write /proc/buildos-clean-x/contract-broken-invariant-2.yaml: "))
