@@ -176,6 +176,34 @@ struct MachineCommandsOnRealBtrfsTests {
         await setup.tree.remove()
     }
 
+    @Test("a stream btrfs receive refuses before receiving anything: its error line is the cause, nothing was received")
+    func receiveRefusesTheStream() async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        // Version 3 in the header: this tool's check takes 1 to 3; the
+        // btrfs-progs of Debian 12 refuses it.
+        var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: setup.full)))
+        bytes.replaceSubrange(13..<17, with: [3, 0, 0, 0])
+        let stream = setup.tree.path("v3.stream")
+        try Data(bytes).write(to: URL(fileURLWithPath: stream))
+        // What btrfs receive itself says of it, by hand.
+        try setup.tree.directory("by-hand")
+        let byHand = try Shell.sh("btrfs receive -q -f '\(stream)' '\(setup.tree.path("by-hand"))' 2>&1; echo \"exit $?\"")
+        let error = byHand.split(separator: "\n").last { $0.hasPrefix("ERROR: ") }.map { String($0.dropFirst(7)) }
+        let result = try setup.machine(["add", "default/m", "--stream", stream, "--owner", "0"])
+        if let error {
+            #expect(result.status == 1)
+            #expect(result.standardError.contains(error), "\(result.standardError)")
+            #expect(result.standardError.contains("nothing was received") || result.standardError.contains("partial subvolume"))
+            #expect(!result.standardError.contains("running the command again finishes the job"))
+            #expect(try setup.tree.names("machines/default/m").isEmpty)
+        } else {
+            // A btrfs-progs that takes version 3: the tool does too.
+            #expect(result.status == 0, "\(result.standardError)")
+        }
+        await setup.tree.remove()
+    }
+
     @Test("remove waits for a working snapshot that goes while it waits, then deletes the machine")
     func removeWaits() async throws {
         try requireRealBackend()
