@@ -7,7 +7,9 @@
 #include <btrfsutil.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <time.h>
 #include <sys/file.h>
 #include <sys/syscall.h>
 #include <sys/vfs.h>
@@ -82,14 +84,29 @@ static inline int buildos_memfd(const char *name) { return (int)syscall(SYS_memf
 /// `pid`. 0, or an errno.
 static inline int buildos_spawn_receive(const char *btrfs, const char *target, int input, int errors, pid_t *pid) {
     posix_spawn_file_actions_t actions;
+    posix_spawnattr_t attributes;
     int result = posix_spawn_file_actions_init(&actions);
     if (result != 0) return result;
-    if ((result = posix_spawn_file_actions_adddup2(&actions, input, 0)) == 0 &&
+    if ((result = posix_spawnattr_init(&attributes)) != 0) {
+        posix_spawn_file_actions_destroy(&actions);
+        return result;
+    }
+    // The tool starts with no signal blocked and SIGPIPE at its default,
+    // whatever this process (or its caller: systemd ignores SIGPIPE) set.
+    sigset_t none, pipe;
+    sigemptyset(&none);
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    if ((result = posix_spawnattr_setflags(&attributes, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF)) == 0 &&
+        (result = posix_spawnattr_setsigmask(&attributes, &none)) == 0 &&
+        (result = posix_spawnattr_setsigdefault(&attributes, &pipe)) == 0 &&
+        (result = posix_spawn_file_actions_adddup2(&actions, input, 0)) == 0 &&
         (result = posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)) == 0 &&
         (result = posix_spawn_file_actions_adddup2(&actions, errors, 2)) == 0) {
         char *const argv[] = {(char *)"btrfs", (char *)"receive", (char *)"-e", (char *)target, NULL};
-        result = posix_spawn(pid, btrfs, &actions, NULL, argv, environ);
+        result = posix_spawn(pid, btrfs, &actions, &attributes, argv, environ);
     }
+    posix_spawnattr_destroy(&attributes);
     posix_spawn_file_actions_destroy(&actions);
     return result;
 }
@@ -133,7 +150,26 @@ static inline int buildos_wait_exit(pid_t pid) {
     return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
-/// Ignores SIGPIPE, so that writing to a child that died gives EPIPE.
-static inline void buildos_ignore_sigpipe(void) { signal(SIGPIPE, SIG_IGN); }
+/// Blocks SIGPIPE on this thread only (a write raises it on the writing
+/// thread), so that writing to a child that died gives EPIPE; the process
+/// keeps SIGPIPE as its caller set it, for its own standard output.
+static inline void buildos_block_sigpipe(sigset_t *previous) {
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, previous);
+}
+
+/// Takes back what `buildos_block_sigpipe` changed, after consuming the
+/// SIGPIPE a write to the dead child raised on this thread (else it would
+/// end the process once unblocked).
+static inline void buildos_unblock_sigpipe(const sigset_t *previous) {
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    struct timespec now = {0, 0};
+    while (sigtimedwait(&pipe, NULL, &now) == SIGPIPE) {}
+    pthread_sigmask(SIG_SETMASK, previous, NULL);
+}
 
 #endif

@@ -111,10 +111,10 @@ extension ApplyRun {
     /// A stale lock file in live mode: releasing the lock taken on it
     /// removes it, as an agent's release does.
     mutating func releaseLockFile(_ item: PlanItem, in directory: DirectoryHandle) async {
-        guard case .toolchain(let toolchain) = item.lockNeed, let lock = locks.held.removeValue(forKey: toolchain)
-        else {
-            return keepLocked(item, nil)
-        }
+        guard case .toolchain(let toolchain) = item.lockNeed else { return keepLocked(item, nil) }
+        // Not held: its toolchain's lock was busy (the lock file is that
+        // lock), and that is the toolchain to name.
+        guard let lock = locks.held.removeValue(forKey: toolchain) else { return keepLocked(item, toolchain) }
         await lock.release(in: directory, on: fileSystem)
         report.add(item, .removed)
         report.add(line(item.path, .info, "removed stale lock file"))

@@ -38,6 +38,7 @@ enum MachineExitStatus {
           64\tbad arguments, input or state, found before anything was touched
           66\tthe stream or the layout cannot be read
           69\tbtrfs-progs (btrfs receive) is not installed
+          74\tthe report could not be written to standard output (the command itself ran)
           75\tanother buildos-clean run holds the lock (see --wait)
           124\tremove: the builds did not end within --timeout (the link is removed; run it again)
         """
@@ -404,8 +405,9 @@ struct MachineListCommand: AsyncParsableCommand {
             Read-only and lock-free: it takes no lock (an agent's lock is looked at, never taken). \
             Bootstrapped machines show whether they were made from the current revision; working \
             snapshots show the agent's pid and whether it runs; problems are the lines a boot \
-            cleanup would print. With --toolchain or --kernel-cmdline the problems are judged \
-            against those toolchains.
+            cleanup would print. With --toolchain, --kernel-cmdline or --no-toolchains the problems are \
+            judged against that configuration, and each bootstrapped machine says whether its toolchain \
+            is configured (one that is not, a boot cleanup deletes).
             """)
 
     @Argument(help: ArgumentHelp("A volume, or one machine.", valueName: "volume[/name]"))
@@ -423,7 +425,7 @@ struct MachineListCommand: AsyncParsableCommand {
 
     @Flag(
         name: .customLong("no-toolchains"),
-        help: "Judge against no configured toolchain: every bootstrapped machine is a problem.")
+        help: "Judge against no configured toolchain, as cleanup --no-toolchains: no bootstrapped machine is configured.")
     var noToolchains = false
 
     @OptionGroup var options: MachineOptions

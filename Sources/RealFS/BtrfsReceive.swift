@@ -31,7 +31,10 @@ enum BtrfsReceive {
 
     static func run(_ stream: SendStream, into directory: Int32) throws(Failure) {
         guard let tool else { throw Failure(kind: .notSupported) }
-        buildos_ignore_sigpipe()
+        // No await below: the block and its undoing are on one thread.
+        var previous = sigset_t()
+        buildos_block_sigpipe(&previous)
+        defer { buildos_unblock_sigpipe(&previous) }
         var pipe: [Int32] = [-1, -1]
         if buildos_pipe_cloexec(&pipe) != 0 { throw Failure(kind: LibC.failure()) }
         let errors = buildos_memfd("btrfs-receive-errors")

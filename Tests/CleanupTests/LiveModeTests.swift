@@ -102,6 +102,9 @@ struct LiveModeTests {
         #expect(names(host, machine) == ["m", "m-1", "m-default", "m-default-7-1", "m-default.lock"])
         let kept = report.decisions.first { $0.item.path.entry == "m-default-7-1" }
         #expect(kept?.outcome == .locked(.default))
+        // The busy lock's own file names its toolchain too, not "some lock".
+        #expect(report.decisions.first { $0.item.path.entry == "m-default.lock" }?.outcome == .locked(.default))
+        #expect(ReportDocument(report).decisions.first { $0.entry == "m-default.lock" }?.lockedBy == "default")
         #expect(report.mode == .live)
         _ = lock
     }

@@ -146,6 +146,16 @@ struct MachineRemovalTests {
         let first = await admin.remove(Self.machine, timeout: 3)
         #expect(first.exitStatus == 124)
         #expect(first.error?.code == "timed-out")
+        // The step and the error name the --timeout given, not what was
+        // left of it when the wait began (time passes between the two, as
+        // on a host).
+        let drifting = try makeHost(Self.tree)
+        let held = try await Agent.start(on: drifting)
+        let timedOut = await Administration(fileSystem: drifting.spawn(), root: Layout.defaultRoot, clock: DriftingClock())
+            .remove(Self.machine, timeout: 3)
+        #expect(timedOut.steps.last?.detail == "(up to 3 s)")
+        #expect(timedOut.error?.message.hasPrefix("timed out after 3 s waiting for") == true, "\(timedOut.error?.message ?? "")")
+        await held.finish(on: drifting)
         #expect(host.linkTarget(at: "\(Self.directory)/m") == nil)
         #expect(names(host, Self.directory)?.contains("m-1") == true)
         await agent.finish(on: host)
@@ -325,6 +335,14 @@ struct MachineRemovalTests {
         }
     }
 
+    @Test("list: a working snapshot's pid is the digits before its counter, or none", arguments: [
+        ("500-1", Int32?.some(500)), ("77-3-x", 77), ("-1", nil), ("+1-1", nil), ("1", nil), ("x-1", nil), ("0x1-1", nil),
+        ("99999999999-1", nil),
+    ])
+    func agentPID(suffix: String, pid: Int32?) {
+        #expect(MachineListing.agentPID(in: suffix) == pid)
+    }
+
     @Test("list: a writable subvolume under a revision's name is no revision, only a problem")
     func listWritableRevision() async throws {
         let host = try makeHost(Self.tree + "\nsubvol default/m/m-9")
@@ -375,4 +393,15 @@ final class OnceGate: SimulationGate, Sendable {
         if case .fail = decision { state.withLock { $0 += 1 } }
         return decision
     }
+}
+
+/// A clock on which every reading is a millisecond later than the one
+/// before, and sleeps pass at once: time goes by between two looks, as
+/// on a host.
+final class DriftingClock: WaitingClock, Sendable {
+    private let state = Mutex(0.0)
+
+    func now() async -> Double { state.withLock { $0 += 0.001; return $0 } }
+
+    func sleep(seconds: Double) async throws { state.withLock { $0 += seconds } }
 }

@@ -196,6 +196,24 @@ struct MachineCommandTests {
         let given = try Binary.run(["machine", "list", "--layout", layout, "--toolchain", "gcc", "--format", "json"])
         let named = try #require(try JSONSerialization.jsonObject(with: Data(given.standardOutput.utf8)) as? [String: Any])
         #expect(named["toolchains"] as? [String] == ["gcc"])
+        // Each bootstrapped machine says whether its toolchain is
+        // configured, once a configuration is given.
+        let bootstrapped = try file(
+            Array(
+                "subvol default/m/m-1 ro\nlink default/m/m -> m-1\nsubvol default/m/m-default\nsubvol default/m/m-gcc\n".utf8),
+            "layout")
+        let judged = try Binary.run(["machine", "list", "--layout", bootstrapped, "--toolchain", "gcc"])
+        #expect(
+            judged.outputLines.contains(
+                "  bootstrapped: default (not from the current revision, not configured: a boot cleanup deletes it), "
+                    + "gcc (not from the current revision)"), "\(judged.outputLines)")
+        let unjudged = try Binary.run(["machine", "list", "--layout", bootstrapped])
+        #expect(unjudged.outputLines.contains("  bootstrapped: default (not from the current revision), gcc (not from the current revision)"))
+        let none = try Binary.run(["machine", "list", "--layout", bootstrapped, "--no-toolchains", "--format", "json"])
+        let noneDocument = try #require(try JSONSerialization.jsonObject(with: Data(none.standardOutput.utf8)) as? [String: Any])
+        let machines = try #require(noneDocument["machines"] as? [[String: Any]])
+        let flags = (machines.first?["bootstrapped"] as? [[String: Any]])?.map { $0["configured"] as? Bool }
+        #expect(flags == [false, false])
     }
 
     @Test("list: a free lock is free, and a dangling link is no current revision")

@@ -58,6 +58,11 @@ public struct MachineListing: Hashable, Sendable, Codable {
         public var toolchain: String
         /// Made from the current revision (its snapshot's parent is it).
         public var current: Bool
+        /// Whether its toolchain is one of those the listing was judged
+        /// against (`--toolchain`, `--kernel-cmdline`, `--no-toolchains`);
+        /// nil when none were given. Not configured: a boot cleanup with
+        /// that configuration deletes it.
+        public var configured: Bool?
     }
 
     public struct WorkingSnapshot: Hashable, Sendable, Codable {
@@ -104,7 +109,7 @@ public struct MachineListing: Hashable, Sendable, Codable {
                     listing.machines.append(
                         await describe(
                             machine.name, in: volume.name, directory: directory, rootHandle: rootHandle,
-                            fileSystem: fileSystem, problems: lines))
+                            fileSystem: fileSystem, problems: lines, toolchains: toolchains))
                 }
             }
         }
@@ -112,9 +117,20 @@ public struct MachineListing: Hashable, Sendable, Codable {
         return listing
     }
 
+    /// The agent's pid a working snapshot's name holds, as agents write
+    /// it: `<pid>-<counter>`, the pid in decimal digits only; nil for any
+    /// other suffix (`-1`, `+1-1`, a counter alone).
+    public static func agentPID(in suffix: String) -> Int32? {
+        let parts = suffix.split(separator: "-", maxSplits: 1, omittingEmptySubsequences: false)
+        guard parts.count == 2, let pid = parts.first, !pid.isEmpty,
+            pid.utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") })
+        else { return nil }
+        return Int32(pid)
+    }
+
     static func describe(
         _ name: EntryName, in volume: EntryName, directory: MachineDirectory, rootHandle: DirectoryHandle,
-        fileSystem: any FileSystem, problems: [String]
+        fileSystem: any FileSystem, problems: [String], toolchains: ToolchainSet? = nil
     ) async -> Machine {
         var machine = Machine(
             volume: volume.rawValue, name: name.rawValue, current: nil, revisions: [], receivedImages: [],
@@ -149,9 +165,10 @@ public struct MachineListing: Hashable, Sendable, Codable {
                 machine.bootstrapped.append(
                     Bootstrapped(
                         name: entry.name.rawValue, toolchain: toolchain.rawValue,
-                        current: currentUUID != nil && parent == currentUUID))
+                        current: currentUUID != nil && parent == currentUUID,
+                        configured: toolchains.map { $0.contains(toolchain) }))
             case .workingSnapshot(let toolchain, let suffix) where entry.kind == .subvolume:
-                let pid = suffix.split(separator: "-").first.flatMap { Int32($0) }
+                let pid = Self.agentPID(in: suffix)
                 let running = if let pid { await fileSystem.processExists(pid) } else { false }
                 machine.workingSnapshots.append(
                     WorkingSnapshot(name: entry.name.rawValue, toolchain: toolchain.rawValue, pid: pid, running: running))
@@ -185,7 +202,11 @@ public struct MachineListing: Hashable, Sendable, Codable {
             add("received images", machine.receivedImages)
             add(
                 "bootstrapped",
-                machine.bootstrapped.map { "\($0.toolchain) (\($0.current ? "current" : "not from the current revision"))" })
+                machine.bootstrapped.map { bootstrapped in
+                    let made = bootstrapped.current ? "current" : "not from the current revision"
+                    let configured = bootstrapped.configured == false ? ", not configured: a boot cleanup deletes it" : ""
+                    return "\(bootstrapped.toolchain) (\(made)\(configured))"
+                })
             add(
                 "working snapshots",
                 machine.workingSnapshots.map { snapshot in

@@ -37,7 +37,8 @@ extension Administration {
             var round = 0
             while true {
                 round += 1
-                try await session.waitForBuilds(timeout: max(0, timeout - (await clock.now() - start)), again: round > 1)
+                try await session.waitForBuilds(
+                    timeout: max(0, timeout - (await clock.now() - start)), of: timeout, again: round > 1)
                 if try await session.cleanMachine(final: round >= AdministrationSession.cleaningRounds) { break }
             }
         }
@@ -123,13 +124,14 @@ extension AdministrationSession {
         return pending
     }
 
-    /// Waits until nothing is pending, up to `timeout` seconds (`again`:
+    /// Waits until nothing is pending, up to `timeout` seconds, what is
+    /// left of the command's `total` (which the step shows; `again`:
     /// once more after a build took a lock, a step the report already
     /// has unless it times out).
-    mutating func waitForBuilds(timeout: Double, again: Bool = false) async throws(AdministrationError) {
+    mutating func waitForBuilds(timeout: Double, of total: Double, again: Bool = false) async throws(AdministrationError) {
         let path = machine.path(in: root)
         guard !dryRun else {
-            report.steps.append(AdministrationStep(.wait, path, detail: "(up to \(Int(timeout)) s)"))
+            report.steps.append(AdministrationStep(.wait, path, detail: "(up to \(Int(total)) s)"))
             return
         }
         let clock = administration.clock
@@ -139,12 +141,12 @@ extension AdministrationSession {
         while !waiting.isEmpty {
             let elapsed = await clock.now() - start
             if elapsed >= timeout {
-                var waited = AdministrationStep(.wait, path, detail: "(up to \(Int(timeout)) s)", outcome: .failed)
+                var waited = AdministrationStep(.wait, path, detail: "(up to \(Int(total)) s)", outcome: .failed)
                 waited.error = "timed out"
                 report.steps.append(waited)
                 throw AdministrationError(
                     code: "timed-out",
-                    "timed out after \(Int(elapsed)) s waiting for \(waiting.joined(separator: ", ")); the link is "
+                    "timed out after \(Int(total)) s waiting for \(waiting.joined(separator: ", ")); the link is "
                         + "removed, so no new build starts: run `machine remove` again to finish",
                     status: AdministrationStatus.timedOut)
             }
