@@ -525,6 +525,58 @@ struct AdministrationTests {
         #expect(lines(await cleanup(host)) == [])
     }
 
+    @Test("a receive that fails on a subvolume someone made under its name meanwhile does not delete it")
+    func receiveFailsOnAStranger() async throws {
+        let host = try await Self.hostWithMachine()
+        let admin = host.spawn()
+        let other = host.spawn()
+        // Right after the command has listed the machine directory (its
+        // run, after its dry run's look), another process makes `m-2`
+        // (read-only, not a receive): the receive then fails with EEXIST.
+        let gate = ScriptedGate(watching: admin.processID)
+        let listing: @Sendable (SimulatedCall) -> Bool = { $0.operation == .list && $0.subject == Self.directory }
+        gate.after(listing) {
+            gate.after(listing) {
+                let directory = try await other.openRoot(Self.directory)
+                try await other.createSubvolume("m-2", in: directory)
+                let made = try await other.openDirectory("m-2", in: directory)
+                try await other.setReadOnly(true, of: made)
+                await other.close(made)
+                await other.close(directory)
+            }
+        }
+        host.install(gate: gate)
+        let report = await Self.administration(admin).upgrade(
+            Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner)
+        host.install(gate: nil)
+        #expect(report.exitStatus == 1)
+        #expect(report.error?.message.contains("nothing was received") == true, "\(report.error?.message ?? "")")
+        #expect(host.subvolumeInfo(at: "\(Self.directory)/m-2")?.isReadOnly == true)
+        #expect(!report.steps.contains { $0.action == .deleteSubvolume })
+    }
+
+    @Test("a host crash after the received UUID's step keeps it (that ioctl commits), not the read-only flag")
+    func crashBeforeReadOnly() async throws {
+        let host = try makeHost("volume default\ntmpfs /run/lock\ndir default/m")
+        let stream = try Self.stream("m-1", 1)
+        let process = host.spawn()
+        // Its calls: open the directory (0), then the receive's three
+        // steps; the host crashes before the third.
+        let gate = StoppingGate(stopping: process, before: 3, by: .hostCrash)
+        host.install(gate: gate)
+        let directory = try await process.openRoot(Self.directory)
+        try? await process.receive(stream, in: directory)
+        host.install(gate: nil)
+        #expect(gate.stopped)
+        let info = try #require(host.subvolumeInfo(at: "\(Self.directory)/m-1"))
+        #expect(info.receivedUUID == stream.header.uuid)
+        #expect(!info.isReadOnly)
+        // What that leaves, the command receives again.
+        let report = await Self.administration(host.spawn()).add(Self.machine, stream: stream, owner: Self.owner)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-1")
+    }
+
     @Test("a receive that fails before it made anything says nothing was received, not that a rerun finishes")
     func receiveRefused() async throws {
         let host = try await Self.hostWithMachine()

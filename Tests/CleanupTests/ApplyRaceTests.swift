@@ -224,6 +224,24 @@ struct ApplyRaceTests {
         #expect(report.exitStatus == 0)
     }
 
+    @Test("a machine before it that failed to lose an entry does not change what a refilled directory is")
+    func refilledAfterAFailure() async throws {
+        let host = try makeHost(
+            """
+            subvol default/a/a-1 ro
+            mount  default/a/a-1/mnt
+            subvol default/gone/gone-1 ro
+            """)
+        let report = await cleanupAfterEmptied(host) { fs, volume throws(FSError) in
+            try await fs.withDirectory("gone", in: volume) { gone throws(FSError) in
+                try await fs.createSubvolume("gone-2", in: gone)
+            }
+        }
+        #expect(lines(report).contains("/build/machines/default/a: error: unable to delete machine directory: directory not empty (ENOTEMPTY)"))
+        #expect(lines(report).contains("/build/machines/default/gone: warning: changed since scan, kept"), "\(lines(report))")
+        #expect(outcome(report, "default/gone") == .changed)
+    }
+
     @Test("one sync per volume that lost subvolumes, and no more")
     func syncs() async throws {
         let host = try makeHost(

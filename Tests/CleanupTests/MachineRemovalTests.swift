@@ -138,6 +138,39 @@ struct MachineRemovalTests {
         #expect(again.linkTarget(at: "\(Self.directory)/m") == nil)
     }
 
+    @Test("remove waits again as often as builds take their locks after its wait, up to its rounds")
+    func severalRounds() async throws {
+        let host = try makeHost(Self.tree)
+        let process = host.spawn()
+        // Busy for the cleanup's first five attempts, then free.
+        let attempts = Mutex(0)
+        host.install(gate: FailingGate(watching: process.processID) { call, _ in
+            guard call.operation == .lock, call.subject.contains("m-default.lock") else { return nil }
+            return attempts.withLock { count in
+                count += 1
+                return count <= 5 ? .wouldBlock : nil
+            }
+        })
+        let report = await Administration(fileSystem: process, root: Layout.defaultRoot, clock: SteppingClock())
+            .remove(Self.machine, timeout: 60)
+        host.install(gate: nil)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(report.notes.filter { $0.hasPrefix("a build took its lock meanwhile") }.count == 5)
+        #expect(names(host, "/build/machines/default") == ["n"])
+    }
+
+    @Test("what keeps a machine other than a build's lock is not waited for: one round, then 'correct them'")
+    func noRoundsWithoutLocks() async throws {
+        let host = try makeHost(Self.tree + "\nmount default/m/m-default-500-1/mnt")
+        let report = await Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: SteppingClock())
+            .remove(Self.machine, timeout: 60)
+        #expect(report.exitStatus == 1)
+        #expect(report.error?.message.contains("correct them") == true, "\(report.error?.message ?? "")")
+        #expect(!report.notes.contains { $0.hasPrefix("a build took its lock meanwhile") }, "\(report.notes)")
+        #expect(report.notes.filter { $0.contains("mount point inside") }.count == 1, "\(report.notes)")
+        #expect(report.steps.map(\.action) == [.removeLink, .sync, .wait, .cleanMachine], "\(report.textLines)")
+    }
+
     @Test("a remove that times out leaves the link removed and exits 124; the next one finishes")
     func removeTimesOut() async throws {
         let host = try makeHost(Self.tree)
@@ -300,6 +333,11 @@ struct MachineRemovalTests {
         #expect(await ToolLock.fileName(for: "/srv//machines", on: fs) == srv)
         #expect(await ToolLock.fileName(for: "/srv/link", on: fs) == srv)
         #expect(await ToolLock.fileName(for: "/srv/other", on: fs) != srv)
+        // Two filesystems' roots have the same inode number (256 for a
+        // btrfs): the device tells them apart.
+        let twins = try makeHost("volume /srv/a\nvolume /srv/b\n")
+        let twin = twins.spawn()
+        #expect(await ToolLock.fileName(for: "/srv/a", on: twin) != ToolLock.fileName(for: "/srv/b", on: twin))
         // A root that cannot be opened: by its text.
         #expect(await ToolLock.fileName(for: "/srv/nothing", on: fs) == ToolLock.fileName(for: "/srv/nothing"))
         // --wait 0 (the boot's) does not wait: busy at once. Longer, it

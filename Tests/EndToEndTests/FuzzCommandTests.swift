@@ -84,6 +84,20 @@ struct FuzzCommandTests {
         #expect(passed > 0)
     }
 
+    @Test("--print-case marks a case whose file scenario run refuses (its configuration), and only such a case")
+    func printedCaseRefused() throws {
+        // Case 28 of seed 1 draws the toolchain "-x", which the cleanup
+        // and the scenario reader refuse.
+        let refused = try Binary.run(["fuzz", "--seed", "1", "--print-case", "28"])
+        #expect(refused.status == 0)
+        #expect(refused.standardOutput.contains("# scenario run refuses this file (exit 64: "), "\(refused.standardOutput)")
+        let file = NSTemporaryDirectory() + "printed-\(UUID().uuidString).yaml"
+        try refused.standardOutput.write(toFile: file, atomically: true, encoding: .utf8)
+        #expect(try Binary.run(["scenario", "run", file]).status == 64)
+        let taken = try Binary.run(["fuzz", "--seed", "1", "--print-case", "0"])
+        #expect(!taken.standardOutput.contains("scenario run refuses this file"))
+    }
+
     @Test("bad arguments exit 64 with the reason", arguments: [
         (["--cases", "0"], "--cases must be"),
         (["--cases", "5", "--time", "1s"], "give --cases or --time, not both"),

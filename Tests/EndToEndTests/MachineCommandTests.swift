@@ -180,6 +180,12 @@ struct MachineCommandTests {
             #expect(result.hasSuffix("exit 74\n"), "\(command): \(result)")
             #expect(result.contains("error: cannot write standard output"), "\(command): \(result)")
         }
+        // Unbuffered, each write fails at once and the last flush has
+        // nothing left to fail: the stream's error flag still tells.
+        let unbuffered = try Shell.sh(
+            "stdbuf -o0 '\(developer)' machine list --layout '\(layout)' 2>&1 >/dev/full; echo \"exit $?\"")
+        #expect(unbuffered.hasSuffix("exit 74\n"), "\(unbuffered)")
+        #expect(unbuffered.contains("cannot write standard output: a write failed"), "\(unbuffered)")
         // Written, the same commands exit as before.
         let written = try Shell.sh("'\(developer)' machine list --layout '\(layout)' >/dev/null; echo \"exit $?\"")
         #expect(written == "exit 0\n")
