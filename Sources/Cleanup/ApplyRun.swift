@@ -131,7 +131,9 @@ struct ApplyRun {
         } catch {
             rootFailed = true
             report.add(
-                Diagnostic(path: EntryPath.displayed(root: plan.root), level: .error, message: "unable to open machines root", cause: error.cause))
+                Diagnostic(
+                    path: EntryPath.displayed(root: plan.root), level: .error, message: "unable to open machines root",
+                    cause: error.cause))
             return nil
         }
     }
@@ -215,8 +217,8 @@ struct ApplyRun {
                     try await fileSystem.sync(directory)
                 } catch {
                     if let volume = self.volume?.name {
-                        report.add(
-                            line(EntryPath(volume: volume, machine: machine.name), .error, "unable to sync filesystem", error.cause))
+                        let path = EntryPath(volume: volume, machine: machine.name)
+                        report.add(line(path, .error, "unable to sync filesystem", error.cause))
                     }
                 }
             }

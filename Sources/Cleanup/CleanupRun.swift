@@ -45,7 +45,10 @@ public struct CleanupRun: Sendable {
         switch await plan() {
         case .failure(let error):
             var report = Report(root: root, toolchains: toolchains, dryRun: dryRun, mode: mode)
-            report.add(Diagnostic(path: EntryPath.displayed(root: root), level: .error, message: "unable to open machines root", cause: error.cause))
+            report.add(
+                Diagnostic(
+                    path: EntryPath.displayed(root: root), level: .error, message: "unable to open machines root",
+                    cause: error.cause))
             return (nil, report)
         case .success(let plan):
             logger.debug("planned", metadata: ["items": "\(plan.items.count)"])

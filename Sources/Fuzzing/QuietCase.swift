@@ -311,7 +311,8 @@ struct QuietCase {
         let appliedLines = applied.diagnostics.map(LineFields.init)
         let missing = QuietCase.missing(dryLines, from: appliedLines)
         if !missing.isEmpty {
-            fail(.dryRun, "the dry run prints lines the run does not: \(missing.map(\.line).sorted(by: EntryName.precedesInBytes))")
+            let lines = missing.map(\.line).sorted(by: EntryName.precedesInBytes)
+            fail(.dryRun, "the dry run prints lines the run does not: \(lines)")
         }
         // At boot, unfaulted, the dry run looks for mounts as the run does:
         // every refusal for one is foreseen.
@@ -319,9 +320,8 @@ struct QuietCase {
             let refusals = appliedLines.filter(\.isMountRefusal)
             let unforeseen = refusals.isEmpty ? [] : QuietCase.missing(refusals, from: dryLines)
             if !unforeseen.isEmpty {
-                fail(
-                    .dryRun,
-                    "the run refuses what the dry run did not foresee: \(unforeseen.map(\.line).sorted(by: EntryName.precedesInBytes))")
+                let lines = unforeseen.map(\.line).sorted(by: EntryName.precedesInBytes)
+                fail(.dryRun, "the run refuses what the dry run did not foresee: \(lines)")
             }
         }
     }
