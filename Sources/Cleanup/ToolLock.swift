@@ -53,9 +53,9 @@ public struct ToolLock: Sendable {
     /// The lock file's name for the machines root `root` as it is on the
     /// host: one name per directory, however its path is spelt (through
     /// a symbolic link, with `//`, a bind mount), so that two runs on one
-    /// tree always take one lock. The directory `/build/machines` is
-    /// opened under any name gets `buildos-clean.lock`; another gets a
-    /// name from its device and inode numbers.
+    /// tree always take one lock. The directory that `/build/machines`
+    /// names gets `buildos-clean.lock`, whatever path reaches it; another
+    /// gets a name from its device and inode numbers.
     public static func fileName(for root: String, on fileSystem: any FileSystem) async -> EntryName {
         func identity(_ path: String) async -> FileIdentity? {
             try? await fileSystem.withRoot(path) { directory throws(FSError) in
