@@ -101,16 +101,19 @@ struct ScenarioCommandTests {
     @Test("a folded layout block is refused (folding joins its lines); a quoted one's error names the line in the text")
     func layoutStyles() throws {
         let directory = try temporaryDirectory()
-        let folded = directory + "/folded.yaml"
-        try "name: t\ndescription: d\nlayout: >\n  volume v\n\n  bogus x\ntoolchains: [default]\nactors:\n  - {name: c, kind: cleanup}\nexpect: {invariants: hold}\n"
-            .write(toFile: folded, atomically: true, encoding: .utf8)
-        let refused = try Binary.run(["scenario", "run", folded])
+        // A scenario whose layout (lines 3 to 6 of the file) holds a bad
+        // kind on its last line, written in `style`.
+        func scenario(_ name: String, layout style: String) throws -> String {
+            let file = directory + "/\(name).yaml"
+            try ("name: t\ndescription: d\nlayout: \(style)\ntoolchains: [default]\nactors:\n"
+                + "  - {name: c, kind: cleanup}\nexpect: {invariants: hold}\n")
+                .write(toFile: file, atomically: true, encoding: .utf8)
+            return file
+        }
+        let refused = try Binary.run(["scenario", "run", try scenario("folded", layout: ">\n  volume v\n\n  bogus x")])
         #expect(refused.status == 64)
         #expect(refused.standardError.contains("folded.yaml:3: 'layout' is a folded block"), "\(refused.standardError)")
-        let quoted = directory + "/quoted.yaml"
-        try "name: t\ndescription: d\nlayout: 'volume v\n\n  bogus x'\ntoolchains: [default]\nactors:\n  - {name: c, kind: cleanup}\nexpect: {invariants: hold}\n"
-            .write(toFile: quoted, atomically: true, encoding: .utf8)
-        let named = try Binary.run(["scenario", "run", quoted])
+        let named = try Binary.run(["scenario", "run", try scenario("quoted", layout: "'volume v\n\n  bogus x'")])
         #expect(named.status == 64)
         #expect(named.standardError.contains("quoted.yaml:3: layout: unknown kind 'bogus'"), "\(named.standardError)")
         #expect(named.standardError.contains("(line 2 of the text)"), "\(named.standardError)")
