@@ -67,6 +67,13 @@ public struct Toolchain: RawRepresentable, Hashable, Comparable, Sendable, Custo
         return "toolchain name '\(name)' contains a blank or control character"
     }
 
+    /// A configured name as a toolchain, or nil when it cannot be
+    /// configured (`configurationProblem(with:)` says why).
+    public init?(configured name: String) {
+        guard Toolchain.configurationProblem(with: name) == nil else { return nil }
+        rawValue = name
+    }
+
     /// Why a configured name cannot be configured, or nil: a toolchain
     /// name (`problem(with:)`) without a character that no line could
     /// show as itself: a C1 control (U+0080 to U+009F), a line or paragraph
@@ -168,7 +175,7 @@ extension ToolchainSet {
         if explicitlyNone { return .none }
         var toolchains: [Toolchain] = []
         for name in names {
-            guard let toolchain = Toolchain(rawValue: name), Toolchain.configurationProblem(with: name) == nil else {
+            guard let toolchain = Toolchain(configured: name) else {
                 throw ConfigurationError("invalid toolchain: \(Toolchain.configurationProblem(with: name) ?? name)")
             }
             toolchains.append(toolchain)
@@ -243,7 +250,7 @@ public enum KernelCommandLine {
             } else {
                 continue
             }
-            guard let toolchain = Toolchain(rawValue: name), Toolchain.configurationProblem(with: name) == nil else {
+            guard let toolchain = Toolchain(configured: name) else {
                 throw Problem(
                     line: parameter.line,
                     message: "invalid toolchain in kernel command line parameter '\(key)': "

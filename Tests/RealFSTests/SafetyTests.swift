@@ -10,6 +10,15 @@ import TestSupport
     "RealFS safety on a real btrfs",
     .enabled(if: realBackendRuns, Comment(rawValue: RealBackendAvailability.problem ?? "")))
 struct SafetyTests {
+    /// Machine `v/m`: its read-only revision `m-1` and link, and the
+    /// writable working snapshot `m-default-1-1` a boot cleanup deletes.
+    func linkedMachineWithStray(in tree: RealTree) throws {
+        try tree.directory("v/m")
+        try tree.subvolume("v/m/m-1", readOnly: true)
+        try tree.symlink("v/m/m", to: "m-1")
+        try tree.subvolume("v/m/m-default-1-1")
+    }
+
     func boot(_ tree: RealTree, as credentials: Credentials? = nil) async throws -> Report {
         let fs = credentials.map { RealFileSystemForTests.make(as: $0) } ?? RealFileSystemForTests.make()
         return await CleanupRun(fileSystem: fs, root: tree.root, toolchains: ToolchainSet([.default])).run().report
@@ -51,10 +60,7 @@ struct SafetyTests {
     func identityRecheck() async throws {
         try requireRealBackend()
         let tree = try RealTree()
-        try tree.directory("v/m")
-        try tree.subvolume("v/m/m-1", readOnly: true)
-        try tree.symlink("v/m/m", to: "m-1")
-        try tree.subvolume("v/m/m-default-1-1")
+        try linkedMachineWithStray(in: tree)
         let fs = RealFileSystemForTests.make()
         let plan = try await CleanupRun(fileSystem: fs, root: tree.root, toolchains: ToolchainSet([.default])).plan().get()
         try Shell.run(["btrfs", "-q", "subvolume", "delete", tree.path("v/m/m-default-1-1")])
@@ -71,10 +77,7 @@ struct SafetyTests {
         let tree = try RealTree()
         // The volume a subvolume of its own, with nothing else in it.
         try Shell.run(["btrfs", "-q", "subvolume", "create", tree.path("v")])
-        try tree.directory("v/m")
-        try tree.subvolume("v/m/m-1", readOnly: true)
-        try tree.symlink("v/m/m", to: "m-1")
-        try tree.subvolume("v/m/m-default-1-1")
+        try linkedMachineWithStray(in: tree)
         try tree.setReadOnly("v")
         let report = try await boot(tree)
         #expect(
@@ -85,7 +88,7 @@ struct SafetyTests {
         #expect(report.exitStatus == 1)
         #expect(tree.exists("v/m/m-default-1-1"))
         #expect(try !tree.isReadOnly("v/m/m-default-1-1"))
-        try Shell.run(["btrfs", "property", "set", tree.path("v"), "ro", "false"])
+        try tree.setReadOnly("v", false)
         await tree.remove()
     }
 
@@ -93,10 +96,7 @@ struct SafetyTests {
     func mountInside() async throws {
         try requireRealBackend()
         let tree = try RealTree()
-        try tree.directory("v/m")
-        try tree.subvolume("v/m/m-1", readOnly: true)
-        try tree.symlink("v/m/m", to: "m-1")
-        try tree.subvolume("v/m/m-default-1-1")
+        try linkedMachineWithStray(in: tree)
         try tree.directory("v/m/m-default-1-1/mnt")
         try Shell.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", tree.path("v/m/m-default-1-1/mnt")])
         let refusal = [
