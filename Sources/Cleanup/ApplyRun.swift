@@ -5,6 +5,9 @@ import Logging
 /// One run of the applier: the directories it holds open and what it
 /// reported so far.
 struct ApplyRun {
+    /// The message of a sync that failed after deletions.
+    static let unsyncedMessage = "unable to sync filesystem"
+
     let applier: Applier
     let plan: Plan
     var report: Report
@@ -218,7 +221,7 @@ struct ApplyRun {
                 } catch {
                     if let volume = self.volume?.name {
                         let path = EntryPath(volume: volume, machine: machine.name)
-                        report.add(line(path, .error, "unable to sync filesystem", error.cause))
+                        report.add(line(path, .error, ApplyRun.unsyncedMessage, error.cause))
                     }
                 }
             }
@@ -242,7 +245,7 @@ struct ApplyRun {
                 report.syncedVolumes.append(volume.name)
                 logger.debug("synced filesystem", metadata: ["volume": "\(volume.name)"])
             } catch {
-                report.add(line(EntryPath(volume: volume.name), .error, "unable to sync filesystem", error.cause))
+                report.add(line(EntryPath(volume: volume.name), .error, ApplyRun.unsyncedMessage, error.cause))
             }
         }
         await fileSystem.close(directory)

@@ -167,9 +167,11 @@ public struct SimulatedProcess: FileSystem {
         }
     }
 
-    /// Three steps (the subvolume appears, the stream's end gives it its
-    /// received UUID, then it is made read-only), so that a run can crash
-    /// in between. The stream must be whole
+    /// Four steps (the subvolume appears, the stream's end gives it its
+    /// received UUID, it is made read-only, then `btrfs receive` exits),
+    /// so that a run can crash, or the receive fail, in between: a failure
+    /// of the last step is a `btrfs receive` killed (or failing) after the
+    /// revision was whole. The stream must be whole
     /// in `prefix`: a simulated process reads no descriptor of the real
     /// one.
     public func receive(_ stream: SendStream, in directory: DirectoryHandle) async throws(FSError) {
@@ -185,6 +187,9 @@ public struct SimulatedProcess: FileSystem {
         }
         try await call(.receive, name: header.name, subject: { $0.describe(processID, directory, header.name) }) {
             state throws(FSError.Kind) in try state.sealReceive(processID, id, on: directory)
+        }
+        try await call(.receive, name: header.name, subject: { $0.describe(processID, directory, header.name) }) {
+            _ throws(FSError.Kind) in
         }
     }
 

@@ -2,6 +2,7 @@ import Cleanup
 import FSProtocol
 import MachineLayout
 import SimFS
+import Synchronization
 import Testing
 import TestSupport
 
@@ -575,6 +576,34 @@ struct AdministrationTests {
         let report = await Self.administration(host.spawn()).add(Self.machine, stream: stream, owner: Self.owner)
         #expect(report.error == nil, "\(report.textLines)")
         #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-1")
+    }
+
+    @Test("btrfs receive failing after the revision was whole: the error says so, and a rerun goes on from it")
+    func receiveFailsWhenWhole() async throws {
+        let host = try await Self.hostWithMachine()
+        let process = host.spawn()
+        // The receive's fourth call is btrfs receive's exit: killed there,
+        // the revision is read-only with the stream's received UUID.
+        let receives = Mutex(0)
+        host.install(gate: FailingGate(watching: process.processID) { call, _ in
+            guard call.operation == .receive else { return nil }
+            return receives.withLock { count in
+                count += 1
+                return count == 4 ? .ioError : nil
+            }
+        })
+        let stream = try Self.stream("m-2", 2, parent: 1)
+        let report = await Self.administration(process).upgrade(Self.machine, stream: stream, owner: Self.owner)
+        host.install(gate: nil)
+        #expect(report.exitStatus == 1)
+        let message = report.error?.message ?? ""
+        #expect(message.contains("the revision was received whole before that"), "\(message)")
+        #expect(!message.contains("nothing was received"), "\(message)")
+        #expect(host.subvolumeInfo(at: "\(Self.directory)/m-2")?.receivedUUID == stream.header.uuid)
+        let rerun = await Self.administration(host.spawn()).upgrade(Self.machine, stream: stream, owner: Self.owner)
+        #expect(rerun.error == nil, "\(rerun.textLines)")
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-2")
+        #expect(!rerun.steps.contains { $0.action == .receive })
     }
 
     @Test("a receive that fails before it made anything says nothing was received, not that a rerun finishes")

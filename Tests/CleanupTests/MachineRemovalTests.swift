@@ -284,6 +284,54 @@ struct MachineRemovalTests {
         #expect(names(host, Self.directory) == nil)
     }
 
+    /// A removal of a machine without builds whose `number`th sync (the
+    /// link's, the cleanup's, the command's after the directory) fails.
+    func removeFailingSync(_ number: Int) async throws -> (SimulatedHost, AdministrationReport) {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-7-1
+            tmpfs  /run/lock
+            """)
+        let process = host.spawn()
+        let syncs = Mutex(0)
+        host.install(gate: FailingGate(watching: process.processID) { call, _ in
+            guard call.operation == .sync else { return nil }
+            return syncs.withLock { count in
+                count += 1
+                return count == number ? .ioError : nil
+            }
+        })
+        let admin = Administration(fileSystem: process, root: Layout.defaultRoot, clock: SteppingClock())
+        let report = await admin.remove(Self.machine, timeout: 1)
+        host.install(gate: nil)
+        return (host, report)
+    }
+
+    @Test("the cleanup's sync failing and the command's own sync after it working: done, a warning, no error line")
+    func cleanupSyncFailsThenSynced() async throws {
+        let (host, report) = try await removeFailingSync(2)
+        #expect(report.exitStatus == 0, "\(report.textLines)")
+        #expect(names(host, Self.directory) == nil)
+        #expect(!report.textLines.contains { $0.contains(": error: ") }, "\(report.textLines)")
+        #expect(
+            report.notes.contains(
+                "/build/machines/default: warning: unable to sync filesystem: input/output error (EIO); synced after "
+                    + "the directory was removed"), "\(report.notes)")
+    }
+
+    @Test("the last sync failing, after the directory went: no promise that a rerun finishes, the sync to make instead")
+    func lastSyncFails() async throws {
+        let (host, report) = try await removeFailingSync(3)
+        #expect(report.exitStatus == 1, "\(report.textLines)")
+        #expect(names(host, Self.directory) == nil)
+        let message = report.error?.message ?? ""
+        #expect(!message.contains("running the command again"), "\(message)")
+        #expect(message.contains("may not survive a crash"), "\(message)")
+        #expect(message.contains("`sync -f /build/machines/default`"), "\(message)")
+    }
+
     @Test("one change at a time: a second run waits for the lock, then gives up with 75")
     func lockBusy() async throws {
         let host = try makeHost(Self.tree)

@@ -414,17 +414,27 @@ extension AdministrationSession {
         async -> AdministrationError
     {
         guard let step = report.steps.last, step.action == .receive else { return error }
+        let failure = "unable to \(step.text): \(step.error ?? "failed")"
         let info = try? await info(of: revision)
+        if let info, info.isReadOnly, info.receivedUUID == stream.header.uuid {
+            // btrfs receive failed (was killed, say) after it had made the
+            // revision read-only: the name was free before the receive, so
+            // the revision is this stream's, whole, and a rerun takes it
+            // (checking its parent, as after an interrupted run).
+            return .failed(
+                "\(failure); the revision was received whole before that (read-only, with the stream's received "
+                    + "UUID \(stream.header.uuid)): running the command again goes on from it")
+        }
         guard let info, Self.isPartialReceive(info, of: stream.header, parent: parent) else {
             // Nothing of this stream was received (btrfs receive refused
-            // it, or failed before it made the subvolume).
+            // it, was stopped, or failed before it made the subvolume).
             return .failed(
-                "unable to \(step.text): \(step.error ?? "failed"); nothing was received. Correct the cause "
-                    + "(the stream, btrfs-progs, the filesystem) and run the command again")
+                "\(failure); nothing was received. Run the command again; if it fails the same way, correct the "
+                    + "cause (the stream, btrfs-progs, the filesystem)")
         }
         let partial = (try? await delete(revision)) != nil ? "the partial subvolume is deleted" : "the partial subvolume stays"
         return .failed(
-            "unable to \(step.text): \(step.error ?? "failed"): the stream may be damaged or truncated, or the "
+            "\(failure): the stream may be damaged or truncated, btrfs receive may have been stopped, or the "
                 + "filesystem failed; \(partial). Running the command again with a whole stream finishes the job")
     }
 

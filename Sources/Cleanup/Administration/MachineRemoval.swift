@@ -186,7 +186,10 @@ extension AdministrationSession {
             fileSystem: fileSystem, root: root, toolchains: .none, mode: .live, logger: administration.logger,
             scope: ScanScope(volume: machine.volume, machine: machine.machine))
         let outcome = await cleanup.run().report
-        report.notes += outcome.diagnostics.map(\.line)
+        // A sync the cleanup could not make is made again below, once the
+        // directory is gone: its line waits for that sync's outcome.
+        let unsynced = outcome.diagnostics.filter { $0.level == .error && $0.message == ApplyRun.unsyncedMessage }
+        report.notes += outcome.diagnostics.filter { !unsynced.contains($0) }.map(\.line)
         try await openMachineDirectory()
         let gone = machineHandle == nil
         let locked = outcome.decisions.compactMap { decision -> String? in
@@ -194,6 +197,7 @@ extension AdministrationSession {
             return decision.item.path.entry?.rawValue
         }
         if !gone, !locked.isEmpty, !final {
+            report.notes += unsynced.map(\.line)
             report.notes.append("a build took its lock meanwhile, keeping \(locked.joined(separator: ", ")): waiting again")
             return false
         }
@@ -201,6 +205,7 @@ extension AdministrationSession {
         if !gone { cleaned.error = "the directory stays" }
         report.steps.append(cleaned)
         guard gone else {
+            report.notes += unsynced.map(\.line)
             if !locked.isEmpty {
                 throw AdministrationError(
                     code: "locked",
@@ -213,11 +218,29 @@ extension AdministrationSession {
                     + "`machine remove` again")
         }
         report.steps.append(AdministrationStep(.removeDirectory, path, outcome: .done))
-        if let volumeHandle {
-            let fileSystem = self.fileSystem
-            try await step(.sync, EntryPath(volume: machine.volume).rendered(root: root)) { () throws(FSError) in
-                try await fileSystem.sync(volumeHandle)
-            }
+        guard let volumeHandle else {
+            report.notes += unsynced.map(\.line)
+            return true
+        }
+        let fileSystem = self.fileSystem
+        let volumePath = EntryPath(volume: machine.volume).rendered(root: root)
+        do throws(AdministrationError) {
+            try await step(.sync, volumePath) { () throws(FSError) in try await fileSystem.sync(volumeHandle) }
+        } catch {
+            report.notes += unsynced.map(\.line)
+            // The directory is gone: a rerun finds no machine, and would
+            // not sync.
+            throw .failed(
+                "unable to sync the filesystem of \(volumePath): \(report.steps.last?.error ?? "failed"); the machine "
+                    + "is removed, but its deletions may not survive a crash until that filesystem is synced "
+                    + "(`sync -f \(volumePath)`)")
+        }
+        // Synced now: what the cleanup could not sync is no error any more.
+        report.notes += unsynced.map { unsyncedLine in
+            var line = unsyncedLine
+            line.level = .warning
+            line.cause = (line.cause.map { $0 + "; " } ?? "") + "synced after the directory was removed"
+            return line.line
         }
         return true
     }
