@@ -78,7 +78,7 @@ static inline int buildos_pipe_cloexec(int fds[2]) { return (int)syscall(SYS_pip
 /// An anonymous file in memory that closes on exec (memfd_create).
 static inline int buildos_memfd(const char *name) { return (int)syscall(SYS_memfd_create, name, 1U /* MFD_CLOEXEC */); }
 
-/// Starts `btrfs receive -e TARGET` (`btrfs` the tool's absolute path)
+/// Starts `btrfs receive -C -e TARGET` (`btrfs` the tool's absolute path)
 /// with its standard input from `input`, its standard output on
 /// /dev/null and its standard error into `errors`; the child's pid in
 /// `pid`. 0, or an errno.
@@ -103,7 +103,11 @@ static inline int buildos_spawn_receive(const char *btrfs, const char *target, i
         (result = posix_spawn_file_actions_adddup2(&actions, input, 0)) == 0 &&
         (result = posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0)) == 0 &&
         (result = posix_spawn_file_actions_adddup2(&actions, errors, 2)) == 0) {
-        char *const argv[] = {(char *)"btrfs", (char *)"receive", (char *)"-e", (char *)target, NULL};
+        // -C: the tool works by paths below its target (it resolves the
+        // target once, then every step of the stream by path); chrooted
+        // there, a link that a writer of the machine directory puts in
+        // place of the subvolume under way resolves inside it.
+        char *const argv[] = {(char *)"btrfs", (char *)"receive", (char *)"-C", (char *)"-e", (char *)target, NULL};
         result = posix_spawn(pid, btrfs, &actions, &attributes, argv, environ);
     }
     posix_spawnattr_destroy(&attributes);

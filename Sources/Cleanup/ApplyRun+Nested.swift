@@ -44,7 +44,7 @@ extension ApplyRun {
         var nestedDeleted: [String] = []
         while true {
             do throws(FSError) {
-                try await deleteByID(id, name: name, item: item, in: machineDirectory)
+                try await deleteByID(id, subvolume, name: name, item: item, in: machineDirectory)
                 return .deleted(nested: nestedDeleted)
             } catch where error.kind == .notEmpty && nestedDeleted.isEmpty {
                 // Nested subvolumes: found from the subvolume itself, never
@@ -61,17 +61,14 @@ extension ApplyRun {
         }
     }
 
-    /// Deletes by id; kernels before 5.7 cannot, and delete by name, right
-    /// after the identity check.
-    func deleteByID(_ id: SubvolumeID, name: EntryName, item: PlanItem, in machineDirectory: DirectoryHandle)
-        async throws(FSError)
-    {
+    /// Deletes by id; where the kernel cannot, by name, when the name still
+    /// holds the subvolume opened (`FileSystem.deleteSubvolume(id:opened:named:in:)`).
+    func deleteByID(
+        _ id: SubvolumeID, _ subvolume: DirectoryHandle, name: EntryName, item: PlanItem,
+        in machineDirectory: DirectoryHandle
+    ) async throws(FSError) {
         logger.debug("deleting subvolume", metadata: ["path": "\(item.path)", "id": "\(id)"])
-        do throws(FSError) {
-            try await fileSystem.deleteSubvolume(id: id, via: machineDirectory)
-        } catch where error.kind == .notSupported {
-            try await fileSystem.deleteSubvolume(name, in: machineDirectory)
-        }
+        try await fileSystem.deleteSubvolume(id: id, opened: subvolume, named: name, in: machineDirectory)
     }
 
     mutating func failedDelete(_ item: PlanItem, _ error: FSError) -> Outcome {
@@ -132,6 +129,7 @@ extension ApplyRun {
                 return .failure(NestedFailure(outcome: .failed(error)))
             }
             deleted.append(inner.path)
+            countDeletion()
             report.add(
                 Diagnostic(
                     path: item.path.rendered(root: plan.root) + "/" + inner.path, level: .info,

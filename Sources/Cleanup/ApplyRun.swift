@@ -265,9 +265,16 @@ struct ApplyRun {
         await fileSystem.close(subvolume)
         report.add(item, outcome)
         if case .deleted = outcome {
-            if machineElsewhere { machineDeletions += 1 } else { volume?.deletions += 1 }
+            countDeletion()
             report.add(line(item.path, .info, "deleted subvolume"))
         }
+    }
+
+    /// Counts a subvolume deleted in the open machine directory (nested
+    /// ones too, also when their outer subvolume then stays), so that its
+    /// filesystem is synced once it is done.
+    mutating func countDeletion() {
+        if machineElsewhere { machineDeletions += 1 } else { volume?.deletions += 1 }
     }
 
     mutating func failedToOpen(_ item: PlanItem, _ error: FSError) {
@@ -301,6 +308,14 @@ struct ApplyRun {
                 report.add(line(item.path, .warning, "changed since scan, kept"))
                 return .changed
             }
+        } catch {
+            if error.kind == .noEntry { return .vanished }
+            report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
+            return .failed(error)
+        }
+        // The subvolume is open: a failure to look for mounts (ENOENT from a
+        // missing /proc included) is no sign that it is gone, and keeps it.
+        do throws(FSError) {
             let mounts = try await fileSystem.mountPoints(inside: subvolume)
             if !mounts.isEmpty {
                 report.add(
@@ -310,7 +325,6 @@ struct ApplyRun {
                 return .refused(mountPoints: mounts)
             }
         } catch {
-            if error.kind == .noEntry { return .vanished }
             report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
             return .failed(error)
         }

@@ -30,3 +30,29 @@ extension FileSystem {
         }
     }
 }
+
+extension FileSystem {
+    /// Deletes the subvolume open as `subvolume`, whose id is `id` and
+    /// whose name in `directory` is `name`: by id. Where the kernel cannot
+    /// (before 5.7: ENOTTY; on an idmapped mount, a subvolume no longer in
+    /// `directory`: EOPNOTSUPP, both `notSupported`), by name, only when
+    /// the name still holds the open subvolume (its device and inode),
+    /// checked right before; else the error stands and nothing is deleted.
+    /// (The fallback is for old kernels: on a newer one delete by id is
+    /// atomic, while a check then a delete by name leaves a moment between
+    /// them.)
+    public func deleteSubvolume(
+        id: SubvolumeID, opened subvolume: DirectoryHandle, named name: EntryName, in directory: DirectoryHandle
+    ) async throws(FSError) {
+        do throws(FSError) {
+            try await deleteSubvolume(id: id, via: directory)
+        } catch where error.kind == .notSupported {
+            // A name that no longer holds it (gone included) is no sign
+            // that the subvolume is gone: the error stands.
+            guard let opened = try? await status(of: subvolume), let named = try? await status(of: name, in: directory),
+                named.kind == .subvolume, named.identity == opened.identity
+            else { throw error }
+            try await deleteSubvolume(name, in: directory)
+        }
+    }
+}

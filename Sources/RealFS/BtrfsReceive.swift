@@ -9,8 +9,10 @@ import FSProtocol
 /// tool: the send stream format is btrfs-progs' to apply.
 ///
 /// The tool gets the target directory as `/proc/PID/fd/N` of the
-/// descriptor already open, never a path the caller typed, and `-e`, so
-/// that it stops at the stream's end command. The stream goes to its
+/// descriptor already open, never a path the caller typed; `-C`, so that
+/// the paths it applies the stream by resolve inside that directory
+/// (chrooted there); and `-e`, so that it stops at the stream's end
+/// command. The stream goes to its
 /// standard input: the bytes already read, then the rest of the
 /// remainder descriptor. What it prints on error decides the error kind.
 enum BtrfsReceive {

@@ -37,6 +37,12 @@ final class MountTable: Sendable {
     }
 
     private let state = Mutex(State())
+    /// `/proc/self/mountinfo`, or another file for a test.
+    private let path: String
+
+    init(path: String = "/proc/self/mountinfo") {
+        self.path = path
+    }
 
     deinit {
         state.withLock { state in
@@ -45,15 +51,28 @@ final class MountTable: Sendable {
     }
 
     /// The table, current as of this call.
+    ///
+    /// A table that could not be read whole is no table: the descriptor is
+    /// closed, so that the next call opens and reads the file again. (Kept
+    /// open, it would raise no priority event until the next mount change,
+    /// and the next calls would answer with the table before the failure,
+    /// or an empty one: mounts unseen.)
     func snapshot() throws(FSError.Kind) -> Snapshot {
         try state.withLock { (state: inout State) throws(FSError.Kind) in
-            if state.descriptor < 0 {
-                state.descriptor = try LibC.open("/proc/self/mountinfo", O_RDONLY)
-            } else if !(try LibC.pollPriority(state.descriptor)) {
+            do throws(FSError.Kind) {
+                if state.descriptor < 0 {
+                    state.descriptor = try LibC.open(path, O_RDONLY)
+                } else if !(try LibC.pollPriority(state.descriptor)) {
+                    return state.snapshot
+                }
+                state.snapshot = MountTable.parse(try LibC.readAll(state.descriptor, from: 0))
                 return state.snapshot
+            } catch {
+                if state.descriptor >= 0 { LibC.close(state.descriptor) }
+                state.descriptor = -1
+                state.snapshot = Snapshot()
+                throw error
             }
-            state.snapshot = MountTable.parse(try LibC.readAll(state.descriptor, from: 0))
-            return state.snapshot
         }
     }
 

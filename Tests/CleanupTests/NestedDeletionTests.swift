@@ -2,6 +2,7 @@ import Cleanup
 import FSProtocol
 import MachineLayout
 import SimFS
+import Synchronization
 import Testing
 import TestSupport
 
@@ -94,6 +95,48 @@ struct NestedDeletionTests {
         let again = await cleanup(host)
         #expect(again.exitStatus == 0)
         #expect(names(host, machine) == ["m", "m-1"])
+    }
+
+    @Test("nested subvolumes deleted, then their stray failing: the filesystem is still synced")
+    func nestedDeletionsAreSynced() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            subvol default/m/m-default-1-1/a
+            """)
+        // The stray's first delete meets `a` (ENOTEMPTY); `a` goes; the
+        // stray's second delete fails.
+        let strayDeletes = Mutex(0)
+        let report = await cleanup(host) { call, _ in
+            guard call.operation == .deleteSubvolumeByID, call.subject.contains("m-default-1-1 ") else { return nil }
+            return strayDeletes.withLock { count in
+                count += 1
+                return count == 2 ? .ioError : nil
+            }
+        }
+        #expect(report.exitStatus == 1)
+        #expect(names(host, "\(machine)/m-default-1-1") == [])
+        #expect(report.syncedVolumes == ["default"], "\(lines(report))")
+    }
+
+    @Test("a failure to look for mounts inside a stray (ENOENT: no /proc) keeps it with an error, not as vanished")
+    func mountCheckFailing() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            """)
+        let report = await cleanup(host) { call, _ in call.operation == .mountPoints ? .noEntry : nil }
+        #expect(report.exitStatus == 1)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1: error: unable to delete subvolume: "
+                    + FSError(.noEntry, .mountPoints).cause
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-default-1-1"])
     }
 
     @Test("a flag that cannot be cleared is the original's 'unable to change subvolume property', and nothing goes")

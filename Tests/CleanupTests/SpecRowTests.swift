@@ -522,4 +522,36 @@ struct OldKernelTests {
         #expect(deletes.map { $0.error?.kind } == [.notSupported, nil])
         #expect(names(host, machine) == ["m", "m-1"])
     }
+
+    @Test("without delete by id, a name that holds another subvolume by then is not deleted: the error stands")
+    func fallbackOnSwappedName() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            """)
+        let process = host.spawn()
+        let other = host.spawn()
+        let gate = ScriptedGate(watching: process.processID) { call in
+            call.operation == .deleteSubvolumeByID ? .notSupported : nil
+        }
+        // Between the failed delete by id and what follows, another
+        // process moves the stray aside and puts a subvolume in its name.
+        gate.after({ $0.operation == .deleteSubvolumeByID }) {
+            let directory = try await other.openRoot(machine)
+            try await other.rename("m-default-1-1", in: directory, to: "moved", in: directory, mode: .noReplace)
+            try await other.createSubvolume("m-default-1-1", in: directory)
+            await other.close(directory)
+        }
+        host.install(gate: gate)
+        let report = await CleanupRun(fileSystem: process, root: Layout.defaultRoot, toolchains: ToolchainSet([.default])).run().report
+        host.install(gate: nil)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1: error: unable to delete subvolume: "
+                    + FSError(.notSupported, .deleteSubvolumeByID).cause
+            ])
+        #expect(names(host, machine) == ["m", "m-1", "m-default-1-1", "moved"])
+    }
 }

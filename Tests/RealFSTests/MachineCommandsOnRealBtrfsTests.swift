@@ -333,4 +333,44 @@ struct MachineCommandsOnRealBtrfsTests {
         #expect(cleanup.standardOutput.isEmpty, "\(cleanup.outputLines)")
         await setup.tree.remove()
     }
+
+    @Test("a link put in place of the revision under receive is followed inside the machine directory only")
+    func linkSwappedDuringReceive() async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        let stream = try Array(Data(contentsOf: URL(fileURLWithPath: setup.full)))
+        // The header (17 bytes), then the first command (10 bytes and its
+        // payload, whose length is its first field): the subvolume.
+        let firstLength = Int(stream[17]) | Int(stream[18]) << 8 | Int(stream[19]) << 16 | Int(stream[20]) << 24
+        let first = 17 + 10 + firstLength
+        try Data(stream[..<first]).write(to: URL(fileURLWithPath: setup.tree.path("first")))
+        try Data(stream[first...]).write(to: URL(fileURLWithPath: setup.tree.path("rest")))
+        let outside = setup.tree.path("outside")
+        try setup.tree.directory("outside")
+        // Once the subvolume is there, a writer of the machine directory
+        // moves it aside and puts a link to a directory outside in its
+        // name; then the stream goes on (its files are written by path).
+        let fifo = setup.tree.path("stream.fifo")
+        let script = """
+            mkfifo '\(fifo)'
+            '\(Binary.path)' machine add default/m --stream '\(fifo)' --owner 0 --root '\(setup.root)' \
+              >/dev/null 2>&1 &
+            pid=$!
+            exec 3>'\(fifo)'
+            cat '\(setup.tree.path("first"))' >&3
+            for i in $(seq 100); do [ -d '\(setup.machine)/m-1' ] && break; sleep 0.1; done
+            mv '\(setup.machine)/m-1' '\(setup.machine)/m-1.moved'
+            ln -s '\(outside)' '\(setup.machine)/m-1'
+            cat '\(setup.tree.path("rest"))' >&3
+            exec 3>&-
+            wait $pid
+            rm -f '\(fifo)'
+            true
+            """
+        try Shell.sh(script)
+        #expect(try setup.tree.names("outside") == [])
+        #expect(try Shell.run(["readlink", setup.machine + "/m-1"]) == "\(outside)\n")
+        try? Shell.run(["rm", setup.machine + "/m-1"])
+        await setup.tree.remove()
+    }
 }

@@ -1,3 +1,5 @@
+import FSProtocol
+import Foundation
 import TestSupport
 import Testing
 
@@ -62,5 +64,20 @@ struct MountTableTests {
             }
             #expect(MountTable.mountPoints(sorted, under: directory) == scanned, "\(sorted) under \(directory)")
         }
+    }
+
+    @Test("a table that could not be read is read again on the next call, not taken as empty")
+    func failedReadIsRetried() throws {
+        let directory = NSTemporaryDirectory() + "mountinfo-\(UUID().uuidString)"
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let path = directory + "/mountinfo"
+        // A directory opens, and its read fails (EISDIR).
+        try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+        let table = MountTable(path: path)
+        #expect(throws: FSError.Kind.self) { try table.snapshot() }
+        #expect(throws: FSError.Kind.self) { try table.snapshot() }
+        try FileManager.default.removeItem(atPath: path)
+        try "46 45 0:50 / /b/v/m/m-1/mnt rw - tmpfs tmpfs rw\n".write(toFile: path, atomically: false, encoding: .utf8)
+        #expect(try table.snapshot().mountPoints == ["/b/v/m/m-1/mnt"])
     }
 }

@@ -21,10 +21,13 @@ public final class ScriptedGate: SimulationGate, Sendable {
     }
 
     private let watched: Int32
+    private let failing: (@Sendable (SimulatedCall) -> FSError.Kind?)?
     private let state = Mutex(State())
 
-    public init(watching pid: Int32) {
+    /// `failing` chooses the watched process's calls that fail, and how.
+    public init(watching pid: Int32, failing: (@Sendable (SimulatedCall) -> FSError.Kind?)? = nil) {
         watched = pid
+        self.failing = failing
     }
 
     /// After the first call of the watched process that matches, runs
@@ -54,6 +57,7 @@ public final class ScriptedGate: SimulationGate, Sendable {
                 state.due.append(state.triggers.remove(at: index).action)
             }
         }
+        if let kind = failing?(call) { return .fail(kind) }
         return .proceed
     }
 }

@@ -223,11 +223,7 @@ struct AdministrationSession {
             if !(try await fileSystem.mountPoints(inside: subvolume)).isEmpty {
                 throw FSError(.busy, .deleteSubvolume, name: name)
             }
-            do throws(FSError) {
-                try await fileSystem.deleteSubvolume(id: id, via: machineHandle)
-            } catch where error.kind == .notSupported {
-                try await fileSystem.deleteSubvolume(name, in: machineHandle)
-            }
+            try await fileSystem.deleteSubvolume(id: id, opened: subvolume, named: name, in: machineHandle)
         }
     }
 
