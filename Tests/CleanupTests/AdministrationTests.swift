@@ -85,13 +85,31 @@ struct AdministrationTests {
 
     @Test("add refuses a directory that holds what an add does not leave, even under a temporary link's name")
     func addRefusesStrangers() async throws {
-        for stranger in ["dir    default/m/m.link-5-1", "file   default/m/notes", "subvol default/m/m-default-1-1"] {
+        for stranger in [
+            "dir    default/m/m.link-5-1", "file   default/m/notes", "subvol default/m/m-default-1-1",
+            "dir    default/m/m-default.lock", "link   default/m/m-default.lock -> m-1",
+        ] {
             let host = try makeHost("volume default\ndir default/m\n\(stranger)\ntmpfs /run/lock")
             let before = host.layout()
             let report = await Self.administration(host.spawn()).add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner)
             #expect(report.error?.code == "machine-exists", "\(stranger)")
             #expect(host.layout() == before)
         }
+    }
+
+    @Test("add run again in a directory where agents took their locks meanwhile: their lock files stay, the add finishes")
+    func addKeepsAgentsLockFiles() async throws {
+        let host = try makeHost(
+            "volume default\ndir default/m\nfile default/m/m-default.lock\nfile default/m/m-gcc.lock\ntmpfs /run/lock")
+        let agent = host.spawn()
+        let directory = try await agent.openRoot(Self.directory)
+        let lock = try await agent.openFile("m-default.lock", in: directory, options: [.write])
+        #expect(try await agent.tryLock(lock))
+        let report = await Self.administration(host.spawn()).add(Self.machine, stream: try Self.stream("m-1", 1), owner: Self.owner)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(names(host, Self.directory) == ["m", "m-1", "m-1.received", "m-default.lock", "m-gcc.lock"])
+        await agent.close(lock)
+        await agent.close(directory)
     }
 
     @Test("add gives the directory an interrupted add left to the build user and group", arguments: ["0:0", "1000:0", "0:1000"])

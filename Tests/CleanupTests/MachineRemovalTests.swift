@@ -138,6 +138,41 @@ struct MachineRemovalTests {
         #expect(again.linkTarget(at: "\(Self.directory)/m") == nil)
     }
 
+    @Test("a build that makes its lock file after the cleanup's scan: the directory stays a round, then goes")
+    func lockFileMadeAfterTheScan() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-7-1
+            tmpfs  /run/lock
+            """)
+        let process = host.spawn()
+        let agent = host.spawn()
+        let clock = SteppingClock()
+        let gate = ScriptedGate(watching: process.processID)
+        // Once the cleanup deletes the working snapshot (after its scan), a
+        // build of another toolchain that read the link before it went
+        // makes its lock file and takes it, for five seconds.
+        gate.after({ $0.operation == .deleteSubvolumeByID }) {
+            let directory = try await agent.openRoot(Self.directory)
+            let lock = try await agent.openFile("m-other.lock", in: directory, options: [.write, .create])
+            _ = try await agent.tryLock(lock)
+            clock.at(5) {
+                try? await agent.unlink("m-other.lock", in: directory)
+                await agent.close(lock)
+                await agent.close(directory)
+            }
+        }
+        host.install(gate: gate)
+        let report = await Administration(fileSystem: process, root: Layout.defaultRoot, clock: clock)
+            .remove(Self.machine, timeout: 60)
+        host.install(gate: nil)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(report.notes.contains { $0.hasPrefix("entries appeared in \(Self.directory) meanwhile") }, "\(report.notes)")
+        #expect(names(host, "/build/machines/default") == [])
+    }
+
     @Test("remove waits again as often as builds take their locks after its wait, up to its rounds")
     func severalRounds() async throws {
         let host = try makeHost(Self.tree)

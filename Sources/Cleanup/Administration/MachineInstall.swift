@@ -50,10 +50,14 @@ extension Administration {
             let allowed: Set<EntryName> = [revision, try session.imageName(of: revision)]
             let strangers = entries.filter { entry in
                 if allowed.contains(entry.name) { return false }
-                if case .temporaryLink = MachineEntryName(classifying: entry.name, machine: machine.machine) {
-                    return entry.kind != .symlink
+                switch MachineEntryName(classifying: entry.name, machine: machine.machine) {
+                case .temporaryLink: return entry.kind != .symlink
+                // An agent that finds the directory without link takes its
+                // lock there (to delete its own bootstrapped machine): its
+                // lock file is no stranger, and stays.
+                case .lockFile: return entry.kind != .file
+                default: return true
                 }
-                return true
             }
             if !strangers.isEmpty {
                 throw .usage(

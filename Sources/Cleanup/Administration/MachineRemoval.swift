@@ -196,9 +196,19 @@ extension AdministrationSession {
             guard case .locked = decision.outcome else { return nil }
             return decision.item.path.entry?.rawValue
         }
-        if !gone, !locked.isEmpty, !final {
+        // Entries that appeared after the cleanup's scan (a build that
+        // read the link before it went, making its lock file or its
+        // snapshot) kept the directory: the next round judges them.
+        let appeared = outcome.decisions.contains { decision in
+            guard decision.item.action == .deleteMachineDirectory, case .changed = decision.outcome else { return false }
+            return true
+        }
+        if !gone, !final, !locked.isEmpty || appeared {
             report.notes += unsynced.map(\.line)
-            report.notes.append("a build took its lock meanwhile, keeping \(locked.joined(separator: ", ")): waiting again")
+            report.notes.append(
+                locked.isEmpty
+                    ? "entries appeared in \(path) meanwhile (a build that read the link before it went): waiting again"
+                    : "a build took its lock meanwhile, keeping \(locked.joined(separator: ", ")): waiting again")
             return false
         }
         var cleaned = AdministrationStep(.cleanMachine, path, outcome: gone ? .done : .failed)
