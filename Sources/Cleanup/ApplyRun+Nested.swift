@@ -72,7 +72,7 @@ extension ApplyRun {
     }
 
     mutating func failedDelete(_ item: PlanItem, _ error: FSError) -> Outcome {
-        report.add(line(item.path, .error, "unable to delete subvolume", deletionCause(error)))
+        report.add(line(item.path, .error, "unable to delete subvolume", fileSystem.deletionCause(error)))
         return .failed(error)
     }
 
@@ -125,7 +125,7 @@ extension ApplyRun {
                 report.add(
                     line(
                         item.path, .error, "unable to delete subvolume",
-                        "nested subvolume \(inner.path): \(deletionCause(error))"))
+                        "nested subvolume \(inner.path): \(fileSystem.deletionCause(error))"))
                 return .failure(NestedFailure(outcome: .failed(error)))
             }
             deleted.append(inner.path)
@@ -225,16 +225,24 @@ extension ApplyRun {
             }
         }
     }
+}
 
-    /// The cause of a failed delete, in the words of the machine layout.
+extension FileSystem {
+    /// The cause of a failed subvolume deletion, as a line gives it: the
+    /// errno's text, and what it means when btrfs answers so to this
+    /// process.
     func deletionCause(_ error: FSError) -> String {
         switch error.kind {
         case .notEmpty: "nested subvolume (ENOTEMPTY)"
         // Root deletes a read-only subvolume: for root, EROFS is the
         // directory it is in (a read-only subvolume) or the filesystem.
         case .readOnly:
-            fileSystem.isPrivileged
-                ? "read-only parent subvolume or file system (EROFS)" : "read-only subvolume, run as root (EROFS)"
+            isPrivileged ? "read-only parent subvolume or file system (EROFS)" : "read-only subvolume, run as root (EROFS)"
+        // What btrfs refuses root (btrfs_delete_subvolume): a send of it
+        // under way, an active swap file in it, the default subvolume.
+        case .notPermitted where isPrivileged:
+            "operation not permitted: a btrfs send of it under way, an active swap file in it, or the filesystem's "
+                + "default subvolume (EPERM)"
         default: error.cause
         }
     }

@@ -160,6 +160,20 @@ struct AdministrationTests {
         #expect(host.layout() == before)
     }
 
+    @Test("--remove-old refused by btrfs with EPERM (the default subvolume): the step's error says what btrfs refuses so")
+    func removeOldRefused() async throws {
+        let host = try await Self.hostWithMachine()
+        try host.setDefaultSubvolume("\(Self.directory)/m-1")
+        let report = await Self.administration(host.spawn()).upgrade(
+            Self.machine, stream: try Self.stream("m-2", 2, parent: 1), owner: Self.owner, removeOld: true)
+        #expect(report.exitStatus == 1)
+        #expect(
+            report.steps.last?.error
+                == "operation not permitted: a btrfs send of it under way, an active swap file in it, or the "
+                + "filesystem's default subvolume (EPERM)", "\(report.textLines)")
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-2")
+    }
+
     @Test("upgrade with an incremental stream switches the link, and --remove-old removes the old revision")
     func upgrade() async throws {
         let host = try await Self.hostWithMachine()

@@ -225,6 +225,23 @@ struct SpecRowTests {
         #expect(report.exitStatus == 1)
     }
 
+    @Test("root refused a stray (EPERM: the default subvolume, a send under way): the line says what btrfs refuses so")
+    func rootRefusedWithEPERM() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1 default
+            """)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1: error: unable to delete subvolume: operation not permitted: a btrfs send of "
+                    + "it under way, an active swap file in it, or the filesystem's default subvolume (EPERM)"
+            ])
+        #expect(report.exitStatus == 1)
+    }
+
     @Test("a stray holding nested subvolumes is deleted depth-first, without following links")
     func nestedSubvolumes() async throws {
         let host = try makeHost(

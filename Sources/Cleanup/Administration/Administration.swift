@@ -164,9 +164,10 @@ struct AdministrationSession {
             report.steps.append(step)
         } catch {
             step.outcome = .failed
-            step.error = error.cause
+            let cause = action == .deleteSubvolume ? fileSystem.deletionCause(error) : error.cause
+            step.error = cause
             report.steps.append(step)
-            throw .failed("unable to \(step.text): \(error.cause); running the command again finishes the job")
+            throw .failed("unable to \(step.text): \(cause); running the command again finishes the job")
         }
     }
 
