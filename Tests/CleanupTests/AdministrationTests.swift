@@ -160,6 +160,35 @@ struct AdministrationTests {
         #expect(host.layout() == before)
     }
 
+    @Test("--remove-old deletes the old revisions under every lock the directory names: a build holding one keeps them")
+    func removeOldUnderLocks() async throws {
+        let host = try await Self.hostWithMachine()
+        try host.addSubvolume("\(Self.directory)/m-default", readOnly: true)
+        // A build that read the link (m-1) and took its lock: its snapshot
+        // of m-1 is still to come.
+        let agent = host.spawn()
+        let directory = try await agent.openRoot(Self.directory)
+        let lock = try #require(try await MachineLock.take(.default, machine: "m", in: directory, on: agent))
+        let stream = try Self.stream("m-2", 2, parent: 1)
+        let report = await Self.administration(host.spawn()).upgrade(
+            Self.machine, stream: stream, owner: Self.owner, removeOld: true)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-2")
+        #expect(
+            report.notes.contains(
+                "kept m-1, m-1.received: the lock m-default.lock cannot be taken (a build holds it); run the command "
+                    + "again to remove them"), "\(report.notes)")
+        try await agent.snapshot(try await agent.openDirectory("m-1", in: directory), as: "m-default-9-1", in: directory, readOnly: false)
+        await lock.release(in: directory, on: agent)
+        await agent.close(directory)
+        // Once the build let go: the same command again removes them, and
+        // leaves no lock file of its own.
+        let again = await Self.administration(host.spawn()).upgrade(
+            Self.machine, stream: stream, owner: Self.owner, removeOld: true)
+        #expect(again.error == nil, "\(again.textLines)")
+        #expect(names(host, Self.directory) == ["m", "m-2", "m-2.received", "m-default", "m-default-9-1"])
+    }
+
     @Test("--remove-old refused by btrfs with EPERM (the default subvolume): the step's error says what btrfs refuses so")
     func removeOldRefused() async throws {
         let host = try await Self.hostWithMachine()

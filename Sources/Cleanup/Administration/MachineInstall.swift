@@ -234,10 +234,65 @@ extension AdministrationSession {
             old.append(entry.name)
         }
         guard !old.isEmpty else { return }
-        // Images sort after their revisions (`.` after the end): delete
-        // them first.
-        for name in old.sorted().reversed() { try await delete(name) }
-        try await sync()
+        // An agent snapshots a revision under its machine lock, after
+        // reading the link: the old revisions go only under every lock the
+        // directory names, so that no build that read the link before the
+        // switch is between its lock and its snapshot.
+        guard let locks = try await takeEveryLock(keeping: old) else { return }
+        do throws(AdministrationError) {
+            // Images sort after their revisions (`.` after the end): delete
+            // them first.
+            for name in old.sorted().reversed() { try await delete(name) }
+            try await sync()
+        } catch {
+            await release(locks)
+            throw error
+        }
+        await release(locks)
+    }
+
+    /// The locks of every toolchain the machine directory names (its lock
+    /// files, bootstrapped machines and working snapshots), taken without
+    /// waiting; nil, with a note naming `kept`, when one is busy or cannot
+    /// be taken (none is then held). A dry run takes none.
+    mutating func takeEveryLock(keeping kept: [EntryName]) async throws(AdministrationError) -> [MachineLock]? {
+        guard !dryRun, let directory = machineHandle else { return [] }
+        var toolchains: Set<Toolchain> = []
+        for entry in try await entries() {
+            if case .toolchain(let toolchain) = MachineEntryName(classifying: entry.name, machine: machine.machine).lockGuard {
+                toolchains.insert(toolchain)
+            }
+        }
+        let owner = (try? await fileSystem.status(of: directory)).map { (user: $0.owner, group: $0.group) }
+        var held: [MachineLock] = []
+        for toolchain in toolchains.sorted() {
+            let problem: String
+            do throws(FSError) {
+                if let lock = try await MachineLock.take(
+                    toolchain, machine: machine.machine, in: directory, on: fileSystem, owner: owner)
+                {
+                    held.append(lock)
+                    continue
+                }
+                problem = "a build holds it"
+            } catch {
+                problem = error.cause
+            }
+            await release(held)
+            report.notes.append(
+                "kept \(kept.sorted().map(\.rawValue).joined(separator: ", ")): the lock "
+                    + "\(MachineNaming.lockFile(machine.machine, toolchain).rawValue) cannot be taken (\(problem)); "
+                    + "run the command again to remove them")
+            return nil
+        }
+        return held
+    }
+
+    /// Releases machine locks this command holds, as an agent releases its
+    /// own (unlink, then close).
+    func release(_ locks: [MachineLock]) async {
+        guard let directory = machineHandle else { return }
+        for lock in locks { await lock.release(in: directory, on: fileSystem) }
     }
 
     /// Whether revision number `a` is below `b` (digit strings of any
