@@ -2,7 +2,6 @@ import Cleanup
 import FSProtocol
 import MachineLayout
 import SimFS
-import Synchronization
 import Testing
 import TestSupport
 
@@ -645,14 +644,7 @@ struct AdministrationTests {
         let process = host.spawn()
         // The receive's fourth call is btrfs receive's exit: killed there,
         // the revision is read-only with the stream's received UUID.
-        let receives = Mutex(0)
-        host.install(gate: FailingGate(watching: process.processID) { call, _ in
-            guard call.operation == .receive else { return nil }
-            return receives.withLock { count in
-                count += 1
-                return count == 4 ? .ioError : nil
-            }
-        })
+        host.install(gate: FailingGate.failing(4, of: { $0.operation == .receive }, with: .ioError, watching: process.processID))
         let stream = try Self.stream("m-2", 2, parent: 1)
         let report = await Self.administration(process).upgrade(Self.machine, stream: stream, owner: Self.owner)
         host.install(gate: nil)

@@ -50,6 +50,14 @@ struct MachineRemovalTests {
         tmpfs  /run/lock
         """
 
+    /// A machine with a stale working snapshot and no build.
+    static let withoutBuilds = """
+        subvol default/m/m-1 ro
+        link   default/m/m -> m-1
+        subvol default/m/m-default-7-1
+        tmpfs  /run/lock
+        """
+
     /// An agent that holds its machine lock and builds in its working
     /// snapshot until it is told to finish.
     struct Agent {
@@ -140,13 +148,7 @@ struct MachineRemovalTests {
 
     @Test("a build that makes its lock file after the cleanup's scan: the directory stays a round, then goes")
     func lockFileMadeAfterTheScan() async throws {
-        let host = try makeHost(
-            """
-            subvol default/m/m-1 ro
-            link   default/m/m -> m-1
-            subvol default/m/m-default-7-1
-            tmpfs  /run/lock
-            """)
+        let host = try makeHost(Self.withoutBuilds)
         let process = host.spawn()
         let agent = host.spawn()
         let clock = SteppingClock()
@@ -322,22 +324,9 @@ struct MachineRemovalTests {
     /// A removal of a machine without builds whose `number`th sync (the
     /// link's, the cleanup's, the command's after the directory) fails.
     func removeFailingSync(_ number: Int) async throws -> (SimulatedHost, AdministrationReport) {
-        let host = try makeHost(
-            """
-            subvol default/m/m-1 ro
-            link   default/m/m -> m-1
-            subvol default/m/m-default-7-1
-            tmpfs  /run/lock
-            """)
+        let host = try makeHost(Self.withoutBuilds)
         let process = host.spawn()
-        let syncs = Mutex(0)
-        host.install(gate: FailingGate(watching: process.processID) { call, _ in
-            guard call.operation == .sync else { return nil }
-            return syncs.withLock { count in
-                count += 1
-                return count == number ? .ioError : nil
-            }
-        })
+        host.install(gate: FailingGate.failing(number, of: { $0.operation == .sync }, with: .ioError, watching: process.processID))
         let admin = Administration(fileSystem: process, root: Layout.defaultRoot, clock: SteppingClock())
         let report = await admin.remove(Self.machine, timeout: 1)
         host.install(gate: nil)

@@ -156,3 +156,21 @@ public final class StoppingGate: SimulationGate, Sendable {
 
     public var wantsSubjects: Bool { false }
 }
+
+extension FailingGate {
+    /// A gate that fails, with `kind`, the `number`th call of process
+    /// `pid` that `matches` (counting from 1), and no other.
+    public static func failing(
+        _ number: Int, of matches: @escaping @Sendable (SimulatedCall) -> Bool, with kind: FSError.Kind,
+        watching pid: Int32
+    ) -> FailingGate {
+        let seen = Mutex(0)
+        return FailingGate(watching: pid) { call, _ in
+            guard matches(call) else { return nil }
+            return seen.withLock { count in
+                count += 1
+                return count == number ? kind : nil
+            }
+        }
+    }
+}
