@@ -95,6 +95,9 @@ struct ApplyRun {
             await withMachine(of: item) { run, directory in
                 if run.isLive, let toolchain = run.lockMissing(for: item) {
                     run.keepLocked(item, toolchain)
+                } else if item.reason == .machineWithoutLink, await run.linkAppeared(item, in: directory) {
+                    run.report.add(item, .changed)
+                    run.report.add(run.line(item.path, .warning, "changed since scan, kept"))
                 } else {
                     await run.deleteSubvolume(item, in: directory)
                 }
@@ -267,6 +270,23 @@ struct ApplyRun {
         if case .deleted = outcome {
             countDeletion()
             report.add(line(item.path, .info, "deleted subvolume"))
+        }
+    }
+
+    /// Whether the link of a machine the scan found without one is there
+    /// now (or cannot be told absent): an administrator adding the machine
+    /// by hand makes the link last, and its target must not go (invariant
+    /// 1). Looked at right before each of its subvolumes goes. (Whatever
+    /// is under the link's name now, the scan saw nothing there: an entry
+    /// that is no link would make the machine's link one in error, which
+    /// keeps everything.)
+    func linkAppeared(_ item: PlanItem, in machineDirectory: DirectoryHandle) async -> Bool {
+        guard let machine = item.path.machine else { return false }
+        do throws(FSError) {
+            _ = try await fileSystem.status(of: machine, in: machineDirectory)
+            return true
+        } catch {
+            return error.kind != .noEntry
         }
     }
 

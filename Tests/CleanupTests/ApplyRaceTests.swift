@@ -203,6 +203,32 @@ struct ApplyRaceTests {
         #expect(names(host, "/build/machines/default") == [])
     }
 
+    @Test("a machine added by hand, its link made after the scan: what the link names, and the rest, stay")
+    func linkMadeAfterTheScan() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            subvol default/m/m-2 ro
+            """)
+        // The manual's add makes the link last: here right after the
+        // cleanup deleted the first revision of what it took for a machine
+        // being deleted.
+        let report = await cleanup(host, after: { $0.operation == .deleteSubvolumeByID }) { fs, root in
+            try await fs.withDirectory("default", in: root) { volume throws(FSError) in
+                try await fs.withDirectory("m", in: volume) { machine throws(FSError) in
+                    try await fs.createSymlink("m", in: machine, target: "m-2")
+                }
+            }
+        }
+        #expect(
+            lines(report) == [
+                "/build/machines/default/m/m-1: info: deleted subvolume",
+                "/build/machines/default/m/m-2: warning: changed since scan, kept",
+                "/build/machines/default/m: warning: changed since scan, kept",
+            ], "\(lines(report))")
+        #expect(names(host, "/build/machines/default/m") == ["m", "m-2"])
+    }
+
     @Test("a machine directory that gains an entry before the rmdir is kept, with a warning")
     func machineDirectoryRefilled() async throws {
         let host = try makeHost(
