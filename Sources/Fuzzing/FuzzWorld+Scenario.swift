@@ -55,6 +55,10 @@ extension FuzzWorld {
                 guard !path.contains(" ") else { return nil }
                 switch race.kind {
                 case .add: return "mkdir \(path)/raced-dir"
+                case .link:
+                    guard let target = race.target, !target.contains(" "), let name = EntryName.components(of: path).last
+                    else { return nil }
+                    return "symlink \(target) \(path)/\(name)"
                 case .delete, .replace:
                     switch layout.entries.first(where: { $0.path == race.path })?.kind {
                     case .subvol?: return "delete-subvolume \(path)"

@@ -142,16 +142,22 @@ public struct Race: Hashable, Sendable {
         case replace
         /// A new file appears in the directory.
         case add
+        /// The machine's link appears in its directory, naming `target`
+        /// (an administrator adding the machine by hand makes it last).
+        case link
     }
 
     public var kind: Kind
     /// Below the root: the entry (`delete`, `replace`) or the directory
-    /// (`add`).
+    /// (`add`, `link`).
     public var path: String
+    /// What a `link` names.
+    public var target: String?
 
-    public init(_ kind: Kind, _ path: String) {
+    public init(_ kind: Kind, _ path: String, target: String? = nil) {
         self.kind = kind
         self.path = path
+        self.target = target
     }
 }
 

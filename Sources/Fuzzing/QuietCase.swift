@@ -211,14 +211,23 @@ struct QuietCase {
         var created: [String] = []
         for race in races {
             var names = EntryName.components(of: race.path).compactMap { EntryName(String($0)) }
-            if race.kind != .add { guard names.count > 1 else { continue } }
-            let last: EntryName = race.kind == .add ? "raced-file" : names.removeLast()
+            let inDirectory = race.kind == .add || race.kind == .link
+            if !inDirectory { guard names.count > 1 else { continue } }
+            let last: EntryName =
+                switch race.kind {
+                case .add: "raced-file"
+                case .link: names.last ?? "raced-link"
+                case .delete, .replace: names.removeLast()
+                }
             do throws(FSError) {
                 var directory = try await racer.openRoot(root)
                 for name in names { directory = try await racer.openDirectory(name, in: directory) }
                 switch race.kind {
                 case .add:
                     await racer.close(try await racer.openFile(last, in: directory, options: [.create, .write, .exclusive]))
+                    created.append(race.path + "/" + last.rawValue)
+                case .link:
+                    try await racer.createSymlink(last, in: directory, target: race.target ?? "")
                     created.append(race.path + "/" + last.rawValue)
                 case .delete, .replace:
                     created.removeAll { $0 == race.path }

@@ -490,11 +490,39 @@ struct WorldDrawing {
             }
             if chance(30), !machines.isEmpty {
                 races.append(Race(.add, pick(machines)))
+            } else if chance(15),
+                case let linkless = linklessRevisions().filter({ candidate in
+                    // Not one that an earlier race deletes or replaces.
+                    !races.contains { $0.kind != .add && $0.kind != .link && $0.path == candidate.machine + "/" + candidate.revision }
+                }), !linkless.isEmpty
+            {
+                let (machine, revision) = pick(linkless)
+                races.append(Race(.link, machine, target: revision))
+                // Its target is a current link's from now on.
+                targets.insert(ExactText(machine + "/" + revision))
             } else if let entry = entries.isEmpty ? nil : pick(entries) {
                 races.append(Race(entry.kind == .subvol && chance(50) ? .replace : .delete, entry.path))
             }
         }
         return races
+    }
+
+    /// The revisions of machine directories that have no link: a link
+    /// race makes one name such a revision.
+    func linklessRevisions() -> [(machine: String, revision: String)] {
+        var found: [(machine: String, revision: String)] = []
+        for machine in machines {
+            guard let name = EntryName.components(of: machine).last, let m = EntryName(String(name)) else { continue }
+            let prefix = machine + "/"
+            if layout.entries.contains(where: { EntryName.sameBytes($0.path, prefix + m.rawValue) }) { continue }
+            for entry in layout.entries where entry.kind == .subvol && entry.path.startsWithBytes(prefix) {
+                let rest = String(Substring(entry.path.utf8.dropFirst(prefix.utf8.count)))
+                guard let child = EntryName(rest), case .revision = MachineEntryName(classifying: child, machine: m)
+                else { continue }
+                found.append((machine, rest))
+            }
+        }
+        return found
     }
 
     mutating func heldLocks() -> [String] {

@@ -13,6 +13,9 @@ enum ScriptStep: Hashable, Sendable {
     case removeDirectory(String)
     case snapshot(String, String)
     case setReadOnly(String, Bool)
+    /// A symbolic link at the path, to the target (one name, as the
+    /// manual's `ln -s m-1 m` makes a machine's link).
+    case symlink(target: String, path: String)
     case sleep(Int)
     /// Deletes every subvolume of a directory whose name contains the
     /// text: a planted cleanup bug that ignores the agents' locks.
@@ -32,6 +35,11 @@ enum ScriptStep: Hashable, Sendable {
         case ("snapshot", 3): step = .snapshot(words[1], words[2])
         case ("set-readonly", 3) where words[2] == "true" || words[2] == "false":
             step = .setReadOnly(words[1], words[2] == "true")
+        case ("symlink", 3):
+            guard EntryName(words[1]) != nil else {
+                throw ScenarioError("script step '\(text)': invalid link target '\(words[1])': not one name")
+            }
+            step = .symlink(target: words[1], path: words[2])
         case ("sleep", 2):
             guard words[1].utf8.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
                 let seconds = Int(words[1]), ScenarioLimits.seconds.contains(seconds)
@@ -44,7 +52,7 @@ enum ScriptStep: Hashable, Sendable {
         default:
             throw ScenarioError(
                 "unknown script step '\(text)' (delete-subvolume P, unlink P, rename P Q, mkdir P, rmdir P, "
-                    + "snapshot P Q, set-readonly P true|false, sleep N, delete-matching DIR TEXT)")
+                    + "snapshot P Q, set-readonly P true|false, symlink TARGET P, sleep N, delete-matching DIR TEXT)")
         }
         for path in step.paths where !(path == "/" && step.opensDirectory) {
             guard path.startsWithBytes("/"), Layout.pathProblem(path) == nil else {
@@ -66,7 +74,7 @@ enum ScriptStep: Hashable, Sendable {
     var paths: [String] {
         switch self {
         case .deleteSubvolume(let path), .unlink(let path), .makeDirectory(let path), .removeDirectory(let path),
-            .setReadOnly(let path, _), .deleteMatching(let path, _):
+            .setReadOnly(let path, _), .deleteMatching(let path, _), .symlink(_, let path):
             [path]
         case .rename(let from, let to), .snapshot(let from, let to): [from, to]
         case .sleep: []
@@ -120,6 +128,10 @@ enum ScriptStep: Hashable, Sendable {
                 try await fs.withDirectory(name, in: directory) { subvolume throws(FSError) in
                     try await fs.setReadOnly(readOnly, of: subvolume)
                 }
+                await fs.close(directory)
+            case .symlink(let target, let path):
+                let (directory, name) = try await parent(path)
+                try await fs.createSymlink(name, in: directory, target: target)
                 await fs.close(directory)
             case .deleteMatching(let path, let text):
                 let directory = try await fs.openRoot(path)

@@ -211,6 +211,9 @@ struct ScenarioInputTests {
             "unknown pitfall 'mv-without-T'"),
         Case("an unknown script step", scenario([9: "  - {name: s, kind: script, steps: [\"remove /x\"]}"]), line: 9, "unknown script step 'remove /x'"),
         Case(
+            "a link target that is no single name", scenario([9: "  - {name: s, kind: script, steps: [\"symlink a/b /x\"]}"]),
+            line: 9, "invalid link target 'a/b': not one name"),
+        Case(
             "a key of another procedure",
             scenario([9: "  - {name: admin, kind: admin, procedure: delete, machine: v/m, revision: 2}"]), line: 9,
             "'revision' does not apply to procedure delete"),

@@ -34,4 +34,21 @@ struct BuildableWorldTests {
         let worlds = (UInt64(0)..<300).map { WorldGenerator().world(seed: $0) }
         #expect(worlds.contains { world in world.layout.entries.contains { $0.path == "/srv/outside" } })
     }
+
+    @Test("the simulation's races include a machine's link made after the scan, naming a revision of a machine without one")
+    func linkRaces() {
+        var links = 0
+        for seed in UInt64(0)..<2000 {
+            let world = WorldGenerator().world(seed: seed)
+            for race in world.races where race.kind == .link {
+                links += 1
+                let machine = String(race.path.split(separator: "/").last ?? "")
+                #expect(!world.layout.entries.contains { $0.path == race.path + "/" + machine }, "seed \(seed)")
+                let target = world.layout.entries.first { $0.path == race.path + "/" + (race.target ?? "") }
+                #expect(target?.kind == .subvol, "seed \(seed)")
+                #expect(race.target?.hasPrefix(machine + "-") == true, "seed \(seed)")
+            }
+        }
+        #expect(links > 0)
+    }
 }
