@@ -92,10 +92,10 @@ public struct Planner: Sendable {
         case absent
         case valid(target: EntryName)
         /// In error: the machine stays, with its revisions and bootstrapped
-        /// subvolumes, and with the subvolume the link still resolves to,
-        /// if any (`./m-2`, `m-2/`, an absolute path): in doubt, it is the
-        /// image the agents use.
-        case broken(Reason, resolvesTo: EntryName?)
+        /// subvolumes, and with every subvolume the link's target still
+        /// names (`./m-2`, `m-2/`, `m-2/disk.img`, an absolute path): in
+        /// doubt, it is the image the agents use.
+        case broken(Reason, resolvesTo: [EntryName])
         /// No link, but the directory is not that of a machine being
         /// deleted: everything stays.
         case unrecognised(Reason)
@@ -105,42 +105,49 @@ public struct Planner: Sendable {
             case .absent:
                 self = LinkState.linkToOwnSubvolume(in: directory, machine: machine).map { .unrecognised($0) } ?? .absent
             case .notSymlink(let kind):
-                self = .broken(.linkNotSymlink(kind), resolvesTo: nil)
+                self = .broken(.linkNotSymlink(kind), resolvesTo: [])
             case .unreadable(let error):
-                self = .broken(.unreadableLink(error), resolvesTo: nil)
+                self = .broken(.unreadableLink(error), resolvesTo: [])
             case .symlink(let target):
                 guard let name = EntryName(target) else {
                     self = .broken(
                         .linkOutsideMachine(target: target),
-                        resolvesTo: LinkState.subvolume(namedBy: target, in: directory))
+                        resolvesTo: LinkState.subvolumes(namedBy: target, in: directory))
                     return
                 }
                 guard let entry = directory.entries.first(where: { $0.name == name }) else {
-                    self = .broken(.danglingLink(target: target), resolvesTo: nil)
+                    self = .broken(.danglingLink(target: target), resolvesTo: [])
                     return
                 }
                 guard entry.kind == .subvolume else {
-                    self = .broken(.linkTargetNotSubvolume(target: target, kind: entry.kind), resolvesTo: nil)
+                    self = .broken(.linkTargetNotSubvolume(target: target, kind: entry.kind), resolvesTo: [])
                     return
                 }
                 self = .valid(target: name)
             }
         }
 
-        /// The subvolume entry of the directory a link's target names: its
-        /// last component (empty and `.` components aside) is the entry's
-        /// name. `m-2`, `./m-2`, `m-2/`, `../m/m-2` and an absolute path all
-        /// name `m-2`; a path elsewhere that happens to end in such a name
-        /// does too: in doubt, the subvolume is the one meant.
-        static func subvolume(namedBy target: String, in directory: MachineDirectory) -> EntryName? {
-            let last = EntryName.components(of: target).last { !$0.utf8.elementsEqual(".".utf8) }
-            guard let last, let name = EntryName(String(last)) else { return nil }
-            return directory.entry(named: name)?.kind == .subvolume ? name : nil
+        /// The subvolume entries of the directory a link's target names:
+        /// every component (empty, `.` and `..` ones aside) that is the
+        /// name of a subvolume of the directory, in the target's order.
+        /// `m-2`, `./m-2`, `m-2/`, `../m/m-2`, an absolute path ending in
+        /// it, and paths into it (`m-2/disk.img`, `m-2/boot/..`) all name
+        /// `m-2`; a path elsewhere that happens to hold such a name does
+        /// too: in doubt, the subvolume is the one meant.
+        static func subvolumes(namedBy target: String, in directory: MachineDirectory) -> [EntryName] {
+            var named: [EntryName] = []
+            for component in EntryName.components(of: target) {
+                guard let name = EntryName(String(component)), !named.contains(name),
+                    directory.entry(named: name)?.kind == .subvolume
+                else { continue }
+                named.append(name)
+            }
+            return named
         }
 
         /// The first symbolic link (in byte order) of a link-less machine
         /// directory that names one of its subvolumes (as
-        /// `subvolume(namedBy:in:)` reads a target), or cannot be read: in
+        /// `subvolumes(namedBy:in:)` reads a target), or cannot be read: in
         /// doubt, the machine is kept.
         static func linkToOwnSubvolume(in directory: MachineDirectory, machine: EntryName) -> Reason? {
             if directory.otherLinks.isEmpty { return nil }
@@ -151,7 +158,7 @@ public struct Planner: Sendable {
                 guard let target else {
                     return .layoutNotRecognised(link: entry.name.rawValue, target: nil, subvolume: nil)
                 }
-                guard let name = subvolume(namedBy: target, in: directory) else { continue }
+                guard let name = subvolumes(namedBy: target, in: directory).first else { continue }
                 return .layoutNotRecognised(link: entry.name.rawValue, target: target, subvolume: name.rawValue)
             }
             return nil
@@ -186,7 +193,7 @@ public struct Planner: Sendable {
             deleting = false
         case .broken(let reason, let resolved):
             if entry.name == machine { return item(.report, reason) }
-            if entry.name == resolved { return item(.keep, .currentTarget) }
+            if resolved.contains(entry.name) { return item(.keep, .currentTarget) }
             deleting = false
         case .unrecognised:
             return item(.keep, .inUnrecognisedLayout)

@@ -129,6 +129,8 @@ public struct RulesModel: Sendable {
         let linkPath = path + "/" + m
         // The state of the link: valid (its target), in error, or absent.
         var target: String?
+        // The subvolumes a link in error still names: kept, without a line.
+        var named: [String] = []
         var linkInError = false
         if let link = tree.kind(linkPath) {
             if link == .link, !unreadableLinks.contains(linkPath), let text = tree.target(linkPath), !text.isEmpty,
@@ -138,13 +140,10 @@ public struct RulesModel: Sendable {
             } else {
                 linkInError = true
                 verdict.line(linkPath, "error")
-                // A link in error that still ends in the name of one of the
+                // A link in error whose path goes through one of the
                 // machine's subvolumes keeps it: in doubt, it is the image.
-                if link == .link, !unreadableLinks.contains(linkPath), let text = tree.target(linkPath),
-                    let last = text.split(separator: "/").last(where: { $0 != "." }).map(String.init), last != "..",
-                    tree.kind(path + "/" + last) == .subvol
-                {
-                    target = last
+                if link == .link, !unreadableLinks.contains(linkPath), let text = tree.target(linkPath) {
+                    named = subvolumes(namedBy: text, in: path, tree: tree)
                 }
             }
         } else if entries.contains(where: { linksToOwnSubvolume($0, name: name($0), machine: m, in: path, tree: tree) }) {
@@ -157,7 +156,11 @@ public struct RulesModel: Sendable {
         var fates: [(entry: String, name: String, fate: Fate)] = []
         for entry in entries {
             let entryName = name(entry)
-            if EntryName.sameBytes(entryName, m) || target.map({ EntryName.sameBytes(entryName, $0) }) == true { continue }
+            if EntryName.sameBytes(entryName, m) || target.map({ EntryName.sameBytes(entryName, $0) }) == true
+                || named.contains(where: { EntryName.sameBytes(entryName, $0) })
+            {
+                continue
+            }
             if undecodable.contains(entry) {
                 fates.append((entry, entryName, .warn))
                 continue
@@ -236,7 +239,7 @@ public struct RulesModel: Sendable {
     }
 
     /// A symbolic link (other than a temporary link of a switch) whose
-    /// target ends in the name of a subvolume of the same directory.
+    /// target's path goes through a subvolume of the same directory.
     private func linksToOwnSubvolume(_ entry: String, name: String, machine m: String, in path: String, tree: ModelTree)
         -> Bool
     {
@@ -245,9 +248,15 @@ public struct RulesModel: Sendable {
         // may name one: in doubt, it does.
         if undecodable.contains(entry) || unreadableLinks.contains(entry) { return true }
         guard !name.startsWithBytes(m + ".link-"), let target = tree.target(entry) else { return false }
-        let last = target.split(separator: "/").last { $0 != "." }.map(String.init)
-        guard let last, last != ".." else { return false }
-        return tree.kind(path + "/" + last) == .subvol
+        return !subvolumes(namedBy: target, in: path, tree: tree).isEmpty
+    }
+
+    /// The components of a link's target (`.` and `..` aside) that are
+    /// subvolumes of the machine directory at `path`.
+    private func subvolumes(namedBy target: String, in path: String, tree: ModelTree) -> [String] {
+        target.split(separator: "/").map(String.init).filter {
+            $0 != "." && $0 != ".." && tree.kind(path + "/" + $0) == .subvol
+        }
     }
 
     private func fate(

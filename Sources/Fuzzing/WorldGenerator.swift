@@ -262,7 +262,7 @@ struct WorldDrawing {
             // A revision, or a subvolume the rules would delete (a working
             // snapshot, an unconfigured toolchain's) but for the link.
             let target = chance(50) ? revisions.first ?? m + "-1" : others.first ?? revisions.first ?? m + "-1"
-            switch random.next(below: 10) {
+            switch random.next(below: 11) {
             case 0: add(link: path + "/" + m, target: m + "-99")
             case 1: add(link: path + "/" + m, target: "./" + target)
             case 2: add(link: path + "/" + m, target: "../" + m + "/" + target)
@@ -272,6 +272,8 @@ struct WorldDrawing {
             case 6: add(LayoutEntry(.dir, path + "/" + m))
             case 7: add(LayoutEntry(.file, path + "/" + m))
             case 8: add(subvolume: path + "/" + m, readOnly: true)
+            // A path into the subvolume: the kernel follows it there.
+            case 9: add(link: path + "/" + m, target: target + pick(["/disk.img", "/boot/..", "/./"]))
             default:
                 // A target that is there but no subvolume.
                 if let name = entryName(m, "-dir", in: path) {
@@ -319,7 +321,11 @@ struct WorldDrawing {
         for _ in 0..<swarm.count(.symlinks, &random) {
             guard let name = entryName(m, pick(["-latest", "-out", "-gone", "-loop", "-" + toolchain + "-5-5"]), in: path)
             else { continue }
-            let target = pick([revisions.first ?? name, "/srv/outside/image", m + "-99", name, "../" + m, "."])
+            let revision = revisions.first ?? name
+            let target = pick([
+                revision, revision + "/disk.img", "../" + m + "/" + revision + "/boot/..", "/srv/outside/image",
+                m + "-99", name, "../" + m, ".",
+            ])
             add(link: path + "/" + name, target: target)
         }
         for _ in 0..<swarm.count(.plainDirectories, &random) {

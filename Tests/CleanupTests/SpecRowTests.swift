@@ -75,7 +75,7 @@ struct SpecRowTests {
         "a current link in error that still resolves to one of the machine's subvolumes keeps it, whatever its name",
         arguments: [
             "./m-default-7-1", "m-default-7-1/", "../m/m-default-7-1", "/build/machines/default/m/m-default-7-1",
-            "/elsewhere/m-default-7-1",
+            "/elsewhere/m-default-7-1", "m-default-7-1/disk.img", "m-default-7-1/boot/..", "../m/m-default-7-1/x",
         ])
     func currentLinkInErrorKeepsItsTarget(target: String) async throws {
         let host = try makeHost(

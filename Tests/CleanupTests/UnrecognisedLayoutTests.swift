@@ -17,6 +17,11 @@ struct UnrecognisedLayoutTests {
         ("m-latest", "/build/machines/default/m/m-2"),
         ("m-latest", "m-2/"),
         ("m-latest", "m-default"),
+        // Paths into a subvolume: the kernel follows them there.
+        ("m-latest", "m-2/disk.img"),
+        ("m-latest", "m-2/boot/.."),
+        ("m-latest", "../m/m-2/boot/disk.img"),
+        ("m-latest", "/build/machines/default/m/m-2/disk.img"),
     ]
 
     @Test("a link-less machine with a symlink to its own subvolume keeps everything, with an error", arguments: layouts)
@@ -32,7 +37,7 @@ struct UnrecognisedLayoutTests {
             """)
         let before = host.layout()
         let report = await cleanup(host)
-        let named = target.split(separator: "/").last.map(String.init) ?? target
+        let named = target.split(separator: "/").first { $0.hasPrefix("m-") }.map(String.init) ?? target
         #expect(
             lines(report) == [
                 "\(machine): error: layout not recognised, everything kept: no current machine link, "

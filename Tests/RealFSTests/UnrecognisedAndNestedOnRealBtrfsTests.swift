@@ -76,13 +76,16 @@ struct UnrecognisedAndNestedOnRealBtrfsTests {
 
     @Test(
         "a machine without its link but with a symlink to one of its subvolumes keeps everything and halts",
-        arguments: ["m-2", "./m-2", "../m/m-2"])
+        arguments: ["m-2", "./m-2", "../m/m-2", "m-2/boot/..", "m-2/disk.img"])
     func linkToOwnSubvolume(target: String) async throws {
         try requireRealBackend()
         let tree = try RealTree(named: "unrecognised")
         try tree.directory("default/m")
         try tree.subvolume("default/m/m-1", readOnly: true)
-        try tree.subvolume("default/m/m-2", readOnly: true)
+        try tree.subvolume("default/m/m-2")
+        try tree.directory("default/m/m-2/boot")
+        try tree.file("default/m/m-2/disk.img")
+        try tree.setReadOnly("default/m/m-2")
         try tree.symlink("default/m/m-latest", to: target)
         try tree.snapshot("default/m/m-2", "default/m/m-default")
         try tree.snapshot("default/m/m-2", "default/m/m-default-7-1")
