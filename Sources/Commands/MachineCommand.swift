@@ -27,6 +27,11 @@ struct MachineCommand: AsyncParsableCommand {
             """,
         subcommands: [MachineAddCommand.self, MachineUpgradeCommand.self, MachineRemoveCommand.self, MachineListCommand.self]
     )
+
+    /// No command: a usage error, as for the tool itself.
+    func run() async throws {
+        throw CommandSupport.fail("no command given: give one of add, upgrade, remove or list (see machine --help)", 64)
+    }
 }
 
 /// The exit statuses of the `machine` commands.

@@ -33,16 +33,19 @@ public enum StandardError {
 
 /// The tool's standard output, as `print` writes it (C's buffered stdout).
 public enum StandardOutput {
-    /// Flushes standard output after a command that succeeded; exits 74
-    /// when anything written to it was lost (a full disk, `/dev/full`), so
-    /// that no script takes a cut report, or a lost case file, for a whole
-    /// one. A closed pipe ends the process with SIGPIPE before this, as
-    /// for any tool.
-    public static func finish(commandName: String) {
+    /// Flushes standard output and exits with `status`. When anything
+    /// written to it was lost (a full disk, `/dev/full`) it says so on
+    /// standard error, whatever the status: a halting cleanup's report
+    /// lost unseen would leave an operator with a halted host and no
+    /// line. A command that succeeded then exits 74, so that no script
+    /// takes a cut report, or a lost case file, for a whole one; any other
+    /// status stands (a halt stays a halt). A closed pipe ends the process
+    /// with SIGPIPE before this, as for any tool.
+    public static func finish(commandName: String, status: Int32 = 0) -> Never {
         let error = buildos_finish_stdout()
-        guard error != 0 else { return }
+        guard error != 0 else { exit(status) }
         let reason = error > 0 ? String(cString: strerror(error)) : "a write failed"
         StandardError.write("\(commandName): error: cannot write standard output: \(reason)\n")
-        exit(ExitStatus.outputFailed.rawValue)
+        exit(status == 0 ? ExitStatus.outputFailed.rawValue : status)
     }
 }

@@ -23,6 +23,15 @@ struct BuildOSCleanDev: AsyncParsableCommand {
 
     /// The production commands' `--layout`: a simulated tree, which only
     /// this executable carries.
+    /// No command: a usage error (64), not a help page that exits 0 as
+    /// if something had been done.
+    func run() async throws {
+        StandardError.write(
+            "buildos-clean-dev: error: no command given: give one of cleanup, machine, scenario or fuzz "
+                + "(see buildos-clean-dev --help)\n")
+        throw ExitCode(64)
+    }
+
     static func main() async {
         Arguments.refuseUndecodable(commandName: "buildos-clean-dev")
         SimulatedTrees.install { text, file, root throws(SimulatedTrees.LoadFailure) in
@@ -42,7 +51,6 @@ struct BuildOSCleanDev: AsyncParsableCommand {
             return SimulatedTree(
                 fileSystem: host.spawn(.root), root: treeRoot, layoutText: { host.layout(root: treeRoot).text })
         }
-        await main(nil)
-        StandardOutput.finish(commandName: "buildos-clean-dev")
+        await CommandMain.run(Self.self, commandName: "buildos-clean-dev")
     }
 }

@@ -10,6 +10,12 @@ struct ScenarioCommand: AsyncParsableCommand {
         abstract: "Replay concurrency scenarios on the simulated btrfs.",
         subcommands: [ScenarioRunCommand.self]
     )
+
+    /// No command: a usage error, as for the tool itself.
+    func run() async throws {
+        StandardError.write("buildos-clean-dev: error: no command given: give run (see scenario --help)\n")
+        throw ExitCode(64)
+    }
 }
 
 struct ScenarioRunCommand: ParsableCommand {

@@ -16,9 +16,15 @@ struct BuildOSClean: AsyncParsableCommand {
         subcommands: CommandSet.production
     )
 
+    /// No command: a usage error (64), not a help page that exits 0 as
+    /// if something had been done.
+    func run() async throws {
+        StandardError.write("buildos-clean: error: no command given: give one of cleanup or machine (see buildos-clean --help)\n")
+        throw ExitCode(64)
+    }
+
     static func main() async {
         Arguments.refuseUndecodable(commandName: "buildos-clean")
-        await main(nil)
-        StandardOutput.finish(commandName: "buildos-clean")
+        await CommandMain.run(Self.self, commandName: "buildos-clean")
     }
 }

@@ -112,4 +112,19 @@ struct ArgumentInputTests {
         let result = try InputTest.run(["scenario", "run"])
         InputTest.expectRefused(result, location: nil, message: "Missing expected argument '<files> ...'")
     }
+
+    @Test("no command is a usage error, not a help page that exits 0")
+    func noCommand() throws {
+        for (executable, arguments, commands) in [
+            (Binary.Executable.production, [String](), "cleanup or machine"),
+            (.production, ["machine"], "add, upgrade, remove or list"),
+            (.developer, [], "cleanup, machine, scenario or fuzz"),
+            (.developer, ["scenario"], "run"),
+        ] {
+            let result = try Binary.run(arguments, executable: executable)
+            #expect(result.status == 64, "\(arguments)")
+            #expect(result.standardOutput.isEmpty)
+            #expect(result.standardError.contains("error: no command given: give " + (commands == "run" ? "" : "one of ") + commands))
+        }
+    }
 }

@@ -189,6 +189,19 @@ struct MachineCommandTests {
         // Written, the same commands exit as before.
         let written = try Shell.sh("'\(developer)' machine list --layout '\(layout)' >/dev/null; echo \"exit $?\"")
         #expect(written == "exit 0\n")
+        // A halting cleanup keeps its status, and says that its report
+        // was lost: otherwise the host halts without a line anywhere.
+        let halting = try file(Array("subvol default/m/m-1 ro\nlink default/m/m -> m-9\n".utf8), "layout")
+        for production in [false, true] {
+            let binary = production ? Binary.path(of: .production) : developer
+            let arguments = production ? "cleanup --toolchain default --root /nonexistent" : "cleanup --toolchain default --layout '\(halting)'"
+            let result = try Shell.sh("'\(binary)' \(arguments) 2>&1 >/dev/full; echo \"exit $?\"")
+            #expect(result == "buildos-clean: error: cannot write standard output: No space left on device\nexit 1\n"
+                .replacingOccurrences(of: "buildos-clean:", with: production ? "buildos-clean:" : "buildos-clean-dev:"), "\(result)")
+        }
+        // Help, too, is output.
+        let help = try Shell.sh("'\(developer)' cleanup --help 2>&1 >/dev/full; echo \"exit $?\"")
+        #expect(help.hasSuffix("exit 74\n") && help.contains("cannot write standard output"), "\(help)")
     }
 
     @Test("list takes --no-toolchains, as the cleanup does, and judges against none")
