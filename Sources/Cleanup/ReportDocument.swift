@@ -16,6 +16,11 @@ public struct ReportDocument: Codable, Hashable, Sendable {
     public var dryRun: Bool
     public var status: Report.Status
     public var exitStatus: Int32
+    /// The changes the plan holds (subvolumes and machine directories to
+    /// delete, lock files and temporary links to remove): in a dry run
+    /// the status tells only the lines found, so this is how a script
+    /// learns that the run would change something.
+    public var plannedChanges: Int
     public var summary: String?
     public var decisions: [DecisionDocument]
     public var diagnostics: [DiagnosticDocument]
@@ -61,6 +66,7 @@ public struct ReportDocument: Codable, Hashable, Sendable {
         mode = report.mode
         status = report.status
         exitStatus = report.exitStatus
+        plannedChanges = report.decisions.count { $0.item.action != .keep && $0.item.action != .report }
         summary = report.summary
         syncedVolumes = report.syncedVolumes.map(\.rawValue)
         diagnostics = report.diagnostics.map {
@@ -89,11 +95,32 @@ public struct ReportDocument: Codable, Hashable, Sendable {
         }
     }
 
+    /// The document of a run refused before it had a report: the run's
+    /// keys that are known, `status` `refused`, and the error (a stable
+    /// code and the message printed on standard error).
+    public static func refusalJSON(
+        root: String, dryRun: Bool, mode: CleanupMode, code: String, message: String, status: Int32
+    ) -> String {
+        struct Refusal: Encodable {
+            var version = 1
+            var root: String
+            var dryRun: Bool
+            var mode: CleanupMode
+            var status = "refused"
+            var exitStatus: Int32
+            var error: [String: String]
+        }
+        return encoded(
+            Refusal(root: root, dryRun: dryRun, mode: mode, exitStatus: status, error: ["code": code, "message": message]))
+    }
+
     /// The document as pretty-printed JSON with sorted keys.
-    public var json: String {
+    public var json: String { ReportDocument.encoded(self) }
+
+    static func encoded(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self) else { return "{}" }
+        guard let data = try? encoder.encode(value) else { return "{}" }
         return String(decoding: data, as: UTF8.self)
     }
 }

@@ -129,6 +129,33 @@ extension CleanupCommand {
     }
 
     public func run() async throws {
+        do {
+            try await runCleanup()
+        } catch {
+            // With --format json, standard output holds one document
+            // always: a refusal before the report (no toolchain, an
+            // unreadable kernel command line, the lock) prints its own.
+            if format == .json, let failure = CommandSupport.lastFailure.withLock({ $0 }) {
+                print(
+                    ReportDocument.refusalJSON(
+                        root: root ?? Layout.defaultRoot, dryRun: dryRun, mode: mode, code: Self.refusalCode(failure.status),
+                        message: failure.message, status: failure.status))
+            }
+            throw error
+        }
+    }
+
+    /// The stable code of a refusal by its exit status.
+    static func refusalCode(_ status: Int32) -> String {
+        switch status {
+        case ExitStatus.usage.rawValue: "usage"
+        case ExitStatus.noInput.rawValue: "unreadable-input"
+        case ExitStatus.busy.rawValue: "busy"
+        default: "failed"
+        }
+    }
+
+    func runCleanup() async throws {
         let level: Logger.Level = verbose ? .debug : .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)

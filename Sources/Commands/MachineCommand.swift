@@ -54,8 +54,16 @@ enum MachineExitStatus {
 struct TreeOptions: ParsableArguments {
     @Option(
         name: .long,
-        help: ArgumentHelp("The machines root (default: /build/machines, or the layout's root).", valueName: "dir"))
+        help: ArgumentHelp("The machines root (default: /build/machines, or the layout's root).", valueName: "dir"),
+        transform: TreeOptions.withoutTrailingSlashes)
     var root: String?
+
+    /// A root as every output names it: without trailing slashes (`/`
+    /// itself stays).
+    static func withoutTrailingSlashes(_ root: String) -> String {
+        let trimmed = EntryPath.trimmingTrailingSlashes(root)
+        return trimmed.isEmpty && !root.isEmpty ? "/" : trimmed
+    }
 
     @Option(
         name: .long,

@@ -223,6 +223,34 @@ struct CleanupCommandTests {
         #expect(invalid.standardError.contains("\(wrong):2: unknown kind 'bogus'"))
     }
 
+    @Test("--format json: a run refused before its report prints the refusal's document; a root's trailing slashes go")
+    func refusalDocuments() throws {
+        let layout = try layoutFile("subvol default/m/m-1 ro\nlink default/m/m -> m-1\nsubvol default/m/m-default-1-1\n")
+        let wrong = try layoutFile("subvol v/m/m-1\nbogus x\n")
+        for (arguments, status, code, message) in [
+            (["--layout", layout], 64, "usage", "no toolchains configured"),
+            (["--layout", layout, "--kernel-cmdline", "/nonexistent"], 66, "unreadable-input", "cannot read kernel command line"),
+            (["--layout", wrong, "--toolchain", "default"], 64, "usage", "\(wrong):2: unknown kind 'bogus'"),
+        ] {
+            let result = try Binary.run(["cleanup", "--format", "json", "--root", "/build/machines//"] + arguments)
+            #expect(result.status == Int32(status))
+            let document = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any], "\(result.standardOutput)")
+            #expect(document["status"] as? String == "refused")
+            #expect(document["exitStatus"] as? Int == status)
+            #expect(document["root"] as? String == "/build/machines")
+            let error = document["error"] as? [String: String]
+            #expect(error?["code"] == code)
+            #expect(error?["message"]?.contains(message) == true, "\(String(describing: error))")
+        }
+        // A dry run says what it would change.
+        let (dry, planned) = try document("subvol default/m/m-1 ro\nlink default/m/m -> m-1\nsubvol default/m/m-default-1-1\n", ["--dry-run", "--root", "/build/machines/"])
+        #expect(dry.status == 0)
+        #expect(planned["status"] as? String == "clean")
+        #expect(planned["plannedChanges"] as? Int == 1)
+        #expect(planned["root"] as? String == "/build/machines")
+    }
+
     /// The JSON document of a cleanup of `layout`, and the run.
     func document(_ layout: String, _ extra: [String] = []) throws -> (Binary.Result, [String: Any]) {
         let result = try Binary.run(["cleanup", "--layout", try layoutFile(layout), "--toolchain", "default", "--format", "json"] + extra)

@@ -272,6 +272,13 @@ struct MachineCommandsOnRealBtrfsTests {
         let cleanup = try Binary.run(["cleanup", "--root", setup.root, "--toolchain", "default"])
         #expect(cleanup.status == 75)
         #expect(cleanup.standardError.contains("another buildos-clean run holds the lock"))
+        // With --format json, standard output holds the refusal's document.
+        let json = try Binary.run(["cleanup", "--root", setup.root, "--toolchain", "default", "--format", "json"])
+        #expect(json.status == 75)
+        let document = try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any]
+        #expect(document?["status"] as? String == "refused")
+        #expect(document?["exitStatus"] as? Int == 75)
+        #expect((document?["error"] as? [String: String])?["code"] == "busy")
         // The same tree by another path (a link to it, `//`) is the same
         // lock: a run through it must not go beside a machine command.
         try Shell.run(["ln", "-s", setup.root, setup.tree.path("root-link")])
