@@ -77,7 +77,9 @@ struct Notifier {
         let ends = ["&", ";", "|", ")", "}"].contains { trimmed.hasSuffix($0) }
         let lastWord = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == ";" }).last
         let keyword = lastWord.map { ["fi", "done", "esac"].contains(String($0)) } ?? false
-        return ends || keyword ? command : command + " \"$@\""
+        // Appended to the command without its trailing blanks: after a
+        // line break it would be a command of its own.
+        return ends || keyword ? command : String(trimmed) + " \"$@\""
     }
 
     /// Starts `/bin/sh -c COMMAND` as the leader of a new process group,

@@ -98,6 +98,18 @@ struct NotifyInputTests {
         #expect(!FileManager.default.fileExists(atPath: mark), "a child of the command outlived the kill")
     }
 
+    @Test("a command ending in a line break or blanks gets the summary as its last argument all the same")
+    func trailingLineBreak() throws {
+        let layout = try InputTest.file("one.layout", Self.layout)
+        for command in ["printf '[%s]' \"$1\" >&2; echo >&2\n", "echo >&2 \"<$1>\" \n\t "] {
+            let result = try InputTest.run(["cleanup", "--layout", layout, "--toolchain", "default", "--notify", command])
+            #expect(result.status == 0)
+            #expect(!result.standardError.contains("not found"), "\(result.standardError)")
+            #expect(!result.standardError.contains("notify command failed"), "\(result.standardError)")
+            #expect(result.standardError.contains("cleaned up entries in /build/machines/"), "\(result.standardError)")
+        }
+    }
+
     @Test("the command's own output goes to standard error: standard output stays the report")
     func outputKeptApart() throws {
         let layout = try InputTest.file("one.layout", Self.layout)
