@@ -68,6 +68,11 @@ struct AdministrationTests {
             (try MachineAddress(parsing: "default/n"), try Self.stream("n-x", 2), "stream-name"),
             (Self.machine, try Self.stream("m-2", 2), "machine-exists"),
             (try MachineAddress(parsing: "nowhere/m"), try Self.stream("m-1", 3), "unknown-volume"),
+            // A control character in a new name: every line naming it
+            // would be ambiguous.
+            (try MachineAddress(parsing: "default/n\nm"), try Self.stream("n\nm-1", 1), "control-character"),
+            (try MachineAddress(parsing: "default/n\u{1B}"), try Self.stream("n\u{1B}-1", 1), "control-character"),
+            (try MachineAddress(parsing: "default/n\u{85}"), try Self.stream("n\u{85}-1", 1), "control-character"),
         ]
         for (machine, stream, code) in cases {
             let report = await admin.add(machine, stream: stream, owner: Self.owner)

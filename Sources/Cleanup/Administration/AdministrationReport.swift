@@ -37,6 +37,22 @@ public struct MachineAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(volume)/\(machine)" }
 
+    /// A machine that `add` creates (and a volume it may create) takes no
+    /// control character (a line break, a tab, an escape): every line and
+    /// mail naming it would be ambiguous, and scripts reading names split
+    /// on them. Machines made by hand with one are read, upgraded and
+    /// removed all the same.
+    func requireNewNames() throws(AdministrationError) {
+        for (what, name) in [("volume", volume), ("machine", machine)] {
+            let escaped = Diagnostic.escapingControlCharacters(name.rawValue)
+            if escaped != name.rawValue {
+                throw .usage(
+                    "the \(what) name '\(escaped)' holds a control character; add makes no such name",
+                    code: "control-character")
+            }
+        }
+    }
+
     /// The longest machine name the commands take: its entries add at
     /// most 18 bytes to it within a name's 255, the longest being a
     /// switch's temporary link `<m>.link-<pid>-<n>` (a pid of up to 7

@@ -21,6 +21,7 @@ extension Administration {
         -> AdministrationReport
     {
         await session("add", machine, dryRun: dryRun) { session throws(AdministrationError) in
+            try machine.requireNewNames()
             let revision = try session.revisionName(of: stream)
             if stream.header.isIncremental {
                 throw .usage(
