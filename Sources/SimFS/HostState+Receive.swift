@@ -18,7 +18,7 @@ extension HostState {
     {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
-        try requireBtrfs(directory)
+        try requireBtrfs(directory, else: .notBtrfs)
         // btrfs receive needs root for its ioctls.
         if !credentials.isRoot { throw .notPermitted }
         var parent: NodeRef?

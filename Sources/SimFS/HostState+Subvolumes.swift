@@ -2,13 +2,17 @@ import FSProtocol
 
 /// The btrfs calls, with the checks in the order the kernel makes them.
 extension HostState {
-    func requireBtrfs(_ ref: NodeRef) throws(Kind) {
-        if !filesystems[ref.filesystem].isBtrfs { throw .notBtrfs }
+    /// A btrfs call on another filesystem: the kernel does not know its
+    /// ioctl (ENOTTY, `notSupported`); the libbtrfsutil calls that look
+    /// at the filesystem first (a subvolume's information, the nested
+    /// subvolumes) say `notBtrfs` instead.
+    func requireBtrfs(_ ref: NodeRef, else kind: Kind = .notSupported) throws(Kind) {
+        if !filesystems[ref.filesystem].isBtrfs { throw kind }
     }
 
     func subvolumeInfo(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> SubvolumeInfo {
         let directory = try directory(pid, handle)
-        try requireBtrfs(directory)
+        try requireBtrfs(directory, else: .notBtrfs)
         // libbtrfsutil wants the subvolume's root for its information.
         guard isSubvolumeRoot(directory) else { throw .invalidArgument }
         return try containingSubvolumeInfo(directory)
@@ -26,7 +30,7 @@ extension HostState {
     /// by id, as the iterator walks the root references.
     func nestedSubvolumes(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [NestedSubvolume] {
         let directory = try directory(pid, handle)
-        try requireBtrfs(directory)
+        try requireBtrfs(directory, else: .notBtrfs)
         guard isSubvolumeRoot(directory) else { throw .invalidArgument }
         let filesystem = directory.filesystem
         let top = node(directory).subvolume

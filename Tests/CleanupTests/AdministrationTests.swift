@@ -87,6 +87,24 @@ struct AdministrationTests {
         #expect(again.notes == ["already added: default/m is m-1, from this stream"])
     }
 
+    @Test("add refuses a volume that is not on btrfs (its filesystem not mounted), touching nothing, in a dry run too")
+    func addOnAVolumeNotOnBtrfs() async throws {
+        for layout in ["dir default\ntmpfs /run/lock", "volume default\ntmpfs v\ntmpfs /run/lock"] {
+            let host = try makeHost(layout)
+            let machine = try MachineAddress(parsing: layout.hasPrefix("dir") ? "default/m" : "v/m")
+            let before = host.layout()
+            for dryRun in [true, false] {
+                let report = await Self.administration(host.spawn()).add(
+                    machine, stream: try Self.stream("m-1", 1), owner: Self.owner, dryRun: dryRun)
+                #expect(report.error?.code == "not-btrfs", "\(layout)")
+                #expect(report.error?.message.contains("is not on a btrfs filesystem") == true)
+                #expect(report.exitStatus == 64)
+                #expect(report.steps.isEmpty)
+            }
+            #expect(host.layout() == before)
+        }
+    }
+
     @Test("add refuses a directory that holds what an add does not leave, even under a temporary link's name")
     func addRefusesStrangers() async throws {
         for stranger in [

@@ -415,6 +415,32 @@ struct TreeConformance {
         }
     }
 
+    @Test(
+        "btrfs calls on another filesystem (a tmpfs): ENOTTY, or libbtrfsutil's 'not btrfs' for info and nested",
+        arguments: Backends.all)
+    func notBtrfs(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.makeDirectory("t", in: directory)
+            try await sandbox.mountTmpfs(at: "t")
+            let t = try await fs.openDirectory("t", in: directory)
+            try await fs.makeDirectory("d", in: t)
+            await #expect(throws: FSError(.notSupported, .subvolumeID)) { try await fs.subvolumeID(of: t) }
+            await #expect(throws: FSError(.notSupported, .createSubvolume, name: "s")) {
+                try await fs.createSubvolume("s", in: t)
+            }
+            await #expect(throws: FSError(.notSupported, .deleteSubvolume, name: "d")) {
+                try await fs.deleteSubvolume("d", in: t)
+            }
+            await #expect(throws: FSError(.notSupported, .setReadOnly)) { try await fs.setReadOnly(true, of: t) }
+            await #expect(throws: FSError(.notSupported, .sync)) { try await fs.sync(t) }
+            await #expect(throws: FSError(.notBtrfs, .subvolumeInfo)) { try await fs.subvolumeInfo(of: t) }
+            await #expect(throws: FSError(.notBtrfs, .nestedSubvolumes)) { try await fs.nestedSubvolumes(of: t) }
+            await fs.close(t)
+            try await sandbox.unmount("t")
+        }
+    }
+
     @Test("a mount inside a subvolume is listed, and a delete tears it away", arguments: Backends.all)
     func mountInside(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in

@@ -114,6 +114,25 @@ struct AdministrationSession {
         try await openMachineDirectory()
     }
 
+    /// The commands that receive need the volume on btrfs. A volume whose
+    /// filesystem failed to mount is a plain directory of the root's
+    /// filesystem: refused before anything is made in it, rather than
+    /// failing at the receive with a directory already made.
+    func requireBtrfsVolume() async throws(AdministrationError) {
+        guard let volumeHandle else { return }
+        do throws(FSError) {
+            _ = try await fileSystem.subvolumeID(of: volumeHandle)
+        } catch where error.kind == .notBtrfs || error.kind == .notSupported {
+            throw .usage(
+                "volume \(machine.volume) (\(EntryPath(volume: machine.volume).rendered(root: root))) is not on a "
+                    + "btrfs filesystem: \(error.cause); is its filesystem mounted?", code: "not-btrfs")
+        } catch {
+            throw .failed(
+                "unable to read the filesystem of volume \(machine.volume) "
+                    + "(\(EntryPath(volume: machine.volume).rendered(root: root))): \(error.cause)")
+        }
+    }
+
     /// Opens the machine directory, when there is one.
     mutating func openMachineDirectory() async throws(AdministrationError) {
         guard let volumeHandle else { return }

@@ -22,6 +22,7 @@ extension Administration {
     {
         await session("add", machine, dryRun: dryRun) { session throws(AdministrationError) in
             try machine.requireNewNames()
+            try await session.requireBtrfsVolume()
             let revision = try session.revisionName(of: stream)
             if stream.header.isIncremental {
                 throw .usage(
