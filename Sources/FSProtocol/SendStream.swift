@@ -195,6 +195,10 @@ public struct SendStream: Sendable {
     /// A descriptor of this process to read the rest of the stream from (a
     /// file or standard input), or nil when `prefix` is the whole stream.
     public let remainder: Int32?
+    /// Called while the stream is fed to `btrfs receive`, at most about
+    /// once a second, with the bytes fed so far and the seconds since the
+    /// receive began: a stream of a VM image takes minutes.
+    public var progress: (@Sendable (_ bytes: UInt64, _ seconds: Double) -> Void)?
 
     /// A stream from its first bytes; throws when they do not start a send
     /// stream.

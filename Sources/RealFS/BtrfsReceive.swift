@@ -56,8 +56,10 @@ enum BtrfsReceive {
         }
         // A child that stops reading (it failed) makes the writes fail
         // with EPIPE: its status and its message tell why.
+        var meter = Meter(report: stream.progress)
         var copied = (try? LibC.write(pipe[1], stream.prefix)) != nil
-        if copied, let remainder = stream.remainder { copied = copy(from: remainder, to: pipe[1]) }
+        meter.add(stream.prefix.count)
+        if copied, let remainder = stream.remainder { copied = copy(from: remainder, to: pipe[1], meter: &meter) }
         LibC.close(pipe[1])
         let status = buildos_wait_exit(child)
         if status == 0 { return }
@@ -77,13 +79,39 @@ enum BtrfsReceive {
     }
 
     /// Copies a descriptor to its end; false when the writing failed.
-    static func copy(from source: Int32, to target: Int32) -> Bool {
+    static func copy(from source: Int32, to target: Int32, meter: inout Meter) -> Bool {
         var chunk = [UInt8](repeating: 0, count: 1 << 16)
         while true {
             let count = chunk.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
             if count < 0, errno == EINTR { continue }
             if count <= 0 { return count == 0 }
             guard (try? LibC.write(target, Array(chunk[0..<count]))) != nil else { return false }
+            meter.add(count)
+        }
+    }
+
+    /// Counts the bytes fed and reports them about once a second.
+    struct Meter {
+        let report: (@Sendable (UInt64, Double) -> Void)?
+        let start = Meter.now()
+        var bytes: UInt64 = 0
+        var lastReport = 0.0
+
+        init(report: (@Sendable (UInt64, Double) -> Void)?) { self.report = report }
+
+        mutating func add(_ count: Int) {
+            bytes += UInt64(count)
+            guard let report else { return }
+            let seconds = Meter.now() - start
+            guard seconds - lastReport >= 1 else { return }
+            lastReport = seconds
+            report(bytes, seconds)
+        }
+
+        static func now() -> Double {
+            var time = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &time)
+            return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
         }
     }
 

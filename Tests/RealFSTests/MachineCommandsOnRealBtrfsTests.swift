@@ -45,6 +45,27 @@ struct MachineCommandsOnRealBtrfsTests {
         }
     }
 
+    @Test("a receive that takes a while says how far it got on standard error; standard output stays the report")
+    func receiveProgress() async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        try setup.tree.subvolume("sender/big-1")
+        try Shell.run(["sh", "-c", "head -c 1048576 /dev/urandom > '\(setup.tree.path("sender/big-1/disk.img"))'"])
+        try setup.tree.setReadOnly("sender/big-1")
+        let stream = setup.tree.path("big-1.stream")
+        try Shell.run(["btrfs", "send", "-q", "-f", stream, setup.tree.path("sender/big-1")])
+        // The stream stalls for a while after its first 300 kB.
+        let errors = setup.tree.path("errors")
+        let output = try Shell.sh(
+            "(head -c 300000 '\(stream)'; sleep 1.5; tail -c +300001 '\(stream)') | '\(Binary.path)' machine add "
+                + "default/big --stream - --owner 0 --root '\(setup.root)' 2>'\(errors)'; echo \"exit $?\"")
+        #expect(output.hasPrefix("add default/big: done\n") && output.hasSuffix("exit 0\n"), "\(output)")
+        let progress = try String(contentsOfFile: errors, encoding: .utf8)
+        #expect(progress.hasPrefix("receiving \(setup.root)/default/big/big-1: "), "\(progress)")
+        #expect(progress.contains(" KiB in 1 s\n") || progress.contains(" MiB in 1 s\n"), "\(progress)")
+        await setup.tree.remove()
+    }
+
     @Test("add from a stream, an incremental upgrade removing the old revision, list in both formats")
     func addUpgradeList() async throws {
         try requireRealBackend()

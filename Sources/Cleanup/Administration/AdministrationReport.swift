@@ -263,3 +263,20 @@ public struct AdministrationReport: Hashable, Sendable {
         return String(decoding: data, as: UTF8.self)
     }
 }
+
+extension AdministrationReport {
+    /// A byte count as progress lines write it: `512 KiB`, `37.4 MiB`,
+    /// `2.1 GiB` (binary units, one decimal from MiB on).
+    static func size(_ bytes: UInt64) -> String {
+        let units = ["MiB", "GiB", "TiB"]
+        if bytes < 1 << 20 { return "\(bytes >> 10) KiB" }
+        var value = Double(bytes) / Double(1 << 20)
+        var unit = 0
+        while value >= 1024, unit < units.count - 1 {
+            value /= 1024
+            unit += 1
+        }
+        let tenths = Int((value * 10).rounded())
+        return "\(tenths / 10).\(tenths % 10) \(units[unit])"
+    }
+}

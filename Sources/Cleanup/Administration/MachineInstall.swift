@@ -434,9 +434,18 @@ extension AdministrationSession {
         if imageInfo == nil {
             if !receivedHere {
                 let detail = header.parent.map { "(incremental against \($0.uuid))" } ?? "(full stream)"
+                // Progress while it takes (a VM image: minutes): the bytes
+                // fed so far after the path, which stays, so that plain
+                // lines (not a terminal) come every ten seconds.
+                var fed = stream
+                let progress = administration.progress
+                let path = machine.path(of: revision, in: root)
+                fed.progress = { bytes, seconds in
+                    progress("receiving \(path): \(AdministrationReport.size(bytes)) in \(Int(seconds)) s")
+                }
                 do throws(AdministrationError) {
                     try await step(.receive, machine.path(of: revision, in: root), detail: detail) {
-                        () throws(FSError) in try await fileSystem.receive(stream, in: directory)
+                        () throws(FSError) in try await fileSystem.receive(fed, in: directory)
                     }
                 } catch {
                     throw await receiveFailed(error, revision: revision, stream: stream, parent: parent)
