@@ -138,7 +138,7 @@ extension CleanupCommand {
             if format == .json, let failure = CommandSupport.lastFailure.withLock({ $0 }) {
                 print(
                     ReportDocument.refusalJSON(
-                        root: root ?? Layout.defaultRoot, dryRun: dryRun, mode: mode, code: Self.refusalCode(failure.status),
+                        root: root ?? Layout.defaultRoot, dryRun: dryRun, mode: mode, code: failure.code ?? Self.refusalCode(failure.status),
                         message: failure.message, status: failure.status))
             }
             throw error

@@ -12,17 +12,19 @@ import Synchronization
 /// What the commands share: errors on standard error, the backend, the
 /// tool's lock, progress lines.
 enum CommandSupport {
-    /// Prints `buildos-clean: error: MESSAGE` and gives the exit code.
-    static func fail(_ message: String, _ status: Int32) -> ExitCode {
+    /// Prints `buildos-clean: error: MESSAGE` and gives the exit code;
+    /// `code` is the refusal's stable code in a JSON document (else one
+    /// by the status).
+    static func fail(_ message: String, _ status: Int32, code: String? = nil) -> ExitCode {
         // One line, whatever a name or an input put in the message.
         StandardError.write("buildos-clean: error: \(Diagnostic.escapingControlCharacters(message))\n")
-        lastFailure.withLock { $0 = (message, status) }
+        lastFailure.withLock { $0 = (message, status, code) }
         return ExitCode(status)
     }
 
     /// The last failure `fail` printed, for a command that owes its
     /// caller a JSON document all the same.
-    static let lastFailure = Mutex<(message: String, status: Int32)?>(nil)
+    static let lastFailure = Mutex<(message: String, status: Int32, code: String?)?>(nil)
 
     /// The filesystem to run on, the root path in it, and the simulated
     /// tree when it is one (`--layout`, in the developers' executable).

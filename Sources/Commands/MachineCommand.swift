@@ -149,14 +149,14 @@ struct MachineRun {
             if options.format == .json, !printedReport.withLock({ $0 }),
                 let failure = CommandSupport.lastFailure.withLock({ $0 })
             {
-                let code =
+                let byStatus =
                     switch failure.status {
                     case 64: "usage"
                     case 66: "unreadable-input"
                     case 69: "unavailable"
                     default: "failed"
                     }
-                print(refusal(code, failure.message, failure.status))
+                print(refusal(failure.code ?? byStatus, failure.message, failure.status))
             }
             throw error
         }
@@ -475,6 +475,9 @@ struct MachineListCommand: AsyncParsableCommand {
         do {
             listing = try await MachineListing.list(
                 fileSystem: fileSystem, root: root, toolchains: configured, scope: scanScope)
+        } catch where [.noEntry, .notDirectory].contains(error.kind) {
+            // As for the other machine commands: a bad --root.
+            throw CommandSupport.fail("no machines root \(root): \(error.cause)", 64, code: "no-root")
         } catch {
             throw CommandSupport.fail("unable to open machines root \(root): \(error.cause)", 1)
         }
@@ -483,7 +486,9 @@ struct MachineListCommand: AsyncParsableCommand {
         {
             // Nothing of that name: an empty listing would read as a
             // machine, or a volume, without problems.
-            throw CommandSupport.fail("no \(scanScope.machine == nil ? "volume" : "machine") \(scope) below \(root)", 64)
+            throw CommandSupport.fail(
+                "no \(scanScope.machine == nil ? "volume" : "machine") \(scope) below \(root)", 64,
+                code: scanScope.machine == nil ? "unknown-volume" : "no-such-machine")
         }
         switch options.format {
         case .text: listing.textLines.forEach { print($0) }

@@ -153,7 +153,7 @@ struct MachineCommandTests {
         #expect(text.status == 0)
         #expect(
             text.outputLines == [
-                "default/plain: no current revision",
+                "default/plain: no current link: being removed, a boot cleanup deletes it",
                 "problem: /build/machines/afile: error: invalid volume: not a directory (regular file)",
                 "problem: /build/machines/default/bfile: error: invalid machine: not a directory (regular file)",
                 "problem: /build/machines/default/lm: error: invalid machine: symbolic link, not followed",
@@ -168,7 +168,22 @@ struct MachineCommandTests {
             let result = try Binary.run(["machine", "list", missing, "--layout", layout])
             #expect(result.status == 64)
             #expect(result.standardError.contains("no \(missing.contains("/") ? "machine" : "volume") \(missing) below"))
+            // The document's code says which, as the other commands' do.
+            let refused = try Binary.run(["machine", "list", missing, "--layout", layout, "--format", "json"])
+            let document = try JSONSerialization.jsonObject(with: Data(refused.standardOutput.utf8)) as? [String: Any]
+            #expect(
+                (document?["error"] as? [String: String])?["code"]
+                    == (missing.contains("/") ? "no-such-machine" : "unknown-volume"))
         }
+        let listed = try Binary.run(["machine", "list", "--layout", layout, "--format", "json"])
+        let listing = try JSONSerialization.jsonObject(with: Data(listed.standardOutput.utf8)) as? [String: Any]
+        #expect((listing?["machines"] as? [[String: Any]])?.first?["beingRemoved"] as? Bool == true)
+        // A machines root that is not there is a bad --root (64), as for
+        // add, upgrade and remove.
+        let noRoot = try Binary.run(["machine", "list", "--root", "/nonexistent/machines", "--format", "json"])
+        #expect(noRoot.status == 64)
+        let refusal = try JSONSerialization.jsonObject(with: Data(noRoot.standardOutput.utf8)) as? [String: Any]
+        #expect((refusal?["error"] as? [String: String])?["code"] == "no-root")
     }
 
     @Test("a report that cannot be written (a full disk) exits 74 with a line on standard error, not 0")

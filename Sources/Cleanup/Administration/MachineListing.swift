@@ -51,6 +51,9 @@ public struct MachineListing: Hashable, Sendable, Codable {
         public var locks: [Lock]
         /// The cleanup's lines about this machine (`path: level: message`).
         public var problems: [String]
+        /// No current link, and nothing that keeps it: a machine being
+        /// removed, which a boot cleanup deletes whole.
+        public var beingRemoved = false
     }
 
     public struct Bootstrapped: Hashable, Sendable, Codable {
@@ -91,6 +94,11 @@ public struct MachineListing: Hashable, Sendable, Codable {
         for diagnostic in diagnostics {
             problems[ExactText(diagnostic.path), default: []].append(diagnostic.line)
         }
+        // The machines a boot cleanup deletes for want of their link.
+        var removed: Set<ExactText> = []
+        for item in plan.items where item.reason == .machineWithoutLink || item.reason == .emptiedMachineDirectory {
+            removed.insert(ExactText(EntryPath(volume: item.path.volume, machine: item.path.machine).rendered(root: root)))
+        }
         var attributed: Set<ExactText> = []
         var listing = MachineListing(root: root, toolchains: toolchains?.toolchains.map(\.rawValue), machines: [])
         try await fileSystem.withRoot(root) { rootHandle throws(FSError) in
@@ -106,10 +114,11 @@ public struct MachineListing: Hashable, Sendable, Codable {
                         lines += problems[entryPath] ?? []
                         attributed.insert(entryPath)
                     }
-                    listing.machines.append(
-                        await describe(
-                            machine.name, in: volume.name, directory: directory, rootHandle: rootHandle,
-                            fileSystem: fileSystem, problems: lines, toolchains: toolchains))
+                    var described = await describe(
+                        machine.name, in: volume.name, directory: directory, rootHandle: rootHandle,
+                        fileSystem: fileSystem, problems: lines, toolchains: toolchains)
+                    described.beingRemoved = removed.contains(ExactText(path))
+                    listing.machines.append(described)
                 }
             }
         }
@@ -194,7 +203,11 @@ public struct MachineListing: Hashable, Sendable, Codable {
     public var textLines: [String] {
         var lines: [String] = []
         for machine in machines {
-            lines.append("\(machine.volume)/\(machine.name): " + (machine.current.map { "current \($0)" } ?? "no current revision"))
+            let state =
+                machine.beingRemoved
+                ? "no current link: being removed, a boot cleanup deletes it"
+                : machine.current.map { "current \($0)" } ?? "no current revision"
+            lines.append("\(machine.volume)/\(machine.name): " + state)
             func add(_ label: String, _ items: [String]) {
                 if !items.isEmpty { lines.append("  \(label): " + items.joined(separator: ", ")) }
             }
