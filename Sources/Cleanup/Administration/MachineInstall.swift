@@ -533,8 +533,11 @@ extension AdministrationSession {
         try await delete(revision)
         throw .failed(
             "btrfs receive applied the stream to another subvolume with the same received UUID (UUID \(used)), "
-                + "not to the current revision's image (UUID \(parent)): the received revision is deleted. "
-                + "Delete that copy (btrfs subvolume list -R shows received UUIDs), or upgrade with a full stream")
+                + "not to the current revision's image (UUID \(parent)): the received revision is deleted, "
+                + "nothing else was changed. That subvolume came from the same stream as this machine's image: "
+                + "another machine added from it, or a copy received by hand (btrfs subvolume list -u -R names it). "
+                + "Upgrade this machine with a full stream; delete that subvolume only if it is a stray copy, "
+                + "never another machine's image")
     }
 
     /// Switches the current link to `revision` atomically: a fresh link
