@@ -45,6 +45,16 @@ extension RealFileSystem {
         }
     }
 
+    /// Whether the directory at `path` is on a btrfs filesystem; nil when
+    /// it cannot be looked at.
+    public static func isOnBtrfs(path: String) -> Bool? {
+        let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { LibC.close(descriptor) }
+        guard let status = try? LibC.fstatfs(descriptor) else { return nil }
+        return status.f_type == BUILDOS_BTRFS_SUPER_MAGIC
+    }
+
     func isBtrfs(_ descriptor: Int32) throws(FSError.Kind) -> Bool {
         try LibC.fstatfs(descriptor).f_type == BUILDOS_BTRFS_SUPER_MAGIC
     }

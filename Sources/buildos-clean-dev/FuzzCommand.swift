@@ -2,6 +2,7 @@ import ArgumentParser
 import Commands
 import Foundation
 import Fuzzing
+import RealFS
 import Simulation
 
 struct FuzzCommand: AsyncParsableCommand {
@@ -98,6 +99,11 @@ struct FuzzCommand: AsyncParsableCommand {
         }
         if realDirectory != nil, printCase == nil, geteuid() != 0 {
             throw ValidationError("--real needs root: it deletes subvolumes, as the boot cleanup does")
+        }
+        // Elsewhere every tree would fail to build, and each case would
+        // read as a difference between the backends.
+        if let realDirectory, printCase == nil, RealFileSystem.isOnBtrfs(path: realDirectory) == false {
+            throw ValidationError("--real '\(realDirectory)' is not on a btrfs filesystem")
         }
     }
 

@@ -106,6 +106,8 @@ struct FuzzCommandTests {
         (["--time", "5x"], "--time"),
         (["--real", "relative/dir"], "--real"),
         (["--real", "/nonexistent/buildos-clean-fuzz"], "does not exist"),
+        // Not btrfs: every tree would fail to build, each read as a difference.
+        (["--real", "/proc"], "is not on a btrfs filesystem"),
         (["--print-case", "-1"], "--print-case"),
         (["--format", "yaml"], "--format"),
         (["--print-case", "3", "--format", "json"], "--print-case prints one case as a scenario file"),

@@ -123,19 +123,20 @@ struct RealEndToEndTests {
     @Test("fuzz --real --save: a differential failure exits 1 and is saved as a scenario file naming its oracle and seed")
     func fuzzSavesFailures() throws {
         try requireRealBackend()
-        // Not btrfs: building a case's subvolumes fails on the real side.
-        let tmpfs = RealBackendAvailability.mountPoint + "/not-btrfs-\(getpid())"
-        try FileManager.default.createDirectory(atPath: tmpfs, withIntermediateDirectories: false)
-        try Shell.run(["mount", "-t", "tmpfs", "tmpfs", tmpfs])
+        // A read-only subvolume: on btrfs (a directory elsewhere is refused
+        // with 64), but no case tree can be made in it, on the real side.
+        let readOnly = RealBackendAvailability.mountPoint + "/read-only-\(getpid())"
+        try Shell.run(["btrfs", "-q", "subvolume", "create", readOnly])
+        try Shell.run(["btrfs", "property", "set", readOnly, "ro", "true"])
         defer {
-            _ = try? Shell.run(["umount", tmpfs])
-            try? FileManager.default.removeItem(atPath: tmpfs)
+            _ = try? Shell.run(["btrfs", "property", "set", readOnly, "ro", "false"])
+            _ = try? Shell.run(["btrfs", "-q", "subvolume", "delete", readOnly])
         }
         let save = NSTemporaryDirectory() + "fuzz-save-\(UUID().uuidString)"
         try FileManager.default.createDirectory(atPath: save, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: save) }
         let result = try Binary.run([
-            "fuzz", "--real", tmpfs, "--seed", "0x2a", "--cases", "3", "--no-shrink", "--save", save,
+            "fuzz", "--real", readOnly, "--seed", "0x2a", "--cases", "3", "--no-shrink", "--save", save,
         ])
         #expect(result.status == 1, "\(result.standardError)")
         let files = try FileManager.default.contentsOfDirectory(atPath: save)
