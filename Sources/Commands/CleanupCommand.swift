@@ -97,7 +97,7 @@ public struct CleanupCommand: AsyncParsableCommand {
     @Option(
         name: .long, parsing: .unconditional,
         help: ArgumentHelp(
-            "How long to wait for another buildos-clean run (a machine command) to release its lock, in seconds.",
+            "How long to wait for another buildos-clean run (a machine command) to release its lock, in seconds (0 to 604800, a week).",
             valueName: "seconds"))
     var wait: Double = 0
 

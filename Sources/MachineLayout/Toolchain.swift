@@ -236,11 +236,21 @@ public enum KernelCommandLine {
             // is another, which configures nothing): the toolchain Build OS
             // sees is not a name that can be written here.
             if let cutAt = parameter.cutAt, key.startsWithBytes(toolchainParameter), cutAt <= key.unicodeScalars.count {
+                // Named up to the cut, and the character cut written out:
+                // the piece itself is no text.
+                // (The quotes the kernel drops are out of the key: up to
+                // the piece, which the key holds as U+FFFD.)
+                let before = String(String.UnicodeScalarView(key.unicodeScalars.prefix { $0 != "\u{FFFD}" }))
+                let character = parameter.cut.map { scalar in
+                    let hex = String(scalar.value, radix: 16, uppercase: true)
+                    return "U+" + String(repeating: "0", count: max(0, 4 - hex.count)) + hex + " (bytes "
+                        + String(scalar).utf8.map { EntryName.hexEscape($0) }.joined() + ")"
+                } ?? "a character"
                 throw Problem(
                     line: parameter.line,
-                    message: "kernel command line parameter '\(key)' is cut by the kernel: a character in it holds "
-                        + "byte 0xA0, which the kernel's isspace counts as a blank, so Build OS does not see it as "
-                        + "written")
+                    message: "kernel command line parameter '\(before)...' is cut by the kernel at \(character): "
+                        + "byte 0xA0 is a blank to the kernel's isspace, so Build OS does not see the toolchain's "
+                        + "name as written")
             }
             let name: String
             if key == toolchainParameter {
@@ -295,12 +305,24 @@ public enum KernelCommandLine {
     /// The blank-separated parameters with their lines, quotes kept;
     /// double quotes keep blanks inside a parameter, as the kernel splits
     /// them.
-    static func parameters(of commandLine: String) throws(Problem) -> [(text: String, line: Int, cutAt: Int?)] {
-        var parameters: [(text: String, line: Int, cutAt: Int?)] = []
+    /// A parameter of the command line: its text, its line, and where the
+    /// kernel cut a character of it at a 0xA0 byte (in scalars of `text`,
+    /// which holds U+FFFD for the piece), and which character.
+    struct Parameter {
+        var text: String
+        var line: Int
+        var cutAt: Int?
+        var cut: Unicode.Scalar?
+    }
+
+    static func parameters(of commandLine: String) throws(Problem) -> [Parameter] {
+        var parameters: [Parameter] = []
         var current = String.UnicodeScalarView()
         // Where the first piece of a character the kernel cut is (in
         // scalars), when the parameter holds one.
         var cutAt: Int?
+        // The character cut there.
+        var cut: Unicode.Scalar?
         var started = false
         var quoted = false
         var line = 1
@@ -328,14 +350,17 @@ public enum KernelCommandLine {
                 var fragment = false
                 for byte in String(scalar).utf8 {
                     if byte == 0xA0 {
-                        if started { parameters.append((String(current), start, cutAt)) }
+                        if started { parameters.append(Parameter(text: String(current), line: start, cutAt: cutAt, cut: cut)) }
                         current = String.UnicodeScalarView()
                         started = false
                         cutAt = nil
                         fragment = false
                     } else if !fragment {
                         if !started { start = line }
-                        if cutAt == nil { cutAt = current.count }
+                        if cutAt == nil {
+                            cutAt = current.count
+                            cut = scalar
+                        }
                         current.append("\u{FFFD}")
                         started = true
                         fragment = true
@@ -345,7 +370,7 @@ public enum KernelCommandLine {
             }
             // The kernel's blanks (isspace): space, \t, \n, \v, \f, \r.
             if !quoted, scalar == " " || ("\t"..."\r").contains(scalar) {
-                if started { parameters.append((String(current), start, cutAt)) }
+                if started { parameters.append(Parameter(text: String(current), line: start, cutAt: cutAt, cut: cut)) }
                 current = String.UnicodeScalarView()
                 started = false
                 cutAt = nil
@@ -357,7 +382,7 @@ public enum KernelCommandLine {
             started = true
         }
         if quoted { throw Problem(line: start, message: "unterminated double quote in the kernel command line") }
-        if started { parameters.append((String(current), start, cutAt)) }
+        if started { parameters.append(Parameter(text: String(current), line: start, cutAt: cutAt, cut: cut)) }
         return parameters
     }
 }

@@ -133,7 +133,9 @@ struct ToolchainTests {
                 _ = try toolchains(Array(prefix.utf8) + agrave + Array("x=t".utf8))
                 Issue.record("\(prefix): a cut toolchain name is taken")
             } catch let error as ConfigurationError {
-                #expect(error.message.contains("is cut by the kernel"), "\(error.message)")
+                #expect(error.message.contains("is cut by the kernel at U+00E0 (bytes \\xc3\\xa0)"), "\(error.message)")
+                #expect(error.message.contains("gcc...' is cut"), "\(error.message)")
+                #expect(!error.message.contains("\u{FFFD}"), "\(error.message)")
             } catch {
                 Issue.record("\(error)")
             }
