@@ -82,7 +82,9 @@ struct MachineOptions: ParsableArguments {
     var root: String? { tree.root }
     var layout: String? { tree.layout }
 
-    @Flag(name: .customLong("print-layout"), help: "With --layout: print the tree afterwards, as a layout.")
+    @Flag(
+        name: .customLong("print-layout"),
+        help: "With --layout: print the tree afterwards, as a layout (with --format json, as the document's 'layout').")
     var printLayout = false
 
     @Option(name: .long, help: "Output format.")
@@ -173,11 +175,15 @@ struct MachineRun {
         let report = try await body(administration)
         progress.finish()
         MachineRun.printedReport.withLock { $0 = true }
+        let layout = options.printLayout ? tree?.layoutText() : nil
         switch options.format {
-        case .text: report.textLines.forEach { print($0) }
-        case .json: print(report.json)
+        case .text:
+            report.textLines.forEach { print($0) }
+            if let layout { print(layout, terminator: "") }
+        case .json:
+            // The tree in the document: standard output stays one.
+            print(report.json(layout: layout))
         }
-        if options.printLayout, let tree { print(tree.layoutText(), terminator: "") }
         if let error = report.error { throw CommandSupport.fail(error.message, error.status) }
     }
 
@@ -442,6 +448,10 @@ struct MachineListCommand: AsyncParsableCommand {
     var noToolchains = false
 
     @OptionGroup var options: MachineOptions
+
+    func validate() throws {
+        if options.printLayout { throw ValidationError("list changes nothing: --print-layout does not apply") }
+    }
 
     func run() async throws {
         let root = options.root ?? Layout.defaultRoot

@@ -69,6 +69,11 @@ struct ScenarioRunCommand: ParsableCommand {
     var endState = false
 
     func validate() throws {
+        if format == .json, trace || endState {
+            throw ValidationError(
+                "--trace and --end-state print text: with --format json they would be dropped; drop them, "
+                    + "or print text")
+        }
         if let schedules, !ScenarioLimits.schedules.contains(schedules) {
             let range = ScenarioLimits.schedules
             throw ValidationError("--schedules must be \(range.lowerBound) to \(range.upperBound), not \(schedules)")

@@ -96,6 +96,9 @@ struct ArgumentInputTests {
         Case(["--save", "/dev/null"], "--save '/dev/null' is not a directory"),
         Case(["--replay-dir", "x"], "Unknown option '--replay-dir'"),
         Case(["--strategy", "replay"], "strategy replay needs a schedule"),
+        // Text that a JSON document would drop, or be broken by.
+        Case(["--format", "json", "--trace"], "--trace and --end-state print text"),
+        Case(["--format", "json", "--end-state"], "--trace and --end-state print text"),
     ]
 
     @Test("bad scenario run arguments exit 64 and write nothing", arguments: scenarioCases)
@@ -111,6 +114,13 @@ struct ArgumentInputTests {
     func noFiles() throws {
         let result = try InputTest.run(["scenario", "run"])
         InputTest.expectRefused(result, location: nil, message: "Missing expected argument '<files> ...'")
+    }
+
+    @Test("--print-layout is refused for list, which changes nothing")
+    func printLayoutForList() throws {
+        let layout = try InputTest.file("one.layout", "volume default\n")
+        let result = try InputTest.run(["machine", "list", "--layout", layout, "--print-layout"])
+        InputTest.expectRefused(result, location: nil, message: "list changes nothing: --print-layout does not apply")
     }
 
     @Test("no command is a usage error, not a help page that exits 0")

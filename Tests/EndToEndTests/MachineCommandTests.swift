@@ -43,15 +43,18 @@ struct MachineCommandTests {
             "--dry-run", "--format", "json", "--print-layout",
         ])
         #expect(result.status == 0, "\(result.standardError)")
-        let json = try #require(result.standardOutput.components(separatedBy: "\nroot ").first)
-        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])
+        // One document, the tree inside it.
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any])
         #expect(document["status"] as? String == "planned")
         let steps = try #require(document["steps"] as? [[String: Any]])
         #expect(steps.map { $0["action"] as? String } == [
             "receive", "rename", "snapshot", "change-owner", "set-read-only", "sync", "switch-link", "sync",
         ])
         #expect(steps.allSatisfy { $0["outcome"] as? String == "planned" })
-        let tree = try #require(result.standardOutput.components(separatedBy: "\nroot ").last)
+        let tree = try #require(document["layout"] as? String)
+        #expect(tree.hasPrefix("root /build/machines\n"))
+        #expect(tree.contains("link   default/m/m -> m-1"))
         #expect(!tree.contains("m-2"))
     }
 

@@ -217,11 +217,16 @@ public struct AdministrationReport: Hashable, Sendable {
     }
 
     /// The JSON document, for scripts (keys sorted).
-    public var json: String {
+    public var json: String { json(layout: nil) }
+
+    /// The JSON document with the tree afterwards as a layout (`layout`,
+    /// the developers' `--print-layout` on a simulated tree), inside it so
+    /// that standard output stays one document.
+    public func json(layout: String?) -> String {
         AdministrationReport.document(
             command: command, machine: machine.description, root: root, dryRun: dryRun,
             status: error == nil ? (dryRun ? "planned" : "done") : "failed", exitStatus: exitStatus, steps: steps,
-            notes: notes, error: error.map { ($0.code, $0.message) })
+            notes: notes, error: error.map { ($0.code, $0.message) }, layout: layout)
     }
 
     /// The document of a command refused before it had a report (a
@@ -236,7 +241,7 @@ public struct AdministrationReport: Hashable, Sendable {
 
     static func document(
         command: String, machine: String, root: String, dryRun: Bool, status: String, exitStatus: Int32,
-        steps: [AdministrationStep], notes: [String], error: (code: String, message: String)?
+        steps: [AdministrationStep], notes: [String], error: (code: String, message: String)?, layout: String? = nil
     ) -> String {
         struct Document: Codable {
             var version = 1
@@ -249,6 +254,7 @@ public struct AdministrationReport: Hashable, Sendable {
             var steps: [AdministrationStep]
             var notes: [String]
             var error: ErrorDocument?
+            var layout: String?
         }
         struct ErrorDocument: Codable {
             var code: String
@@ -256,7 +262,8 @@ public struct AdministrationReport: Hashable, Sendable {
         }
         let document = Document(
             command: command, machine: machine, root: root, dryRun: dryRun, status: status, exitStatus: exitStatus,
-            steps: steps, notes: notes, error: error.map { ErrorDocument(code: $0.code, message: $0.message) })
+            steps: steps, notes: notes, error: error.map { ErrorDocument(code: $0.code, message: $0.message) },
+            layout: layout)
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
         guard let data = try? encoder.encode(document) else { return "{}" }
