@@ -120,6 +120,13 @@ extension CompiledScenario {
         try check(actor.revision, ScenarioLimits.builds, path + ".revision")
         try check(actor.from, ScenarioLimits.builds, path + ".from")
         try check(actor.timeout, ScenarioLimits.seconds, path + ".timeout")
+        // An upgrade to its own parent, or an older one, is refused in
+        // every run: the scenario would test nothing.
+        if let from = actor.from, let revision = actor.revision, from >= revision {
+            throw fail(
+                "command \(actor.name): from (\(from)) must be below revision (\(revision)): an upgrade goes to a "
+                    + "newer revision", at: path + ".from")
+        }
     }
 
     func validateAdministrator(_ actor: ActorSpec, at path: String) throws(ScenarioError) {

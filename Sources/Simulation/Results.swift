@@ -33,6 +33,20 @@ extension Explorer {
         try firstSchedule().traceText()
     }
 
+    /// The machine commands of the first schedule that did not finish
+    /// (`ACTOR: machine add v/m: failed (exit 64, code): message`): a
+    /// command refused still lets the scenario pass, and a misspelt
+    /// machine is refused so.
+    public func failedCommands() throws -> [String] {
+        let run = try firstSchedule()
+        return run.trace.compactMap { entry in
+            guard case .note(let text) = entry.event, let actor = entry.actor, text.text.hasPrefix("machine "),
+                text.text.contains(": failed (exit ") || text.text.contains(": not run")
+            else { return nil }
+            return "\(run.actorNames[actor]): \(text.text)"
+        }
+    }
+
     /// The machines root after the first schedule, as a layout.
     public func endState() throws -> String {
         try firstSchedule().endLayout.text

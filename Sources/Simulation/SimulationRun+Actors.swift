@@ -79,7 +79,12 @@ extension SimulationRun {
             case .script:
                 for text in spec.steps ?? [] { try await ScriptStep(text).run(in: environment) }
             case .command:
-                actors[index].commandReport = await runCommand(spec, index: index, fileSystem: environment.fileSystem)
+                let report = await runCommand(spec, index: index, fileSystem: environment.fileSystem)
+                actors[index].commandReport = report
+                // How it ended, in the trace: a command refused (a machine
+                // misspelt, say) is otherwise only an ENOENT among calls.
+                let killed = actors[index].dead
+                record(actor: index, .note(ActorEventText(text: Self.outcome(of: report, spec, killed: killed))))
             }
         } catch {
             // A stop request (the process died) or a failed step: the trace
@@ -116,6 +121,16 @@ extension SimulationRun {
         default:
             return nil
         }
+    }
+
+    /// A command actor's outcome as its trace line says it.
+    static func outcome(of report: AdministrationReport?, _ spec: ActorSpec, killed: Bool) -> String {
+        let command = "machine \(spec.command ?? "?") \(spec.machine ?? "?")"
+        // Its calls failed because its process died: that is the story.
+        if killed { return "\(command): stopped, its process killed" }
+        guard let report else { return "\(command): not run (no stream for that revision)" }
+        guard let error = report.error else { return "\(command): \(report.dryRun ? "dry run" : "done")" }
+        return "\(command): failed (exit \(error.status), \(error.code)): \(error.message)"
     }
 
     /// The UUID of revision `revision` of a machine's streams.

@@ -115,6 +115,13 @@ struct ScenarioRunCommand: ParsableCommand {
                         .map { indent + Diagnostic.escapingControlCharacters(String($0)) }.joined(separator: "\n")
                 }
                 print(lines(result.text))
+                // A machine command that did not finish lets the scenario
+                // pass: said, so that a misspelt machine is seen.
+                if explorer.compiled.scenario.actors.contains(where: { $0.kind == .command }),
+                    let failed = try? explorer.failedCommands()
+                {
+                    for line in failed { print(lines("  note: first schedule: " + line)) }
+                }
                 if trace, let text = try? explorer.trace() {
                     print("  trace of the first schedule:")
                     print(lines(text.hasSuffix("\n") ? String(text.dropLast()) : text, indent: "    "))

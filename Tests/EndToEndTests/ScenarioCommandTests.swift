@@ -75,6 +75,34 @@ struct ScenarioCommandTests {
         #expect(result.standardOutput.hasPrefix("FAIL  "))
     }
 
+    @Test("a machine command that is refused lets the scenario pass, and says so: in a note and in the trace")
+    func refusedCommandNoted() throws {
+        let directory = try temporaryDirectory()
+        let file = directory + "/misspelt.yaml"
+        try """
+        name: misspelt
+        description: a remove of a machine that is not there
+        layout: |
+          subvol default/m/m-1 ro
+          link   default/m/m -> m-1
+        toolchains: [default]
+        actors:
+          - {name: remove, kind: command, command: remove, machine: default/mm}
+        expect:
+          invariants: hold
+
+        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try Binary.run(["scenario", "run", file, "--trace"])
+        #expect(result.status == 0, "\(result.standardError)")
+        let failure = "machine remove default/mm: failed (exit 64, no-such-machine): no machine default/mm"
+        #expect(result.outputLines.contains { $0.hasPrefix("  note: first schedule: remove: " + failure) }, "\(result.outputLines)")
+        #expect(result.outputLines.contains { $0.contains("remove  note: " + failure) }, "\(result.outputLines)")
+        // A command that ran says nothing more.
+        let done = try Binary.run(["scenario", "run", scenarios + "machine-add-host-crash.yaml"])
+        #expect(done.status == 0)
+        #expect(!done.standardOutput.contains("note: first schedule"), "\(done.standardOutput)")
+    }
+
     @Test("a scenario's names cannot break its lines: control characters are escaped, in its report and its errors")
     func controlCharactersEscaped() throws {
         let directory = try temporaryDirectory()

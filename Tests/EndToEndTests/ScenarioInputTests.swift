@@ -114,6 +114,10 @@ struct ScenarioInputTests {
             "a command on a bad machine", scenario([8: "  - {name: c, kind: command, command: remove, machine: m}"]),
             line: 8, "is not VOLUME/NAME"),
         Case(
+            "an upgrade from its own revision",
+            scenario([8: "  - {name: c, kind: command, command: upgrade, machine: default/m, revision: 2, from: 2}"]),
+            line: 8, "command c: from (2) must be below revision (2)"),
+        Case(
             "a command with a negative timeout",
             scenario([8: "  - {name: c, kind: command, command: remove, machine: default/m, timeout: -1}"]), line: 8,
             "timeout must be 0 to"),
