@@ -117,6 +117,8 @@ public struct ReportDocument: Codable, Hashable, Sendable {
     /// The document as pretty-printed JSON with sorted keys.
     public var json: String { ReportDocument.encoded(self) }
 
+    /// A document as every command prints it: pretty-printed JSON, keys
+    /// sorted, slashes as they are.
     static func encoded(_ value: some Encodable) -> String {
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

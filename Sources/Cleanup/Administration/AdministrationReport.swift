@@ -264,10 +264,7 @@ public struct AdministrationReport: Hashable, Sendable {
             command: command, machine: machine, root: root, dryRun: dryRun, status: status, exitStatus: exitStatus,
             steps: steps, notes: notes, error: error.map { ErrorDocument(code: $0.code, message: $0.message) },
             layout: layout)
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(document) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        return ReportDocument.encoded(document)
     }
 }
 

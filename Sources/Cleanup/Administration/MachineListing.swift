@@ -235,9 +235,6 @@ public struct MachineListing: Hashable, Sendable, Codable {
     }
 
     public var json: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        guard let data = try? encoder.encode(self) else { return "{}" }
-        return String(decoding: data, as: UTF8.self)
+        ReportDocument.encoded(self)
     }
 }
