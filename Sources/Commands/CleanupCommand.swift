@@ -97,7 +97,8 @@ public struct CleanupCommand: AsyncParsableCommand {
     @Option(
         name: .long, parsing: .unconditional,
         help: ArgumentHelp(
-            "How long to wait for another buildos-clean run (a machine command) to release its lock, in seconds (0 to 604800, a week).",
+            "How long to wait for another buildos-clean run (a machine command) to release its lock, in seconds "
+                + "(0 to 604800, a week).",
             valueName: "seconds"))
     var wait: Double = 0
 
@@ -138,8 +139,9 @@ extension CleanupCommand {
             if format == .json, let failure = CommandSupport.lastFailure.withLock({ $0 }) {
                 print(
                     ReportDocument.refusalJSON(
-                        root: root ?? Layout.defaultRoot, dryRun: dryRun, mode: mode, code: failure.code ?? Self.refusalCode(failure.status),
-                        message: failure.message, status: failure.status))
+                        root: root ?? Layout.defaultRoot, dryRun: dryRun, mode: mode,
+                        code: failure.code ?? Self.refusalCode(failure.status), message: failure.message,
+                        status: failure.status))
             }
             throw error
         }

@@ -106,7 +106,8 @@ struct ChangeOptions: ParsableArguments {
     @Option(
         name: .long, parsing: .unconditional,
         help: ArgumentHelp(
-            "How long to wait for another buildos-clean run to release its lock, in seconds (0 to 604800, a week).", valueName: "seconds"))
+            "How long to wait for another buildos-clean run to release its lock, in seconds (0 to 604800, a week).",
+            valueName: "seconds"))
     var wait: Double = 0
 
     func validate() throws {
@@ -396,7 +397,8 @@ struct MachineRemoveCommand: AsyncParsableCommand {
 
     @Option(
         name: .long, parsing: .unconditional,
-        help: ArgumentHelp("How long to wait for the machine's builds to end, in seconds (0 to 604800, a week).", valueName: "seconds"))
+        help: ArgumentHelp(
+            "How long to wait for the machine's builds to end, in seconds (0 to 604800, a week).", valueName: "seconds"))
     var timeout: Double = 3600
 
     @OptionGroup var change: ChangeOptions
