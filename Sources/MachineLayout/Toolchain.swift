@@ -302,9 +302,6 @@ public enum KernelCommandLine {
         return (String(decoding: bytes[..<equals], as: UTF8.self), String(decoding: value, as: UTF8.self))
     }
 
-    /// The blank-separated parameters with their lines, quotes kept;
-    /// double quotes keep blanks inside a parameter, as the kernel splits
-    /// them.
     /// A parameter of the command line: its text, its line, and where the
     /// kernel cut a character of it at a 0xA0 byte (in scalars of `text`,
     /// which holds U+FFFD for the piece), and which character.
@@ -315,6 +312,9 @@ public enum KernelCommandLine {
         var cut: Unicode.Scalar?
     }
 
+    /// The blank-separated parameters with their lines, quotes kept;
+    /// double quotes keep blanks inside a parameter, as the kernel splits
+    /// them.
     static func parameters(of commandLine: String) throws(Problem) -> [Parameter] {
         var parameters: [Parameter] = []
         var current = String.UnicodeScalarView()
@@ -327,6 +327,14 @@ public enum KernelCommandLine {
         var quoted = false
         var line = 1
         var start = 1
+        /// Ends the parameter being read, if one is.
+        func endParameter() {
+            if started { parameters.append(Parameter(text: String(current), line: start, cutAt: cutAt, cut: cut)) }
+            current = String.UnicodeScalarView()
+            started = false
+            cutAt = nil
+            cut = nil
+        }
         for scalar in commandLine.unicodeScalars {
             if scalar == "\0" {
                 throw Problem(
@@ -350,10 +358,7 @@ public enum KernelCommandLine {
                 var fragment = false
                 for byte in String(scalar).utf8 {
                     if byte == 0xA0 {
-                        if started { parameters.append(Parameter(text: String(current), line: start, cutAt: cutAt, cut: cut)) }
-                        current = String.UnicodeScalarView()
-                        started = false
-                        cutAt = nil
+                        endParameter()
                         fragment = false
                     } else if !fragment {
                         if !started { start = line }
@@ -370,10 +375,7 @@ public enum KernelCommandLine {
             }
             // The kernel's blanks (isspace): space, \t, \n, \v, \f, \r.
             if !quoted, scalar == " " || ("\t"..."\r").contains(scalar) {
-                if started { parameters.append(Parameter(text: String(current), line: start, cutAt: cutAt, cut: cut)) }
-                current = String.UnicodeScalarView()
-                started = false
-                cutAt = nil
+                endParameter()
                 if scalar == "\n" { line += 1 }
                 continue
             }
@@ -382,7 +384,7 @@ public enum KernelCommandLine {
             started = true
         }
         if quoted { throw Problem(line: start, message: "unterminated double quote in the kernel command line") }
-        if started { parameters.append(Parameter(text: String(current), line: start, cutAt: cutAt, cut: cut)) }
+        endParameter()
         return parameters
     }
 }
