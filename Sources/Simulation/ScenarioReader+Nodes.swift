@@ -68,7 +68,9 @@ struct NodeReader {
                 throw fields.fail(
                     "actor \(name): kind is cleanup, original-cleanup, agent, admin, script or command, not '\(word)'", at: "kind")
             }
-            try fields.allow(["name", "kind", "start", "user"] + (ScenarioReader.actorKeys[kind] ?? []), what: "\(word.first.map { "aeiou".contains($0) } == true ? "an" : "a") \(word) actor")
+            let article = word.first.map { "aeiou".contains($0) } == true ? "an" : "a"
+            try fields.allow(
+                ["name", "kind", "start", "user"] + (ScenarioReader.actorKeys[kind] ?? []), what: "\(article) \(word) actor")
             var actor = ActorSpec(name: name, kind: kind)
             actor.start = try fields.integer("start")
             actor.user = try fields.unsigned("user").map { value throws(ScenarioError) in

@@ -21,8 +21,6 @@ struct BuildOSCleanDev: AsyncParsableCommand {
         subcommands: CommandSet.production + [ScenarioCommand.self, FuzzCommand.self]
     )
 
-    /// The production commands' `--layout`: a simulated tree, which only
-    /// this executable carries.
     /// No command: a usage error (64), not a help page that exits 0 as
     /// if something had been done.
     func run() async throws {
@@ -32,6 +30,8 @@ struct BuildOSCleanDev: AsyncParsableCommand {
         throw ExitCode(64)
     }
 
+    /// The production commands' `--layout`: a simulated tree, which only
+    /// this executable carries.
     static func main() async {
         Arguments.refuseUndecodable(commandName: "buildos-clean-dev")
         SimulatedTrees.install { text, file, root throws(SimulatedTrees.LoadFailure) in
