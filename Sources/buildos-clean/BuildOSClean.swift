@@ -19,7 +19,8 @@ struct BuildOSClean: AsyncParsableCommand {
     /// No command: a usage error (64), not a help page that exits 0 as
     /// if something had been done.
     func run() async throws {
-        StandardError.write("buildos-clean: error: no command given: give one of cleanup or machine (see buildos-clean --help)\n")
+        StandardError.write(
+            "buildos-clean: error: no command given: give one of cleanup or machine (see buildos-clean --help)\n")
         throw ExitCode(64)
     }
 
