@@ -2,6 +2,7 @@ import Cleanup
 import FSProtocol
 import MachineLayout
 import SimFS
+import Synchronization
 import Testing
 import TestSupport
 
@@ -227,6 +228,32 @@ struct ApplyRaceTests {
                 "/build/machines/default/m: warning: changed since scan, kept",
             ], "\(lines(report))")
         #expect(names(host, "/build/machines/default/m") == ["m", "m-2"])
+    }
+
+    @Test("a machine found without its link whose link cannot be looked at again keeps what is left")
+    func linkLookFails() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            subvol default/m/m-2 ro
+            """)
+        // After the first deletion, the look for a link made meanwhile
+        // fails: an error that is not ENOENT cannot tell the link absent.
+        let deleted = Mutex(false)
+        let report = await CleanupTests.cleanup(host) { call, _ in
+            if call.operation == .deleteSubvolumeByID { deleted.withLock { $0 = true } }
+            guard call.operation == .status, call.subject.hasSuffix("default/m/m"), deleted.withLock({ $0 }) else {
+                return nil
+            }
+            return .ioError
+        }
+        #expect(
+            lines(report) == [
+                "/build/machines/default/m/m-1: info: deleted subvolume",
+                "/build/machines/default/m/m-2: warning: changed since scan, kept",
+                "/build/machines/default/m: warning: changed since scan, kept",
+            ], "\(lines(report))")
+        #expect(names(host, "/build/machines/default/m") == ["m-2"])
     }
 
     @Test("a machine directory that gains an entry before the rmdir is kept, with a warning")

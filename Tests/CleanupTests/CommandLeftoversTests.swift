@@ -48,13 +48,23 @@ struct CommandLeftoversTests {
             link   default/m/m -> m-1
             subvol default/m/m-2
             subvol default/m/m-3.received ro received
+            dir    default/m/m-4
+            subvol default/m/m-4.received ro received
+            file   default/m/m-5
+            subvol default/m/m-5.received ro received
             """)
         let before = host.layout()
         let report = await cleanup(host)
+        // A revision's name that holds no subvolume is no revision: its
+        // image is without one.
         #expect(
             lines(report) == [
                 "\(machine)/m-2: warning: revision is not read-only (an interrupted receive or ownership change), kept",
                 "\(machine)/m-3.received: warning: received image without its revision (an interrupted upgrade), kept",
+                "\(machine)/m-4: warning: not a subvolume (plain directory), kept",
+                "\(machine)/m-4.received: warning: received image without its revision (an interrupted upgrade), kept",
+                "\(machine)/m-5: warning: unknown entry (regular file), kept",
+                "\(machine)/m-5.received: warning: received image without its revision (an interrupted upgrade), kept",
             ])
         #expect(host.layout() == before)
         #expect(report.exitStatus == 0)

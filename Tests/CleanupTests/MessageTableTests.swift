@@ -139,6 +139,12 @@ struct MessageTableTests {
             layout: linked + "\nsubvol default/m/m-default-1-1\nfile default/m/m-default.lock",
             failing: (.openFile, "m-default.lock", .ioError), mode: .live,
             line: "\(m)/m-default.lock: error: unable to take machine lock: input/output error (EIO)", exitStatus: 1),
+        // A machine directory that is a subvolume of its own is synced
+        // on its own: its failure halts as the volume's does.
+        Case(
+            layout: "subvol default/m\n" + linked + "\nsubvol default/m/m-default-1-1",
+            failing: (.sync, "default/m", .ioError),
+            line: "\(m): error: unable to sync filesystem: input/output error (EIO)", exitStatus: 1),
         Case(
             layout: "root /elsewhere", line: "/build/machines: error: unable to open machines root: "
                 + "no such file or directory (ENOENT)", exitStatus: 1),
