@@ -121,6 +121,11 @@ struct DeletionConformance {
             await #expect(throws: FSError(.notPermitted, .deleteSubvolume, name: "d")) {
                 try await fs.deleteSubvolume("d", in: directory)
             }
+            // rmdir(2) deletes an empty subvolume, but not this one.
+            await #expect(throws: FSError(.notPermitted, .removeDirectory, name: "d")) {
+                try await fs.removeDirectory("d", in: directory)
+            }
+            #expect(try await fs.status(of: "d", in: directory).kind == .subvolume)
         }
     }
 
