@@ -23,6 +23,10 @@ struct GrammarTests {
         ("m-default-x", .workingSnapshot(.default, suffix: "x")),
         ("m-default--rf", .workingSnapshot(.default, suffix: "-rf")),
         ("m-default.lock", .lockFile(.default)),
+        // The shortest toolchain's lock: one letter.
+        ("m-a.lock", .lockFile(Toolchain(rawValue: "a")!)),
+        ("m-a", .bootstrapped(Toolchain(rawValue: "a")!)),
+        ("m-a-1-1", .workingSnapshot(Toolchain(rawValue: "a")!, suffix: "1-1")),
         ("m-default-1.lock", .workingSnapshot(.default, suffix: "1.lock")),
         ("m-", .unknown),
         ("m--force", .unknown),

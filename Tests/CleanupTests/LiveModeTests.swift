@@ -2,6 +2,7 @@ import Cleanup
 import FSProtocol
 import MachineLayout
 import SimFS
+import Synchronization
 import Testing
 import TestSupport
 
@@ -244,6 +245,33 @@ struct LiveModeTests {
         host.install(gate: nil)
         #expect(try await taker.status(of: lock.file).identity == taker.status(of: "m-default.lock", in: directory).identity)
         #expect(gate.calls.filter { $0.operation == .openFile }.count == 2)
+    }
+
+    @Test("a lock released and taken by a third process between the open and the flock is busy, not held twice")
+    func inodeRecheckNewHolder() async throws {
+        let host = try makeHost("dir default/m\n")
+        let holder = host.spawn(.root)
+        let holderDirectory = try await holder.openRoot(machine)
+        let held = try #require(try await MachineLock.take(.default, machine: "m", in: holderDirectory, on: holder))
+        let third = host.spawn(.root)
+        let thirdDirectory = try await third.openRoot(machine)
+        let taker = host.spawn(.root)
+        let gate = ScriptedGate(watching: taker.processID)
+        // Right after the taker opened the old file: the holder releases
+        // (unlinks it), and a third process takes the lock in a new file.
+        let taken = Mutex<MachineLock?>(nil)
+        gate.after({ $0.operation == .openFile }) {
+            await held.release(in: holderDirectory, on: holder)
+            let lock = try? await MachineLock.take(.default, machine: "m", in: thirdDirectory, on: third)
+            taken.withLock { $0 = lock }
+        }
+        host.install(gate: gate)
+        let directory = try await taker.openRoot(machine)
+        let lock = try await MachineLock.take(.default, machine: "m", in: directory, on: taker)
+        host.install(gate: nil)
+        #expect(taken.withLock { $0 } != nil)
+        // The old file flocked is no lock any more; the new one is held.
+        #expect(lock == nil)
     }
 }
 
