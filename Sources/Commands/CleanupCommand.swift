@@ -130,8 +130,9 @@ extension CleanupCommand {
     }
 
     public func run() async throws {
+        let status: Int32
         do {
-            try await runCleanup()
+            status = try await runCleanup()
         } catch {
             // With --format json, standard output holds one document
             // always: a refusal before the report (no toolchain, an
@@ -145,6 +146,8 @@ extension CleanupCommand {
             }
             throw error
         }
+        // Past the report: nothing above prints a second document.
+        if status != 0 { throw ExitStatus.halted.code }
     }
 
     /// The stable code of a refusal by its exit status.
@@ -157,7 +160,9 @@ extension CleanupCommand {
         }
     }
 
-    func runCleanup() async throws {
+    /// Runs the cleanup and prints its report: the report's exit status.
+    /// What it throws comes before any report.
+    func runCleanup() async throws -> Int32 {
         let level: Logger.Level = verbose ? .debug : .warning
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -187,7 +192,7 @@ extension CleanupCommand {
             Notifier(command: notify, timeout: notifyTimeout ?? Self.defaultNotifyTimeout)
                 .send(summary: Diagnostic.escapingControlCharacters(summary), body: report.notificationBody)
         }
-        if report.exitStatus != 0 { throw ExitStatus.halted.code }
+        return report.exitStatus
     }
 
     /// buildos-clean's own lock, waited for up to `--wait`: exit 75 when

@@ -103,7 +103,9 @@ final class ProgressLine: Sendable {
     }
     private let state = Mutex(State())
 
-    func show(_ line: String) {
+    func show(_ text: String) {
+        // One line, whatever a name in it holds.
+        let line = Diagnostic.escapingControlCharacters(text)
         if isTerminal {
             state.withLock { $0.shown = true }
             StandardError.write("\r\u{1B}[K" + line)

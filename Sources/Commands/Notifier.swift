@@ -78,8 +78,10 @@ struct Notifier {
         let lastWord = trimmed.split(whereSeparator: { $0 == " " || $0 == "\t" || $0 == "\n" || $0 == ";" }).last
         let keyword = lastWord.map { ["fi", "done", "esac"].contains(String($0)) } ?? false
         // Appended to the command without its trailing blanks: after a
-        // line break it would be a command of its own.
-        return ends || keyword ? command : String(trimmed) + " \"$@\""
+        // line break it would be a command of its own. (After a line
+        // continuation, a backslash and its line break, as it is.)
+        if ends || keyword { return command }
+        return (trimmed.hasSuffix("\\") ? command : String(trimmed)) + " \"$@\""
     }
 
     /// Starts `/bin/sh -c COMMAND` as the leader of a new process group,

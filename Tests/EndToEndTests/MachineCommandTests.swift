@@ -139,6 +139,29 @@ struct MachineCommandTests {
         #expect((machines[0]["workingSnapshots"] as? [[String: Any]])?.first?["pid"] as? Int == 77)
     }
 
+    @Test("list: a machine being removed says whether a boot cleanup deletes it whole or keeps its directory")
+    func listBeingRemoved() throws {
+        let layout = try file(
+            Array(
+                """
+                subvol default/gone/gone-1 ro
+                subvol default/kept/kept-1 ro
+                file   default/kept/notes
+
+                """.utf8), "layout")
+        let text = try Binary.run(["machine", "list", "--layout", layout])
+        #expect(text.outputLines.contains("default/gone: no current link: being removed, a boot cleanup deletes it"))
+        #expect(
+            text.outputLines.contains(
+                "default/kept: no current link: being removed, a boot cleanup deletes its subvolumes and keeps the "
+                    + "directory for what it holds"), "\(text.outputLines)")
+        let json = try Binary.run(["machine", "list", "--layout", layout, "--format", "json"])
+        let document = try #require(try JSONSerialization.jsonObject(with: Data(json.standardOutput.utf8)) as? [String: Any])
+        let machines = try #require(document["machines"] as? [[String: Any]])
+        #expect(machines.map { $0["beingRemoved"] as? Bool } == [true, true])
+        #expect(machines.map { $0["keepsEntries"] as? Bool } == [false, true])
+    }
+
     @Test("list shows the problems of what is no machine, as a boot cleanup reports them; a scope that is not there is 64")
     func listProblemsAbove() throws {
         let layout = try file(

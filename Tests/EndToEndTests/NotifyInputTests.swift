@@ -108,6 +108,14 @@ struct NotifyInputTests {
             #expect(!result.standardError.contains("notify command failed"), "\(result.standardError)")
             #expect(result.standardError.contains("cleaned up entries in /build/machines/"), "\(result.standardError)")
         }
+        // A line continuation stays one: the summary is its next word.
+        let continued = try InputTest.run([
+            "cleanup", "--layout", layout, "--toolchain", "default", "--notify", "printf '<%s>' >&2 \\\n",
+        ])
+        #expect(continued.standardError.contains("<cleaned up entries in /build/machines/>"), "\(continued.standardError)")
+        // Not an escaped blank first (the continuation's backslash before
+        // a blank the summary was appended after).
+        #expect(!continued.standardError.contains("< >"), "\(continued.standardError)")
     }
 
     @Test("the command's own output goes to standard error: standard output stays the report")

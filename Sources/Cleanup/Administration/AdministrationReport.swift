@@ -37,11 +37,11 @@ public struct MachineAddress: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { "\(volume)/\(machine)" }
 
-    /// A machine that `add` creates (and a volume it may create) takes no
-    /// control character (a line break, a tab, an escape): every line and
-    /// mail naming it would be ambiguous, and scripts reading names split
-    /// on them. Machines made by hand with one are read, upgraded and
-    /// removed all the same.
+    /// A machine that `add` creates takes no control character (a line
+    /// break, a tab, an escape) in its name or its volume's: every line
+    /// and mail naming it would be ambiguous, and scripts reading names
+    /// split on them. Machines made by hand with one are read, upgraded
+    /// and removed all the same.
     func requireNewNames() throws(AdministrationError) {
         for (what, name) in [("volume", volume), ("machine", machine)] {
             let escaped = Diagnostic.escapingControlCharacters(name.rawValue)

@@ -51,9 +51,13 @@ public struct MachineListing: Hashable, Sendable, Codable {
         public var locks: [Lock]
         /// The cleanup's lines about this machine (`path: level: message`).
         public var problems: [String]
-        /// No current link, and nothing that keeps it: a machine being
-        /// removed, which a boot cleanup deletes whole.
+        /// No current link, and no other link naming its subvolumes: a
+        /// machine being removed, whose subvolumes a boot cleanup
+        /// deletes; `keepsEntries` when its directory then stays (it
+        /// holds entries the cleanup keeps: an unknown file, a plain
+        /// directory).
         public var beingRemoved = false
+        public var keepsEntries = false
     }
 
     public struct Bootstrapped: Hashable, Sendable, Codable {
@@ -94,10 +98,17 @@ public struct MachineListing: Hashable, Sendable, Codable {
         for diagnostic in diagnostics {
             problems[ExactText(diagnostic.path), default: []].append(diagnostic.line)
         }
-        // The machines a boot cleanup deletes for want of their link.
+        // The machines a boot cleanup deletes for want of their link, and
+        // those of them whose directory it keeps.
         var removed: Set<ExactText> = []
-        for item in plan.items where item.reason == .machineWithoutLink || item.reason == .emptiedMachineDirectory {
-            removed.insert(ExactText(EntryPath(volume: item.path.volume, machine: item.path.machine).rendered(root: root)))
+        var keeping: Set<ExactText> = []
+        for item in plan.items {
+            let machinePath = ExactText(EntryPath(volume: item.path.volume, machine: item.path.machine).rendered(root: root))
+            switch item.reason {
+            case .machineWithoutLink, .emptiedMachineDirectory: removed.insert(machinePath)
+            case .machineKeepsEntries: keeping.insert(machinePath)
+            default: break
+            }
         }
         var attributed: Set<ExactText> = []
         var listing = MachineListing(root: root, toolchains: toolchains?.toolchains.map(\.rawValue), machines: [])
@@ -117,7 +128,8 @@ public struct MachineListing: Hashable, Sendable, Codable {
                     var described = await describe(
                         machine.name, in: volume.name, directory: directory, rootHandle: rootHandle,
                         fileSystem: fileSystem, problems: lines, toolchains: toolchains)
-                    described.beingRemoved = removed.contains(ExactText(path))
+                    described.beingRemoved = removed.contains(ExactText(path)) || keeping.contains(ExactText(path))
+                    described.keepsEntries = keeping.contains(ExactText(path))
                     listing.machines.append(described)
                 }
             }
@@ -204,9 +216,12 @@ public struct MachineListing: Hashable, Sendable, Codable {
         var lines: [String] = []
         for machine in machines {
             let state =
-                machine.beingRemoved
-                ? "no current link: being removed, a boot cleanup deletes it"
-                : machine.current.map { "current \($0)" } ?? "no current revision"
+                !machine.beingRemoved
+                ? machine.current.map { "current \($0)" } ?? "no current revision"
+                : machine.keepsEntries
+                    ? "no current link: being removed, a boot cleanup deletes its subvolumes and keeps the directory "
+                        + "for what it holds"
+                    : "no current link: being removed, a boot cleanup deletes it"
             lines.append("\(machine.volume)/\(machine.name): " + state)
             func add(_ label: String, _ items: [String]) {
                 if !items.isEmpty { lines.append("  \(label): " + items.joined(separator: ", ")) }
