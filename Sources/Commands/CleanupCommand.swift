@@ -141,23 +141,13 @@ extension CleanupCommand {
                 print(
                     ReportDocument.refusalJSON(
                         root: root ?? Layout.defaultRoot, dryRun: dryRun, mode: mode,
-                        code: failure.code ?? Self.refusalCode(failure.status), message: failure.message,
+                        code: failure.code ?? CommandSupport.refusalCode(failure.status), message: failure.message,
                         status: failure.status))
             }
             throw error
         }
         // Past the report: nothing above prints a second document.
         if status != 0 { throw ExitStatus.halted.code }
-    }
-
-    /// The stable code of a refusal by its exit status.
-    static func refusalCode(_ status: Int32) -> String {
-        switch status {
-        case ExitStatus.usage.rawValue: "usage"
-        case ExitStatus.noInput.rawValue: "unreadable-input"
-        case ExitStatus.busy.rawValue: "busy"
-        default: "failed"
-        }
     }
 
     /// Runs the cleanup and prints its report: the report's exit status.

@@ -22,6 +22,18 @@ enum CommandSupport {
         return ExitCode(status)
     }
 
+    /// The stable code of a refusal's JSON document by its exit status,
+    /// for a failure `fail` printed without a code of its own.
+    static func refusalCode(_ status: Int32) -> String {
+        switch status {
+        case 64: "usage"
+        case 66: "unreadable-input"
+        case 69: "unavailable"
+        case 75: "busy"
+        default: "failed"
+        }
+    }
+
     /// The last failure `fail` printed, for a command that owes its
     /// caller a JSON document all the same.
     static let lastFailure = Mutex<(message: String, status: Int32, code: String?)?>(nil)

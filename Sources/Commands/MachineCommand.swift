@@ -152,14 +152,8 @@ struct MachineRun {
             if options.format == .json, !printedReport.withLock({ $0 }),
                 let failure = CommandSupport.lastFailure.withLock({ $0 })
             {
-                let byStatus =
-                    switch failure.status {
-                    case 64: "usage"
-                    case 66: "unreadable-input"
-                    case 69: "unavailable"
-                    default: "failed"
-                    }
-                print(refusal(failure.code ?? byStatus, failure.message, failure.status))
+                print(
+                    refusal(failure.code ?? CommandSupport.refusalCode(failure.status), failure.message, failure.status))
             }
             throw error
         }

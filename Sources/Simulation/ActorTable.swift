@@ -21,6 +21,9 @@ struct ActorTable {
         var report: Report?
         /// What a machine command reported.
         var commandReport: AdministrationReport?
+        /// How a machine command that failed, was refused or did not run
+        /// ended, as its trace line says it (not one killed).
+        var failedCommand: String?
     }
 
     var slots: [Slot] = []

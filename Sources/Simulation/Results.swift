@@ -38,13 +38,7 @@ extension Explorer {
     /// command refused still lets the scenario pass, and a misspelt
     /// machine is refused so.
     public func failedCommands() throws -> [String] {
-        let run = try firstSchedule()
-        return run.trace.compactMap { entry in
-            guard case .note(let text) = entry.event, let actor = entry.actor, text.text.hasPrefix("machine "),
-                text.text.contains(": failed (exit ") || text.text.contains(": not run")
-            else { return nil }
-            return "\(run.actorNames[actor]): \(text.text)"
-        }
+        try firstSchedule().failedCommands
     }
 
     /// The machines root after the first schedule, as a layout.

@@ -84,7 +84,9 @@ extension SimulationRun {
                 // How it ended, in the trace: a command refused (a machine
                 // misspelt, say) is otherwise only an ENOENT among calls.
                 let killed = actors[index].dead
-                record(actor: index, .note(ActorEventText(text: Self.outcome(of: report, spec, killed: killed))))
+                let outcome = Self.outcome(of: report, spec, killed: killed)
+                record(actor: index, .note(ActorEventText(text: outcome)))
+                if !killed, report?.error != nil || report == nil { actors[index].failedCommand = outcome }
             }
         } catch {
             // A stop request (the process died) or a failed step: the trace

@@ -20,6 +20,9 @@ struct RunResult: Sendable {
     var diverged: Bool
     /// The reports of the cleanups that finished, in actor order.
     var cleanupReports: [Report] = []
+    /// The machine commands that failed, were refused or did not run
+    /// (`ACTOR: machine add v/m: failed (exit 64, code): message`).
+    var failedCommands: [String] = []
 
     func traceText(upTo step: Int = .max) -> String {
         trace.filter { $0.step <= step }.map { $0.line(actors: actorNames) }.joined(separator: "\n")
@@ -122,7 +125,8 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
         return RunResult(
             violations: violations, steps: step, choices: choices, trace: runTrace.entries,
             actorNames: actors.slots.map(\.spec.name), endLayout: host.layout(root: compiled.root), faulted: faulted,
-            diverged: diverged, cleanupReports: actors.slots.compactMap(\.report))
+            diverged: diverged, cleanupReports: actors.slots.compactMap(\.report),
+            failedCommands: actors.slots.compactMap { slot in slot.failedCommand.map { "\(slot.spec.name): \($0)" } })
     }
 
     /// Asks the strategy for the next step among the runnable actors and

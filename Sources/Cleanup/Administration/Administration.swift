@@ -120,16 +120,14 @@ struct AdministrationSession {
     /// failing at the receive with a directory already made.
     func requireBtrfsVolume() async throws(AdministrationError) {
         guard let volumeHandle else { return }
+        let volume = "volume \(machine.volume) (\(EntryPath(volume: machine.volume).rendered(root: root)))"
         do throws(FSError) {
             _ = try await fileSystem.subvolumeID(of: volumeHandle)
         } catch where error.kind == .notBtrfs || error.kind == .notSupported {
             throw .usage(
-                "volume \(machine.volume) (\(EntryPath(volume: machine.volume).rendered(root: root))) is not on a "
-                    + "btrfs filesystem: \(error.cause); is its filesystem mounted?", code: "not-btrfs")
+                "\(volume) is not on a btrfs filesystem: \(error.cause); is its filesystem mounted?", code: "not-btrfs")
         } catch {
-            throw .failed(
-                "unable to read the filesystem of volume \(machine.volume) "
-                    + "(\(EntryPath(volume: machine.volume).rendered(root: root))): \(error.cause)")
+            throw .failed("unable to read the filesystem of \(volume): \(error.cause)")
         }
     }
 
