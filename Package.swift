@@ -81,7 +81,9 @@ let package = Package(
             name: "ConformanceTests", dependencies: ["FSProtocol", "MachineLayout", "TestSupport"], swiftSettings: strict),
         .testTarget(
             name: "EndToEndTests",
-            dependencies: ["buildos-clean", "buildos-clean-dev", "Cleanup", "MachineLayout", "FSProtocol", "TestSupport"],
+            dependencies: [
+                "buildos-clean", "buildos-clean-dev", "Commands", "Cleanup", "MachineLayout", "FSProtocol", "TestSupport",
+            ],
             exclude: ["Snapshots"],
             swiftSettings: strict),
         .testTarget(

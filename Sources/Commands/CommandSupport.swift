@@ -106,7 +106,8 @@ enum CommandSupport {
 /// rewritten in place on a terminal, plain lines otherwise (when what it
 /// waits for changes, and every ten seconds).
 final class ProgressLine: Sendable {
-    private let isTerminal = isatty(2) == 1
+    private let isTerminal: Bool
+    private let write: @Sendable (String) -> Void
     private struct State {
         var last = ""
         var lastPlainLine = -10
@@ -115,12 +116,19 @@ final class ProgressLine: Sendable {
     }
     private let state = Mutex(State())
 
+    /// `isTerminal` and `write` are for tests: by default, whether
+    /// standard error is a terminal, and a write to it.
+    init(isTerminal: Bool = isatty(2) == 1, write: @escaping @Sendable (String) -> Void = { StandardError.write($0) }) {
+        self.isTerminal = isTerminal
+        self.write = write
+    }
+
     func show(_ text: String) {
         // One line, whatever a name in it holds.
         let line = Diagnostic.escapingControlCharacters(text)
         if isTerminal {
             state.withLock { $0.shown = true }
-            StandardError.write("\r\u{1B}[K" + line)
+            write("\r\u{1B}[K" + line)
             return
         }
         // The elapsed seconds end the line: compare what comes before.
@@ -132,13 +140,13 @@ final class ProgressLine: Sendable {
             state.lastPlainLine = state.lines
             return true
         }
-        if due { StandardError.write(line + "\n") }
+        if due { write(line + "\n") }
     }
 
     /// Ends a line rewritten in place.
     func finish() {
         if state.withLock({ state in defer { state.shown = false }; return state.shown }) {
-            StandardError.write("\n")
+            write("\n")
         }
     }
 }
