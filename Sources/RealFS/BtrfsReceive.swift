@@ -137,6 +137,12 @@ extension RealFileSystem {
         var detail: String?
         do throws(FSError) {
             try perform(.receive, name: stream.header.name) { () throws(FSError.Kind) in
+                // As SimFS answers, before btrfs receive runs: its ioctls
+                // need root (run as a user, it fails earlier, EACCES on
+                // the target's /proc link), and a target on another
+                // filesystem would fail as EIO, with a message.
+                if !isPrivileged { throw .notPermitted }
+                if try !isBtrfs(directory.descriptor) { throw .notBtrfs }
                 do throws(BtrfsReceive.Failure) {
                     try BtrfsReceive.run(stream, into: directory.descriptor)
                 } catch {

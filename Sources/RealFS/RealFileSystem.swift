@@ -38,7 +38,11 @@ public struct RealFileSystem: FileSystem {
 
     public func openRoot(_ path: String) async throws(FSError) -> DirectoryHandle {
         try perform(.openRoot, path: path) { () throws(FSError.Kind) in
-            DirectoryHandle(descriptor: try LibC.open(path, O_RDONLY | O_DIRECTORY))
+            // An absolute path, as SimFS wants it; a NUL would cut it short
+            // and names nothing on Linux.
+            guard path.startsWithBytes("/") else { throw .invalidArgument }
+            if path.containsByte("\0") { throw .noEntry }
+            return DirectoryHandle(descriptor: try LibC.open(path, O_RDONLY | O_DIRECTORY))
         }
     }
 
