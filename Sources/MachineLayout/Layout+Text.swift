@@ -67,7 +67,9 @@ extension Layout {
             }
             if entry.snapshotOf != nil, entry.received {
                 throw LayoutError(
-                    line: number, message: "a snapshot is not received: 'received' does not combine with snapshot-of")
+                    line: number,
+                    message: "'received' does not combine with snapshot-of: a snapshot takes its source's "
+                        + "received UUID when read-only, none when writable")
             }
             layout.entries.append(entry)
             layout.sourceLines.append(number)

@@ -49,6 +49,8 @@ extension HostState {
             current = target
         }
         guard node(current).type == .directory else { throw .notDirectory }
+        // O_RDONLY: reading the directory.
+        if !permits(credentials, .read, on: current) { throw .accessDenied }
         let descriptor = open(current, for: pid, isDirectory: true, isWritable: false)
         if followedLink { processes.update(pid) { $0.descriptors.update(descriptor) { $0.reachedThroughSymlink = true } } }
         return DirectoryHandle(descriptor: descriptor)
@@ -74,13 +76,16 @@ extension HostState {
         let target = crossingMounts(child)
         // O_NOFOLLOW | O_DIRECTORY: a link is refused like a file.
         guard node(target).type == .directory else { throw .notDirectory }
+        // O_RDONLY: reading the directory.
+        if !permits(credentials, .read, on: target) { throw .accessDenied }
         return DirectoryHandle(descriptor: open(target, for: pid, isDirectory: true, isWritable: false))
     }
 
     func list(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [DirectoryEntry] {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
-        if !permits(credentials, .read, on: directory) { throw .accessDenied }
+        // RealFS reads a fresh descriptor of its `.`: a lookup, then a read.
+        if !permits(credentials, [.read, .search], on: directory) { throw .accessDenied }
         // Sort the names first: a pair moves faster than an entry.
         let children = (isInDeletedSubvolume(directory) ? [:] : node(directory).children).sorted { $0.key < $1.key }
         var entries: [DirectoryEntry] = []
@@ -160,6 +165,7 @@ extension HostState {
         let directory = try directory(pid, handle)
         guard !target.isEmpty else { throw .noEntry }
         if child(name, of: directory) != nil { throw .exists }
+        try refuseEntries(in: directory, by: credentials, with: .notPermitted)
         try checkModifiable(directory, by: credentials)
         var link = newNode(.symlink, in: directory, by: credentials)
         link.linkTarget = target
@@ -174,6 +180,7 @@ extension HostState {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
         if child(name, of: directory) != nil { throw .exists }
+        try refuseEntries(in: directory, by: credentials, with: .notPermitted)
         try checkModifiable(directory, by: credentials)
         let ref = attach(newNode(.directory, in: directory, by: credentials), named: name, in: directory)
         if isRecordingEffects {
@@ -189,6 +196,7 @@ extension HostState {
         guard let child = child(name, of: directory) else { throw .noEntry }
         if node(child).type == .directory { throw .isDirectory }
         try checkModifiable(directory, by: credentials)
+        try checkSticky(child, in: directory, by: credentials)
         let kind = kind(of: child)
         let path = isRecordingEffects ? path(of: child) : ""
         detach(child)
@@ -206,6 +214,7 @@ extension HostState {
         guard node(child).type == .directory else { throw .notDirectory }
         if mounts[child] != nil { throw .busy }
         try checkModifiable(directory, by: credentials)
+        try checkSticky(child, in: directory, by: credentials)
         if !node(child).children.isEmpty { throw .notEmpty }
         if isSubvolumeRoot(child) {
             // Since 4.18 rmdir removes an empty subvolume, with the checks
@@ -235,12 +244,13 @@ extension HostState {
         if let parent = node.parent, let name = node.name {
             filesystems[ref.filesystem].setEntry(name, in: parent, to: nil)
         }
+        // A lock belongs to the open file, not to the name: it stays held
+        // until the descriptor holding it closes.
         if isOpen(ref) {
             updateNode(ref) { $0.isAttached = false }
         } else {
             filesystems[ref.filesystem].freeNode(ref.node)
         }
-        locks[ref] = nil
     }
 
     /// Whether a descriptor points at the node.
@@ -263,10 +273,14 @@ extension HostState {
         guard from.filesystem == to.filesystem else { throw .crossDevice }
         if mounts[source] != nil { throw .busy }
         try checkModifiable(from, by: credentials)
+        try checkSticky(source, in: from, by: credentials)
+        try refuseEntries(in: to, by: credentials, with: .notPermitted)
         try checkModifiable(to, by: credentials)
         let sourceIsSubvolume = isSubvolumeRoot(source)
         // Only a subvolume root may move to another subvolume.
         if !sourceIsSubvolume, node(from).subvolume != node(to).subvolume { throw .crossDevice }
+        // A stand-in for a nested subvolume stays where it is.
+        if node(source).isStandIn { throw .notEmpty }
         // A read-only subvolume cannot change its `..`.
         if sourceIsSubvolume, from != to, subvolume(of: source).isReadOnly { throw .readOnly }
         let sourceIsDirectory = node(source).type == .directory
@@ -276,6 +290,7 @@ extension HostState {
             if existing == source { return }
             if mode == .noReplace { throw .exists }
             if mounts[existing] != nil { throw .busy }
+            try checkSticky(existing, in: to, by: credentials)
             let existingIsDirectory = node(existing).type == .directory
             if sourceIsDirectory, !existingIsDirectory { throw .notDirectory }
             if !sourceIsDirectory, existingIsDirectory { throw .isDirectory }
@@ -319,7 +334,14 @@ extension HostState {
         guard let child = child(name, of: directory) else { throw .noEntry }
         let target = crossingMounts(child)
         if filesystems[target.filesystem].isBtrfs, subvolume(of: target).isReadOnly { throw .readOnly }
-        if !credentials.isRoot { throw .notPermitted }
+        // Only root gives an entry away; its owner may keep the owner and
+        // set the group to its own (this model has no supplementary groups).
+        if !credentials.isRoot {
+            let current = node(target)
+            guard credentials.user == current.owner, owner == current.owner,
+                group == current.group || group == credentials.group
+            else { throw .notPermitted }
+        }
         updateNode(target) {
             $0.owner = owner
             $0.group = group
@@ -354,6 +376,7 @@ extension HostState {
             return FileHandle(descriptor: open(target, for: pid, isDirectory: false, isWritable: writable))
         }
         guard options.contains(.create) else { throw .noEntry }
+        try refuseEntries(in: directory, by: credentials, with: .accessDenied)
         try checkModifiable(directory, by: credentials)
         let ref = attach(newNode(.file, in: directory, by: credentials), named: name, in: directory)
         if isRecordingEffects {
@@ -372,6 +395,8 @@ extension HostState {
         let directory = try directory(pid, handle)
         try checkSearchable(directory, by: credentials)
         if child(name, of: directory) != nil { throw .exists }
+        // O_TMPFILE: EOPNOTSUPP.
+        if node(directory).isStandIn { throw .notSupported }
         try checkModifiable(directory, by: credentials)
         // fchown: only root gives a file away (or changes its group to one
         // it is not in; this model has no supplementary groups).

@@ -3,11 +3,11 @@ import FSProtocol
 /// `btrfs receive -e`, as btrfs-progs does it, in three steps so that a
 /// simulation can interleave or crash between them: the subvolume appears
 /// (writable, without received UUID); at the stream's end it gets the
-/// stream's UUID as its received UUID (`BTRFS_IOC_SET_RECEIVED_SUBVOL`,
-/// which commits), then it is made read-only (`BTRFS_IOC_SUBVOL_SETFLAGS`,
-/// which does not). btrfs-progs' `finish_subvol` does the two in this
-/// order, so a receive stopped in between, or a crash before the next
-/// commit, leaves a writable subvolume with the received UUID.
+/// stream's UUID as its received UUID (`BTRFS_IOC_SET_RECEIVED_SUBVOL`),
+/// then it is made read-only (`BTRFS_IOC_SUBVOL_SETFLAGS`); each ioctl
+/// commits. btrfs-progs' `finish_subvol` does the two in this order, so a
+/// receive stopped in between, or a crash in between, leaves a writable
+/// subvolume with the received UUID.
 /// The stream's content commands are checked (lengths, checksums), not
 /// applied.
 extension HostState {
@@ -65,8 +65,7 @@ extension HostState {
     }
 
     /// The third step: the received subvolume is made read-only, as
-    /// `setReadOnly` does (without a commit: the kernel's
-    /// `SUBVOL_SETFLAGS` ends its transaction without committing it).
+    /// `setReadOnly` does (and commits).
     mutating func sealReceive(_ pid: Int32, _ id: SubvolumeID, on handle: DirectoryHandle) throws(Kind) {
         _ = try process(pid)
         let filesystem = try directory(pid, handle).filesystem
@@ -77,5 +76,6 @@ extension HostState {
                 subvolumeRecord(for: NodeRef(filesystem: filesystem, node: subvolume.root)), readOnly: true)
             record(effect)
         }
+        commit(filesystem)
     }
 }

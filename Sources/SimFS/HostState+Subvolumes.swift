@@ -10,6 +10,14 @@ extension HostState {
         if !filesystems[ref.filesystem].isBtrfs { throw kind }
     }
 
+    /// The checks of an ioctl that makes a subvolume in a directory: as
+    /// `requireBtrfs`, and ENOTTY in a snapshot's stand-in for a nested
+    /// subvolume, whose operations are not btrfs's.
+    func requireBtrfs(creatingIn directory: NodeRef) throws(Kind) {
+        try requireBtrfs(directory)
+        if node(directory).isStandIn { throw .notSupported }
+    }
+
     func subvolumeInfo(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> SubvolumeInfo {
         let directory = try directory(pid, handle)
         try requireBtrfs(directory, else: .notBtrfs)
@@ -60,7 +68,7 @@ extension HostState {
     mutating func createSubvolume(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
-        try requireBtrfs(directory)
+        try requireBtrfs(creatingIn: directory)
         if child(name, of: directory) != nil { throw .exists }
         try checkModifiable(directory, by: credentials)
         let ref = addSubvolume(
@@ -98,7 +106,7 @@ extension HostState {
         let credentials = try process(pid).credentials
         let source = try directory(pid, sourceHandle)
         let directory = try directory(pid, handle)
-        try requireBtrfs(directory)
+        try requireBtrfs(creatingIn: directory)
         guard source.filesystem == directory.filesystem else { throw .crossDevice }
         guard isSubvolumeRoot(source) else { throw .invalidArgument }
         // A descriptor can outlive its subvolume; there is nothing left to
@@ -119,6 +127,8 @@ extension HostState {
 
     /// Copies a subvolume's tree as a new subvolume. A nested subvolume is
     /// not part of it: an empty directory with inode 2 stands in its place.
+    /// A read-only copy keeps the received UUID (the kernel clears it only
+    /// for a writable snapshot, which can change).
     @discardableResult
     mutating func copySubvolume(_ source: NodeRef, named name: EntryName, in directory: NodeRef, readOnly: Bool)
         -> NodeRef
@@ -135,7 +145,8 @@ extension HostState {
         let uuid = allocateUUID(on: filesystem)
         filesystems[filesystem].setSubvolume(
             SubvolumeState(
-                id: id, root: ref.node, uuid: uuid, parentUUID: original.uuid, receivedUUID: .zero,
+                id: id, root: ref.node, uuid: uuid, parentUUID: original.uuid,
+                receivedUUID: readOnly ? original.receivedUUID : .zero,
                 isReadOnly: readOnly, device: device, parentSubvolume: node(directory).subvolume,
                 nextInode: original.nextInode))
         linkSubvolume(id, below: node(directory).subvolume, on: filesystem)
@@ -151,8 +162,13 @@ extension HostState {
             copy.device = device
             copy.children = [:]
             if isSubvolumeRoot(child) {
+                // The kernel makes it at lookup, owned as the directory
+                // holding it.
                 copy.inode = 2
                 copy.permissions = 0o755
+                copy.owner = node(target).owner
+                copy.group = node(target).group
+                copy.isStandIn = true
                 attach(copy, named: name, in: target)
                 continue
             }
@@ -174,6 +190,7 @@ extension HostState {
             if !isSubvolumeRoot(victim) { throw .invalidArgument }
             if subvolume(of: victim).isReadOnly { throw .readOnly }
             if !permits(credentials, [.write, .search], on: victim) { throw .accessDenied }
+            try checkSticky(victim, in: directory, by: credentials)
         }
         try checkModifiable(directory, by: credentials)
         guard node(victim).type == .directory else { throw .notDirectory }
@@ -201,6 +218,7 @@ extension HostState {
             if !filesystems[directory.filesystem].userSubvolumeRemovalAllowed { throw .notPermitted }
             if subvolume.isReadOnly { throw .readOnly }
             if !permits(credentials, [.write, .search], on: victim) { throw .accessDenied }
+            try checkSticky(victim, in: NodeRef(filesystem: directory.filesystem, node: parent), by: credentials)
         }
         try checkModifiable(NodeRef(filesystem: directory.filesystem, node: parent), by: credentials)
         try checkDestroyable(victim)
@@ -250,9 +268,8 @@ extension HostState {
         }
         filesystems[filesystem].updateSubvolume(id) { $0.isDeleted = true }
         unlinkSubvolume(id, from: filesystems[filesystem].subvolumes[id]?.parentSubvolume, on: filesystem)
-        if !locks.isEmpty {
-            for ref in tree { locks[ref] = nil }
-        }
+        // Locks stay with the descriptors that hold them (which keep
+        // their nodes), as they do for an unlinked file.
         if tree.contains(where: isOpen) {
             for ref in tree { updateNode(ref) { $0.isAttached = false } }
         } else {
@@ -300,6 +317,8 @@ extension HostState {
             let effect: SimulatedEffect = .setReadOnly(subvolumeRecord(for: directory), readOnly: readOnly)
             record(effect)
         }
+        // `SUBVOL_SETFLAGS` commits its transaction.
+        commit(directory.filesystem)
     }
 
     mutating func sync(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) {

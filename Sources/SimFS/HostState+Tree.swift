@@ -159,6 +159,23 @@ extension HostState {
         if !permits(credentials, [.write, .search], on: directory) { throw .accessDenied }
     }
 
+    /// A snapshot's stand-in for a nested subvolume takes no entry: past
+    /// the permission checks a directory makes (not the read-only
+    /// subvolume's, which are btrfs's own), the call fails with `kind`.
+    func refuseEntries(in directory: NodeRef, by credentials: Credentials, with kind: Kind) throws(Kind) {
+        guard node(directory).isStandIn else { return }
+        if !permits(credentials, [.write, .search], on: directory) { throw .accessDenied }
+        throw kind
+    }
+
+    /// In a sticky directory (mode 1000, as `/tmp`) only root, the
+    /// directory's owner and the entry's own owner remove or move an entry
+    /// (EPERM).
+    func checkSticky(_ entry: NodeRef, in directory: NodeRef, by credentials: Credentials) throws(Kind) {
+        guard !credentials.isRoot, node(directory).permissions & 0o1000 != 0 else { return }
+        if credentials.user != node(directory).owner, credentials.user != node(entry).owner { throw .notPermitted }
+    }
+
     /// The checks before looking a name up in a directory.
     func checkSearchable(_ directory: NodeRef, by credentials: Credentials) throws(Kind) {
         if !permits(credentials, .search, on: directory) { throw .accessDenied }

@@ -25,6 +25,10 @@ struct Node {
     /// False once the node was removed from the tree; it lives on while a
     /// handle points at it, like an inode with open descriptors.
     var isAttached = true
+    /// A snapshot's stand-in for a nested subvolume: the kernel's empty
+    /// directory of inode 2, which has no operations of its own and so
+    /// takes no entry (`refuseEntries(in:by:with:)`) and cannot move.
+    var isStandIn = false
     var children: [EntryName: NodeID] = [:]
     var contents: [UInt8] = []
     var linkTarget = ""

@@ -50,4 +50,36 @@ struct CrashConformance {
             await fs.close(reopened)
         }
     }
+
+    @Test("setting read-only commits: it survives a crash without a sync", arguments: Backends.all)
+    func setReadOnlyCommits(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend, SandboxOptions(crashable: true)) { sandbox, directory in
+            var fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            try await fs.sync(directory)
+            try await fs.withDirectory("s", in: directory) { s throws(FSError) in try await fs.setReadOnly(true, of: s) }
+            try await sandbox.crash()
+            fs = sandbox.root
+            let reopened = try await sandbox.open()
+            let info = try await fs.withDirectory("s", in: reopened) { s throws(FSError) in try await fs.subvolumeInfo(of: s) }
+            #expect(info.isReadOnly)
+            await fs.close(reopened)
+        }
+    }
+
+    @Test("a received subvolume survives a crash whole: received UUID and read-only", arguments: Backends.all)
+    func receiveThenCrash(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend, SandboxOptions(crashable: true)) { sandbox, directory in
+            var fs = sandbox.root
+            let uuid = ReceiveConformance.freshUUID()
+            try await fs.receive(try ReceiveConformance.stream("m-1", uuid), in: directory)
+            try await sandbox.crash()
+            fs = sandbox.root
+            let reopened = try await sandbox.open()
+            let info = try await fs.withDirectory("m-1", in: reopened) { s throws(FSError) in try await fs.subvolumeInfo(of: s) }
+            #expect(info.receivedUUID == uuid)
+            #expect(info.isReadOnly)
+            await fs.close(reopened)
+        }
+    }
 }

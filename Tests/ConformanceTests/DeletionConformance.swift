@@ -224,6 +224,34 @@ struct DeletionConformance {
             await root.close(rootHome)
         }
     }
+
+    @Test("delete by id: the default gives EPERM, a nested subvolume ENOTEMPTY, a tmpfs ENOTTY", arguments: Backends.all)
+    func deleteByIDChecks(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("outer", in: directory)
+            let outer = try await fs.openDirectory("outer", in: directory)
+            try await fs.createSubvolume("inner", in: outer)
+            let outerID = try await fs.subvolumeInfo(of: outer).id
+            await #expect(throws: FSError(.notEmpty, .deleteSubvolumeByID, subvolume: outerID)) {
+                try await fs.deleteSubvolume(id: outerID, via: directory)
+            }
+            try await fs.deleteSubvolume("inner", in: outer)
+            await fs.close(outer)
+            try await sandbox.setDefaultSubvolume("outer")
+            await #expect(throws: FSError(.notPermitted, .deleteSubvolumeByID, subvolume: outerID)) {
+                try await fs.deleteSubvolume(id: outerID, via: directory)
+            }
+            try await fs.makeDirectory("t", in: directory)
+            try await sandbox.mountTmpfs(at: "t")
+            let t = try await fs.openDirectory("t", in: directory)
+            await #expect(throws: FSError(.notSupported, .deleteSubvolumeByID, subvolume: outerID)) {
+                try await fs.deleteSubvolume(id: outerID, via: t)
+            }
+            await fs.close(t)
+            try await sandbox.unmount("t")
+        }
+    }
 }
 
 /// A directory `home` in the sandbox owned by the unprivileged user, and a

@@ -119,4 +119,45 @@ struct ReceiveConformance {
             await fs.close(frozen)
         }
     }
+
+    @Test("receive by an unprivileged user fails (EPERM: its ioctls need root) and creates nothing", arguments: Backends.all)
+    func receiveUnprivileged(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            let stream = try ReceiveConformance.stream("m-1", ReceiveConformance.freshUUID())
+            await #expect(throws: FSError(.notPermitted, .receive, name: "m-1")) { try await user.receive(stream, in: home) }
+            #expect(try await user.names(home) == [])
+        }
+    }
+
+    @Test("an incremental stream finds its parent by the parent's own UUID too", arguments: Backends.all)
+    func receiveParentByUUID(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("base", in: directory)
+            let base = try await fs.withDirectory("base", in: directory) { b throws(FSError) in
+                try await fs.setReadOnly(true, of: b)
+                return try await fs.subvolumeInfo(of: b)
+            }
+            let incremental = try ReceiveConformance.stream("m-2", ReceiveConformance.freshUUID(), parent: base.uuid)
+            try await fs.receive(incremental, in: directory)
+            let child = try await fs.withDirectory("m-2", in: directory) { d throws(FSError) in try await fs.subvolumeInfo(of: d) }
+            #expect(child.parentUUID == base.uuid)
+            #expect(child.isReadOnly)
+        }
+    }
+
+    @Test("receive into a tmpfs fails: not btrfs", arguments: Backends.all)
+    func receiveNotBtrfs(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.makeDirectory("t", in: directory)
+            try await sandbox.mountTmpfs(at: "t")
+            let t = try await fs.openDirectory("t", in: directory)
+            let stream = try ReceiveConformance.stream("m-1", ReceiveConformance.freshUUID())
+            await #expect(throws: FSError(.notBtrfs, .receive, name: "m-1")) { try await fs.receive(stream, in: t) }
+            await fs.close(t)
+            try await sandbox.unmount("t")
+        }
+    }
 }

@@ -175,4 +175,176 @@ struct SnapshotConformance {
             await fs.close(image)
         }
     }
+
+    @Test("a read-only snapshot of a received subvolume keeps its received UUID; a writable one does not", arguments: Backends.all)
+    func readOnlySnapshotKeepsReceivedUUID(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await sandbox.receiveSubvolume(at: "m-1")
+            let image = try await fs.openDirectory("m-1", in: directory)
+            let received = try await fs.subvolumeInfo(of: image)
+            try await fs.snapshot(image, as: "ro", in: directory, readOnly: true)
+            try await fs.snapshot(image, as: "rw", in: directory, readOnly: false)
+            await fs.close(image)
+            let ro = try await fs.withDirectory("ro", in: directory) { d throws(FSError) in try await fs.subvolumeInfo(of: d) }
+            let rw = try await fs.withDirectory("rw", in: directory) { d throws(FSError) in try await fs.subvolumeInfo(of: d) }
+            #expect(ro.isReadOnly)
+            #expect(ro.receivedUUID == received.receivedUUID)
+            #expect(!rw.isReadOnly)
+            #expect(rw.receivedUUID == .zero)
+        }
+    }
+
+    @Test("a snapshot's stand-in for a nested subvolume takes the owner of its directory, 0755", arguments: Backends.all)
+    func placeholderOwner(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.createSubvolume("outer", in: home)
+            let outer = try await user.openDirectory("outer", in: home)
+            // The nested subvolume is root's, its directory the user's.
+            let root = sandbox.root
+            try await root.withDirectory("home", in: directory) { h throws(FSError) in
+                try await root.withDirectory("outer", in: h) { o throws(FSError) in try await root.createSubvolume("inner", in: o) }
+            }
+            #expect(try await user.status(of: "inner", in: outer).owner == 0)
+            try await user.snapshot(outer, as: "copy", in: home, readOnly: false)
+            // Root looks first (the kernel makes the stand-in at lookup).
+            let rootHome = try await root.openDirectory("home", in: directory)
+            let looked = try await root.withDirectory("copy", in: rootHome) { c throws(FSError) in try await root.status(of: "inner", in: c) }
+            await root.close(rootHome)
+            let copy = try await user.openDirectory("copy", in: home)
+            let placeholder = try await user.status(of: "inner", in: copy)
+            #expect(looked == placeholder)
+            #expect(placeholder.kind == .directory)
+            #expect(placeholder.owner == unprivilegedUser && placeholder.group == unprivilegedUser, "\(placeholder.owner):\(placeholder.group) \(String(placeholder.permissions, radix: 8))")
+            #expect(placeholder.permissions == 0o755)
+            await user.close(copy)
+            await user.close(outer)
+        }
+    }
+
+    @Test(
+        "a snapshot's stand-in for a nested subvolume takes no entry (EPERM; a file EACCES; a subvolume or an unnamed file ENOTTY or EOPNOTSUPP), cannot move (ENOTEMPTY), and goes with rmdir",
+        arguments: Backends.all)
+    func placeholderIsInert(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("outer", in: directory)
+            let outer = try await fs.openDirectory("outer", in: directory)
+            try await fs.createSubvolume("inner", in: outer)
+            try await fs.snapshot(outer, as: "copy", in: directory, readOnly: false)
+            let copy = try await fs.openDirectory("copy", in: directory)
+            let placeholder = try await fs.openDirectory("inner", in: copy)
+            await #expect(throws: FSError(.notPermitted, .makeDirectory, name: "d")) {
+                try await fs.makeDirectory("d", in: placeholder)
+            }
+            await #expect(throws: FSError(.notPermitted, .createSymlink, name: "l")) {
+                try await fs.createSymlink("l", in: placeholder, target: "x")
+            }
+            await #expect(throws: FSError(.accessDenied, .openFile, name: "f")) {
+                try await fs.openFile("f", in: placeholder, options: [.create, .write])
+            }
+            await #expect(throws: FSError(.notSupported, .createFile, name: "f")) {
+                try await fs.createFile("f", in: placeholder, owner: 0, group: 0)
+            }
+            await #expect(throws: FSError(.notSupported, .createSubvolume, name: "s")) {
+                try await fs.createSubvolume("s", in: placeholder)
+            }
+            await #expect(throws: FSError(.notSupported, .snapshot, name: "s")) {
+                try await fs.snapshot(outer, as: "s", in: placeholder, readOnly: false)
+            }
+            try await fs.makeDirectory("d", in: copy)
+            await #expect(throws: FSError(.notPermitted, .rename, name: "d", destination: "d")) {
+                try await fs.rename("d", in: copy, to: "d", in: placeholder, mode: .noReplace)
+            }
+            await #expect(throws: FSError(.notEmpty, .rename, name: "inner", destination: "moved")) {
+                try await fs.rename("inner", in: copy, to: "moved", in: copy, mode: .noReplace)
+            }
+            #expect(try await fs.list(placeholder).isEmpty)
+            await fs.close(placeholder)
+            try await fs.removeDirectory("inner", in: copy)
+            #expect(try await fs.names(copy) == ["d"])
+            await fs.close(copy)
+            await fs.close(outer)
+        }
+    }
+
+    @Test("a read-only snapshot is read-only; a snapshot into a read-only subvolume gives EROFS", arguments: Backends.all)
+    func readOnlySnapshots(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("source", in: directory)
+            try await fs.createSubvolume("frozen", in: directory)
+            let source = try await fs.openDirectory("source", in: directory)
+            let frozen = try await fs.openDirectory("frozen", in: directory)
+            try await fs.snapshot(source, as: "ro", in: directory, readOnly: true)
+            #expect(try await fs.withDirectory("ro", in: directory) { d throws(FSError) in try await fs.subvolumeInfo(of: d) }.isReadOnly)
+            try await fs.setReadOnly(true, of: frozen)
+            await #expect(throws: FSError(.readOnly, .snapshot, name: "copy")) {
+                try await fs.snapshot(source, as: "copy", in: frozen, readOnly: false)
+            }
+            try await fs.setReadOnly(false, of: frozen)
+            await fs.close(frozen)
+            await fs.close(source)
+        }
+    }
+
+    @Test("a snapshot into a directory the user cannot write gives EACCES", arguments: Backends.all)
+    func snapshotNeedsWritableDestination(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.createSubvolume("mine", in: home)
+            let mine = try await user.openDirectory("mine", in: home)
+            let sandboxAsUser = try await sandbox.open(as: user)
+            await #expect(throws: FSError(.accessDenied, .snapshot, name: "copy")) {
+                try await user.snapshot(mine, as: "copy", in: sandboxAsUser, readOnly: false)
+            }
+            await user.close(sandboxAsUser)
+            await user.close(mine)
+        }
+    }
+
+    @Test("a snapshot onto a tmpfs gives ENOTTY", arguments: Backends.all)
+    func snapshotOntoTmpfs(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("source", in: directory)
+            let source = try await fs.openDirectory("source", in: directory)
+            try await fs.makeDirectory("t", in: directory)
+            try await sandbox.mountTmpfs(at: "t")
+            let t = try await fs.openDirectory("t", in: directory)
+            await #expect(throws: FSError(.notSupported, .snapshot, name: "copy")) {
+                try await fs.snapshot(source, as: "copy", in: t, readOnly: false)
+            }
+            await fs.close(t)
+            try await sandbox.unmount("t")
+            await fs.close(source)
+        }
+    }
+
+    @Test("setting read-only on a plain directory gives EINVAL", arguments: Backends.all)
+    func setReadOnlyPlain(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.makeDirectory("plain", in: directory)
+            let plain = try await fs.openDirectory("plain", in: directory)
+            await #expect(throws: FSError(.invalidArgument, .setReadOnly)) { try await fs.setReadOnly(true, of: plain) }
+            await fs.close(plain)
+        }
+    }
+
+    @Test("a deleted subvolume's info, through a descriptor that outlived it, has no parent", arguments: Backends.all)
+    func deletedSubvolumeInfo(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            let s = try await fs.openDirectory("s", in: directory)
+            let before = try await fs.subvolumeInfo(of: s)
+            try await fs.deleteSubvolume("s", in: directory)
+            let after = try await fs.subvolumeInfo(of: s)
+            #expect(after.id == before.id)
+            #expect(after.parentID == nil)
+            await fs.close(s)
+        }
+    }
 }

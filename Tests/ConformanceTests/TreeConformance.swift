@@ -459,4 +459,230 @@ struct TreeConformance {
             await fs.close(s)
         }
     }
+
+    @Test("an unlinked file's lock stays held by its open file until that closes", arguments: Backends.all)
+    func lockSurvivesUnlink(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            let holder = try await fs.openFile("l", in: directory, options: [.create, .write])
+            let other = try await fs.openFile("l", in: directory, options: [])
+            #expect(try await fs.tryLock(holder))
+            try await fs.unlink("l", in: directory)
+            #expect(try await !fs.tryLock(other))
+            await fs.close(holder)
+            #expect(try await fs.tryLock(other))
+            await fs.close(other)
+        }
+    }
+
+    @Test("a lock on a file in a deleted subvolume stays held by its open file", arguments: Backends.all)
+    func lockSurvivesSubvolumeDelete(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            let s = try await fs.openDirectory("s", in: directory)
+            let holder = try await fs.openFile("l", in: s, options: [.create, .write])
+            let other = try await fs.openFile("l", in: s, options: [])
+            #expect(try await fs.tryLock(holder))
+            try await fs.deleteSubvolume("s", in: directory)
+            #expect(try await !fs.tryLock(other))
+            await fs.close(holder)
+            #expect(try await fs.tryLock(other))
+            await fs.close(other)
+            await fs.close(s)
+        }
+    }
+
+    @Test("a write through a descriptor opened read-only gives EBADF", arguments: Backends.all)
+    func writeReadOnlyDescriptor(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.writeFile("f", in: directory, "x")
+            let file = try await fs.openFile("f", in: directory, options: [])
+            await #expect(throws: FSError(.badDescriptor, .write)) { try await fs.write([1], to: file) }
+            #expect(try await fs.readAll(file) == Array("x".utf8))
+            await fs.close(file)
+        }
+    }
+
+    @Test("new entries belong to their creator: directories and subvolumes 0755, files 0644, links 0777", arguments: Backends.all)
+    func newEntryAttributes(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.makeDirectory("d", in: home)
+            try await user.createSubvolume("s", in: home)
+            try await user.writeFile("f", in: home, "x")
+            try await user.createSymlink("l", in: home, target: "f")
+            let expected: [(EntryName, EntryKind, UInt16)] = [
+                ("d", .directory, 0o755), ("s", .subvolume, 0o755), ("f", .file, 0o644), ("l", .symlink, 0o777),
+            ]
+            for (name, kind, permissions) in expected {
+                let status = try await user.status(of: name, in: home)
+                #expect(status.kind == kind)
+                #expect(status.owner == unprivilegedUser && status.group == unprivilegedUser)
+                #expect(status.permissions == permissions, "\(name)")
+            }
+        }
+    }
+
+    @Test("a taken name gives EEXIST before a read-only subvolume's EROFS; an empty link target ENOENT", arguments: Backends.all)
+    func createChecks(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            let s = try await fs.openDirectory("s", in: directory)
+            try await fs.makeDirectory("taken", in: s)
+            await #expect(throws: FSError(.exists, .makeDirectory, name: "taken")) { try await fs.makeDirectory("taken", in: s) }
+            await #expect(throws: FSError(.exists, .createSymlink, name: "taken")) {
+                try await fs.createSymlink("taken", in: s, target: "x")
+            }
+            await #expect(throws: FSError(.exists, .createSubvolume, name: "taken")) { try await fs.createSubvolume("taken", in: s) }
+            await #expect(throws: FSError(.noEntry, .createSymlink, name: "empty")) {
+                try await fs.createSymlink("empty", in: s, target: "")
+            }
+            try await fs.setReadOnly(true, of: s)
+            await #expect(throws: FSError(.exists, .makeDirectory, name: "taken")) { try await fs.makeDirectory("taken", in: s) }
+            await #expect(throws: FSError(.exists, .createSubvolume, name: "taken")) { try await fs.createSubvolume("taken", in: s) }
+            await #expect(throws: FSError(.readOnly, .makeDirectory, name: "new")) { try await fs.makeDirectory("new", in: s) }
+            await #expect(throws: FSError(.readOnly, .createSymlink, name: "new")) {
+                try await fs.createSymlink("new", in: s, target: "x")
+            }
+            await #expect(throws: FSError(.readOnly, .createSubvolume, name: "new")) { try await fs.createSubvolume("new", in: s) }
+            try await fs.setReadOnly(false, of: s)
+            await fs.close(s)
+        }
+    }
+
+    @Test("opening a file: missing gives ENOENT, missing permission bits EACCES", arguments: Backends.all)
+    func openFileChecks(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            await #expect(throws: FSError(.noEntry, .openFile, name: "missing")) {
+                try await fs.openFile("missing", in: directory, options: [.write])
+            }
+            try await fs.writeFile("f", in: directory, "x")
+            try await fs.writeFile("secret", in: directory, "x")
+            try await sandbox.setPermissions("secret", 0o600)
+            let user = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let top = try await sandbox.open(as: user)
+            await #expect(throws: FSError(.accessDenied, .openFile, name: "f")) {
+                try await user.openFile("f", in: top, options: [.write])
+            }
+            await #expect(throws: FSError(.accessDenied, .openFile, name: "secret")) {
+                try await user.openFile("secret", in: top, options: [])
+            }
+            await user.close(try await user.openFile("f", in: top, options: []))
+            await user.close(top)
+        }
+    }
+
+    @Test("openRoot: ENOENT, ENOTDIR through or at a file, ELOOP for a loop; it follows links and ..", arguments: Backends.all)
+    func openRootWalk(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.makeDirectory("d", in: directory)
+            try await fs.writeFile("f", in: directory, "x")
+            try await fs.createSymlink("loop", in: directory, target: "loop")
+            try await fs.createSymlink("abs", in: directory, target: sandbox.path + "/d")
+            let base = sandbox.path
+            await #expect(throws: FSError(.noEntry, .openRoot, path: base + "/missing/x")) { try await fs.openRoot(base + "/missing/x") }
+            await #expect(throws: FSError(.notDirectory, .openRoot, path: base + "/f/x")) { try await fs.openRoot(base + "/f/x") }
+            await #expect(throws: FSError(.notDirectory, .openRoot, path: base + "/f")) { try await fs.openRoot(base + "/f") }
+            await #expect(throws: FSError(.symlinkLoop, .openRoot, path: base + "/loop")) { try await fs.openRoot(base + "/loop") }
+            let d = try await fs.status(of: "d", in: directory)
+            for path in [base + "/abs", base + "/d/../d", base + "/abs/../d/."] {
+                let opened = try await fs.openRoot(path)
+                #expect(try await fs.status(of: opened).identity == d.identity, "\(path)")
+                await fs.close(opened)
+            }
+        }
+    }
+
+    @Test("openRoot of a relative path gives EINVAL", arguments: Backends.all)
+    func openRootRelative(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, _ in
+            await #expect(throws: FSError(.invalidArgument, .openRoot, path: "no-such-relative-dir")) {
+                try await sandbox.root.openRoot("no-such-relative-dir")
+            }
+        }
+    }
+
+    @Test("openRoot of a path holding a NUL byte finds nothing: ENOENT", arguments: Backends.all)
+    func openRootNUL(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.makeDirectory("d", in: directory)
+            let path = sandbox.path + "/d\u{0}x"
+            await #expect(throws: FSError(.noEntry, .openRoot, path: path)) { try await fs.openRoot(path) }
+        }
+    }
+
+    @Test("unlink: a directory or subvolume gives EISDIR, a missing name ENOENT, a read-only subvolume EROFS", arguments: Backends.all)
+    func unlinkChecks(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.makeDirectory("d", in: directory)
+            try await fs.createSubvolume("s", in: directory)
+            await #expect(throws: FSError(.isDirectory, .unlink, name: "d")) { try await fs.unlink("d", in: directory) }
+            await #expect(throws: FSError(.isDirectory, .unlink, name: "s")) { try await fs.unlink("s", in: directory) }
+            await #expect(throws: FSError(.noEntry, .unlink, name: "missing")) { try await fs.unlink("missing", in: directory) }
+            let s = try await fs.openDirectory("s", in: directory)
+            try await fs.writeFile("f", in: s, "x")
+            try await fs.setReadOnly(true, of: s)
+            await #expect(throws: FSError(.readOnly, .unlink, name: "f")) { try await fs.unlink("f", in: s) }
+            try await fs.setReadOnly(false, of: s)
+            try await fs.unlink("f", in: s)
+            await fs.close(s)
+            let user = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let top = try await sandbox.open(as: user)
+            try await fs.writeFile("g", in: directory, "x")
+            await #expect(throws: FSError(.accessDenied, .unlink, name: "g")) { try await user.unlink("g", in: top) }
+            await user.close(top)
+        }
+    }
+
+    @Test("rmdir: a file or link gives ENOTDIR, a full directory ENOTEMPTY, a mount point EBUSY, a read-only subvolume EROFS", arguments: Backends.all)
+    func removeDirectoryChecks(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.writeFile("f", in: directory, "x")
+            try await fs.createSymlink("l", in: directory, target: "d")
+            try await fs.makeDirectory("d", in: directory)
+            try await fs.withDirectory("d", in: directory) { d throws(FSError) in try await fs.makeDirectory("x", in: d) }
+            await #expect(throws: FSError(.notDirectory, .removeDirectory, name: "f")) { try await fs.removeDirectory("f", in: directory) }
+            await #expect(throws: FSError(.notDirectory, .removeDirectory, name: "l")) { try await fs.removeDirectory("l", in: directory) }
+            await #expect(throws: FSError(.noEntry, .removeDirectory, name: "missing")) {
+                try await fs.removeDirectory("missing", in: directory)
+            }
+            await #expect(throws: FSError(.notEmpty, .removeDirectory, name: "d")) { try await fs.removeDirectory("d", in: directory) }
+            try await fs.makeDirectory("t", in: directory)
+            try await sandbox.mountTmpfs(at: "t")
+            await #expect(throws: FSError(.busy, .removeDirectory, name: "t")) { try await fs.removeDirectory("t", in: directory) }
+            try await sandbox.unmount("t")
+            try await fs.createSubvolume("s", in: directory)
+            let s = try await fs.openDirectory("s", in: directory)
+            try await fs.makeDirectory("e", in: s)
+            try await fs.setReadOnly(true, of: s)
+            await #expect(throws: FSError(.readOnly, .removeDirectory, name: "e")) { try await fs.removeDirectory("e", in: s) }
+            try await fs.setReadOnly(false, of: s)
+            await fs.close(s)
+        }
+    }
+
+    @Test("a mount point is listed and looked up as the root of what is mounted there, without a subvolume id", arguments: Backends.all)
+    func mountPointStatus(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            let covered = try await fs.status(of: "s", in: directory)
+            try await sandbox.mountTmpfs(at: "s")
+            let mounted = try await fs.status(of: "s", in: directory)
+            #expect(mounted.kind == .directory)
+            #expect(mounted.identity.device != covered.identity.device)
+            let entry = try #require(try await fs.list(directory).first { $0.name == "s" })
+            #expect(entry.status == mounted)
+            #expect(entry.subvolumeID == nil)
+            try await sandbox.unmount("s")
+        }
+    }
 }

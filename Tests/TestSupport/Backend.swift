@@ -55,6 +55,9 @@ public protocol Sandbox: Sendable {
     /// Makes a symbolic link in the sandbox whose name and target are
     /// bytes, either of which need not be UTF-8 (not both at once).
     func makeSymlink(named bytes: [UInt8], target: [UInt8]) async throws
+    /// Sets the permission bits of the entry at `relativePath` (chmod, as
+    /// an administrator would; the protocol has no such call).
+    func setPermissions(_ relativePath: String, _ permissions: UInt16) async throws
     /// Makes a FIFO (a named pipe) at `relativePath` in the sandbox.
     func makeFifo(_ relativePath: String) async throws
     /// `btrfs subvolume snapshot SOURCE DEST` as an agent that shells out

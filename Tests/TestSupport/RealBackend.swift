@@ -160,6 +160,12 @@ final class RealSandbox: Sandbox, @unchecked Sendable {
         try Shell.sh("cd \(directory) && btrfs -q subvolume create \(Self.printfBytes(bytes))")
     }
 
+    func setPermissions(_ relativePath: String, _ permissions: UInt16) async throws {
+        if chmod(path + "/" + relativePath, mode_t(permissions)) != 0 {
+            throw RealBackend.Unavailable(description: "chmod failed: errno \(errno)")
+        }
+    }
+
     func makeFifo(_ relativePath: String) async throws {
         if mkfifo(path + "/" + relativePath, 0o644) != 0 {
             throw RealBackend.Unavailable(description: "mkfifo failed: errno \(errno)")

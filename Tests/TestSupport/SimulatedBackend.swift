@@ -78,6 +78,10 @@ final class SimulatedSandbox: Sandbox, @unchecked Sendable {
         }
     }
 
+    func setPermissions(_ relativePath: String, _ permissions: UInt16) async throws {
+        try host.setAttributes(path + "/" + relativePath, owner: nil, group: nil, permissions: permissions)
+    }
+
     func makeFifo(_ relativePath: String) async throws {
         try host.addSpecial(path + "/" + relativePath)
     }
