@@ -51,7 +51,9 @@ public protocol FileSystem: Sendable {
     /// The target of the symbolic link `name` (`readlinkat`).
     func readLink(_ name: EntryName, in directory: DirectoryHandle) async throws(FSError) -> String
 
-    /// Creates the symbolic link `name` pointing at `target` (`symlinkat`).
+    /// Creates the symbolic link `name` pointing at `target` (`symlinkat`);
+    /// an empty target gives `noEntry`, one holding a NUL byte
+    /// `invalidArgument`.
     func createSymlink(_ name: EntryName, in directory: DirectoryHandle, target: String) async throws(FSError)
 
     /// Removes a file or a symbolic link (`unlinkat`); a directory gives
@@ -73,7 +75,8 @@ public protocol FileSystem: Sendable {
     ) async throws(FSError)
 
     /// Changes the owner and group of `name`, not following a link
-    /// (`fchownat` with `AT_SYMLINK_NOFOLLOW`).
+    /// (`fchownat` with `AT_SYMLINK_NOFOLLOW`); `UInt32.max` (-1) leaves
+    /// that id as it is.
     func changeOwner(of name: EntryName, in directory: DirectoryHandle, owner: UInt32, group: UInt32)
         async throws(FSError)
 
@@ -89,7 +92,9 @@ public protocol FileSystem: Sendable {
 
     /// The subvolumes below the one open as `subvolume` (its root; another
     /// directory gives `invalidArgument`), deepest first (post-order), found
-    /// from the open subvolume itself.
+    /// from the open subvolume itself. Run as a user, it leaves out those
+    /// below a directory the user may not read and search (libbtrfsutil's
+    /// unprivileged iterator): the cleanup runs as root.
     func nestedSubvolumes(of subvolume: DirectoryHandle) async throws(FSError) -> [NestedSubvolume]
 
     /// Creates an empty writable subvolume `name`.

@@ -38,9 +38,10 @@ extension FileSystem {
     /// `directory`: EOPNOTSUPP, both `notSupported`), by name, only when
     /// the name still holds the open subvolume (its device and inode),
     /// checked right before; else the error stands and nothing is deleted.
-    /// (The fallback is for old kernels: on a newer one delete by id is
-    /// atomic, while a check then a delete by name leaves a moment between
-    /// them.)
+    /// (The fallback is for old kernels: on a newer one the kernel turns
+    /// the id into a name and deletes what that name holds within one
+    /// call, while a check then a delete by name leaves a moment between
+    /// them in user space; docs/cleanup.md.)
     public func deleteSubvolume(
         id: SubvolumeID, opened subvolume: DirectoryHandle, named name: EntryName, in directory: DirectoryHandle
     ) async throws(FSError) {

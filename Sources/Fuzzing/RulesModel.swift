@@ -215,10 +215,11 @@ public struct RulesModel: Sendable {
     }
 
     /// Live mode: the toolchains whose locks the cleanup needs in a machine
-    /// directory and cannot take: held by a build, or with something other
-    /// than a file under the lock's name. A toolchain is needed when an
+    /// directory and cannot take: held by a build, with something other
+    /// than a file under the lock's name, or with a name longer than the
+    /// 255 bytes a file's name may have (ENAMETOOLONG). A toolchain is needed when an
     /// entry of it goes, and every toolchain (configured, or showing in
-    /// the directory) when the machine itself goes.
+    /// the directory) when the machine itself goes with entries.
     private func blockedToolchains(
         _ fates: [(entry: String, name: String, fate: Fate)], machine m: String, in path: String, deleting: Bool,
         tree: ModelTree
@@ -227,13 +228,17 @@ public struct RulesModel: Sendable {
         for (_, name, fate) in fates where fate == .delete || fate == .unlink {
             if let toolchain = guardingToolchain(name, machine: m) { needed.insert(toolchain) }
         }
-        if deleting {
+        // An empty directory goes without them: no agent reads anything in it.
+        if deleting, !fates.isEmpty {
             needed.formUnion(toolchains)
             for (_, name, _) in fates { if let toolchain = guardingToolchain(name, machine: m) { needed.insert(toolchain) } }
         }
         var blocked = needed.intersection(held[path] ?? [])
         for toolchain in needed {
-            if let kind = tree.kind(path + "/" + m + "-" + toolchain + ".lock"), kind != .file { blocked.insert(toolchain) }
+            let lock = m + "-" + toolchain + ".lock"
+            // Spelt (`ByteSpelling`): a scalar a byte.
+            if lock.unicodeScalars.count > 255 { blocked.insert(toolchain) }
+            if let kind = tree.kind(path + "/" + lock), kind != .file { blocked.insert(toolchain) }
         }
         return blocked
     }

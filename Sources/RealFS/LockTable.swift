@@ -11,6 +11,17 @@ enum LockTable {
     /// (`device`, from `fstat`), unless it is anonymous (major 0): btrfs
     /// names the filesystem's anonymous device there, not the subvolume's.
     static func holds(_ table: String, inode: UInt64, device: UInt64, filesystem: MountTable.Device? = nil) -> Bool {
+        !holders(table, inode: inode, device: device, filesystem: filesystem).isEmpty
+    }
+
+    /// The holders' pids of the `FLOCK` locks `holds` finds. On btrfs the
+    /// line names the filesystem and the inode number, which each
+    /// subvolume counts from 257 again: a line may be another subvolume's
+    /// file of the same number, which only its holder's descriptors tell.
+    static func holders(_ table: String, inode: UInt64, device: UInt64, filesystem: MountTable.Device? = nil)
+        -> [Int32]
+    {
+        var pids: [Int32] = []
         for line in table.split(separator: "\n") {
             let fields = line.split(separator: " ", omittingEmptySubsequences: true)
             // "1:", "FLOCK", "ADVISORY", "WRITE", pid, dev:inode, ...; a
@@ -20,13 +31,17 @@ enum LockTable {
             guard parts.count == 3, let major = UInt64(parts[0], radix: 16), let minor = UInt64(parts[1], radix: 16),
                 let number = UInt64(parts[2]), number == inode
             else { continue }
-            if let filesystem {
-                if major == filesystem.major, minor == filesystem.minor { return true }
-            } else if major == 0 || (major == devMajor(device) && minor == devMinor(device)) {
-                return true
-            }
+            let matches =
+                if let filesystem {
+                    major == filesystem.major && minor == filesystem.minor
+                } else {
+                    major == 0 || (major == devMajor(device) && minor == devMinor(device))
+                }
+            // A pid that does not read as one (0 from another pid
+            // namespace) is kept: it cannot be looked at, so it counts.
+            if matches { pids.append(Int32(fields[4]) ?? 0) }
         }
-        return false
+        return pids
     }
 
     /// glibc's `gnu_dev_major` and `gnu_dev_minor`.

@@ -109,6 +109,8 @@ public struct RealFileSystem: FileSystem {
 
     public func createSymlink(_ name: EntryName, in directory: DirectoryHandle, target: String) async throws(FSError) {
         try perform(.createSymlink, name: name) { () throws(FSError.Kind) in
+            // A C string would end at a NUL: the link would name less.
+            if target.containsByte("\0") { throw .invalidArgument }
             try LibC.symlinkat(target, directory.descriptor, name.rawValue)
         }
     }
@@ -256,7 +258,8 @@ public struct RealFileSystem: FileSystem {
                 throw options.contains(.create) && options.contains(.exclusive) ? .exists : .invalidArgument
             }
             // Non-blocking even so: the name may change kind in between.
-            var flags = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (options.contains(.write) ? O_RDWR : O_RDONLY)
+            // Writes append, as the protocol says (reads start at 0).
+            var flags = O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | (options.contains(.write) ? O_RDWR | O_APPEND : O_RDONLY)
             if options.contains(.create) { flags |= O_CREAT }
             if options.contains(.exclusive) { flags |= O_EXCL }
             let descriptor = try LibC.openat(directory.descriptor, name.rawValue, flags, 0o644)
@@ -274,6 +277,10 @@ public struct RealFileSystem: FileSystem {
         async throws(FSError) -> FileHandle
     {
         try perform(.createFile, name: name) { () throws(FSError.Kind) in
+            // A taken name first, as the protocol says: the unnamed file
+            // would fail earlier in a read-only subvolume (its link still
+            // fails on a name taken in between).
+            if (try? LibC.fstatat(directory.descriptor, name.rawValue)) != nil { throw .exists }
             let descriptor = name.rawValue.withCString { buildos_create_owned(directory.descriptor, $0, owner, group) }
             if descriptor < 0 { throw LibC.failure() }
             return FileHandle(descriptor: descriptor)
@@ -305,10 +312,52 @@ public struct RealFileSystem: FileSystem {
             let status = try LibC.fstat(file.descriptor)
             let filesystem = (try? LibC.mountID(file.descriptor)).flatMap { try? mountTable.snapshot().devices[$0] }
             let table = try LibC.readAll(try LibC.open("/proc/locks", O_RDONLY), from: 0, closing: true)
-            return LockTable.holds(
+            let holders = LockTable.holders(
                 String(decoding: table, as: UTF8.self), inode: UInt64(status.st_ino), device: UInt64(status.st_dev),
                 filesystem: filesystem)
+            // A line is this file's lock unless its holder's descriptors
+            // show the lock on another file of the same inode number (on
+            // btrfs, another subvolume's) and not on this one. A holder
+            // that cannot be looked at counts.
+            return holders.contains { pid in
+                guard let found = Self.lockedFiles(of: pid, inode: status.st_ino) else { return true }
+                return found.contains(status.st_dev) || found.isEmpty
+            }
         }
+    }
+
+    /// The devices of the files of inode number `inode` on which a process
+    /// holds a `flock` through one of its descriptors: those whose
+    /// `/proc/PID/fdinfo/N` has a `FLOCK` lock line. Nil when its
+    /// descriptors cannot be read (gone, another user's, another pid
+    /// namespace); empty when none holds one (the lock may be held through
+    /// a descriptor the process passed on, and then closed).
+    static func lockedFiles(of pid: Int32, inode: ino_t) -> Set<dev_t>? {
+        guard pid > 0, let directory = try? LibC.open("/proc/\(pid)/fd", O_RDONLY | O_DIRECTORY),
+            let information = try? LibC.open("/proc/\(pid)/fdinfo", O_RDONLY | O_DIRECTORY)
+        else { return nil }
+        defer {
+            LibC.close(directory)
+            LibC.close(information)
+        }
+        var devices: Set<dev_t> = []
+        do throws(FSError.Kind) {
+            try LibC.readDirectory(directory) { name, _ throws(FSError.Kind) in
+                var status = stat()
+                // A descriptor closed in between no longer counts.
+                guard fstatat(directory, name, &status, 0) == 0, status.st_ino == inode,
+                    let descriptor = try? LibC.openat(information, bytes: name, O_RDONLY),
+                    let text = try? LibC.readAll(descriptor, from: 0, closing: true)
+                else { return }
+                let flocked = String(decoding: text, as: UTF8.self).split(separator: "\n").contains {
+                    $0.hasPrefix("lock:") && $0.contains(" FLOCK ")
+                }
+                if flocked { devices.insert(status.st_dev) }
+            }
+        } catch {
+            return nil
+        }
+        return devices
     }
 
     /// Signal 0, sent as the caller (`credentials`, as every call): a

@@ -164,6 +164,8 @@ extension HostState {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
         guard !target.isEmpty else { throw .noEntry }
+        // What RealFS refuses: the kernel would get the target cut at it.
+        if target.containsByte("\0") { throw .invalidArgument }
         if child(name, of: directory) != nil { throw .exists }
         try refuseEntries(in: directory, by: credentials, with: .notPermitted)
         try checkModifiable(directory, by: credentials)
@@ -194,9 +196,10 @@ extension HostState {
         let directory = try directory(pid, handle)
         try checkSearchable(directory, by: credentials)
         guard let child = child(name, of: directory) else { throw .noEntry }
-        if node(child).type == .directory { throw .isDirectory }
+        // `may_delete`: the directory first, then the entry.
         try checkModifiable(directory, by: credentials)
         try checkSticky(child, in: directory, by: credentials)
+        if node(child).type == .directory { throw .isDirectory }
         let kind = kind(of: child)
         let path = isRecordingEffects ? path(of: child) : ""
         detach(child)
@@ -211,10 +214,11 @@ extension HostState {
         let directory = try directory(pid, handle)
         try checkSearchable(directory, by: credentials)
         guard let child = child(name, of: directory) else { throw .noEntry }
-        guard node(child).type == .directory else { throw .notDirectory }
-        if mounts[child] != nil { throw .busy }
+        // `may_delete`: the directory first, then the entry.
         try checkModifiable(directory, by: credentials)
         try checkSticky(child, in: directory, by: credentials)
+        guard node(child).type == .directory else { throw .notDirectory }
+        if mounts[child] != nil { throw .busy }
         if !node(child).children.isEmpty { throw .notEmpty }
         if isSubvolumeRoot(child) {
             // Since 4.18 rmdir removes an empty subvolume, with the checks
@@ -287,8 +291,8 @@ extension HostState {
         if sourceIsDirectory, isWithin(to, source) { throw .invalidArgument }
         let existing = child(newName, of: to)
         if let existing {
-            if existing == source { return }
             if mode == .noReplace { throw .exists }
+            if existing == source { return }
             if mounts[existing] != nil { throw .busy }
             try checkSticky(existing, in: to, by: credentials)
             let existingIsDirectory = node(existing).type == .directory
@@ -334,10 +338,13 @@ extension HostState {
         guard let child = child(name, of: directory) else { throw .noEntry }
         let target = crossingMounts(child)
         if filesystems[target.filesystem].isBtrfs, subvolume(of: target).isReadOnly { throw .readOnly }
+        // -1 leaves an id as it is, as `fchownat` does.
+        let current = node(target)
+        let owner = owner == UInt32.max ? current.owner : owner
+        let group = group == UInt32.max ? current.group : group
         // Only root gives an entry away; its owner may keep the owner and
         // set the group to its own (this model has no supplementary groups).
         if !credentials.isRoot {
-            let current = node(target)
             guard credentials.user == current.owner, owner == current.owner,
                 group == current.group || group == credentials.group
             else { throw .notPermitted }

@@ -35,16 +35,30 @@ extension HostState {
     }
 
     /// The subvolumes below the handle's subvolume, deepest first; siblings
-    /// by id, as the iterator walks the root references.
+    /// by id, as the iterator walks the root references. A user's iterator
+    /// (`BTRFS_IOC_INO_LOOKUP_USER`) leaves out a subvolume below a
+    /// directory it may not read and search.
     func nestedSubvolumes(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [NestedSubvolume] {
+        let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
         try requireBtrfs(directory, else: .notBtrfs)
         guard isSubvolumeRoot(directory) else { throw .invalidArgument }
         let filesystem = directory.filesystem
         let top = node(directory).subvolume
         var result: [NestedSubvolume] = []
+        func reachable(_ child: SubvolumeID, in outer: SubvolumeID) -> Bool {
+            if credentials.isRoot { return true }
+            let stop = filesystems[filesystem].subvolumes[outer]?.root
+            var current = filesystems[filesystem].subvolumes[child].flatMap { node(NodeRef(filesystem: filesystem, node: $0.root)).parent }
+            while let id = current, id != stop {
+                let ref = NodeRef(filesystem: filesystem, node: id)
+                if !permits(credentials, [.read, .search], on: ref) { return false }
+                current = node(ref).parent
+            }
+            return true
+        }
         func visit(_ id: SubvolumeID) {
-            for child in (filesystems[filesystem].nested[id] ?? []).sorted() {
+            for child in (filesystems[filesystem].nested[id] ?? []).sorted() where reachable(child, in: id) {
                 visit(child)
                 result.append(NestedSubvolume(path: relativePath(of: child, below: top, on: directory.filesystem), id: child))
             }

@@ -275,6 +275,9 @@ public struct SimulatedProcess: FileSystem {
         }
         if let name, !name.isExact { throw failure(.invalidArgument) }
         if let destination, !destination.isExact { throw failure(.invalidArgument) }
+        // A name longer than NAME_MAX bytes fails the path walk.
+        if let name, name.rawValue.utf8.count > 255 { throw failure(.other(errno: 36)) }
+        if let destination, destination.rawValue.utf8.count > 255 { throw failure(.other(errno: 36)) }
         // Without a gate or an observer a call is one locked step.
         let start = host.state.withLock { state -> CallStart<Result> in
             guard state.isAlive(processID, boot: boot) else { return .done(.failure(.badDescriptor)) }

@@ -1,0 +1,215 @@
+import FSProtocol
+import Testing
+import TestSupport
+
+/// The protocol's written contract (the doc comments of `FileSystem`), call
+/// by call, where a backend was found to depart from it or the two backends
+/// to answer differently (contract audit).
+@Suite("Conformance: the written contract")
+struct ContractConformance {
+    // MARK: Files and locks
+
+    @Test("write appends: bytes written to a reopened file follow its content", arguments: Backends.all)
+    func writeAppends(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.writeFile("f", in: directory, "abc")
+            let file = try await fs.openFile("f", in: directory, options: [.write])
+            try await fs.write(Array("X".utf8), to: file)
+            #expect(String(decoding: try await fs.readAll(file), as: UTF8.self) == "abcX")
+            await fs.close(file)
+            // With `.create` on an existing file too (BuildAgent's build.log).
+            let again = try await fs.openFile("f", in: directory, options: [.create, .write])
+            try await fs.write(Array("Y".utf8), to: again)
+            #expect(String(decoding: try await fs.readAll(again), as: UTF8.self) == "abcXY")
+            await fs.close(again)
+        }
+    }
+
+    @Test(
+        "a lock is seen through its own file only, not another subvolume's file of the same inode number",
+        arguments: Backends.all)
+    func lockStatusPerSubvolume(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("m-1", in: directory)
+            try await fs.createSubvolume("m-2", in: directory)
+            let one = try await fs.openDirectory("m-1", in: directory)
+            let two = try await fs.openDirectory("m-2", in: directory)
+            // The first file of a fresh subvolume: the same inode number in
+            // both (257 on btrfs), on two devices.
+            let holder = try await fs.openFile("m-1-default.lock", in: one, options: [.create, .write])
+            let looker = try await fs.openFile("m-2-default.lock", in: two, options: [.create, .write])
+            let held = try await fs.status(of: holder)
+            let looked = try await fs.status(of: looker)
+            #expect(held.identity.inode == looked.identity.inode)
+            #expect(held.identity.device != looked.identity.device)
+            #expect(try await fs.tryLock(holder))
+            #expect(try await fs.isLockHeld(holder))
+            // Nobody holds m-2's lock: MachineRemoval would wait for a build
+            // that does not run, MachineListing would show it held.
+            #expect(try await !fs.isLockHeld(looker))
+            #expect(try await fs.tryLock(looker))
+            await fs.close(holder)
+            await fs.close(looker)
+            await fs.close(one)
+            await fs.close(two)
+        }
+    }
+
+    @Test("createFile: a taken name gives EEXIST, even in a read-only subvolume", arguments: Backends.all)
+    func createFileTakenName(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            let s = try await fs.openDirectory("s", in: directory)
+            try await fs.writeFile("taken", in: s, "x")
+            try await fs.setReadOnly(true, of: s)
+            await #expect(throws: FSError(.exists, .createFile, name: "taken")) {
+                _ = try await fs.createFile("taken", in: s, owner: 0, group: 0)
+            }
+            try await fs.setReadOnly(false, of: s)
+            await fs.close(s)
+        }
+    }
+
+    // MARK: Owners
+
+    @Test("changeOwner: an id of -1 (UInt32.max) leaves that id as it is, as fchownat does", arguments: Backends.all)
+    func changeOwnerMinusOne(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.writeFile("f", in: directory, "x")
+            try await fs.changeOwner(of: "f", in: directory, owner: 1000, group: UInt32.max)
+            let status = try await fs.status(of: "f", in: directory)
+            #expect(status.owner == 1000)
+            #expect(status.group == 0)
+            try await fs.changeOwner(of: "f", in: directory, owner: UInt32.max, group: 1000)
+            let again = try await fs.status(of: "f", in: directory)
+            #expect(again.owner == 1000 && again.group == 1000)
+        }
+    }
+
+    // MARK: Removing and renaming
+
+    @Test(
+        "unlink and rmdir check the directory before the entry's kind: EROFS, EACCES before EISDIR, ENOTDIR",
+        arguments: Backends.all)
+    func removalCheckOrder(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            let s = try await fs.openDirectory("s", in: directory)
+            try await fs.makeDirectory("d", in: s)
+            try await fs.writeFile("f", in: s, "x")
+            try await fs.setReadOnly(true, of: s)
+            await #expect(throws: FSError(.readOnly, .unlink, name: "d")) { try await fs.unlink("d", in: s) }
+            await #expect(throws: FSError(.readOnly, .removeDirectory, name: "f")) { try await fs.removeDirectory("f", in: s) }
+            try await fs.setReadOnly(false, of: s)
+            await fs.close(s)
+            try await fs.makeDirectory("d", in: directory)
+            try await fs.writeFile("f", in: directory, "x")
+            let user = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let top = try await sandbox.open(as: user)
+            await #expect(throws: FSError(.accessDenied, .unlink, name: "d")) { try await user.unlink("d", in: top) }
+            await #expect(throws: FSError(.accessDenied, .removeDirectory, name: "f")) {
+                try await user.removeDirectory("f", in: top)
+            }
+            await user.close(top)
+        }
+    }
+
+    @Test("rename without replacing onto its own name gives EEXIST (RENAME_NOREPLACE)", arguments: Backends.all)
+    func noReplaceOntoItself(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.makeDirectory("a", in: directory)
+            await #expect(throws: FSError(.exists, .rename, name: "a", destination: "a")) {
+                try await fs.rename("a", in: directory, to: "a", in: directory, mode: .noReplace)
+            }
+            try await fs.rename("a", in: directory, to: "a", in: directory, mode: .replace)
+            #expect(try await fs.names(directory) == ["a"])
+        }
+    }
+
+    @Test("deleting a subvolume something is mounted on deletes it and tears the mount away", arguments: Backends.all)
+    func deleteMountedOn(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("s", in: directory)
+            try await sandbox.mountTmpfs(at: "s")
+            // What a lookup shows is the tmpfs; what the delete acts on is
+            // the subvolume under it.
+            #expect(try await fs.status(of: "s", in: directory).kind == .directory)
+            #expect(try await fs.mountPoints(inside: directory) == [sandbox.path + "/s"])
+            try await fs.deleteSubvolume("s", in: directory)
+            #expect(try await fs.names(directory) == [])
+            #expect(try await fs.mountPoints(inside: directory).isEmpty)
+            try await sandbox.unmount("s")
+        }
+    }
+
+    // MARK: Names and targets
+
+    @Test("a name longer than 255 bytes gives ENAMETOOLONG and creates nothing", arguments: Backends.all)
+    func longNames(backend: any ConformanceBackend) async throws {
+        let long = try #require(EntryName(String(repeating: "m", count: 256)))
+        let tooLong = FSError.Kind.other(errno: 36)
+        try await withSandbox(backend) { (sandbox: any Sandbox, directory: DirectoryHandle) async throws in
+            let fs = sandbox.root
+            await #expect(throws: FSError(tooLong, .makeDirectory, name: long)) { try await fs.makeDirectory(long, in: directory) }
+            await #expect(throws: FSError(tooLong, .createSubvolume, name: long)) {
+                try await fs.createSubvolume(long, in: directory)
+            }
+            await #expect(throws: FSError(tooLong, .openFile, name: long)) {
+                try await fs.openFile(long, in: directory, options: [.create, .write])
+            }
+            #expect(try await fs.names(directory) == [])
+        }
+    }
+
+    @Test("a link target holding a NUL byte is refused (EINVAL), never cut short at the NUL", arguments: Backends.all)
+    func symlinkTargetNUL(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.createSubvolume("m-2", in: directory)
+            await #expect(throws: FSError(.invalidArgument, .createSymlink, name: "m-latest")) {
+                try await fs.createSymlink("m-latest", in: directory, target: "m-2\u{0}-old")
+            }
+            if try await fs.exists("m-latest", in: directory) {
+                Issue.record("a link was created, to \(String(reflecting: try await fs.readLink("m-latest", in: directory)))")
+            }
+        }
+    }
+
+    // MARK: Subvolumes
+
+    @Test(
+        "nestedSubvolumes as a user leaves out what is below a directory it may not read and search (the delete then gives ENOTEMPTY)",
+        arguments: Backends.all)
+    func nestedBelowClosedDirectory(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.createSubvolume("outer", in: home)
+            let rootHome = try await sandbox.root.openDirectory("home", in: directory)
+            let rootOuter = try await sandbox.root.openDirectory("outer", in: rootHome)
+            try await sandbox.root.makeDirectory("closed", in: rootOuter)
+            try await sandbox.root.withDirectory("closed", in: rootOuter) { closed throws(FSError) in
+                try await sandbox.root.createSubvolume("inner", in: closed)
+            }
+            try await sandbox.setPermissions("home/outer/closed", 0o700)
+            let outer = try await user.openDirectory("outer", in: home)
+            let nested = try await user.nestedSubvolumes(of: outer)
+            #expect(nested.isEmpty)
+            #expect(try await sandbox.root.nestedSubvolumes(of: rootOuter).map(\.path) == ["closed/inner"])
+            // What the listing leaves out is what makes the delete fail.
+            await #expect(throws: FSError(.notEmpty, .deleteSubvolume, name: "outer")) {
+                try await user.deleteSubvolume("outer", in: home)
+            }
+            await user.close(outer)
+            await sandbox.root.close(rootOuter)
+            await sandbox.root.close(rootHome)
+            await user.close(home)
+        }
+    }
+}

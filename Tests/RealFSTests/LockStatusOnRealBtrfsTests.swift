@@ -1,0 +1,103 @@
+import FSProtocol
+import Foundation
+import Testing
+import TestSupport
+
+/// `isLockHeld` against locks other processes hold on a real btrfs: it
+/// reads `/proc/locks`, whose lines name the filesystem and an inode
+/// number, then the holder's descriptors (`/proc/PID/fdinfo`) to tell this
+/// file from another subvolume's file of the same number
+/// (`ContractConformance`). What it cannot tell counts as held.
+@Suite(
+    "Lock status on a real btrfs",
+    .enabled(if: realBackendRuns, Comment(rawValue: RealBackendAvailability.problem ?? "")))
+struct LockStatusOnRealBtrfsTests {
+    struct HolderDidNotStart: Error {
+        var script: String
+    }
+
+    /// Runs `script` under bash in the background; it writes the pids to
+    /// kill, one a line, into `ready` once it holds what it holds. Its
+    /// processes wait ten minutes, far longer than a test can be held up
+    /// on a loaded machine (the holder must still be there when the test
+    /// looks), and are killed at its end.
+    func holding(_ script: String, ready: String) async throws -> [Int32] {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", script]
+        try process.run()
+        for _ in 0..<600 {
+            if let text = try? String(contentsOfFile: ready, encoding: .utf8), text.hasSuffix("\n") {
+                return text.split(separator: "\n").compactMap { Int32($0) } + [process.processIdentifier]
+            }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        throw HolderDidNotStart(script: script)
+    }
+
+    func status(of path: String, in directory: String) async throws -> Bool {
+        let fs = RealFileSystemForTests.make()
+        let handle = try await fs.openRoot(directory)
+        defer { Task { await fs.close(handle) } }
+        return try await fs.withFile(EntryName(path)!, in: handle) { file throws(FSError) in try await fs.isLockHeld(file) }
+    }
+
+    /// Kills the holders; true once the lock reads free (their files close
+    /// as they exit, which a loaded machine may take a while to get to).
+    func endFrees(_ pids: [Int32], lock name: String, in directory: String) async throws -> Bool {
+        for pid in pids { kill(pid, SIGKILL) }
+        for _ in 0..<100 {
+            if try await !status(of: name, in: directory) { return true }
+            try await Task.sleep(for: .milliseconds(200))
+        }
+        return false
+    }
+
+    @Test("a lock another process holds is held, and free once that process ends")
+    func heldByAnother() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("v/m")
+        try tree.file("v/m/m-default.lock")
+        let lock = tree.path("v/m/m-default.lock")
+        let ready = tree.path("ready")
+        let pids = try await holding(
+            "exec flock \(lock) bash -c 'printf \"%s\\n%s\\n\" $PPID $$ > \(ready); exec sleep 600'", ready: ready)
+        #expect(try await status(of: "m-default.lock", in: tree.path("v/m")))
+        #expect(try await endFrees(pids, lock: "m-default.lock", in: tree.path("v/m")))
+        await tree.remove()
+    }
+
+    @Test("a lock whose taker is gone, or kept only through a descriptor it passed on, is held")
+    func heldThroughAnotherDescriptor() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("v/m")
+        try tree.file("v/m/m-default.lock")
+        let lock = tree.path("v/m/m-default.lock")
+        // flock(1) locks bash's descriptor 9 and exits: /proc/locks names
+        // a pid that is gone.
+        let gone = tree.path("gone")
+        let first = try await holding("exec 9>>\(lock); flock 9; echo $$ > \(gone); exec sleep 600", ready: gone)
+        #expect(try await status(of: "m-default.lock", in: tree.path("v/m")))
+        #expect(try await endFrees(first, lock: "m-default.lock", in: tree.path("v/m")))
+        // The taker lives on without the descriptor; its child has it.
+        let passed = tree.path("passed")
+        let script = """
+            import fcntl, os, time
+            f = os.open("\(lock)", os.O_RDONLY)
+            fcntl.flock(f, fcntl.LOCK_EX)
+            child = os.fork()
+            if child == 0:
+                time.sleep(600)
+                os._exit(0)
+            os.close(f)
+            open("\(passed)", "w").write("%d\\n%d\\n" % (child, os.getpid()))
+            time.sleep(600)
+            """
+        let second = try await holding("exec python3 -c '\(script)'", ready: passed)
+        #expect(try await status(of: "m-default.lock", in: tree.path("v/m")))
+        #expect(try await endFrees(second, lock: "m-default.lock", in: tree.path("v/m")))
+        await tree.remove()
+    }
+}
