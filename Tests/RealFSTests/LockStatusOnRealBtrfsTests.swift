@@ -83,19 +83,13 @@ struct LockStatusOnRealBtrfsTests {
         #expect(try await endFrees(first, lock: "m-default.lock", in: tree.path("v/m")))
         // The taker lives on without the descriptor; its child has it.
         let passed = tree.path("passed")
+        // perl (Debian's perl-base is essential): flock(2), fork, close.
         let script = """
-            import fcntl, os, time
-            f = os.open("\(lock)", os.O_RDONLY)
-            fcntl.flock(f, fcntl.LOCK_EX)
-            child = os.fork()
-            if child == 0:
-                time.sleep(600)
-                os._exit(0)
-            os.close(f)
-            open("\(passed)", "w").write("%d\\n%d\\n" % (child, os.getpid()))
-            time.sleep(600)
+            use Fcntl qw(:flock); open(my $f, "<", "\(lock)") or die; flock($f, LOCK_EX) or die;
+            my $child = fork(); if ($child == 0) { sleep 600; exit 0; }
+            close($f); open(my $r, ">", "\(passed)") or die; print $r "$child\\n$$\\n"; close($r); sleep 600;
             """
-        let second = try await holding("exec python3 -c '\(script)'", ready: passed)
+        let second = try await holding("exec perl -e '\(script)'", ready: passed)
         #expect(try await status(of: "m-default.lock", in: tree.path("v/m")))
         #expect(try await endFrees(second, lock: "m-default.lock", in: tree.path("v/m")))
         await tree.remove()
