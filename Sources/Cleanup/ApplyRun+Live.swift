@@ -5,6 +5,10 @@ import MachineLayout
 struct LiveLocks {
     var held: [Toolchain: MachineLock] = [:]
     var busy: Set<Toolchain> = []
+    /// Toolchains whose lock file cannot exist: its name would be longer
+    /// than a name may be. No agent can take such a lock, so none uses
+    /// what it would guard.
+    var unholdable: Set<Toolchain> = []
     /// Whether some entry of the machine was kept for a busy lock.
     var keptAny = false
 }
@@ -72,6 +76,10 @@ extension ApplyRun {
         guard !toolchains.isEmpty else { return }
         let owner = (try? await fileSystem.status(of: directory)).map { (user: $0.owner, group: $0.group) }
         for toolchain in toolchains {
+            if MachineNaming.lockFile(machine, toolchain).rawValue.utf8.count > Layout.maximumNameBytes {
+                locks.unholdable.insert(toolchain)
+                continue
+            }
             do throws(FSError) {
                 if let lock = try await MachineLock.take(
                     toolchain, machine: machine, in: directory, on: fileSystem, owner: owner)
@@ -98,7 +106,8 @@ extension ApplyRun {
     func lockMissing(for item: PlanItem) -> Toolchain?? {
         switch item.lockNeed {
         case .none: return nil
-        case .toolchain(let toolchain): return locks.held[toolchain] == nil ? .some(toolchain) : nil
+        case .toolchain(let toolchain):
+            return locks.held[toolchain] == nil && !locks.unholdable.contains(toolchain) ? .some(toolchain) : nil
         case .all: return locks.busy.isEmpty ? nil : .some(nil)
         }
     }

@@ -170,8 +170,9 @@ public protocol FileSystem: Sendable {
     func tryLock(_ file: FileHandle) async throws(FSError) -> Bool
 
     /// Whether some open file (this one included) holds the lock of this
-    /// file's inode, looked at without taking it (`/proc/locks` on a real
-    /// host), so that looking never keeps an agent from its lock.
+    /// file, looked at without taking it (`/proc/locks` and the holders'
+    /// descriptors on a real host), so that looking never keeps an agent
+    /// from its lock. Where it cannot be told, held.
     func isLockHeld(_ file: FileHandle) async throws(FSError) -> Bool
 
     /// Whether a process with this id runs on the host (`kill(pid, 0)`).

@@ -215,9 +215,9 @@ public struct RulesModel: Sendable {
     }
 
     /// Live mode: the toolchains whose locks the cleanup needs in a machine
-    /// directory and cannot take: held by a build, with something other
-    /// than a file under the lock's name, or with a name longer than the
-    /// 255 bytes a file's name may have (ENAMETOOLONG). A toolchain is needed when an
+    /// directory and cannot take: held by a build, or with something other
+    /// than a file under the lock's name (a lock whose name would be longer
+    /// than a name may be cannot exist: nobody holds it). A toolchain is needed when an
     /// entry of it goes, and every toolchain (configured, or showing in
     /// the directory) when the machine itself goes with entries.
     private func blockedToolchains(
@@ -235,10 +235,7 @@ public struct RulesModel: Sendable {
         }
         var blocked = needed.intersection(held[path] ?? [])
         for toolchain in needed {
-            let lock = m + "-" + toolchain + ".lock"
-            // Spelt (`ByteSpelling`): a scalar a byte.
-            if lock.unicodeScalars.count > 255 { blocked.insert(toolchain) }
-            if let kind = tree.kind(path + "/" + lock), kind != .file { blocked.insert(toolchain) }
+            if let kind = tree.kind(path + "/" + m + "-" + toolchain + ".lock"), kind != .file { blocked.insert(toolchain) }
         }
         return blocked
     }

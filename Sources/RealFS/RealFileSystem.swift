@@ -306,7 +306,9 @@ public struct RealFileSystem: FileSystem {
     /// From `/proc/locks`: a `FLOCK` entry on the file's inode and its
     /// filesystem's device. btrfs reports the filesystem's device there,
     /// not the subvolume's that `fstat` gives: the file's mount names it in
-    /// the mount table (`LockTable.holds`).
+    /// the mount table (`LockTable.holders`). As each subvolume counts its
+    /// inodes from 257, the entry's holder is then asked which file it
+    /// holds (`lockedFiles`).
     public func isLockHeld(_ file: FileHandle) async throws(FSError) -> Bool {
         try perform(.lockStatus) { () throws(FSError.Kind) in
             let status = try LibC.fstat(file.descriptor)
@@ -333,13 +335,10 @@ public struct RealFileSystem: FileSystem {
     /// namespace); empty when none holds one (the lock may be held through
     /// a descriptor the process passed on, and then closed).
     static func lockedFiles(of pid: Int32, inode: ino_t) -> Set<dev_t>? {
-        guard pid > 0, let directory = try? LibC.open("/proc/\(pid)/fd", O_RDONLY | O_DIRECTORY),
-            let information = try? LibC.open("/proc/\(pid)/fdinfo", O_RDONLY | O_DIRECTORY)
-        else { return nil }
-        defer {
-            LibC.close(directory)
-            LibC.close(information)
-        }
+        guard pid > 0, let directory = try? LibC.open("/proc/\(pid)/fd", O_RDONLY | O_DIRECTORY) else { return nil }
+        defer { LibC.close(directory) }
+        guard let information = try? LibC.open("/proc/\(pid)/fdinfo", O_RDONLY | O_DIRECTORY) else { return nil }
+        defer { LibC.close(information) }
         var devices: Set<dev_t> = []
         do throws(FSError.Kind) {
             try LibC.readDirectory(directory) { name, _ throws(FSError.Kind) in

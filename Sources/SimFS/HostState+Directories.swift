@@ -275,11 +275,17 @@ extension HostState {
         try checkSearchable(to, by: credentials)
         guard let source = child(name, of: from) else { throw .noEntry }
         guard from.filesystem == to.filesystem else { throw .crossDevice }
-        if mounts[source] != nil { throw .busy }
+        // `renameat2` answers a taken name (without replacing) and a
+        // rename onto itself before any check of `vfs_rename`.
+        let existing = child(newName, of: to)
+        if existing != nil, mode == .noReplace { throw .exists }
+        if existing == source { return }
         try checkModifiable(from, by: credentials)
         try checkSticky(source, in: from, by: credentials)
         try refuseEntries(in: to, by: credentials, with: .notPermitted)
         try checkModifiable(to, by: credentials)
+        if let existing { try checkSticky(existing, in: to, by: credentials) }
+        if mounts[source] != nil { throw .busy }
         let sourceIsSubvolume = isSubvolumeRoot(source)
         // Only a subvolume root may move to another subvolume.
         if !sourceIsSubvolume, node(from).subvolume != node(to).subvolume { throw .crossDevice }
@@ -289,12 +295,8 @@ extension HostState {
         if sourceIsSubvolume, from != to, subvolume(of: source).isReadOnly { throw .readOnly }
         let sourceIsDirectory = node(source).type == .directory
         if sourceIsDirectory, isWithin(to, source) { throw .invalidArgument }
-        let existing = child(newName, of: to)
         if let existing {
-            if mode == .noReplace { throw .exists }
-            if existing == source { return }
             if mounts[existing] != nil { throw .busy }
-            try checkSticky(existing, in: to, by: credentials)
             let existingIsDirectory = node(existing).type == .directory
             if sourceIsDirectory, !existingIsDirectory { throw .notDirectory }
             if !sourceIsDirectory, existingIsDirectory { throw .isDirectory }
@@ -338,20 +340,22 @@ extension HostState {
         guard let child = child(name, of: directory) else { throw .noEntry }
         let target = crossingMounts(child)
         if filesystems[target.filesystem].isBtrfs, subvolume(of: target).isReadOnly { throw .readOnly }
-        // -1 leaves an id as it is, as `fchownat` does.
-        let current = node(target)
-        let owner = owner == UInt32.max ? current.owner : owner
-        let group = group == UInt32.max ? current.group : group
+        // -1 leaves an id as it is, as `fchownat` does, and asks no right.
+        let newOwner = owner == UInt32.max ? nil : owner
+        let newGroup = group == UInt32.max ? nil : group
         // Only root gives an entry away; its owner may keep the owner and
         // set the group to its own (this model has no supplementary groups).
         if !credentials.isRoot {
-            guard credentials.user == current.owner, owner == current.owner,
-                group == current.group || group == credentials.group
-            else { throw .notPermitted }
+            let current = node(target)
+            let isOwner = credentials.user == current.owner
+            if let newOwner, !isOwner || newOwner != current.owner { throw .notPermitted }
+            if let newGroup, !isOwner || (newGroup != current.group && newGroup != credentials.group) {
+                throw .notPermitted
+            }
         }
         updateNode(target) {
-            $0.owner = owner
-            $0.group = group
+            $0.owner = newOwner ?? $0.owner
+            $0.group = newGroup ?? $0.group
         }
     }
 
@@ -402,8 +406,8 @@ extension HostState {
         let directory = try directory(pid, handle)
         try checkSearchable(directory, by: credentials)
         if child(name, of: directory) != nil { throw .exists }
-        // O_TMPFILE: EOPNOTSUPP.
-        if node(directory).isStandIn { throw .notSupported }
+        // O_TMPFILE: EOPNOTSUPP, past the permission checks.
+        try refuseEntries(in: directory, by: credentials, with: .notSupported)
         try checkModifiable(directory, by: credentials)
         // fchown: only root gives a file away (or changes its group to one
         // it is not in; this model has no supplementary groups).

@@ -10,10 +10,10 @@ extension HostState {
         if !filesystems[ref.filesystem].isBtrfs { throw kind }
     }
 
-    /// The checks of an ioctl that makes a subvolume in a directory: as
-    /// `requireBtrfs`, and ENOTTY in a snapshot's stand-in for a nested
+    /// The checks of a btrfs ioctl on a directory's descriptor: as
+    /// `requireBtrfs`, and ENOTTY on a snapshot's stand-in for a nested
     /// subvolume, whose operations are not btrfs's.
-    func requireBtrfs(creatingIn directory: NodeRef) throws(Kind) {
+    func requireBtrfs(ioctlOn directory: NodeRef) throws(Kind) {
         try requireBtrfs(directory)
         if node(directory).isStandIn { throw .notSupported }
     }
@@ -82,7 +82,7 @@ extension HostState {
     mutating func createSubvolume(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
-        try requireBtrfs(creatingIn: directory)
+        try requireBtrfs(ioctlOn: directory)
         if child(name, of: directory) != nil { throw .exists }
         try checkModifiable(directory, by: credentials)
         let ref = addSubvolume(
@@ -120,7 +120,7 @@ extension HostState {
         let credentials = try process(pid).credentials
         let source = try directory(pid, sourceHandle)
         let directory = try directory(pid, handle)
-        try requireBtrfs(creatingIn: directory)
+        try requireBtrfs(ioctlOn: directory)
         guard source.filesystem == directory.filesystem else { throw .crossDevice }
         guard isSubvolumeRoot(source) else { throw .invalidArgument }
         // A descriptor can outlive its subvolume; there is nothing left to
@@ -194,7 +194,7 @@ extension HostState {
     mutating func deleteSubvolume(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
-        try requireBtrfs(directory)
+        try requireBtrfs(ioctlOn: directory)
         try checkSearchable(directory, by: credentials)
         guard let victim = child(name, of: directory) else { throw .noEntry }
         if !credentials.isRoot {
@@ -204,9 +204,10 @@ extension HostState {
             if !isSubvolumeRoot(victim) { throw .invalidArgument }
             if subvolume(of: victim).isReadOnly { throw .readOnly }
             if !permits(credentials, [.write, .search], on: victim) { throw .accessDenied }
-            try checkSticky(victim, in: directory, by: credentials)
         }
+        // `btrfs_may_delete`: the directory, then the sticky bit.
         try checkModifiable(directory, by: credentials)
+        try checkSticky(victim, in: directory, by: credentials)
         guard node(victim).type == .directory else { throw .notDirectory }
         guard isSubvolumeRoot(victim) else { throw .invalidArgument }
         try checkDestroyable(victim)
@@ -219,7 +220,7 @@ extension HostState {
     mutating func deleteSubvolume(_ pid: Int32, _ id: SubvolumeID, _ handle: DirectoryHandle) throws(Kind) {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
-        try requireBtrfs(directory)
+        try requireBtrfs(ioctlOn: directory)
         guard id >= .firstFree else { throw .invalidArgument }
         // No copy of the filesystem's state may live on here: the delete
         // below would copy its tables on write.
@@ -232,9 +233,10 @@ extension HostState {
             if !filesystems[directory.filesystem].userSubvolumeRemovalAllowed { throw .notPermitted }
             if subvolume.isReadOnly { throw .readOnly }
             if !permits(credentials, [.write, .search], on: victim) { throw .accessDenied }
-            try checkSticky(victim, in: NodeRef(filesystem: directory.filesystem, node: parent), by: credentials)
         }
-        try checkModifiable(NodeRef(filesystem: directory.filesystem, node: parent), by: credentials)
+        let parentRef = NodeRef(filesystem: directory.filesystem, node: parent)
+        try checkModifiable(parentRef, by: credentials)
+        try checkSticky(victim, in: parentRef, by: credentials)
         try checkDestroyable(victim)
         // Its path is read before it goes, and only for an observer.
         let deleted = isRecordingEffects ? subvolumeRecord(for: victim) : nil
@@ -321,7 +323,7 @@ extension HostState {
     mutating func setReadOnly(_ pid: Int32, _ readOnly: Bool, _ handle: DirectoryHandle) throws(Kind) {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
-        try requireBtrfs(directory)
+        try requireBtrfs(ioctlOn: directory)
         guard isSubvolumeRoot(directory) else { throw .invalidArgument }
         if !credentials.isRoot, node(directory).owner != credentials.user { throw .notPermitted }
         let id = node(directory).subvolume
@@ -337,7 +339,7 @@ extension HostState {
 
     mutating func sync(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) {
         let directory = try directory(pid, handle)
-        try requireBtrfs(directory)
+        try requireBtrfs(ioctlOn: directory)
         commit(directory.filesystem)
     }
 

@@ -29,6 +29,35 @@ struct LiveModeTests {
         ).run().report
     }
 
+    @Test("a lock whose file name would pass 255 bytes cannot exist, nobody holds it: live mode goes ahead without it")
+    func lockNameTooLongForAnyone() async throws {
+        // 247 bytes: `m-old` is 251, its lock `m-old.lock` 256; the
+        // configured toolchain's `m-default.lock` 260.
+        let long = String(repeating: "l", count: 247)
+        let gone = String(repeating: "k", count: 247)
+        let host = try makeHost(
+            """
+            subvol default/\(long)/\(long)-1 ro
+            link   default/\(long)/\(long) -> \(long)-1
+            subvol default/\(long)/\(long)-old
+            subvol default/\(gone)/\(gone)-2 ro
+            """)
+        // Neither an agent nor the cleanup can make those lock files.
+        let agent = host.spawn(Self.build)
+        let directory = try await agent.openRoot("/build/machines/default/" + long)
+        await #expect(throws: FSError(.other(errno: 36), .openFile, name: EntryName(long + "-old.lock"))) {
+            _ = try await MachineLock.take(Toolchain(rawValue: "old")!, machine: EntryName(long)!, in: directory, on: agent)
+        }
+        await agent.close(directory)
+        let report = await liveCleanup(host)
+        #expect(report.diagnostics.allSatisfy { $0.level == .info }, "\(lines(report))")
+        #expect(host.entryKind(at: "/build/machines/default/\(long)/\(long)-old") == nil)
+        #expect(host.entryKind(at: "/build/machines/default/\(long)/\(long)-1") == .subvolume)
+        // A deleted machine needs every lock: the configured toolchain's
+        // cannot exist either.
+        #expect(host.entryKind(at: "/build/machines/default/\(gone)") == nil)
+    }
+
     @Test("a FIFO under a lock's name is no lock: its toolchain's entries stay, the FIFO too, with an error")
     func fifoUnderALocksName() async throws {
         let host = try makeHost(

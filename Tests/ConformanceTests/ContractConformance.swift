@@ -87,6 +87,15 @@ struct ContractConformance {
             try await fs.changeOwner(of: "f", in: directory, owner: UInt32.max, group: 1000)
             let again = try await fs.status(of: "f", in: directory)
             #expect(again.owner == 1000 && again.group == 1000)
+            // Changing nothing asks no right, of anybody.
+            try await fs.changeOwner(of: "f", in: directory, owner: 0, group: 0)
+            let user = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let top = try await sandbox.open(as: user)
+            try await user.changeOwner(of: "f", in: top, owner: UInt32.max, group: UInt32.max)
+            await #expect(throws: FSError(.notPermitted, .changeOwner, name: "f")) {
+                try await user.changeOwner(of: "f", in: top, owner: UInt32.max, group: unprivilegedUser)
+            }
+            await user.close(top)
         }
     }
 
@@ -119,7 +128,9 @@ struct ContractConformance {
         }
     }
 
-    @Test("rename without replacing onto its own name gives EEXIST (RENAME_NOREPLACE)", arguments: Backends.all)
+    @Test(
+        "rename: a taken name without replacing gives EEXIST (its own too), and onto itself succeeds, before any permission check",
+        arguments: Backends.all)
     func noReplaceOntoItself(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in
             let fs = sandbox.root
@@ -129,6 +140,35 @@ struct ContractConformance {
             }
             try await fs.rename("a", in: directory, to: "a", in: directory, mode: .replace)
             #expect(try await fs.names(directory) == ["a"])
+            // In a read-only subvolume, and for a user in root's sticky
+            // directory, the taken name still comes first.
+            try await fs.createSubvolume("s", in: directory)
+            let s = try await fs.openDirectory("s", in: directory)
+            try await fs.writeFile("x", in: s, "")
+            try await fs.writeFile("y", in: s, "")
+            try await fs.setReadOnly(true, of: s)
+            await #expect(throws: FSError(.exists, .rename, name: "x", destination: "y")) {
+                try await fs.rename("x", in: s, to: "y", in: s, mode: .noReplace)
+            }
+            try await fs.setReadOnly(false, of: s)
+            await fs.close(s)
+            let rootsA = try await fs.openDirectory("a", in: directory)
+            try await fs.writeFile("x", in: rootsA, "")
+            try await fs.writeFile("y", in: rootsA, "")
+            await fs.close(rootsA)
+            try await sandbox.setPermissions("a", 0o1777)
+            let user = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let top = try await sandbox.open(as: user)
+            let a = try await user.openDirectory("a", in: top)
+            await #expect(throws: FSError(.exists, .rename, name: "x", destination: "y")) {
+                try await user.rename("x", in: a, to: "y", in: a, mode: .noReplace)
+            }
+            try await user.rename("x", in: a, to: "x", in: a, mode: .replace)
+            await #expect(throws: FSError(.notPermitted, .rename, name: "x", destination: "z")) {
+                try await user.rename("x", in: a, to: "z", in: a, mode: .noReplace)
+            }
+            await user.close(a)
+            await user.close(top)
         }
     }
 

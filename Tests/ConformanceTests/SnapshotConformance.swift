@@ -261,6 +261,18 @@ struct SnapshotConformance {
                 try await fs.rename("inner", in: copy, to: "moved", in: copy, mode: .noReplace)
             }
             #expect(try await fs.list(placeholder).isEmpty)
+            // No btrfs ioctl works on its descriptor, the destructive ones
+            // included.
+            let innerID = try await fs.withDirectory("inner", in: outer) { i throws(FSError) in try await fs.subvolumeID(of: i) }
+            await #expect(throws: FSError(.notSupported, .deleteSubvolumeByID, subvolume: innerID)) {
+                try await fs.deleteSubvolume(id: innerID, via: placeholder)
+            }
+            await #expect(throws: FSError(.notSupported, .deleteSubvolume, name: "x")) {
+                try await fs.deleteSubvolume("x", in: placeholder)
+            }
+            await #expect(throws: FSError(.notSupported, .setReadOnly)) { try await fs.setReadOnly(true, of: placeholder) }
+            await #expect(throws: FSError(.notSupported, .sync)) { try await fs.sync(placeholder) }
+            #expect(try await fs.names(outer) == ["inner"])
             await fs.close(placeholder)
             try await fs.removeDirectory("inner", in: copy)
             #expect(try await fs.names(copy) == ["d"])

@@ -32,14 +32,23 @@ struct LockStatusOnRealBtrfsTests {
             }
             try await Task.sleep(for: .milliseconds(50))
         }
+        process.terminate()
         throw HolderDidNotStart(script: script)
     }
 
     func status(of path: String, in directory: String) async throws -> Bool {
         let fs = RealFileSystemForTests.make()
         let handle = try await fs.openRoot(directory)
-        defer { Task { await fs.close(handle) } }
-        return try await fs.withFile(EntryName(path)!, in: handle) { file throws(FSError) in try await fs.isLockHeld(file) }
+        do {
+            let held = try await fs.withFile(EntryName(path)!, in: handle) { file throws(FSError) in
+                try await fs.isLockHeld(file)
+            }
+            await fs.close(handle)
+            return held
+        } catch {
+            await fs.close(handle)
+            throw error
+        }
     }
 
     /// Kills the holders; true once the lock reads free (their files close
@@ -63,6 +72,8 @@ struct LockStatusOnRealBtrfsTests {
         let ready = tree.path("ready")
         let pids = try await holding(
             "exec flock \(lock) bash -c 'printf \"%s\\n%s\\n\" $PPID $$ > \(ready); exec sleep 600'", ready: ready)
+        // Whatever happens below, the holders do not outlive the test.
+        defer { for pid in pids { kill(pid, SIGKILL) } }
         #expect(try await status(of: "m-default.lock", in: tree.path("v/m")))
         #expect(try await endFrees(pids, lock: "m-default.lock", in: tree.path("v/m")))
         await tree.remove()
@@ -79,6 +90,7 @@ struct LockStatusOnRealBtrfsTests {
         // a pid that is gone.
         let gone = tree.path("gone")
         let first = try await holding("exec 9>>\(lock); flock 9; echo $$ > \(gone); exec sleep 600", ready: gone)
+        defer { for pid in first { kill(pid, SIGKILL) } }
         #expect(try await status(of: "m-default.lock", in: tree.path("v/m")))
         #expect(try await endFrees(first, lock: "m-default.lock", in: tree.path("v/m")))
         // The taker lives on without the descriptor; its child has it.
@@ -90,6 +102,7 @@ struct LockStatusOnRealBtrfsTests {
             close($f); open(my $r, ">", "\(passed)") or die; print $r "$child\\n$$\\n"; close($r); sleep 600;
             """
         let second = try await holding("exec perl -e '\(script)'", ready: passed)
+        defer { for pid in second { kill(pid, SIGKILL) } }
         #expect(try await status(of: "m-default.lock", in: tree.path("v/m")))
         #expect(try await endFrees(second, lock: "m-default.lock", in: tree.path("v/m")))
         await tree.remove()
