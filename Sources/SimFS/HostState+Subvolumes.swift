@@ -49,7 +49,9 @@ extension HostState {
         func reachable(_ child: SubvolumeID, in outer: SubvolumeID) -> Bool {
             if credentials.isRoot { return true }
             let stop = filesystems[filesystem].subvolumes[outer]?.root
-            var current = filesystems[filesystem].subvolumes[child].flatMap { node(NodeRef(filesystem: filesystem, node: $0.root)).parent }
+            var current = filesystems[filesystem].subvolumes[child].flatMap { subvolume in
+                node(NodeRef(filesystem: filesystem, node: subvolume.root)).parent
+            }
             while let id = current, id != stop {
                 let ref = NodeRef(filesystem: filesystem, node: id)
                 if !permits(credentials, [.read, .search], on: ref) { return false }
