@@ -217,9 +217,9 @@ public struct RulesModel: Sendable {
     /// Live mode: the toolchains whose locks the cleanup needs in a machine
     /// directory and cannot take: held by a build, or with something other
     /// than a file under the lock's name (a lock whose name would be longer
-    /// than a name may be cannot exist: nobody holds it). A toolchain is needed when an
-    /// entry of it goes, and every toolchain (configured, or showing in
-    /// the directory) when the machine itself goes with entries.
+    /// than a name may be cannot exist: nobody holds it). A toolchain is
+    /// needed when an entry of it goes, and every toolchain (configured, or
+    /// showing in the directory) when the machine itself goes with entries.
     private func blockedToolchains(
         _ fates: [(entry: String, name: String, fate: Fate)], machine m: String, in path: String, deleting: Bool,
         tree: ModelTree
