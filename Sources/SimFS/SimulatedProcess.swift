@@ -1,4 +1,5 @@
 import FSProtocol
+import MachineLayout
 
 /// One process on a simulated host; the `FileSystem` it sees.
 ///
@@ -275,9 +276,11 @@ public struct SimulatedProcess: FileSystem {
         }
         if let name, !name.isExact { throw failure(.invalidArgument) }
         if let destination, !destination.isExact { throw failure(.invalidArgument) }
-        // A name longer than NAME_MAX bytes fails the path walk.
-        if let name, name.rawValue.utf8.count > 255 { throw failure(.other(errno: 36)) }
-        if let destination, destination.rawValue.utf8.count > 255 { throw failure(.other(errno: 36)) }
+        // A name longer than NAME_MAX bytes fails the path walk
+        // (ENAMETOOLONG, which `FSError.Kind` names among its others).
+        let tooLong = FSError.Kind.other(errno: 36)
+        if let name, name.rawValue.utf8.count > Layout.maximumNameBytes { throw failure(tooLong) }
+        if let destination, destination.rawValue.utf8.count > Layout.maximumNameBytes { throw failure(tooLong) }
         // Without a gate or an observer a call is one locked step.
         let start = host.state.withLock { state -> CallStart<Result> in
             guard state.isAlive(processID, boot: boot) else { return .done(.failure(.badDescriptor)) }
