@@ -18,6 +18,10 @@
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
+#include <sys/ioctl.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/btrfs.h>
 
 extern char **environ;
 
@@ -174,6 +178,145 @@ static inline void buildos_unblock_sigpipe(const sigset_t *previous) {
     struct timespec now = {0, 0};
     while (sigtimedwait(&pipe, NULL, &now) == SIGPIPE) {}
     pthread_sigmask(SIG_SETMASK, previous, NULL);
+}
+
+/// One subvolume `buildos_nested_user` found: its path from the outer
+/// subvolume's root (malloc'd) and its id.
+struct buildos_nested {
+    char *path;
+    unsigned long long id;
+};
+
+/// What `buildos_nested_user` collects, post-order.
+struct buildos_nested_list {
+    struct buildos_nested *items;
+    size_t count;
+    size_t capacity;
+};
+
+static inline void buildos_nested_free(struct buildos_nested_list *list) {
+    for (size_t i = 0; i < list->count; i++) free(list->items[i].path);
+    free(list->items);
+    list->items = NULL;
+    list->count = list->capacity = 0;
+}
+
+/// Whether `child` is subvolume `id` on the filesystem of `outer`: what a
+/// path opened below `outer` reached may have moved, or be another
+/// filesystem mounted on the way.
+static inline int buildos_is_expected_subvolume(int outer, int child, unsigned long long id) {
+    struct btrfs_ioctl_fs_info_args outer_info, child_info;
+    uint64_t found = 0;
+    memset(&outer_info, 0, sizeof outer_info);
+    memset(&child_info, 0, sizeof child_info);
+    if (btrfs_util_is_subvolume_fd(child) != BTRFS_UTIL_OK) return 0;
+    if (ioctl(outer, BTRFS_IOC_FS_INFO, &outer_info) != 0 || ioctl(child, BTRFS_IOC_FS_INFO, &child_info) != 0) return 0;
+    if (memcmp(outer_info.fsid, child_info.fsid, sizeof outer_info.fsid) != 0) return 0;
+    return btrfs_util_subvolume_id_fd(child, &found) == BTRFS_UTIL_OK && found == id;
+}
+
+/// The walk of `buildos_nested_user` below the subvolume open as `fd`,
+/// whose path from the outer one is `prefix` (NULL for the outer one).
+/// 0, or -1 with errno set.
+static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos_nested_list *list) {
+    struct btrfs_ioctl_get_subvol_rootref_args refs;
+    memset(&refs, 0, sizeof refs);
+    for (;;) {
+        int more = 0;
+        if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_ROOTREF, &refs) != 0) {
+            if (errno != EOVERFLOW) return -1;
+            more = 1;
+        }
+        for (unsigned i = 0; i < refs.num_items; i++) {
+            struct btrfs_ioctl_ino_lookup_user_args lookup;
+            memset(&lookup, 0, sizeof lookup);
+            lookup.dirid = refs.rootref[i].dirid;
+            lookup.treeid = refs.rootref[i].treeid;
+            // Read and search on the directories above the one holding
+            // it; a subvolume the user may not reach is left out, as is
+            // one deleted or moved since the listing of references.
+            if (ioctl(fd, BTRFS_IOC_INO_LOOKUP_USER, &lookup) != 0) {
+                if (errno == EACCES || errno == ENOENT) continue;
+                return -1;
+            }
+            // The kernel's path ends with a slash when it is not empty.
+            size_t relative_length = strlen(lookup.path) + strlen(lookup.name);
+            char *relative = malloc(relative_length + 1);
+            if (relative == NULL) return -1;
+            strcpy(relative, lookup.path);
+            strcat(relative, lookup.name);
+            int child = openat(fd, relative, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            if (child < 0) {
+                int saved = errno;
+                free(relative);
+                if (saved == EACCES || saved == ENOENT || saved == ENOTDIR || saved == ELOOP) continue;
+                errno = saved;
+                return -1;
+            }
+            if (!buildos_is_expected_subvolume(fd, child, lookup.treeid)) {
+                close(child);
+                free(relative);
+                continue;
+            }
+            char *path = relative;
+            if (prefix != NULL) {
+                path = malloc(strlen(prefix) + 1 + relative_length + 1);
+                if (path == NULL) {
+                    close(child);
+                    free(relative);
+                    return -1;
+                }
+                strcpy(path, prefix);
+                strcat(path, "/");
+                strcat(path, relative);
+                free(relative);
+            }
+            int walked = buildos_nested_walk(child, path, list);
+            int saved = errno;
+            close(child);
+            if (walked != 0) {
+                free(path);
+                errno = saved;
+                return -1;
+            }
+            if (list->count == list->capacity) {
+                size_t capacity = list->capacity ? list->capacity * 2 : 8;
+                struct buildos_nested *items = realloc(list->items, capacity * sizeof *items);
+                if (items == NULL) {
+                    free(path);
+                    errno = ENOMEM;
+                    return -1;
+                }
+                list->items = items;
+                list->capacity = capacity;
+            }
+            list->items[list->count].path = path;
+            list->items[list->count].id = lookup.treeid;
+            list->count++;
+        }
+        if (!more) return 0;
+    }
+}
+
+/// The subvolumes below the one open as `fd`, post-order (a subvolume
+/// after those it holds, siblings by id), for a caller that is not root:
+/// libbtrfsutil 6.2's unprivileged iterator closes the descriptor it is
+/// given and reopens its way back up with `..`, which in a process with
+/// other threads can close or take over another thread's descriptor.
+/// This walk keeps `fd` and opens each subvolume below it once. What the
+/// caller may not reach (the kernel's lookup wants read and search above
+/// the directory holding a subvolume; the open, search down to it and
+/// read on it) is left out. 0, or -1 with errno set (the list then empty).
+static inline int buildos_nested_user(int fd, struct buildos_nested_list *list) {
+    list->items = NULL;
+    list->count = list->capacity = 0;
+    if (buildos_nested_walk(fd, NULL, list) != 0) {
+        int saved = errno;
+        buildos_nested_free(list);
+        errno = saved;
+        return -1;
+    }
+    return 0;
 }
 
 #endif

@@ -93,8 +93,10 @@ public protocol FileSystem: Sendable {
     /// The subvolumes below the one open as `subvolume` (its root; another
     /// directory gives `invalidArgument`), deepest first (post-order), found
     /// from the open subvolume itself. Run as a user, it leaves out those
-    /// below a directory the user may not read and search (libbtrfsutil's
-    /// unprivileged iterator): the cleanup runs as root.
+    /// the user may not reach (the kernel's `INO_LOOKUP_USER` wants read
+    /// and search on the directories above the one holding a subvolume;
+    /// opening it, search down to it and read on it), with what they
+    /// hold: the cleanup runs as root. The descriptor stays the caller's.
     func nestedSubvolumes(of subvolume: DirectoryHandle) async throws(FSError) -> [NestedSubvolume]
 
     /// Creates an empty writable subvolume `name`.

@@ -74,9 +74,26 @@ enum BtrfsUtil {
     }
 
     /// The subvolumes below the one open as `descriptor`, post-order, with
-    /// their paths from it: the iterator walks the subvolume tree itself
-    /// and never a symbolic link.
+    /// their paths from it: root's iterator walks the subvolume tree
+    /// itself and never a symbolic link; a user's walk opens each
+    /// subvolume below with `O_NOFOLLOW` and checks that it reached the
+    /// subvolume it looked for.
     static func nestedSubvolumes(_ descriptor: Int32) throws(FSError.Kind) -> [(path: [UInt8], id: UInt64)] {
+        // libbtrfsutil's iterator searches the tree of roots for root
+        // and touches no descriptor; a user's walks by descriptors and
+        // would close this one (see `buildos_nested_user`).
+        if geteuid() != 0 {
+            // The iterator's own first checks: btrfs, then a subvolume's root.
+            let checked = btrfs_util_is_subvolume_fd(descriptor)
+            if checked != BTRFS_UTIL_OK { throw failure(checked) }
+            var list = buildos_nested_list()
+            if buildos_nested_user(descriptor, &list) != 0 { throw FSError.Kind(errno: errno) }
+            defer { buildos_nested_free(&list) }
+            return (0..<list.count).map { index in
+                let item = list.items[index]
+                return (Array(UnsafeRawBufferPointer(start: item.path, count: strlen(item.path))), UInt64(item.id))
+            }
+        }
         var iterator: OpaquePointer?
         let created = btrfs_util_create_subvolume_iterator_fd(
             descriptor, 0, Int32(BTRFS_UTIL_SUBVOLUME_ITERATOR_POST_ORDER), &iterator)

@@ -35,9 +35,14 @@ extension HostState {
     }
 
     /// The subvolumes below the handle's subvolume, deepest first; siblings
-    /// by id, as the iterator walks the root references. A user's iterator
-    /// (`BTRFS_IOC_INO_LOOKUP_USER`) leaves out a subvolume below a
-    /// directory it may not read and search.
+    /// by id, as the iterator walks the root references. Root's iterator
+    /// searches the tree of roots and sees every one. A user's walk
+    /// (RealFS's own, `buildos_nested_user`: libbtrfsutil's closes the
+    /// descriptor it is given) leaves out a subvolume `S` at `d1/…/dk/S`
+    /// in the subvolume `T` it walks, and what `S` holds, when
+    /// `BTRFS_IOC_INO_LOOKUP_USER` refuses it (it wants read and search on
+    /// `d1` to `d(k-1)`, not on `dk`) or the open of that path does (search
+    /// on `T`'s root and every `di`, read on `S`).
     func nestedSubvolumes(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [NestedSubvolume] {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
@@ -46,21 +51,34 @@ extension HostState {
         let filesystem = directory.filesystem
         let top = node(directory).subvolume
         var result: [NestedSubvolume] = []
-        func reachable(_ child: SubvolumeID, in outer: SubvolumeID) -> Bool {
-            if credentials.isRoot { return true }
-            let stop = filesystems[filesystem].subvolumes[outer]?.root
-            var current = filesystems[filesystem].subvolumes[child].flatMap { subvolume in
-                node(NodeRef(filesystem: filesystem, node: subvolume.root)).parent
-            }
-            while let id = current, id != stop {
+        func root(of id: SubvolumeID) -> NodeRef? {
+            filesystems[filesystem].subvolumes[id].map { NodeRef(filesystem: filesystem, node: $0.root) }
+        }
+        /// `d1` to `dk`: the directories from the outer subvolume's root
+        /// (not included) down to the one holding the nested subvolume.
+        func directories(holding child: NodeRef, below outer: NodeRef) -> [NodeRef] {
+            var found: [NodeRef] = []
+            var current = node(child).parent
+            while let id = current, id != outer.node {
                 let ref = NodeRef(filesystem: filesystem, node: id)
-                if !permits(credentials, [.read, .search], on: ref) { return false }
+                found.append(ref)
                 current = node(ref).parent
             }
-            return true
+            return found.reversed()
         }
         func visit(_ id: SubvolumeID) {
-            for child in (filesystems[filesystem].nested[id] ?? []).sorted() where reachable(child, in: id) {
+            guard let outer = root(of: id) else { return }
+            for child in (filesystems[filesystem].nested[id] ?? []).sorted() {
+                guard let childRoot = root(of: child) else { continue }
+                let path = directories(holding: childRoot, below: outer)
+                if !credentials.isRoot {
+                    let looked = path.dropLast().allSatisfy { permits(credentials, [.read, .search], on: $0) }
+                    let opened =
+                        permits(credentials, .search, on: outer)
+                        && path.allSatisfy { permits(credentials, .search, on: $0) }
+                        && permits(credentials, .read, on: childRoot)
+                    guard looked, opened else { continue }
+                }
                 visit(child)
                 result.append(NestedSubvolume(path: relativePath(of: child, below: top, on: directory.filesystem), id: child))
             }

@@ -253,3 +253,96 @@ struct ContractConformance {
         }
     }
 }
+
+/// A user's nested-subvolume listing, by the modes of root's directories
+/// on the way (libbtrfsutil's unprivileged iterator, which walks by
+/// descriptors; see `HostState.nestedSubvolumes`).
+@Suite("Conformance: a user's nested-subvolume listing")
+struct NestedListingConformance {
+    /// `outer/a/b/inner`, `outer` the user's, `a` and `b` root's with
+    /// these modes, `inner` root's (0755).
+    struct Case: Sendable, CustomTestStringConvertible {
+        var a: UInt16
+        var b: UInt16
+        /// What the user's listing of `outer` gives.
+        var listed: [String]
+        var testDescription: String { "a \(String(a, radix: 8)), b \(String(b, radix: 8))" }
+    }
+
+    static let cases: [Case] = [
+        Case(a: 0o755, b: 0o755, listed: ["a/b/inner"]),
+        // The lookup wants read and search above the holding directory,
+        // the open search all the way: either missing leaves it out.
+        Case(a: 0o755, b: 0o700, listed: []),
+        Case(a: 0o755, b: 0o744, listed: []),
+        Case(a: 0o711, b: 0o755, listed: []),
+        Case(a: 0o744, b: 0o755, listed: []),
+        Case(a: 0o700, b: 0o711, listed: []),
+        // Search without read on the holding directory is enough. (With
+        // libbtrfsutil 6.2's iterator, which reopens its way back with
+        // `..`, this failed the whole listing with EACCES.)
+        Case(a: 0o755, b: 0o711, listed: ["a/b/inner"]),
+    ]
+
+    @Test("a user's nested listing below root's directories", arguments: Backends.all, cases)
+    func listing(backend: any ConformanceBackend, _ row: Case) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.createSubvolume("outer", in: home)
+            let root = sandbox.root
+            let rootHome = try await root.openDirectory("home", in: directory)
+            try await root.withDirectory("outer", in: rootHome) { outer throws(FSError) in
+                try await root.makeDirectory("a", in: outer)
+                try await root.withDirectory("a", in: outer) { a throws(FSError) in
+                    try await root.makeDirectory("b", in: a)
+                    try await root.withDirectory("b", in: a) { b throws(FSError) in
+                        try await root.createSubvolume("inner", in: b)
+                    }
+                }
+                #expect(try await root.nestedSubvolumes(of: outer).map(\.path) == ["a/b/inner"])
+            }
+            await root.close(rootHome)
+            try await sandbox.setPermissions("home/outer/a/b", row.b)
+            try await sandbox.setPermissions("home/outer/a", row.a)
+            let outer = try await user.openDirectory("outer", in: home)
+            #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == row.listed)
+            // The descriptor is still the caller's: libbtrfsutil 6.2's
+            // iterator closed it.
+            #expect(try await user.list(outer).map(\.name) == ["a"])
+            await user.close(outer)
+            await user.close(home)
+            // Open again for the sandbox's removal.
+            try await sandbox.setPermissions("home/outer/a", 0o755)
+            try await sandbox.setPermissions("home/outer/a/b", 0o755)
+        }
+    }
+
+    @Test(
+        "a user's listing: a nested subvolume it may read but not search is listed, what it holds is not; one it may not read is left out",
+        arguments: Backends.all)
+    func unsearchableSubvolume(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.createSubvolume("outer", in: home)
+            let root = sandbox.root
+            let rootHome = try await root.openDirectory("home", in: directory)
+            try await root.withDirectory("outer", in: rootHome) { outer throws(FSError) in
+                try await root.createSubvolume("inner", in: outer)
+                try await root.withDirectory("inner", in: outer) { inner throws(FSError) in
+                    try await root.createSubvolume("deepest", in: inner)
+                }
+            }
+            await root.close(rootHome)
+            let outer = try await user.openDirectory("outer", in: home)
+            #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == ["inner/deepest", "inner"])
+            try await sandbox.setPermissions("home/outer/inner", 0o744)
+            #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == ["inner"])
+            try await sandbox.setPermissions("home/outer/inner", 0o711)
+            #expect(try await user.nestedSubvolumes(of: outer).isEmpty)
+            try await sandbox.setPermissions("home/outer/inner", 0o755)
+            #expect(try await user.list(outer).map(\.name) == ["inner"])
+            await user.close(outer)
+            await user.close(home)
+        }
+    }
+}

@@ -33,7 +33,7 @@ struct SafetyTests {
         let descriptorCalls: Set<String> = [
             "btrfs_util_create_snapshot_fd2", "btrfs_util_create_subvolume_fd",
             "btrfs_util_create_subvolume_iterator_fd", "btrfs_util_delete_subvolume_by_id_fd",
-            "btrfs_util_delete_subvolume_fd", "btrfs_util_destroy_subvolume_iterator",
+            "btrfs_util_delete_subvolume_fd", "btrfs_util_destroy_subvolume_iterator", "btrfs_util_is_subvolume_fd",
             "btrfs_util_set_subvolume_read_only_fd", "btrfs_util_subvolume_id_fd", "btrfs_util_subvolume_info_fd",
             "btrfs_util_subvolume_iterator_next", "btrfs_util_sync_fd",
         ]
