@@ -58,6 +58,30 @@ struct LiveModeTests {
         #expect(host.entryKind(at: "/build/machines/default/\(gone)") == nil)
     }
 
+    @Test("a lock file name of exactly 255 bytes is a lock like any other: held, its toolchain's entries stay")
+    func lockNameOfTheLongestLength() async throws {
+        // 246 bytes: `m-old.lock` is 255.
+        let long = String(repeating: "l", count: 246)
+        let path = "/build/machines/default/" + long
+        let host = try makeHost(
+            """
+            dir    default/\(long) owner=1000:1000
+            subvol default/\(long)/\(long)-1 ro
+            link   default/\(long)/\(long) -> \(long)-1
+            subvol default/\(long)/\(long)-old
+            """)
+        let (agent, lock) = try await agentHoldingLock(host, Toolchain(rawValue: "old")!, machine: path)
+        #expect(host.entryKind(at: "\(path)/\(long)-old.lock") == .file)
+        let report = await liveCleanup(host)
+        #expect(host.entryKind(at: "\(path)/\(long)-old") == .subvolume, "\(lines(report))")
+        #expect(report.decisions.contains { $0.outcome == .locked(Toolchain(rawValue: "old")) }, "\(lines(report))")
+        let directory = try await agent.openRoot(path)
+        await lock.release(in: directory, on: agent)
+        await agent.close(directory)
+        _ = await liveCleanup(host)
+        #expect(host.entryKind(at: "\(path)/\(long)-old") == nil)
+    }
+
     @Test("a FIFO under a lock's name is no lock: its toolchain's entries stay, the FIFO too, with an error")
     func fifoUnderALocksName() async throws {
         let host = try makeHost(

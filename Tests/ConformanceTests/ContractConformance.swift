@@ -204,7 +204,15 @@ struct ContractConformance {
             await #expect(throws: FSError(tooLong, .openFile, name: long)) {
                 try await fs.openFile(long, in: directory, options: [.create, .write])
             }
-            #expect(try await fs.names(directory) == [])
+            try await fs.makeDirectory("d", in: directory)
+            await #expect(throws: FSError(tooLong, .rename, name: "d", destination: long)) {
+                try await fs.rename("d", in: directory, to: long, in: directory, mode: .noReplace)
+            }
+            #expect(try await fs.names(directory) == ["d"])
+            // 255 bytes are a name.
+            let longest = try #require(EntryName(String(repeating: "m", count: 255)))
+            try await fs.rename("d", in: directory, to: longest, in: directory, mode: .noReplace)
+            #expect(try await fs.names(directory) == [longest.rawValue])
         }
     }
 
@@ -218,6 +226,11 @@ struct ContractConformance {
             }
             if try await fs.exists("m-latest", in: directory) {
                 Issue.record("a link was created, to \(String(reflecting: try await fs.readLink("m-latest", in: directory)))")
+            }
+            // Onto a taken name too: the target is looked at first.
+            try await fs.writeFile("taken", in: directory, "x")
+            await #expect(throws: FSError(.invalidArgument, .createSymlink, name: "taken")) {
+                try await fs.createSymlink("taken", in: directory, target: "a\u{0}b")
             }
         }
     }
@@ -255,8 +268,8 @@ struct ContractConformance {
 }
 
 /// A user's nested-subvolume listing, by the modes of root's directories
-/// on the way (libbtrfsutil's unprivileged iterator, which walks by
-/// descriptors; see `HostState.nestedSubvolumes`).
+/// on the way (RealFS's own walk by descriptors, `buildos_nested_user`;
+/// see `HostState.nestedSubvolumes`).
 @Suite("Conformance: a user's nested-subvolume listing")
 struct NestedListingConformance {
     /// `outer/a/b/inner`, `outer` the user's, `a` and `b` root's with

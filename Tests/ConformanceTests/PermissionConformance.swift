@@ -166,6 +166,69 @@ struct PermissionConformance {
         }
     }
 
+    @Test(
+        "in a sticky directory the sticky check comes before the kind of entry (EPERM, not EISDIR), and covers delete by id",
+        arguments: Backends.all)
+    func stickyBeforeOtherChecks(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let fs = sandbox.root
+            try await fs.makeDirectory("shared", in: directory)
+            try await sandbox.setPermissions("shared", 0o1777)
+            let id = try await fs.withDirectory("shared", in: directory) { d throws(FSError) in
+                try await fs.makeDirectory("roots", in: d)
+                try await fs.createSubvolume("s", in: d)
+                return try await fs.withDirectory("s", in: d) { s throws(FSError) in try await fs.subvolumeID(of: s) }
+            }
+            try await sandbox.setPermissions("shared/s", 0o777)
+            let user = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let top = try await sandbox.open(as: user)
+            let shared = try await user.openDirectory("shared", in: top)
+            await #expect(throws: FSError(.notPermitted, .unlink, name: "roots")) { try await user.unlink("roots", in: shared) }
+            await #expect(throws: FSError(.notPermitted, .deleteSubvolumeByID, subvolume: id)) {
+                try await user.deleteSubvolume(id: id, via: shared)
+            }
+            #expect(try await user.names(shared) == ["roots", "s"])
+            await user.close(shared)
+            await user.close(top)
+        }
+    }
+
+    @Test("a sticky directory's owner removes what another user made in it", arguments: Backends.all)
+    func stickyDirectoryOwner(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await sandbox.setPermissions("home", 0o1777)
+            let rootHome = try await sandbox.root.openDirectory("home", in: directory)
+            try await sandbox.root.writeFile("f", in: rootHome, "x")
+            try await sandbox.root.makeDirectory("d", in: rootHome)
+            await sandbox.root.close(rootHome)
+            try await user.unlink("f", in: home)
+            try await user.removeDirectory("d", in: home)
+            #expect(try await user.names(home) == [])
+            await user.close(home)
+        }
+    }
+
+    @Test(
+        "renaming or removing a mount point without write permission: EACCES before EBUSY",
+        arguments: Backends.all)
+    func permissionBeforeBusy(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            try await sandbox.root.makeDirectory("t", in: directory)
+            try await sandbox.mountTmpfs(at: "t")
+            let user = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let top = try await sandbox.open(as: user)
+            await #expect(throws: FSError(.accessDenied, .rename, name: "t", destination: "moved")) {
+                try await user.rename("t", in: top, to: "moved", in: top, mode: .noReplace)
+            }
+            await #expect(throws: FSError(.accessDenied, .removeDirectory, name: "t")) {
+                try await user.removeDirectory("t", in: top)
+            }
+            await user.close(top)
+            try await sandbox.unmount("t")
+        }
+    }
+
     @Test("chown: its owner may keep its own owner and group, not give it away; another user gets EPERM", arguments: Backends.all)
     func changeOwnerByOwner(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in
@@ -179,6 +242,12 @@ struct PermissionConformance {
             await #expect(throws: FSError(.notPermitted, .changeOwner, name: "d")) {
                 try await user.changeOwner(of: "d", in: home, owner: 0, group: 0)
             }
+            // Root's group on the user's file: its owner may set its own.
+            try await sandbox.root.withDirectory("home", in: directory) { rootHome throws(FSError) in
+                try await sandbox.root.changeOwner(of: "d", in: rootHome, owner: unprivilegedUser, group: 0)
+            }
+            try await user.changeOwner(of: "d", in: home, owner: UInt32.max, group: unprivilegedUser)
+            #expect(try await user.status(of: "d", in: home).group == unprivilegedUser)
             let stranger = try await sandbox.user(unprivilegedUser + 1, group: unprivilegedUser + 1)
             let top = try await sandbox.open(as: stranger)
             let strangersHome = try await stranger.openDirectory("home", in: top)

@@ -273,6 +273,21 @@ struct SnapshotConformance {
             await #expect(throws: FSError(.notSupported, .setReadOnly)) { try await fs.setReadOnly(true, of: placeholder) }
             await #expect(throws: FSError(.notSupported, .sync)) { try await fs.sync(placeholder) }
             #expect(try await fs.names(outer) == ["inner"])
+            // A user who may not write it is refused for that first
+            // (EACCES), as in any directory of root's.
+            let user = try await sandbox.user(unprivilegedUser, group: unprivilegedUser)
+            let top = try await sandbox.open(as: user)
+            let usersCopy = try await user.openDirectory("copy", in: top)
+            let usersPlaceholder = try await user.openDirectory("inner", in: usersCopy)
+            await #expect(throws: FSError(.accessDenied, .makeDirectory, name: "d")) {
+                try await user.makeDirectory("d", in: usersPlaceholder)
+            }
+            await #expect(throws: FSError(.accessDenied, .createSymlink, name: "l")) {
+                try await user.createSymlink("l", in: usersPlaceholder, target: "x")
+            }
+            await user.close(usersPlaceholder)
+            await user.close(usersCopy)
+            await user.close(top)
             await fs.close(placeholder)
             try await fs.removeDirectory("inner", in: copy)
             #expect(try await fs.names(copy) == ["d"])

@@ -107,4 +107,30 @@ struct LockStatusOnRealBtrfsTests {
         #expect(try await endFrees(second, lock: "m-default.lock", in: tree.path("v/m")))
         await tree.remove()
     }
+
+    @Test("a POSIX lock is no flock: the holder's fcntl lock on another subvolume's file of the same inode number leaves it free")
+    func posixLockIsNoFlock() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.subvolume("m-1")
+        try tree.subvolume("m-2")
+        try tree.file("m-1/x.lock")
+        try tree.file("m-2/x.lock")
+        let one = tree.path("m-1/x.lock")
+        let two = tree.path("m-2/x.lock")
+        let ready = tree.path("ready")
+        // One process: flock(2) on m-1's file, fcntl(F_SETLK) on m-2's
+        // (both inode 257): /proc/PID/fdinfo shows a POSIX line for the
+        // second, which is not a lock this tool takes.
+        let script = """
+            use Fcntl qw(:flock :DEFAULT F_SETLK F_WRLCK SEEK_SET); open(my $a, "<", "\(one)") or die; flock($a, LOCK_EX) or die;
+            open(my $b, "+<", "\(two)") or die; my $l = pack("s s l l i", F_WRLCK, SEEK_SET, 0, 0, 0); fcntl($b, F_SETLK, $l) or die;
+            open(my $r, ">", "\(ready)") or die; print $r "$$\n"; close($r); sleep 600;
+            """
+        let pids = try await holding("exec perl -e '\(script)'", ready: ready)
+        defer { for pid in pids { kill(pid, SIGKILL) } }
+        #expect(try await status(of: "x.lock", in: tree.path("m-1")))
+        #expect(try await !status(of: "x.lock", in: tree.path("m-2")))
+        await tree.remove()
+    }
 }
