@@ -215,36 +215,37 @@ static inline int buildos_is_expected_subvolume(int outer, int child, unsigned l
     return btrfs_util_subvolume_id_fd(child, &found) == BTRFS_UTIL_OK && found == id;
 }
 
-/// The walk of `buildos_nested_user` below the subvolume open as `fd`,
-/// whose path from the outer one is `prefix` (NULL for the outer one).
-/// 0, or -1 with errno set.
-static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos_nested_list *list) {
-    struct btrfs_ioctl_get_subvol_rootref_args refs;
-    memset(&refs, 0, sizeof refs);
+static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos_nested_list *list);
+
+/// One subvolume's level of `buildos_nested_walk`, with that level's
+/// buffers. 0, or -1 with errno set.
+static inline int buildos_nested_level(int fd, const char *prefix, struct buildos_nested_list *list,
+                                       struct btrfs_ioctl_get_subvol_rootref_args *refs,
+                                       struct btrfs_ioctl_ino_lookup_user_args *lookup) {
     for (;;) {
         int more = 0;
-        if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_ROOTREF, &refs) != 0) {
+        if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_ROOTREF, refs) != 0) {
             if (errno != EOVERFLOW) return -1;
+            // More than a buffer's worth; the kernel moved min_treeid on.
             more = 1;
         }
-        for (unsigned i = 0; i < refs.num_items; i++) {
-            struct btrfs_ioctl_ino_lookup_user_args lookup;
-            memset(&lookup, 0, sizeof lookup);
-            lookup.dirid = refs.rootref[i].dirid;
-            lookup.treeid = refs.rootref[i].treeid;
+        for (unsigned i = 0; i < refs->num_items; i++) {
+            memset(lookup, 0, sizeof *lookup);
+            lookup->dirid = refs->rootref[i].dirid;
+            lookup->treeid = refs->rootref[i].treeid;
             // Read and search on the directories above the one holding
             // it; a subvolume the user may not reach is left out, as is
             // one deleted or moved since the listing of references.
-            if (ioctl(fd, BTRFS_IOC_INO_LOOKUP_USER, &lookup) != 0) {
+            if (ioctl(fd, BTRFS_IOC_INO_LOOKUP_USER, lookup) != 0) {
                 if (errno == EACCES || errno == ENOENT) continue;
                 return -1;
             }
             // The kernel's path ends with a slash when it is not empty.
-            size_t relative_length = strlen(lookup.path) + strlen(lookup.name);
+            size_t relative_length = strlen(lookup->path) + strlen(lookup->name);
             char *relative = malloc(relative_length + 1);
             if (relative == NULL) return -1;
-            strcpy(relative, lookup.path);
-            strcat(relative, lookup.name);
+            strcpy(relative, lookup->path);
+            strcat(relative, lookup->name);
             int child = openat(fd, relative, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
             if (child < 0) {
                 int saved = errno;
@@ -253,7 +254,7 @@ static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos
                 errno = saved;
                 return -1;
             }
-            if (!buildos_is_expected_subvolume(fd, child, lookup.treeid)) {
+            if (!buildos_is_expected_subvolume(fd, child, lookup->treeid)) {
                 close(child);
                 free(relative);
                 continue;
@@ -291,11 +292,31 @@ static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos
                 list->capacity = capacity;
             }
             list->items[list->count].path = path;
-            list->items[list->count].id = lookup.treeid;
+            list->items[list->count].id = lookup->treeid;
             list->count++;
         }
         if (!more) return 0;
     }
+}
+
+/// The walk of `buildos_nested_user` below the subvolume open as `fd`,
+/// whose path from the outer one is `prefix` (NULL for the outer one).
+/// Each level's buffers (about 8 KiB) are on the heap: subvolumes may
+/// nest as deep as a path allows. 0, or -1 with errno set.
+static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos_nested_list *list) {
+    struct btrfs_ioctl_get_subvol_rootref_args *refs = calloc(1, sizeof *refs);
+    struct btrfs_ioctl_ino_lookup_user_args *lookup = malloc(sizeof *lookup);
+    int result = -1;
+    if (refs != NULL && lookup != NULL) {
+        result = buildos_nested_level(fd, prefix, list, refs, lookup);
+    } else {
+        errno = ENOMEM;
+    }
+    int saved = errno;
+    free(refs);
+    free(lookup);
+    errno = saved;
+    return result;
 }
 
 /// The subvolumes below the one open as `fd`, post-order (a subvolume

@@ -330,6 +330,25 @@ struct NestedListingConformance {
         }
     }
 
+    @Test("a user's listing of more nested subvolumes than one kernel buffer holds (255) has each once", arguments: Backends.all)
+    func manyNested(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.createSubvolume("outer", in: home)
+            let outer = try await user.openDirectory("outer", in: home)
+            let names = (0..<300).map { "s-\($0)" }
+            for name in names { try await user.createSubvolume(EntryName(name)!, in: outer) }
+            let listed = try await user.nestedSubvolumes(of: outer)
+            #expect(listed.map(\.path).sorted() == names.sorted())
+            #expect(Set(listed.map(\.id)).count == 300)
+            // Siblings by id: in the order they were made.
+            #expect(listed.map(\.path) == names)
+            for name in names { try await user.deleteSubvolume(EntryName(name)!, in: outer) }
+            await user.close(outer)
+            await user.close(home)
+        }
+    }
+
     @Test(
         "a user's listing: a nested subvolume it may read but not search is listed, what it holds is not; one it may not read is left out",
         arguments: Backends.all)
