@@ -66,19 +66,20 @@ extension HostState {
             }
             return found.reversed()
         }
+        /// Whether a user's walk reaches `child` from `outer`.
+        func reaches(_ child: SubvolumeID, from outer: SubvolumeID) -> Bool {
+            guard let outerRoot = root(of: outer), let childRoot = root(of: child) else { return false }
+            let path = directories(holding: childRoot, below: outerRoot)
+            let looked = path.dropLast().allSatisfy { permits(credentials, [.read, .search], on: $0) }
+            let opened =
+                permits(credentials, .search, on: outerRoot)
+                && path.allSatisfy { permits(credentials, .search, on: $0) }
+                && permits(credentials, .read, on: childRoot)
+            return looked && opened
+        }
         func visit(_ id: SubvolumeID) {
-            guard let outer = root(of: id) else { return }
-            for child in (filesystems[filesystem].nested[id] ?? []).sorted() {
-                guard let childRoot = root(of: child) else { continue }
-                let path = directories(holding: childRoot, below: outer)
-                if !credentials.isRoot {
-                    let looked = path.dropLast().allSatisfy { permits(credentials, [.read, .search], on: $0) }
-                    let opened =
-                        permits(credentials, .search, on: outer)
-                        && path.allSatisfy { permits(credentials, .search, on: $0) }
-                        && permits(credentials, .read, on: childRoot)
-                    guard looked, opened else { continue }
-                }
+            for child in (filesystems[filesystem].nested[id] ?? []).sorted()
+            where credentials.isRoot || reaches(child, from: id) {
                 visit(child)
                 result.append(NestedSubvolume(path: relativePath(of: child, below: top, on: directory.filesystem), id: child))
             }
