@@ -203,16 +203,20 @@ static inline void buildos_nested_free(struct buildos_nested_list *list) {
 
 /// Whether `child` is subvolume `id` on the filesystem of `outer`: what a
 /// path opened below `outer` reached may have moved, or be another
-/// filesystem mounted on the way.
+/// filesystem mounted on the way. 1 or 0; -1 with errno set when it
+/// cannot be told (EMFILE, ENOMEM, EIO).
 static inline int buildos_is_expected_subvolume(int outer, int child, unsigned long long id) {
     struct btrfs_ioctl_fs_info_args outer_info, child_info;
     uint64_t found = 0;
     memset(&outer_info, 0, sizeof outer_info);
     memset(&child_info, 0, sizeof child_info);
-    if (btrfs_util_is_subvolume_fd(child) != BTRFS_UTIL_OK) return 0;
-    if (ioctl(outer, BTRFS_IOC_FS_INFO, &outer_info) != 0 || ioctl(child, BTRFS_IOC_FS_INFO, &child_info) != 0) return 0;
+    enum btrfs_util_error error = btrfs_util_is_subvolume_fd(child);
+    if (error == BTRFS_UTIL_ERROR_NOT_BTRFS || error == BTRFS_UTIL_ERROR_NOT_SUBVOLUME) return 0;
+    if (error != BTRFS_UTIL_OK) return -1;
+    if (ioctl(outer, BTRFS_IOC_FS_INFO, &outer_info) != 0 || ioctl(child, BTRFS_IOC_FS_INFO, &child_info) != 0) return -1;
     if (memcmp(outer_info.fsid, child_info.fsid, sizeof outer_info.fsid) != 0) return 0;
-    return btrfs_util_subvolume_id_fd(child, &found) == BTRFS_UTIL_OK && found == id;
+    if (btrfs_util_subvolume_id_fd(child, &found) != BTRFS_UTIL_OK) return -1;
+    return found == id;
 }
 
 static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos_nested_list *list);
@@ -235,9 +239,12 @@ static inline int buildos_nested_level(int fd, const char *prefix, struct buildo
             lookup->treeid = refs->rootref[i].treeid;
             // Read and search on the directories above the one holding
             // it; a subvolume the user may not reach is left out, as is
-            // one deleted or moved since the listing of references.
+            // one deleted (ENOENT) or moved to another directory (EINVAL:
+            // the reference no longer names that directory) since the
+            // listing of references. A path too long for the kernel's
+            // buffer (ENAMETOOLONG) fails the listing, as root's does.
             if (ioctl(fd, BTRFS_IOC_INO_LOOKUP_USER, lookup) != 0) {
-                if (errno == EACCES || errno == ENOENT) continue;
+                if (errno == EACCES || errno == ENOENT || errno == EINVAL) continue;
                 return -1;
             }
             // The kernel's path ends with a slash when it is not empty.
@@ -254,10 +261,14 @@ static inline int buildos_nested_level(int fd, const char *prefix, struct buildo
                 errno = saved;
                 return -1;
             }
-            if (!buildos_is_expected_subvolume(fd, child, lookup->treeid)) {
+            int expected = buildos_is_expected_subvolume(fd, child, lookup->treeid);
+            if (expected != 1) {
+                int saved = errno;
                 close(child);
                 free(relative);
-                continue;
+                if (expected == 0) continue;
+                errno = saved;
+                return -1;
             }
             char *path = relative;
             if (prefix != NULL) {
@@ -324,10 +335,11 @@ static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos
 /// libbtrfsutil 6.2's unprivileged iterator closes the descriptor it is
 /// given and reopens its way back up with `..`, which in a process with
 /// other threads can close or take over another thread's descriptor.
-/// This walk keeps `fd` and opens each subvolume below it once. What the
-/// caller may not reach (the kernel's lookup wants read and search above
-/// the directory holding a subvolume; the open, search down to it and
-/// read on it) is left out. 0, or -1 with errno set (the list then empty).
+/// This walk keeps `fd` and opens each subvolume below it once, holding
+/// one descriptor a level. What the caller may not reach (the kernel's
+/// lookup wants read and search above the directory holding a subvolume;
+/// the open, search down to it and read on it), and what a mount on the
+/// way hides, is left out. 0, or -1 with errno set (the list then empty).
 static inline int buildos_nested_user(int fd, struct buildos_nested_list *list) {
     list->items = NULL;
     list->count = list->capacity = 0;

@@ -34,15 +34,29 @@ extension HostState {
             isReadOnly: subvolume.isReadOnly)
     }
 
+    /// The longest path of directories (each name with its slash) from a
+    /// subvolume's root to the directory holding a nested one that the
+    /// kernel's lookup gives back: `BTRFS_INO_LOOKUP_PATH_MAX` (4080)
+    /// less one for root's iterator; for a user's walk,
+    /// `BTRFS_INO_LOOKUP_USER_PATH_MAX` (4080 - 255 - 1) less one.
+    static let longestLookupPath = (root: 4079, user: 3823)
+
     /// The subvolumes below the handle's subvolume, deepest first; siblings
-    /// by id, as the iterator walks the root references. Root's iterator
-    /// searches the tree of roots and sees every one. A user's walk
-    /// (RealFS's own, `buildos_nested_user`: libbtrfsutil's closes the
-    /// descriptor it is given) leaves out a subvolume `S` at `d1/…/dk/S`
-    /// in the subvolume `T` it walks, and what `S` holds, when
-    /// `BTRFS_IOC_INO_LOOKUP_USER` refuses it (it wants read and search on
-    /// `d1` to `d(k-1)`, not on `dk`) or the open of that path does (search
-    /// on `T`'s root and every `di`, read on `S`).
+    /// by id, as the iterator walks the root references. For each nested
+    /// subvolume `S` at `d1/…/dk/S` in the subvolume `T` being walked:
+    /// - The kernel's lookup gives back `d1/…/dk/`; a longer one than
+    ///   `longestLookupPath` fails the listing (ENAMETOOLONG), for root and
+    ///   for a user alike.
+    /// - Root's iterator searches the tree of roots and sees every one.
+    /// - A user's walk (RealFS's own, `buildos_nested_user`: libbtrfsutil's
+    ///   closes the descriptor it is given) leaves out `S`, and what it
+    ///   holds, when `BTRFS_IOC_INO_LOOKUP_USER` refuses it (for k ≥ 1 it
+    ///   wants read and search on `T`'s root and `d1` to `d(k-1)`, not on
+    ///   `dk`), or the open of that path does (search on `T`'s root and
+    ///   every `di`, read on `S`), or that open lands elsewhere (a mount on
+    ///   a `di` or on `S`). The kernel checks the length and the permissions
+    ///   component by component from `dk` up; here a refused permission
+    ///   comes first, then the length.
     func nestedSubvolumes(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [NestedSubvolume] {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
@@ -66,25 +80,35 @@ extension HostState {
             }
             return found.reversed()
         }
-        /// Whether a user's walk reaches `child` from `outer`.
-        func reaches(_ child: SubvolumeID, from outer: SubvolumeID) -> Bool {
-            guard let outerRoot = root(of: outer), let childRoot = root(of: child) else { return false }
+        let longest = credentials.isRoot ? Self.longestLookupPath.root : Self.longestLookupPath.user
+        /// Whether the walk reaches `child` from `outer`; ENAMETOOLONG for a
+        /// path the lookup cannot give back.
+        func reaches(_ child: SubvolumeID, from outer: SubvolumeID) throws(Kind) -> Bool {
+            guard let outerRoot = root(of: outer), let childRoot = root(of: child) else { return credentials.isRoot }
             let path = directories(holding: childRoot, below: outerRoot)
-            let looked = path.dropLast().allSatisfy { permits(credentials, [.read, .search], on: $0) }
-            let opened =
-                permits(credentials, .search, on: outerRoot)
-                && path.allSatisfy { permits(credentials, .search, on: $0) }
-                && permits(credentials, .read, on: childRoot)
-            return looked && opened
+            if !credentials.isRoot {
+                let looked =
+                    path.isEmpty
+                    || (permits(credentials, [.read, .search], on: outerRoot)
+                        && path.dropLast().allSatisfy { permits(credentials, [.read, .search], on: $0) })
+                let opened =
+                    permits(credentials, .search, on: outerRoot)
+                    && path.allSatisfy { permits(credentials, .search, on: $0) }
+                    && permits(credentials, .read, on: childRoot)
+                let elsewhere = (path + [childRoot]).contains { mounts[$0] != nil }
+                guard looked, opened, !elsewhere else { return false }
+            }
+            let length = path.reduce(0) { $0 + (node($1).name?.rawValue.utf8.count ?? 0) + 1 }
+            if length > longest { throw .other(errno: 36) }
+            return true
         }
-        func visit(_ id: SubvolumeID) {
-            for child in (filesystems[filesystem].nested[id] ?? []).sorted()
-            where credentials.isRoot || reaches(child, from: id) {
-                visit(child)
+        func visit(_ id: SubvolumeID) throws(Kind) {
+            for child in (filesystems[filesystem].nested[id] ?? []).sorted() where try reaches(child, from: id) {
+                try visit(child)
                 result.append(NestedSubvolume(path: relativePath(of: child, below: top, on: directory.filesystem), id: child))
             }
         }
-        visit(top)
+        try visit(top)
         return result
     }
 

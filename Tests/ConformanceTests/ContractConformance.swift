@@ -330,6 +330,99 @@ struct NestedListingConformance {
         }
     }
 
+    @Test(
+        "a user's listing wants read and search on the walked subvolume's root for what lies in a directory of it",
+        arguments: Backends.all)
+    func outerRootUnreadable(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.createSubvolume("outer", in: home)
+            let outer = try await user.openDirectory("outer", in: home)
+            try await user.makeDirectory("a", in: outer)
+            try await user.withDirectory("a", in: outer) { a throws(FSError) in
+                try await user.createSubvolume("inner", in: a)
+            }
+            try await user.createSubvolume("s", in: outer)
+            #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == ["a/inner", "s"])
+            // Opened before it lost read permission.
+            try await sandbox.setPermissions("home/outer", 0o300)
+            #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == ["s"])
+            try await sandbox.setPermissions("home/outer", 0o755)
+            await user.close(outer)
+            await user.close(home)
+        }
+    }
+
+    @Test("a mount on the way hides a nested subvolume from a user's listing, not from root's", arguments: Backends.all)
+    func hiddenByMount(backend: any ConformanceBackend) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.createSubvolume("outer", in: home)
+            let outer = try await user.openDirectory("outer", in: home)
+            try await user.makeDirectory("m", in: outer)
+            try await user.withDirectory("m", in: outer) { m throws(FSError) in
+                try await user.createSubvolume("sv", in: m)
+                try await user.withDirectory("sv", in: m) { sv throws(FSError) in
+                    try await user.createSubvolume("inner", in: sv)
+                }
+            }
+            try await user.createSubvolume("t", in: outer)
+            try await sandbox.mountTmpfs(at: "home/outer/m")
+            #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == ["t"])
+            let root = sandbox.root
+            let rootHome = try await root.openDirectory("home", in: directory)
+            try await root.withDirectory("outer", in: rootHome) { rootOuter throws(FSError) in
+                #expect(try await root.nestedSubvolumes(of: rootOuter).map(\.path) == ["m/sv/inner", "m/sv", "t"])
+            }
+            await root.close(rootHome)
+            try await sandbox.unmount("home/outer/m")
+            await user.close(outer)
+            await user.close(home)
+        }
+    }
+
+    @Test(
+        "the directories holding a nested subvolume make a path the kernel's lookup can give back: 3823 bytes for a user, 4079 for root",
+        arguments: Backends.all, [15, 16, 17])
+    func longLookupPath(backend: any ConformanceBackend, levels: Int) async throws {
+        // `levels` directories of 250 bytes: 3765, 4016 and 4267 bytes
+        // with their slashes.
+        let tooLong = FSError(.other(errno: 36), .nestedSubvolumes)
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.createSubvolume("outer", in: home)
+            let outer = try await user.openDirectory("outer", in: home)
+            let name = EntryName(String(repeating: "e", count: 250))!
+            var opened: [DirectoryHandle] = []
+            var current = outer
+            for _ in 0..<levels {
+                try await user.makeDirectory(name, in: current)
+                current = try await user.openDirectory(name, in: current)
+                opened.append(current)
+            }
+            try await user.createSubvolume("sv", in: current)
+            for handle in opened.reversed() { await user.close(handle) }
+            let path = Array(repeating: name.rawValue, count: levels).joined(separator: "/") + "/sv"
+            if levels * 251 <= 3823 {
+                #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == [path])
+            } else {
+                await #expect(throws: tooLong) { try await user.nestedSubvolumes(of: outer) }
+            }
+            let root = sandbox.root
+            let rootHome = try await root.openDirectory("home", in: directory)
+            try await root.withDirectory("outer", in: rootHome) { rootOuter throws(FSError) in
+                if levels * 251 <= 4079 {
+                    #expect(try await root.nestedSubvolumes(of: rootOuter).map(\.path) == [path])
+                } else {
+                    await #expect(throws: tooLong) { try await root.nestedSubvolumes(of: rootOuter) }
+                }
+            }
+            await root.close(rootHome)
+            await user.close(outer)
+            await user.close(home)
+        }
+    }
+
     @Test("a user's listing of more nested subvolumes than one kernel buffer holds (255) has each once", arguments: Backends.all)
     func manyNested(backend: any ConformanceBackend) async throws {
         try await withSandbox(backend) { sandbox, directory in
