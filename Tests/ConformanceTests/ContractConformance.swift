@@ -272,6 +272,22 @@ struct ContractConformance {
 /// see `HostState.nestedSubvolumes`).
 @Suite("Conformance: a user's nested-subvolume listing")
 struct NestedListingConformance {
+    /// A sandbox where the user's home holds its subvolume `outer`, which
+    /// `body` gets open as the user.
+    func withUsersOuter(
+        _ backend: any ConformanceBackend,
+        _ body: (any Sandbox, DirectoryHandle, any FileSystem, DirectoryHandle) async throws -> Void
+    ) async throws {
+        try await withSandbox(backend) { sandbox, directory in
+            let (user, home) = try await userHome(sandbox, directory)
+            try await user.createSubvolume("outer", in: home)
+            let outer = try await user.openDirectory("outer", in: home)
+            try await body(sandbox, directory, user, outer)
+            await user.close(outer)
+            await user.close(home)
+        }
+    }
+
     /// `outer/a/b/inner`, `outer` the user's, `a` and `b` root's with
     /// these modes, `inner` root's (0755).
     struct Case: Sendable, CustomTestStringConvertible {
@@ -299,31 +315,26 @@ struct NestedListingConformance {
 
     @Test("a user's nested listing below root's directories", arguments: Backends.all, cases)
     func listing(backend: any ConformanceBackend, _ row: Case) async throws {
-        try await withSandbox(backend) { sandbox, directory in
-            let (user, home) = try await userHome(sandbox, directory)
-            try await user.createSubvolume("outer", in: home)
+        try await withUsersOuter(backend) { sandbox, directory, user, outer in
             let root = sandbox.root
             let rootHome = try await root.openDirectory("home", in: directory)
-            try await root.withDirectory("outer", in: rootHome) { outer throws(FSError) in
-                try await root.makeDirectory("a", in: outer)
-                try await root.withDirectory("a", in: outer) { a throws(FSError) in
+            try await root.withDirectory("outer", in: rootHome) { rootOuter throws(FSError) in
+                try await root.makeDirectory("a", in: rootOuter)
+                try await root.withDirectory("a", in: rootOuter) { a throws(FSError) in
                     try await root.makeDirectory("b", in: a)
                     try await root.withDirectory("b", in: a) { b throws(FSError) in
                         try await root.createSubvolume("inner", in: b)
                     }
                 }
-                #expect(try await root.nestedSubvolumes(of: outer).map(\.path) == ["a/b/inner"])
+                #expect(try await root.nestedSubvolumes(of: rootOuter).map(\.path) == ["a/b/inner"])
             }
             await root.close(rootHome)
             try await sandbox.setPermissions("home/outer/a/b", row.b)
             try await sandbox.setPermissions("home/outer/a", row.a)
-            let outer = try await user.openDirectory("outer", in: home)
             #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == row.listed)
-            // The descriptor is still the caller's: libbtrfsutil 6.2's
-            // iterator closed it.
+            // The descriptor is still the caller's (libbtrfsutil 6.2's
+            // iterator closed it).
             #expect(try await user.list(outer).map(\.name) == ["a"])
-            await user.close(outer)
-            await user.close(home)
             // Open again for the sandbox's removal.
             try await sandbox.setPermissions("home/outer/a", 0o755)
             try await sandbox.setPermissions("home/outer/a/b", 0o755)
@@ -334,10 +345,7 @@ struct NestedListingConformance {
         "a user's listing wants read and search on the walked subvolume's root for what lies in a directory of it",
         arguments: Backends.all)
     func outerRootUnreadable(backend: any ConformanceBackend) async throws {
-        try await withSandbox(backend) { sandbox, directory in
-            let (user, home) = try await userHome(sandbox, directory)
-            try await user.createSubvolume("outer", in: home)
-            let outer = try await user.openDirectory("outer", in: home)
+        try await withUsersOuter(backend) { sandbox, directory, user, outer in
             try await user.makeDirectory("a", in: outer)
             try await user.withDirectory("a", in: outer) { a throws(FSError) in
                 try await user.createSubvolume("inner", in: a)
@@ -348,17 +356,12 @@ struct NestedListingConformance {
             try await sandbox.setPermissions("home/outer", 0o300)
             #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == ["s"])
             try await sandbox.setPermissions("home/outer", 0o755)
-            await user.close(outer)
-            await user.close(home)
         }
     }
 
     @Test("a mount on the way hides a nested subvolume from a user's listing, not from root's", arguments: Backends.all)
     func hiddenByMount(backend: any ConformanceBackend) async throws {
-        try await withSandbox(backend) { sandbox, directory in
-            let (user, home) = try await userHome(sandbox, directory)
-            try await user.createSubvolume("outer", in: home)
-            let outer = try await user.openDirectory("outer", in: home)
+        try await withUsersOuter(backend) { sandbox, directory, user, outer in
             try await user.makeDirectory("m", in: outer)
             try await user.withDirectory("m", in: outer) { m throws(FSError) in
                 try await user.createSubvolume("sv", in: m)
@@ -376,8 +379,6 @@ struct NestedListingConformance {
             }
             await root.close(rootHome)
             try await sandbox.unmount("home/outer/m")
-            await user.close(outer)
-            await user.close(home)
         }
     }
 
@@ -388,10 +389,7 @@ struct NestedListingConformance {
         // `levels` directories of 250 bytes: 3765, 4016 and 4267 bytes
         // with their slashes.
         let tooLong = FSError(.other(errno: 36), .nestedSubvolumes)
-        try await withSandbox(backend) { sandbox, directory in
-            let (user, home) = try await userHome(sandbox, directory)
-            try await user.createSubvolume("outer", in: home)
-            let outer = try await user.openDirectory("outer", in: home)
+        try await withUsersOuter(backend) { sandbox, directory, user, outer in
             let name = EntryName(String(repeating: "e", count: 250))!
             var opened: [DirectoryHandle] = []
             var current = outer
@@ -418,17 +416,12 @@ struct NestedListingConformance {
                 }
             }
             await root.close(rootHome)
-            await user.close(outer)
-            await user.close(home)
         }
     }
 
     @Test("a user's listing of more nested subvolumes than one kernel buffer holds (255) has each once", arguments: Backends.all)
     func manyNested(backend: any ConformanceBackend) async throws {
-        try await withSandbox(backend) { sandbox, directory in
-            let (user, home) = try await userHome(sandbox, directory)
-            try await user.createSubvolume("outer", in: home)
-            let outer = try await user.openDirectory("outer", in: home)
+        try await withUsersOuter(backend) { sandbox, directory, user, outer in
             let names = (0..<300).map { "s-\($0)" }
             for name in names { try await user.createSubvolume(EntryName(name)!, in: outer) }
             let listed = try await user.nestedSubvolumes(of: outer)
@@ -437,8 +430,6 @@ struct NestedListingConformance {
             // Siblings by id: in the order they were made.
             #expect(listed.map(\.path) == names)
             for name in names { try await user.deleteSubvolume(EntryName(name)!, in: outer) }
-            await user.close(outer)
-            await user.close(home)
         }
     }
 
@@ -446,19 +437,16 @@ struct NestedListingConformance {
         "a user's listing: a nested subvolume it may read but not search is listed, what it holds is not; one it may not read is left out",
         arguments: Backends.all)
     func unsearchableSubvolume(backend: any ConformanceBackend) async throws {
-        try await withSandbox(backend) { sandbox, directory in
-            let (user, home) = try await userHome(sandbox, directory)
-            try await user.createSubvolume("outer", in: home)
+        try await withUsersOuter(backend) { sandbox, directory, user, outer in
             let root = sandbox.root
             let rootHome = try await root.openDirectory("home", in: directory)
-            try await root.withDirectory("outer", in: rootHome) { outer throws(FSError) in
-                try await root.createSubvolume("inner", in: outer)
-                try await root.withDirectory("inner", in: outer) { inner throws(FSError) in
+            try await root.withDirectory("outer", in: rootHome) { rootOuter throws(FSError) in
+                try await root.createSubvolume("inner", in: rootOuter)
+                try await root.withDirectory("inner", in: rootOuter) { inner throws(FSError) in
                     try await root.createSubvolume("deepest", in: inner)
                 }
             }
             await root.close(rootHome)
-            let outer = try await user.openDirectory("outer", in: home)
             #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == ["inner/deepest", "inner"])
             try await sandbox.setPermissions("home/outer/inner", 0o744)
             #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == ["inner"])
@@ -466,8 +454,6 @@ struct NestedListingConformance {
             #expect(try await user.nestedSubvolumes(of: outer).isEmpty)
             try await sandbox.setPermissions("home/outer/inner", 0o755)
             #expect(try await user.list(outer).map(\.name) == ["inner"])
-            await user.close(outer)
-            await user.close(home)
         }
     }
 }
