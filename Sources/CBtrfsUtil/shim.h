@@ -22,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/btrfs.h>
+#include <linux/openat2.h>
 
 extern char **environ;
 
@@ -201,22 +202,34 @@ static inline void buildos_nested_free(struct buildos_nested_list *list) {
     list->count = list->capacity = 0;
 }
 
-/// Whether `child` is subvolume `id` on the filesystem of `outer`: what a
-/// path opened below `outer` reached may have moved, or be another
-/// filesystem mounted on the way. 1 or 0; -1 with errno set when it
-/// cannot be told (EMFILE, ENOMEM, EIO).
-static inline int buildos_is_expected_subvolume(int outer, int child, unsigned long long id) {
-    struct btrfs_ioctl_fs_info_args outer_info, child_info;
+/// Whether `child` is subvolume `id` on the filesystem whose fsid is
+/// `fsid`: what a path opened below a subvolume reached may have moved.
+/// 1 or 0; -1 with errno set when it cannot be told (EMFILE, ENOMEM, EIO).
+static inline int buildos_is_expected_subvolume(int child, const unsigned char *fsid, unsigned long long id) {
+    struct btrfs_ioctl_fs_info_args info;
     uint64_t found = 0;
-    memset(&outer_info, 0, sizeof outer_info);
-    memset(&child_info, 0, sizeof child_info);
+    memset(&info, 0, sizeof info);
     enum btrfs_util_error error = btrfs_util_is_subvolume_fd(child);
     if (error == BTRFS_UTIL_ERROR_NOT_BTRFS || error == BTRFS_UTIL_ERROR_NOT_SUBVOLUME) return 0;
     if (error != BTRFS_UTIL_OK) return -1;
-    if (ioctl(outer, BTRFS_IOC_FS_INFO, &outer_info) != 0 || ioctl(child, BTRFS_IOC_FS_INFO, &child_info) != 0) return -1;
-    if (memcmp(outer_info.fsid, child_info.fsid, sizeof outer_info.fsid) != 0) return 0;
+    if (ioctl(child, BTRFS_IOC_FS_INFO, &info) != 0) return -1;
+    if (memcmp(fsid, info.fsid, sizeof info.fsid) != 0) return 0;
     if (btrfs_util_subvolume_id_fd(child, &found) != BTRFS_UTIL_OK) return -1;
     return found == id;
+}
+
+/// Opens the directory `path` below `fd` for reading through no link and
+/// across no mount, staying beneath `fd` (openat2, Linux 5.6: ELOOP for a
+/// link, EXDEV for a mount on the way); where the kernel has no openat2,
+/// openat with `O_NOFOLLOW`, which guards the last component only.
+static inline int buildos_open_beneath(int fd, const char *path) {
+    struct open_how how;
+    memset(&how, 0, sizeof how);
+    how.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC;
+    how.resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_XDEV | RESOLVE_BENEATH;
+    int opened = (int)syscall(SYS_openat2, fd, path, &how, sizeof how);
+    if (opened < 0 && errno == ENOSYS) return openat(fd, path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    return opened;
 }
 
 static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos_nested_list *list);
@@ -226,6 +239,9 @@ static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos
 static inline int buildos_nested_level(int fd, const char *prefix, struct buildos_nested_list *list,
                                        struct btrfs_ioctl_get_subvol_rootref_args *refs,
                                        struct btrfs_ioctl_ino_lookup_user_args *lookup) {
+    struct btrfs_ioctl_fs_info_args filesystem;
+    memset(&filesystem, 0, sizeof filesystem);
+    if (ioctl(fd, BTRFS_IOC_FS_INFO, &filesystem) != 0) return -1;
     for (;;) {
         int more = 0;
         if (ioctl(fd, BTRFS_IOC_GET_SUBVOL_ROOTREF, refs) != 0) {
@@ -253,15 +269,17 @@ static inline int buildos_nested_level(int fd, const char *prefix, struct buildo
             if (relative == NULL) return -1;
             strcpy(relative, lookup->path);
             strcat(relative, lookup->name);
-            int child = openat(fd, relative, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+            // What the user may not open, or a link or a mount on the way
+            // hides, is left out.
+            int child = buildos_open_beneath(fd, relative);
             if (child < 0) {
                 int saved = errno;
                 free(relative);
-                if (saved == EACCES || saved == ENOENT || saved == ENOTDIR || saved == ELOOP) continue;
+                if (saved == EACCES || saved == ENOENT || saved == ENOTDIR || saved == ELOOP || saved == EXDEV) continue;
                 errno = saved;
                 return -1;
             }
-            int expected = buildos_is_expected_subvolume(fd, child, lookup->treeid);
+            int expected = buildos_is_expected_subvolume(child, filesystem.fsid, lookup->treeid);
             if (expected != 1) {
                 int saved = errno;
                 close(child);
@@ -338,8 +356,9 @@ static inline int buildos_nested_walk(int fd, const char *prefix, struct buildos
 /// This walk keeps `fd` and opens each subvolume below it once, holding
 /// one descriptor a level. What the caller may not reach (the kernel's
 /// lookup wants read and search above the directory holding a subvolume;
-/// the open, search down to it and read on it), and what a mount on the
-/// way hides, is left out. 0, or -1 with errno set (the list then empty).
+/// the open, search down to it and read on it), and what a link or a mount
+/// on the way hides, is left out. 0, or -1 with errno set (the list then
+/// empty).
 static inline int buildos_nested_user(int fd, struct buildos_nested_list *list) {
     list->items = NULL;
     list->count = list->capacity = 0;

@@ -76,8 +76,8 @@ enum BtrfsUtil {
     /// The subvolumes below the one open as `descriptor`, post-order, with
     /// their paths from it: root's iterator walks the subvolume tree
     /// itself and never a symbolic link; a user's walk opens each
-    /// subvolume below with `O_NOFOLLOW` and checks that it reached the
-    /// subvolume it looked for.
+    /// subvolume below through no link and across no mount (`openat2`)
+    /// and checks that it reached the subvolume it looked for.
     static func nestedSubvolumes(_ descriptor: Int32) throws(FSError.Kind) -> [(path: [UInt8], id: UInt64)] {
         // libbtrfsutil's iterator searches the tree of roots for root
         // and touches no descriptor; a user's walks by descriptors and

@@ -53,10 +53,15 @@ extension HostState {
     ///   holds, when `BTRFS_IOC_INO_LOOKUP_USER` refuses it (for k ≥ 1 it
     ///   wants read and search on `T`'s root and `d1` to `d(k-1)`, not on
     ///   `dk`), or the open of that path does (search on `T`'s root and
-    ///   every `di`, read on `S`), or that open lands elsewhere (a mount on
-    ///   a `di` or on `S`). The kernel checks the length and the permissions
-    ///   component by component from `dk` up; here a refused permission
-    ///   comes first, then the length.
+    ///   every `di`, read on `S`), or that open would cross a mount (on a
+    ///   `di` or on `S`). The lookup checks the length and the permissions
+    ///   component by component from `dk` up, before the open.
+    ///
+    /// The lookup's permissions are as measured on the kernel here (6.18):
+    /// the directory above each component, as after the 2025 change
+    /// "btrfs: don't search back for dir inode item in INO_LOOKUP_USER".
+    /// A kernel without it checks each component itself, `dk` to `d1`, and
+    /// not `T`'s root; `NestedListingConformance` pins this kernel's.
     func nestedSubvolumes(_ pid: Int32, _ handle: DirectoryHandle) throws(Kind) -> [NestedSubvolume] {
         let credentials = try process(pid).credentials
         let directory = try directory(pid, handle)
@@ -86,21 +91,25 @@ extension HostState {
         func reaches(_ child: SubvolumeID, from outer: SubvolumeID) throws(Kind) -> Bool {
             guard let outerRoot = root(of: outer), let childRoot = root(of: child) else { return credentials.isRoot }
             let path = directories(holding: childRoot, below: outerRoot)
-            if !credentials.isRoot {
-                let looked =
-                    path.isEmpty
-                    || (permits(credentials, [.read, .search], on: outerRoot)
-                        && path.dropLast().allSatisfy { permits(credentials, [.read, .search], on: $0) })
-                let opened =
-                    permits(credentials, .search, on: outerRoot)
-                    && path.allSatisfy { permits(credentials, .search, on: $0) }
-                    && permits(credentials, .read, on: childRoot)
-                let elsewhere = (path + [childRoot]).contains { mounts[$0] != nil }
-                guard looked, opened, !elsewhere else { return false }
+            // The lookup goes up from `dk`: each name with its slash counts
+            // against its buffer, and a user needs read and search on the
+            // directory above it (`d(j-1)`, or the walked subvolume's root).
+            var length = 0
+            for index in path.indices.reversed() {
+                length += (node(path[index]).name?.rawValue.utf8.count ?? 0) + 1
+                if length > longest { throw .other(errno: 36) }
+                if !credentials.isRoot, !permits(credentials, [.read, .search], on: index > 0 ? path[index - 1] : outerRoot) {
+                    return false
+                }
             }
-            let length = path.reduce(0) { $0 + (node($1).name?.rawValue.utf8.count ?? 0) + 1 }
-            if length > longest { throw .other(errno: 36) }
-            return true
+            if credentials.isRoot { return true }
+            // Then the open of `d1/…/dk/S`, through no mount.
+            let opened =
+                permits(credentials, .search, on: outerRoot)
+                && path.allSatisfy { permits(credentials, .search, on: $0) }
+                && permits(credentials, .read, on: childRoot)
+            let elsewhere = (path + [childRoot]).contains { mounts[$0] != nil }
+            return opened && !elsewhere
         }
         func visit(_ id: SubvolumeID) throws(Kind) {
             for child in (filesystems[filesystem].nested[id] ?? []).sorted() where try reaches(child, from: id) {

@@ -54,6 +54,37 @@ struct NestedDeletionTests {
         #expect(host.subvolumeInfo(at: "\(machine)/m-default")?.isReadOnly == true)
     }
 
+    @Test("a stray whose nested subvolume lies deeper than the kernel's lookup gives back (4079 bytes) is kept, with an error")
+    func nestedTooDeepToList() async throws {
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1
+            """)
+        // 17 directories of 250 bytes (4267 with their slashes), made below
+        // the stray as a layout cannot write them (its paths stay below
+        // 4096 bytes), then a subvolume at the bottom.
+        let root = host.spawn(.root)
+        var current = try await root.openRoot("\(machine)/m-default-1-1")
+        let name = EntryName(String(repeating: "e", count: 250))!
+        for _ in 0..<17 {
+            try await root.makeDirectory(name, in: current)
+            let next = try await root.openDirectory(name, in: current)
+            await root.close(current)
+            current = next
+        }
+        try await root.createSubvolume("inner", in: current)
+        await root.close(current)
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(machine)/m-default-1-1: error: unable to delete subvolume: file name too long (ENAMETOOLONG)"
+            ])
+        #expect(report.exitStatus != 0)
+        #expect(names(host, machine) == ["m", "m-1", "m-default-1-1"])
+    }
+
     @Test("a read-only stray without nested subvolumes is deleted as it is, its flag untouched")
     func plainReadOnlyStray() async throws {
         let host = try makeHost(

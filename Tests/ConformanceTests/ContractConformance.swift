@@ -382,38 +382,75 @@ struct NestedListingConformance {
         }
     }
 
+    /// Makes `count` directories of 250 bytes, each in the one before,
+    /// then one of `last` bytes in the deepest, from `start`; the deepest,
+    /// open, and the path to it. The caller closes what it gets.
+    func makeDirectories(
+        _ fs: any FileSystem, _ count: Int, last: Int = 0, in start: DirectoryHandle
+    ) async throws -> (DirectoryHandle, String) {
+        var names = Array(repeating: String(repeating: "e", count: 250), count: count)
+        if last > 0 { names.append(String(repeating: "f", count: last)) }
+        var opened: [DirectoryHandle] = []
+        var current = start
+        for name in names {
+            try await fs.makeDirectory(EntryName(name)!, in: current)
+            current = try await fs.openDirectory(EntryName(name)!, in: current)
+            opened.append(current)
+        }
+        for handle in opened.dropLast().reversed() { await fs.close(handle) }
+        return (current, names.joined(separator: "/"))
+    }
+
     @Test(
-        "the directories holding a nested subvolume make a path the kernel's lookup can give back: 3823 bytes for a user, 4079 for root",
-        arguments: Backends.all, [15, 16, 17])
-    func longLookupPath(backend: any ConformanceBackend, levels: Int) async throws {
-        // `levels` directories of 250 bytes: 3765, 4016 and 4267 bytes
-        // with their slashes.
+        "the directories holding a nested subvolume, each name with its slash, make at most 3823 bytes for a user's lookup, 4079 for root's",
+        arguments: Backends.all, [3823, 3824, 4079, 4080])
+    func longLookupPath(backend: any ConformanceBackend, bytes: Int) async throws {
         let tooLong = FSError(.other(errno: 36), .nestedSubvolumes)
         try await withUsersOuter(backend) { sandbox, directory, user, outer in
-            let name = EntryName(String(repeating: "e", count: 250))!
-            var opened: [DirectoryHandle] = []
-            var current = outer
-            for _ in 0..<levels {
-                try await user.makeDirectory(name, in: current)
-                current = try await user.openDirectory(name, in: current)
-                opened.append(current)
-            }
-            try await user.createSubvolume("sv", in: current)
-            for handle in opened.reversed() { await user.close(handle) }
-            let path = Array(repeating: name.rawValue, count: levels).joined(separator: "/") + "/sv"
-            if levels * 251 <= 3823 {
-                #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == [path])
+            // Directories of 250 bytes, and one shorter to make up `bytes`.
+            let count = (bytes - 2) / 251
+            let (deepest, path) = try await makeDirectories(user, count, last: bytes - count * 251 - 1, in: outer)
+            #expect(path.utf8.count + 1 == bytes)
+            try await user.createSubvolume("sv", in: deepest)
+            await user.close(deepest)
+            if bytes <= 3823 {
+                #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == [path + "/sv"])
             } else {
                 await #expect(throws: tooLong) { try await user.nestedSubvolumes(of: outer) }
             }
             let root = sandbox.root
             let rootHome = try await root.openDirectory("home", in: directory)
             try await root.withDirectory("outer", in: rootHome) { rootOuter throws(FSError) in
-                if levels * 251 <= 4079 {
-                    #expect(try await root.nestedSubvolumes(of: rootOuter).map(\.path) == [path])
+                if bytes <= 4079 {
+                    #expect(try await root.nestedSubvolumes(of: rootOuter).map(\.path) == [path + "/sv"])
                 } else {
                     await #expect(throws: tooLong) { try await root.nestedSubvolumes(of: rootOuter) }
                 }
+            }
+            await root.close(rootHome)
+        }
+    }
+
+    @Test(
+        "the lookup's limit is per subvolume: a nested subvolume deeper than 4079 bytes from the walked one, but not from its own, is listed",
+        arguments: Backends.all)
+    func lookupLimitPerSubvolume(backend: any ConformanceBackend) async throws {
+        try await withUsersOuter(backend) { sandbox, directory, user, outer in
+            // 9 directories of 250 bytes in each: 2259 bytes.
+            let (first, firstPath) = try await makeDirectories(user, 9, in: outer)
+            try await user.createSubvolume("sv1", in: first)
+            let sv1 = try await user.openDirectory("sv1", in: first)
+            await user.close(first)
+            let (second, secondPath) = try await makeDirectories(user, 9, in: sv1)
+            try await user.createSubvolume("sv2", in: second)
+            await user.close(second)
+            await user.close(sv1)
+            let expected = ["\(firstPath)/sv1/\(secondPath)/sv2", "\(firstPath)/sv1"]
+            #expect(try await user.nestedSubvolumes(of: outer).map(\.path) == expected)
+            let root = sandbox.root
+            let rootHome = try await root.openDirectory("home", in: directory)
+            try await root.withDirectory("outer", in: rootHome) { rootOuter throws(FSError) in
+                #expect(try await root.nestedSubvolumes(of: rootOuter).map(\.path) == expected)
             }
             await root.close(rootHome)
         }

@@ -124,7 +124,7 @@ struct LockStatusOnRealBtrfsTests {
         // second, which is not a lock this tool takes.
         let script = """
             use Fcntl qw(:flock :DEFAULT F_SETLK F_WRLCK SEEK_SET); open(my $a, "<", "\(one)") or die; flock($a, LOCK_EX) or die;
-            open(my $b, "+<", "\(two)") or die; my $l = pack("s s l l i", F_WRLCK, SEEK_SET, 0, 0, 0); fcntl($b, F_SETLK, $l) or die;
+            open(my $b, "+<", "\(two)") or die; my $l = pack("s s x4 q q i x4", F_WRLCK, SEEK_SET, 0, 0, 0); fcntl($b, F_SETLK, $l) or die;
             open(my $r, ">", "\(ready)") or die; print $r "$$\n"; close($r); sleep 600;
             """
         let pids = try await holding("exec perl -e '\(script)'", ready: ready)
