@@ -95,8 +95,11 @@ public protocol FileSystem: Sendable {
     /// from the open subvolume itself. Run as a user, it leaves out those
     /// the user may not reach (the kernel's `INO_LOOKUP_USER` wants read
     /// and search on the directories above the one holding a subvolume;
-    /// opening it, search down to it and read on it), with what they
-    /// hold: the cleanup runs as root. The descriptor stays the caller's.
+    /// opening it, search down to it and read on it) and those a mount on
+    /// the way hides, with what they hold: the cleanup runs as root. The
+    /// descriptor stays the caller's. A subvolume whose directories, inside
+    /// the subvolume holding it, make more than the kernel's lookup gives
+    /// back (4079 bytes; 3823 for a user) fails the listing.
     func nestedSubvolumes(of subvolume: DirectoryHandle) async throws(FSError) -> [NestedSubvolume]
 
     /// Creates an empty writable subvolume `name`.
