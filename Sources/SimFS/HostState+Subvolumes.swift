@@ -97,7 +97,7 @@ extension HostState {
             var length = 0
             for index in path.indices.reversed() {
                 length += (node(path[index]).name?.rawValue.utf8.count ?? 0) + 1
-                if length > longest { throw .other(errno: 36) }
+                if length > longest { throw .other(errno: 36) }  // ENAMETOOLONG
                 if !credentials.isRoot, !permits(credentials, [.read, .search], on: index > 0 ? path[index - 1] : outerRoot) {
                     return false
                 }
