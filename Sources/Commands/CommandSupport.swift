@@ -26,10 +26,10 @@ enum CommandSupport {
     /// for a failure `fail` printed without a code of its own.
     static func refusalCode(_ status: Int32) -> String {
         switch status {
-        case 64: "usage"
-        case 66: "unreadable-input"
-        case 69: "unavailable"
-        case 75: "busy"
+        case ExitStatus.usage.rawValue: "usage"
+        case ExitStatus.noInput.rawValue: "unreadable-input"
+        case AdministrationStatus.unavailable: "unavailable"
+        case ExitStatus.busy.rawValue: "busy"
         default: "failed"
         }
     }
