@@ -43,9 +43,12 @@ enum CommandSupport {
     static func backend(layout: String?, root: String?) throws -> (any FileSystem, String, SimulatedTree?) {
         guard let layout else { return (RealFileSystem(), root ?? Layout.defaultRoot, nil) }
         guard let load = SimulatedTrees.current else {
+            // The production executable: the developers' one beside it, if
+            // any, runs the command line instead.
+            let unavailable = DeveloperExecutable.handOver()
             throw fail(
                 "--layout runs on a simulated tree, which only the developers' executable has: "
-                    + "use buildos-clean-dev", 64)
+                    + "use \(DeveloperExecutable.name); \(unavailable)", 64)
         }
         let text = try readInput(layout, what: "layout")
         do {

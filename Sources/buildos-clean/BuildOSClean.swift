@@ -1,6 +1,10 @@
 import ArgumentParser
 import Commands
 
+#if canImport(Glibc)
+    import Glibc
+#endif
+
 /// The production command: what a build host runs, without the simulator.
 @main
 struct BuildOSClean: AsyncParsableCommand {
@@ -9,6 +13,11 @@ struct BuildOSClean: AsyncParsableCommand {
         abstract: "Keep the build machines of a Build OS host clean and safe.",
         discussion: """
             \(CommandSet.discussion)
+
+            The developers' commands (`scenario run`, `fuzz`, and `--layout` for a simulated \
+            tree) are in buildos-clean-dev, which the package does not ship; given one, this \
+            executable runs buildos-clean-dev from its own directory in its place, or refuses (64) \
+            when there is none.
 
             \(ExitStatus.table)
             """,
@@ -26,6 +35,13 @@ struct BuildOSClean: AsyncParsableCommand {
 
     static func main() async {
         Arguments.refuseUndecodable(commandName: "buildos-clean")
+        if let command = DeveloperExecutable.command(in: Array(CommandLine.arguments.dropFirst())) {
+            let unavailable = DeveloperExecutable.handOver()
+            StandardError.write(
+                "buildos-clean: error: '\(command)' is a developers' command, which only "
+                    + "\(DeveloperExecutable.name) has; \(unavailable)\n")
+            Glibc.exit(64)
+        }
         await CommandMain.run(Self.self, commandName: "buildos-clean")
     }
 }

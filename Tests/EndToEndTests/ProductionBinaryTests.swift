@@ -32,14 +32,65 @@ struct ProductionBinaryTests {
         #expect(developer.contains("s10Simulation"))
     }
 
-    @Test("--layout in the production binary is refused, pointing at the developers' executable")
-    func noSimulatedTrees() throws {
+    /// A copy of the production binary alone in a directory of its own,
+    /// as a build host has it: no developers' executable beside it.
+    func productionAlone() throws -> String {
+        let directory = NSTemporaryDirectory() + "alone-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        try FileManager.default.copyItem(atPath: Binary.path, toPath: directory + "/buildos-clean")
+        return directory
+    }
+
+    @Test("alone, the production binary refuses the developers' commands and --layout (64), naming where they are")
+    func developersCommandsRefused() throws {
+        let directory = try productionAlone()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let scenario = Binary.packageRoot() + "/Scenarios/upgrade.yaml"
         for arguments in [
             ["cleanup", "--layout", "/dev/null", "--toolchain", "default"], ["machine", "list", "--layout", "/dev/null"],
+            ["scenario", "run", scenario], ["fuzz", "--cases", "1"], ["fuzz", "--help"],
         ] {
-            let result = try Binary.run(arguments, executable: .production)
-            #expect(result.status == 64)
-            #expect(result.standardError.contains("use buildos-clean-dev"))
+            let result = try Binary.run(arguments, executable: .program(directory + "/buildos-clean"))
+            #expect(result.status == 64, "\(arguments)")
+            #expect(result.standardOutput.isEmpty, "\(arguments)")
+            #expect(result.standardError.contains("buildos-clean-dev"), "\(arguments)")
+            #expect(
+                result.standardError.contains("there is no \(directory)/buildos-clean-dev beside this one"),
+                "\(arguments): \(result.standardError)")
+        }
+    }
+
+    @Test("beside the developers' executable, the production binary runs its commands through it")
+    func developersCommandsHandedOver() throws {
+        // The copy's own directory, whatever `BUILDOS_CLEAN_BINARY` names;
+        // a link there to the developers' executable is enough.
+        let directory = try productionAlone()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        try FileManager.default.createSymbolicLink(
+            atPath: directory + "/buildos-clean-dev", withDestinationPath: Binary.path(of: .developer))
+        let scenario = Binary.packageRoot() + "/Scenarios/upgrade.yaml"
+        let untimed = { (text: String) in
+            text.replacingOccurrences(of: #", [0-9]+\.[0-9]+ s"#, with: "", options: .regularExpression)
+        }
+        let layout = NSTemporaryDirectory() + "handed-over-\(UUID().uuidString).layout"
+        try "subvol default/m/m-1 ro\nlink default/m/m -> m-1\nsubvol default/m/m-default-1-1\n"
+            .write(toFile: layout, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(atPath: layout) }
+        for arguments in [
+            ["scenario", "run", scenario, "--schedules", "5"], ["fuzz", "--cases", "20", "--seed", "7"],
+            ["cleanup", "--layout", layout, "--toolchain", "default", "--format", "json"],
+            ["machine", "list", "--layout", layout, "--format", "json"],
+        ] {
+            let production = try Binary.run(arguments, executable: .program(directory + "/buildos-clean"))
+            let developer = try Binary.run(arguments, executable: .developer)
+            #expect(production.status == 0, "\(arguments): \(production.standardError)")
+            #expect(production.status == developer.status, "\(arguments)")
+            if arguments.first == "fuzz" {
+                // The rate and the time differ from run to run.
+                #expect(production.standardOutput.contains("20 cases"), "\(production.standardOutput)")
+            } else {
+                #expect(untimed(production.standardOutput) == untimed(developer.standardOutput), "\(arguments)")
+            }
         }
     }
 
