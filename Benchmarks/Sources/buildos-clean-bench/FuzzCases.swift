@@ -237,3 +237,38 @@ enum FuzzPhasesBenchmark {
         print("(\(worlds.count) worlds, \(removed) removals)")
     }
 }
+
+/// What a cleanup costs before its first entry: dry runs and runs of
+/// small trees (none, one machine, one machine and a stray), each on
+/// a tree that does not change (a run of an unchanged tree deletes
+/// nothing).
+enum CleanupFixedCostBenchmark {
+    static func run(rounds: Int) async throws {
+        let trees = [
+            ("an empty root", ""),
+            ("one volume, one machine", "subvol default/m/m-1 ro\nlink default/m/m -> m-1\n"),
+            (
+                "one machine, its bootstrapped copy",
+                "subvol default/m/m-1 ro\nlink default/m/m -> m-1\nsubvol default/m/m-default-1\n"
+            ),
+        ]
+        let toolchains = ToolchainSet([Toolchain(rawValue: "default")!])
+        print("| tree | µs per dry run | µs per run |")
+        print("|---|---:|---:|")
+        for (name, text) in trees {
+            let host = try SimulatedHost(layout: Layout.parse(text))
+            let process = host.spawn(.root)
+            var start = ContinuousClock.now
+            for _ in 0..<rounds {
+                _ = await CleanupRun(fileSystem: process, root: Layout.defaultRoot, toolchains: toolchains).run(dryRun: true)
+            }
+            let dry = (ContinuousClock.now - start).seconds / Double(rounds)
+            start = ContinuousClock.now
+            for _ in 0..<rounds {
+                _ = await CleanupRun(fileSystem: process, root: Layout.defaultRoot, toolchains: toolchains).run()
+            }
+            let run = (ContinuousClock.now - start).seconds / Double(rounds)
+            print("| \(name) | \(format(dry * 1e6, 1)) | \(format(run * 1e6, 1)) |")
+        }
+    }
+}

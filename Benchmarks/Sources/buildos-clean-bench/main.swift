@@ -10,6 +10,7 @@ import FSProtocol
 //   buildos-clean-bench snapshot-cycles [CYCLES [SIZES...]]
 //   buildos-clean-bench fuzz-cases [CASES] | fuzz-quiet [CASES] | fuzz-bare [CASES] | fuzz-calls [CASES]
 //   buildos-clean-bench fuzz-dry [ROUNDS] | fuzz-model [CASES] | sim-call [CALLS] | fuzz-phases [CASES]
+//   buildos-clean-bench cleanup-fixed [ROUNDS]
 let arguments = Array(CommandLine.arguments.dropFirst())
 switch arguments.first {
 case "scan-plan":
@@ -55,6 +56,8 @@ case "fuzz-dry":
     await FuzzCasesBenchmark.dryRuns(cases: 2_000, rounds: arguments.dropFirst().first.flatMap { Int($0) } ?? 20)
 case "sim-call":
     try await SimulatedCallBenchmark.run(calls: arguments.dropFirst().first.flatMap { Int($0) } ?? 1_000_000)
+case "cleanup-fixed":
+    try await CleanupFixedCostBenchmark.run(rounds: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
 case "fuzz-cases":
     await FuzzCasesBenchmark.run(cases: arguments.dropFirst().first.flatMap { Int($0) } ?? 20_000)
 default:
@@ -63,5 +66,6 @@ default:
             + "       buildos-clean-bench cleanup-scale [strays|observed|trees] [SIZES...] | snapshot-cycles [CYCLES [SIZES...]]\n"
             + "       buildos-clean-bench scan-plan-split [MACHINES] | plan-only [MACHINES] | sizes | fuzz-cases [CASES]\n"
             + "       buildos-clean-bench fuzz-quiet [CASES] | fuzz-bare [CASES] | fuzz-calls [CASES]\n"
-            + "       buildos-clean-bench fuzz-dry [ROUNDS] | fuzz-model [CASES] | sim-call [CALLS] | fuzz-phases [CASES]")
+            + "       buildos-clean-bench fuzz-dry [ROUNDS] | fuzz-model [CASES] | sim-call [CALLS] | fuzz-phases [CASES]\n"
+            + "       buildos-clean-bench cleanup-fixed [ROUNDS]")
 }
