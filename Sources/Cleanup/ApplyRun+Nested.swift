@@ -238,11 +238,13 @@ extension FileSystem {
         // directory it is in (a read-only subvolume) or the filesystem.
         case .readOnly:
             isPrivileged ? "read-only parent subvolume or file system (EROFS)" : "read-only subvolume, run as root (EROFS)"
-        // What btrfs refuses root (btrfs_delete_subvolume): a send of it
-        // under way, an active swap file in it, the default subvolume.
+        // What btrfs refuses root: the subvolume, or the directory it is
+        // in, immutable or append-only (btrfs_may_delete); a send of it
+        // under way, an active swap file in it, the default subvolume
+        // (btrfs_delete_subvolume).
         case .notPermitted where isPrivileged:
-            "operation not permitted: a btrfs send of it under way, an active swap file in it, or the filesystem's "
-                + "default subvolume (EPERM)"
+            "operation not permitted: immutable or append-only (it or its directory; see lsattr), "
+                + "a btrfs send of it under way, an active swap file in it, or the filesystem's default subvolume (EPERM)"
         default: error.cause
         }
     }

@@ -223,8 +223,9 @@ struct AdministrationTests {
         #expect(report.exitStatus == 1)
         #expect(
             report.steps.last?.error
-                == "operation not permitted: a btrfs send of it under way, an active swap file in it, or the "
-                + "filesystem's default subvolume (EPERM)", "\(report.textLines)")
+                == "operation not permitted: immutable or append-only (it or its directory; see lsattr), "
+                + "a btrfs send of it under way, an active swap file in it, or the filesystem's default subvolume (EPERM)",
+            "\(report.textLines)")
         #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-2")
     }
 

@@ -104,6 +104,40 @@ struct RealEndToEndTests {
         await tree.remove()
     }
 
+    @Test("an immutable stray and one in an append-only directory are kept, the line saying what btrfs refuses")
+    func immutableAndAppendOnly() async throws {
+        try requireRealBackend()
+        let tree = try RealTree(named: "attributes")
+        try tree.directory("v/m")
+        try tree.received("v/m/m-1")
+        try tree.symlink("v/m/m", to: "m-1")
+        try tree.subvolume("v/m/m-default-1-1")
+        try tree.directory("v/n")
+        try tree.received("v/n/n-1")
+        try tree.symlink("v/n/n", to: "n-1")
+        try tree.subvolume("v/n/n-default-1-1")
+        try Shell.run(["chattr", "+i", tree.path("v/m/m-default-1-1")])
+        try Shell.run(["chattr", "+a", tree.path("v/n")])
+        let result = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default"])
+        try Shell.run(["chattr", "-i", tree.path("v/m/m-default-1-1")])
+        try Shell.run(["chattr", "-a", tree.path("v/n")])
+        let cause =
+            "unable to delete subvolume: operation not permitted: immutable or append-only (it or its directory; "
+            + "see lsattr), a btrfs send of it under way, an active swap file in it, or the filesystem's default "
+            + "subvolume (EPERM)"
+        #expect(
+            result.outputLines == [
+                "invalid entries in \(tree.root)/, halting",
+                "  \(tree.path("v/m/m-default-1-1")): error: \(cause)",
+                "  \(tree.path("v/n/n-default-1-1")): error: \(cause)",
+                "correct and restart the monitor (systemctl restart buildos)",
+            ])
+        #expect(result.status == 1)
+        #expect(try tree.names("v/m") == ["m", "m-1", "m-default-1-1"])
+        #expect(try tree.names("v/n") == ["n", "n-1", "n-default-1-1"])
+        await tree.remove()
+    }
+
     @Test("a missing root is an error that halts")
     func missingRoot() throws {
         try requireRealBackend()
