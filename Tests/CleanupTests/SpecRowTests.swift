@@ -236,8 +236,9 @@ struct SpecRowTests {
         let report = await cleanup(host)
         #expect(
             lines(report) == [
-                "\(machine)/m-default-1-1: error: unable to delete subvolume: operation not permitted: a btrfs send of "
-                    + "it under way, an active swap file in it, or the filesystem's default subvolume (EPERM)"
+                "\(machine)/m-default-1-1: error: unable to delete subvolume: operation not permitted: immutable or "
+                    + "append-only (it or its directory; see lsattr), a btrfs send of it under way, an active swap file "
+                    + "in it, or the filesystem's default subvolume (EPERM)"
             ])
         #expect(report.exitStatus == 1)
     }
