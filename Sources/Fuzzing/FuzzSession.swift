@@ -31,7 +31,9 @@ public struct FuzzSession: Sendable {
         /// comments that say where it came from. A differential finding
         /// is drawn again on a real btrfs; its scenario replays the
         /// simulated side only.
-        public func scenarioFile(runSeed: UInt64) -> String {
+        /// `drawnWith`: the options, besides the seed and the count, that
+        /// draw the case again (`--layout FILE `).
+        public func scenarioFile(runSeed: UInt64, drawnWith: String = "") -> String {
             let scenario = shrunk.scenario(oracle: failure.oracle, message: failure.message)
             var notes: [String] = []
             if !shrunk.heldLocks.isEmpty {
@@ -55,7 +57,7 @@ public struct FuzzSession: Sendable {
                     + "\(shrunk.layout.entries.count) layout entries.",
                 "Oracle: \(failure.oracle.rawValue)", "Failure: \(failure.message)",
                 "Seed: \(FuzzWorld.hex(runSeed)), case \(index) (world seed \(FuzzWorld.hex(original.seed)))",
-                "Draw it again: buildos-clean-dev fuzz \(differential ? "--real DIR " : "")--seed "
+                "Draw it again: buildos-clean-dev fuzz \(differential ? "--real DIR " : "")\(drawnWith)--seed "
                     + "\(FuzzWorld.hex(runSeed)) --cases \(index + 1)",
                 differential
                     ? "Replay the simulated side: buildos-clean-dev scenario run THIS-FILE (the real side needs --real)"

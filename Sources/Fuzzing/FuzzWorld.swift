@@ -205,4 +205,10 @@ public enum FuzzFeature: String, Hashable, Sendable, CaseIterable, Comparable {
     public static let simulationOnly: Set<FuzzFeature> = [
         .mountPoints, .faults, .races, .undecodableNames, .liveMode, .agents, .commands, .crashes, .specialFiles,
     ]
+
+    /// The features that draw what surrounds a tree rather than the tree
+    /// itself: those of worlds around a given tree (`fuzz --layout`).
+    public static let aroundTheTree: Set<FuzzFeature> = [
+        .toolchainConfiguration, .faults, .races, .undecodableNames, .liveMode, .agents, .commands, .crashes,
+    ]
 }

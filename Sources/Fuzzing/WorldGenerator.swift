@@ -22,6 +22,13 @@ public struct WorldGenerator: Sendable {
     /// `Layout.build` makes, so buildable worlds have none (their links
     /// may still name absolute targets, which then do not exist).
     public var outsideTree: Bool
+    /// A given tree every world starts from (`fuzz --layout FILE`: an
+    /// operator's odd tree) instead of one drawn: the seed then draws the
+    /// rest of the world around it (the toolchain configuration, from the
+    /// toolchains its names hold, the mode, faults, races, held locks,
+    /// names that are not UTF-8, actors and crashes), and the shrinker
+    /// takes it apart as it would a drawn one.
+    public var base: Layout?
 
     public init(
         allowed: Set<FuzzFeature> = Set(FuzzFeature.allCases), root: String = Layout.defaultRoot,
@@ -30,6 +37,13 @@ public struct WorldGenerator: Sendable {
         self.allowed = allowed
         self.root = root
         self.outsideTree = outsideTree
+    }
+
+    /// Worlds around a given tree, at its root: of the allowed features,
+    /// those that draw what surrounds a tree.
+    public init(base: Layout, allowed: Set<FuzzFeature> = Set(FuzzFeature.allCases)) {
+        self.init(allowed: allowed.intersection(FuzzFeature.aroundTheTree), root: base.root, outsideTree: false)
+        self.base = base
     }
 
     /// The worlds whose trees can be built through the protocol (the
@@ -46,7 +60,7 @@ public struct WorldGenerator: Sendable {
         var random = SeededRandom(seed: seed)
         let swarm = Swarm(drawing: &random, from: allowed)
         var drawing = WorldDrawing(swarm: swarm, random: random, root: root, outsideTree: outsideTree)
-        drawing.draw()
+        if let base { drawing.adopt(base) } else { drawing.draw() }
         var world = FuzzWorld(seed: seed, layout: drawing.layout)
         world.features = swarm.features
         world.toolchains = drawing.toolchains
@@ -95,10 +109,12 @@ struct WorldDrawing {
     static let validToolchains = ["default", "gcc", "clang13", "x.y", "Gcc_9", "a", "gcc\u{e9}", "gcce\u{301}"]
     static let invalidToolchains = ["", "1abc", "a-b", "x.lock", "a b", "a/b", "-x"]
 
-    mutating func drawToolchains() {
+    /// Draws the configuration from `valid` names (and, with the feature,
+    /// an invalid one or none), and the toolchains entry names use.
+    mutating func drawToolchains(from valid: [String] = WorldDrawing.validToolchains) {
         let count = 1 + random.next(below: 3)
         for _ in 0..<count {
-            let name = pick(WorldDrawing.validToolchains)
+            let name = pick(valid)
             if !toolchains.contains(name) { toolchains.append(name) }
         }
         if swarm.has(.toolchainConfiguration) {
@@ -111,12 +127,36 @@ struct WorldDrawing {
             default: break
             }
         }
-        entryToolchains = Array(Set(toolchains + [pick(WorldDrawing.validToolchains), "old"]))
+        entryToolchains = Array(Set(toolchains + [pick(valid), "old"]))
             .filter { Toolchain(rawValue: $0) != nil }.sorted()
         if entryToolchains.isEmpty { entryToolchains = ["default"] }
     }
 
     // MARK: The tree
+
+    /// Takes `base` as the world's tree: its machine directories, its
+    /// subvolumes and its names are those the rest of the world is drawn
+    /// around, and its toolchains (the words of its bootstrapped machines,
+    /// working snapshots and lock files) those the configuration is drawn
+    /// from, with `default`.
+    mutating func adopt(_ base: Layout) {
+        var words: Set<String> = ["default"]
+        for entry in base.entries where !entry.path.startsWithBytes("/") {
+            let parts = EntryName.components(of: entry.path)
+            if parts.count == 2, entry.kind == .dir || entry.kind == .subvol { machines.append(entry.path) }
+            if entry.kind == .subvol { subvolumes.append(entry.path) }
+            guard parts.count == 3, let machine = EntryName(String(parts[1])), let name = EntryName(String(parts[2]))
+            else { continue }
+            switch MachineEntryName(classifying: name, machine: machine) {
+            case .bootstrapped(let toolchain), .workingSnapshot(let toolchain, _), .lockFile(let toolchain):
+                words.insert(toolchain.rawValue)
+            default: break
+            }
+        }
+        drawToolchains(from: words.sorted())
+        layout = base
+        for entry in base.entries { used.insert(ExactText(entry.path)) }
+    }
 
     mutating func draw() {
         drawToolchains()
@@ -448,7 +488,9 @@ struct WorldDrawing {
             let bytes = EntryName.rendering(of: raw)
             switch random.next(below: 5) {
             case 0: entries.append(UndecodableEntry(in: "", "v" + bytes, .directory))
-            case 1: entries.append(UndecodableEntry(in: "default", "m" + bytes, .directory))
+            case 1:
+                guard let volume = mainVolume else { continue }
+                entries.append(UndecodableEntry(in: volume, "m" + bytes, .directory))
             case 2:
                 guard let machine = machines.isEmpty ? nil : pick(machines),
                     let m = EntryName.components(of: machine).last
@@ -477,6 +519,17 @@ struct WorldDrawing {
         }
         var seen: Set<String> = []
         return entries.filter { seen.insert($0.path).inserted }
+    }
+
+    /// The volume undecodable machines and machine commands go in:
+    /// `default` (a drawn world always has it), or else a given tree's
+    /// first; no randomness, so that drawn worlds stay as they were.
+    var mainVolume: String? {
+        let volumes = layout.entries.filter {
+            [.volume, .dir, .subvol].contains($0.kind) && !$0.path.startsWithBytes("/")
+                && !$0.path.utf8.contains(UInt8(ascii: "/"))
+        }.map(\.path)
+        return volumes.contains("default") ? "default" : volumes.first
     }
 
     mutating func races() -> [Race] {
@@ -567,7 +620,7 @@ struct WorldDrawing {
             // tree may hold, and one whose name joins its dash.
             var names = ["n", "fresh", "m"]
             if swarm.has(.unicodeNames) { names += ["d\u{e9}bian", "de\u{301}bian", "a\u{600}"] }
-            let machine = "default/" + pick(names)
+            let machine = (mainVolume ?? "default") + "/" + pick(names)
             var add = ActorSpec(name: "add", kind: .command)
             add.command = "add"
             add.machine = machine

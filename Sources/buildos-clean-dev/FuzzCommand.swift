@@ -2,7 +2,9 @@ import ArgumentParser
 import Commands
 import Foundation
 import Fuzzing
+import MachineLayout
 import RealFS
+import SimFS
 import Simulation
 
 struct FuzzCommand: AsyncParsableCommand {
@@ -21,6 +23,12 @@ struct FuzzCommand: AsyncParsableCommand {
             oracle is shrunk to a smallest case, written with --save DIR as a scenario file that \
             `scenario run` replays. The same seed draws the same cases, byte for byte; `--print-case N` \
             prints case N without running it.
+
+            With --layout FILE every case starts from the tree of that layout file (an operator's odd \
+            tree, say) instead of a drawn one; the seed draws what surrounds it (the toolchain \
+            configuration, from the toolchains its names hold, the mode, injected errors, races, held \
+            locks, names that are not UTF-8, agents, machine commands and crashes), and a failure shrinks \
+            to the smallest part of that tree that still fails.
 
             With --real DIR (a directory on a btrfs mount, as root) each tree is built there and cleaned \
             by the real backend, and the end state and the lines are compared with the simulated btrfs \
@@ -60,6 +68,12 @@ struct FuzzCommand: AsyncParsableCommand {
             valueName: "dir"))
     var realDirectory: String?
 
+    @Option(
+        name: .customLong("layout"),
+        help: ArgumentHelp(
+            "Start every case from the tree of this layout file instead of drawing one.", valueName: "file"))
+    var baseLayout: String?
+
     @Flag(name: .customLong("no-shrink"), help: "Report failures as drawn, without shrinking them.")
     var noShrink = false
 
@@ -94,6 +108,11 @@ struct FuzzCommand: AsyncParsableCommand {
             if exists, !isDirectory.boolValue { throw ValidationError("\(option) '\(directory)' is not a directory") }
             if option == "--real", !exists { throw ValidationError("--real '\(directory)' does not exist") }
         }
+        if baseLayout != nil, realDirectory != nil {
+            // A given tree may hold what the protocol cannot make on the
+            // real side (mounts, FIFOs, modes, a default subvolume).
+            throw ValidationError("--layout and --real do not go together: the differential mode draws its own trees")
+        }
         if let realDirectory, !realDirectory.hasPrefix("/") {
             throw ValidationError("--real needs an absolute path, not '\(realDirectory)'")
         }
@@ -113,11 +132,15 @@ struct FuzzCommand: AsyncParsableCommand {
             session.generator = .buildable
             session.runner.realDirectory = realDirectory
         }
+        if let baseLayout { session.generator = WorldGenerator(base: try Self.tree(of: baseLayout)) }
         session.shrinks = !noShrink
         if let printCase {
             let world = session.generator.world(seed: WorldGenerator.caseSeed(seed.value, printCase))
             let scenario = world.scenario(oracle: nil, message: nil)
-            var comments = ["Case \(printCase) of seed \(FuzzWorld.hex(seed.value)), drawn by buildos-clean-dev fuzz."]
+            var comments = [
+                "Case \(printCase) of seed \(FuzzWorld.hex(seed.value)), drawn by buildos-clean-dev fuzz"
+                    + (baseLayout.map { " around the tree of \($0)." } ?? ".")
+            ]
             // A case whose toolchain configuration the cleanup refuses can
             // be one `scenario run` refuses too: the file says so.
             do throws(ScenarioError) {
@@ -139,7 +162,9 @@ struct FuzzCommand: AsyncParsableCommand {
             for (index, finding) in summary.findings.enumerated() {
                 let path = saveDirectory + "/fuzz-\(FuzzWorld.hex(seed.value))-\(finding.failure.oracle.rawValue).yaml"
                 do throws(SavedFile.Failure) {
-                    try SavedFile.write(finding.scenarioFile(runSeed: seed.value), to: path, in: saveDirectory)
+                    let file = finding.scenarioFile(
+                        runSeed: seed.value, drawnWith: baseLayout.map { "--layout \(Self.quoted($0)) " } ?? "")
+                    try SavedFile.write(file, to: path, in: saveDirectory)
                     written[index] = path
                 } catch {
                     SavedFile.report(error.message)
@@ -147,12 +172,57 @@ struct FuzzCommand: AsyncParsableCommand {
                 }
             }
         }
-        let report = FuzzReport(seed: seed.value, summary: summary, files: written)
+        var report = FuzzReport(seed: seed.value, summary: summary, files: written)
+        report.layout = baseLayout
         switch format {
         case .text: print(report.text)
         case .json: print(report.json)
         }
         if summary.failedCases > 0 { throw ExitStatus.halted.code }
+    }
+}
+
+extension FuzzCommand {
+    /// The tree a layout file describes, as SimFS holds it once built (a
+    /// snapshot's copied entries written out, each entry's attributes as
+    /// read back): what every case starts from. Errors as the other
+    /// commands give a layout's: `FILE:LINE: message`, exit 64 (66 when it
+    /// cannot be read), before any case runs.
+    static func tree(of file: String) throws -> Layout {
+        let text: String
+        do {
+            text = try InputFile.read(file)
+        } catch {
+            switch error {
+            case .unreadable(let reason): throw fail("cannot read layout \(file): \(reason)", .noInput)
+            case .malformed(let line, let reason): throw fail("\(file):\(line.map { "\($0):" } ?? "") layout: \(reason)", .usage)
+            }
+        }
+        let layout: Layout
+        do throws(LayoutError) {
+            layout = try Layout.parse(text)
+        } catch {
+            throw fail("\(file):\(error.line): \(error.message)", .usage)
+        }
+        do throws(SetupError) {
+            return try SimulatedHost(layout: layout).layout(root: layout.root)
+        } catch {
+            throw fail("\(file):\(error.line.map { "\($0):" } ?? "") \(error.path): \(error.reason)", .usage)
+        }
+    }
+
+    static func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
+        SavedFile.report(message)
+        return status.code
+    }
+
+    /// A path as a shell reads it back: quoted unless it is plain.
+    static func quoted(_ path: String) -> String {
+        let plain = !path.isEmpty && path.utf8.allSatisfy { byte in
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+                || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || "/._-+,:@".utf8.contains(byte)
+        }
+        return plain ? path : "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
 

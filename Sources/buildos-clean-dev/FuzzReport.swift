@@ -45,6 +45,8 @@ struct FuzzReport: Encodable {
     }
 
     var seed: String
+    /// The layout file every case started from (`--layout`), if one.
+    var layout: String?
     var cases: Int
     var seconds: Double
     var casesPerSecond: Double
@@ -76,6 +78,7 @@ struct FuzzReport: Encodable {
     var text: String {
         var lines = [
             "fuzz: seed \(seed), \(cases) cases in \(seconds) s (\(Int(casesPerSecond)) cases/s), \(failedCases) failed"
+                + (layout.map { ", every case from the tree of \($0)" } ?? "")
         ]
         let reachable = BranchCoverage.branches.count - unreachable.count
         lines.append("coverage: \(reachable - neverReached.count) of \(reachable) branches reached")

@@ -112,6 +112,7 @@ struct FuzzCommandTests {
         (["--format", "yaml"], "--format"),
         (["--print-case", "3", "--format", "json"], "--print-case prints one case as a scenario file"),
         (["--print-case", "3", "--cases", "9", "--no-shrink"], "--cases, --no-shrink does not apply"),
+        (["--layout", "/dev/null", "--real", "/proc"], "--layout and --real do not go together"),
     ])
     func badArguments(_ arguments: [String], _ message: String) throws {
         let result = try Binary.run(["fuzz"] + arguments)
@@ -127,5 +128,43 @@ struct FuzzCommandTests {
         let result = try Binary.run(["fuzz", "--cases", "1", "--save", file])
         #expect(result.status == 64)
         #expect(result.standardError.contains("is not a directory"))
+    }
+
+    @Test("--layout: every case starts from the file's tree; the report and --print-case say so")
+    func aroundATree() throws {
+        let file = try temporaryDirectory() + "/tree.layout"
+        try "subvol v/m/m-12 ro\nsubvol v/m/m-13 ro\nlink v/m/m -> m-13\nsubvol v/m/m-gcc-1-1\n"
+            .write(toFile: file, atomically: true, encoding: .utf8)
+        let result = try Binary.run(["fuzz", "--layout", file, "--seed", "3", "--cases", "40", "--format", "json"])
+        #expect(result.status == 0, "\(result.standardOutput)\(result.standardError)")
+        let document = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
+        #expect(document?["layout"] as? String == file)
+        #expect(document?["cases"] as? Int == 40)
+        let text = try Binary.run(["fuzz", "--layout", file, "--seed", "3", "--cases", "5"])
+        #expect(text.outputLines.first?.hasSuffix(", 0 failed, every case from the tree of \(file)") == true)
+        let printed = try Binary.run(["fuzz", "--layout", file, "--print-case", "2"])
+        #expect(printed.status == 0)
+        #expect(printed.standardOutput.contains("around the tree of \(file)."))
+        #expect(printed.standardOutput.contains("  subvol v/m/m-gcc-1-1\n"))
+        #expect(printed.standardOutput.contains("  link   v/m/m -> m-13\n"))
+    }
+
+    @Test("--layout with a file that is malformed, cannot be built or read: FILE:LINE, 64 (66), nothing run")
+    func badTree() throws {
+        let directory = try temporaryDirectory()
+        for (text, status, message) in [
+            ("subvol v/m/m-1 ro\nbogus v/m\n", Int32(64), "tree.layout:2: "),
+            ("subvol v/m/m-1\nsubvol v/m/m-1\n", 64, "tree.layout:2: /build/machines/v/m/m-1: already exists"),
+        ] {
+            let file = directory + "/tree.layout"
+            try text.write(toFile: file, atomically: true, encoding: .utf8)
+            let result = try Binary.run(["fuzz", "--layout", file, "--cases", "5"])
+            #expect(result.status == status, "\(text): \(result.standardError)")
+            #expect(result.standardError.contains(message), "\(text): \(result.standardError)")
+            #expect(result.standardOutput.isEmpty)
+        }
+        let missing = try Binary.run(["fuzz", "--layout", directory + "/missing.layout", "--cases", "5"])
+        #expect(missing.status == 66)
+        #expect(missing.standardError.contains("cannot read layout \(directory)/missing.layout"))
     }
 }
