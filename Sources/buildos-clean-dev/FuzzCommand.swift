@@ -195,7 +195,8 @@ extension FuzzCommand {
         } catch {
             switch error {
             case .unreadable(let reason): throw fail("cannot read layout \(file): \(reason)", .noInput)
-            case .malformed(let line, let reason): throw fail("\(file):\(line.map { "\($0):" } ?? "") layout: \(reason)", .usage)
+            case .malformed(let line, let reason):
+                throw fail("\(file):\(line.map { "\($0):" } ?? "") layout: \(reason)", .usage)
             }
         }
         let layout: Layout
@@ -219,7 +220,8 @@ extension FuzzCommand {
     /// A path as a shell reads it back: quoted unless it is plain.
     static func quoted(_ path: String) -> String {
         let plain = !path.isEmpty && path.utf8.allSatisfy { byte in
-            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z")) || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
+            (byte >= UInt8(ascii: "a") && byte <= UInt8(ascii: "z"))
+                || (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z"))
                 || (byte >= UInt8(ascii: "0") && byte <= UInt8(ascii: "9")) || "/._-+,:@".utf8.contains(byte)
         }
         return plain ? path : "'" + path.replacingOccurrences(of: "'", with: "'\\''") + "'"
