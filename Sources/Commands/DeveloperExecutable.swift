@@ -19,9 +19,25 @@ public enum DeveloperExecutable {
     /// The commands only that executable has.
     public static let commands: Set<String> = ["scenario", "fuzz"]
 
-    /// The developers' command a command line starts with, if it does.
+    /// The developers' command a command line asks for (`fuzz ...`, or
+    /// `help fuzz`), if it does.
     public static func command(in arguments: [String]) -> String? {
-        arguments.first.flatMap { commands.contains($0) ? $0 : nil }
+        let asked = arguments.first == "help" ? arguments.dropFirst().first : arguments.first
+        return asked.flatMap { commands.contains($0) ? $0 : nil }
+    }
+
+    /// Whether a command line is one only the developers' executable
+    /// runs: a developers' command, or `--layout` among the options
+    /// (before a `--`). Recognised before the argument parser reads
+    /// anything, so that the hand-over comes before the command reads
+    /// its inputs (a stream on standard input, say).
+    public static func wants(_ arguments: [String]) -> Bool {
+        if command(in: arguments) != nil { return true }
+        for argument in arguments {
+            if argument == "--" { return false }
+            if argument == "--layout" || argument.hasPrefix("--layout=") { return true }
+        }
+        return false
     }
 
     /// Replaces this process with the developers' executable beside this
@@ -38,11 +54,26 @@ public enum DeveloperExecutable {
             return "there is no \(shown) beside this one (the package does not ship it; "
                 + "`swift build --product \(name)` builds it in a source tree)"
         }
+        // A link to this executable, or a copy of it under that name
+        // (which looks beside itself and finds itself): not the
+        // developers' one, and each would hand over for ever.
+        var target = stat()
+        var this = stat()
+        if stat(cPath, &target) == 0, stat("/proc/self/exe", &this) == 0, target.st_dev == this.st_dev,
+            target.st_ino == this.st_ino
+        {
+            return "\(shown) is this executable itself, not the developers' one"
+        }
         // The arguments as the kernel passed them, after this program's
         // own name; the new one's name is its path.
         var arguments: [UnsafeMutablePointer<CChar>?] = [strdup(cPath)]
         for index in 1..<Int(CommandLine.argc) { arguments.append(CommandLine.unsafeArgv[index]) }
         arguments.append(nil)
+        // The new program starts with this thread's signal mask: a worker
+        // thread of the concurrency runtime may block signals.
+        var unblocked = sigset_t()
+        sigemptyset(&unblocked)
+        pthread_sigmask(SIG_SETMASK, &unblocked, nil)
         execv(cPath, arguments)
         let error = errno
         return "\(shown) cannot be run: \(String(cString: strerror(error)))"

@@ -40,9 +40,16 @@ public struct WorldGenerator: Sendable {
     }
 
     /// Worlds around a given tree, at its root: of the allowed features,
-    /// those that draw what surrounds a tree.
+    /// those that draw what surrounds a tree. On a volume mounted without
+    /// `user_subvol_rm_allowed` an agent (a user) cannot delete its own
+    /// snapshots, which the invariant checks do not model: such a tree
+    /// gets no agents and no machine commands.
     public init(base: Layout, allowed: Set<FuzzFeature> = Set(FuzzFeature.allCases)) {
-        self.init(allowed: allowed.intersection(FuzzFeature.aroundTheTree), root: base.root, outsideTree: false)
+        var around = allowed.intersection(FuzzFeature.aroundTheTree)
+        if base.entries.contains(where: { $0.kind == .volume && !$0.userSubvolumeRemovalAllowed }) {
+            around.subtract([.agents, .commands])
+        }
+        self.init(allowed: around, root: base.root, outsideTree: false)
         self.base = base
     }
 

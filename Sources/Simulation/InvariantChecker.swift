@@ -193,7 +193,7 @@ struct InvariantChecker {
     /// The current link's path of the machine directory holding `path`.
     func linkPath(of path: String) -> String {
         guard let (volume, machine, _) = machineEntry(path) else { return path }
-        return root + "/" + volume + "/" + machine + "/" + machine
+        return InvariantChecker.joined(root, volume + "/" + machine + "/" + machine)
     }
 
     func classify(_ path: String) -> MachineEntryName? {
@@ -279,9 +279,15 @@ struct InvariantChecker {
             // names by its last component (`./m-2`, `m-2/`, a path).
             let named = linkTarget.flatMap { EntryName.components(of: $0).last { !$0.utf8.elementsEqual(".".utf8) } }
             if !allowed, !(named.map { EntryName.sameBytes(String($0), name.rawValue) } ?? false) {
-                violate(6, "\(root + "/" + entry.path) remains after the boot cleanup and was not reported")
+                violate(6, "\(InvariantChecker.joined(root, entry.path)) remains after the boot cleanup and was not reported")
             }
         }
+    }
+
+    /// A path below `root` as the cleanup's lines write it: one `/`
+    /// between them, also when the root is `/` itself.
+    static func joined(_ root: String, _ relative: String) -> String {
+        root == "/" ? "/" + relative : root + "/" + relative
     }
 
     /// A relative path of exactly three names, split at its `/` bytes:
@@ -317,8 +323,10 @@ struct InvariantChecker {
         for entry in layout.entries where entry.kind == .dir || entry.kind == .subvol {
             let parts = EntryName.components(of: entry.path)
             guard parts.count == 2, MachineNaming.isMachineName(EntryName(String(parts[1])) ?? ".") else { continue }
-            let path = root + "/" + entry.path
-            let kept = [path, root + "/" + parts[0], path + "/" + parts[1]].contains { reported.contains(ExactText($0)) }
+            let path = InvariantChecker.joined(root, entry.path)
+            let kept = [path, InvariantChecker.joined(root, String(parts[0])), path + "/" + parts[1]].contains {
+                reported.contains(ExactText($0))
+            }
             if links.contains(ExactText(entry.path + "/" + parts[1])) || kept {
                 continue
             }

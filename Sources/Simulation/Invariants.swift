@@ -44,7 +44,7 @@ extension SimulationRun {
         for slot in actors.slots {
             guard let command = slot.commandReport else { continue }
             if command.error != nil || !command.notes.isEmpty || command.steps.contains(where: { $0.outcome == .failed }) {
-                reported.insert(ExactText(compiled.root + "/" + command.machine.description))
+                reported.insert(ExactText(InvariantChecker.joined(compiled.root, command.machine.description)))
             }
         }
         return reported

@@ -35,12 +35,18 @@ struct BuildOSClean: AsyncParsableCommand {
 
     static func main() async {
         Arguments.refuseUndecodable(commandName: "buildos-clean")
-        if let command = DeveloperExecutable.command(in: Array(CommandLine.arguments.dropFirst())) {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        if DeveloperExecutable.wants(arguments) {
+            // Returns only when there is no developers' executable to run.
             let unavailable = DeveloperExecutable.handOver()
-            StandardError.write(
-                "buildos-clean: error: '\(command)' is a developers' command, which only "
-                    + "\(DeveloperExecutable.name) has; \(unavailable)\n")
-            Glibc.exit(64)
+            if let command = DeveloperExecutable.command(in: arguments) {
+                StandardError.write(
+                    "buildos-clean: error: '\(command)' is a developers' command, which only "
+                        + "\(DeveloperExecutable.name) has; \(unavailable)\n")
+                Glibc.exit(64)
+            }
+            // `--layout`: the command refuses it once its arguments are
+            // read (with its JSON document when asked for one).
         }
         await CommandMain.run(Self.self, commandName: "buildos-clean")
     }

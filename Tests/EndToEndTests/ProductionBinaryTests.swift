@@ -1,3 +1,4 @@
+import FSProtocol
 import Foundation
 import Testing
 import TestSupport
@@ -48,7 +49,7 @@ struct ProductionBinaryTests {
         let scenario = Binary.packageRoot() + "/Scenarios/upgrade.yaml"
         for arguments in [
             ["cleanup", "--layout", "/dev/null", "--toolchain", "default"], ["machine", "list", "--layout", "/dev/null"],
-            ["scenario", "run", scenario], ["fuzz", "--cases", "1"], ["fuzz", "--help"],
+            ["scenario", "run", scenario], ["fuzz", "--cases", "1"], ["fuzz", "--help"], ["help", "fuzz"],
         ] {
             let result = try Binary.run(arguments, executable: .program(directory + "/buildos-clean"))
             #expect(result.status == 64, "\(arguments)")
@@ -90,6 +91,48 @@ struct ProductionBinaryTests {
                 #expect(production.standardOutput.contains("20 cases"), "\(production.standardOutput)")
             } else {
                 #expect(untimed(production.standardOutput) == untimed(developer.standardOutput), "\(arguments)")
+            }
+        }
+        // Handed over before the command reads its inputs: a stream on
+        // standard input reaches the developers' executable whole.
+        let volume = NSTemporaryDirectory() + "handed-over-\(UUID().uuidString).layout"
+        try "volume default\n".write(toFile: volume, atomically: true, encoding: .utf8)
+        let stream = NSTemporaryDirectory() + "handed-over-\(UUID().uuidString).stream"
+        let header = SendStreamHeader(version: 1, name: "m-1", uuid: BtrfsUUID(high: 9, low: 1), transactionID: 1)
+        try Data(SendStream.empty(header)).write(to: URL(fileURLWithPath: stream))
+        defer {
+            try? FileManager.default.removeItem(atPath: volume)
+            try? FileManager.default.removeItem(atPath: stream)
+        }
+        let add = try Binary.run(
+            [
+                "-c", #"exec "$0" machine add default/m --stream - --owner 0 --layout "$1" < "$2""#,
+                directory + "/buildos-clean", volume, stream,
+            ], executable: .program("/bin/sh"))
+        #expect(add.status == 0, "\(add.standardError)")
+        #expect(add.outputLines.first == "add default/m: done", "\(add.standardOutput)")
+    }
+
+    @Test("a link to the production binary, or a copy of it, named as the developers' executable is not run")
+    func noHandOverToItself() throws {
+        let directory = try productionAlone()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let production = directory + "/buildos-clean"
+        for make in ["link", "copy"] {
+            let beside = directory + "/buildos-clean-dev"
+            try? FileManager.default.removeItem(atPath: beside)
+            if make == "link" {
+                try FileManager.default.createSymbolicLink(atPath: beside, withDestinationPath: "buildos-clean")
+            } else {
+                try FileManager.default.copyItem(atPath: production, toPath: beside)
+            }
+            for arguments in [["fuzz", "--cases", "1"], ["cleanup", "--layout", "/dev/null", "--toolchain", "default"]] {
+                let result = try Binary.run(arguments, timeout: 20, executable: .program(production))
+                #expect(!result.timedOut, "\(make) \(arguments)")
+                #expect(result.status == 64, "\(make) \(arguments): \(result.standardError)")
+                #expect(
+                    result.standardError.contains("buildos-clean-dev is this executable itself"),
+                    "\(make) \(arguments): \(result.standardError)")
             }
         }
     }
