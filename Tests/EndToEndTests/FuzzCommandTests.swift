@@ -155,6 +155,9 @@ struct FuzzCommandTests {
         for (text, status, message) in [
             ("subvol v/m/m-1 ro\nbogus v/m\n", Int32(64), "tree.layout:2: "),
             ("subvol v/m/m-1\nsubvol v/m/m-1\n", 64, "tree.layout:2: /build/machines/v/m/m-1: already exists"),
+            // What the oracles do not model, or a case cannot hold.
+            ("subvol v/m/m-1 ro\nsubvol v/m/m-default-1-1 default\n", 64, "tree.layout:2: v/m/m-default-1-1: a default subvolume"),
+            ("subvol v/m/m-1\ntmpfs /var/lock\n", 64, "tree.layout:2: /var/lock: an entry outside the root"),
         ] {
             let file = directory + "/tree.layout"
             try text.write(toFile: file, atomically: true, encoding: .utf8)

@@ -113,6 +113,28 @@ struct ProductionBinaryTests {
         #expect(add.outputLines.first == "add default/m: done", "\(add.standardOutput)")
     }
 
+    @Test("the hand-over passes every argument as given, and blocks no signal")
+    func handOverArguments() throws {
+        let directory = try productionAlone()
+        defer { try? FileManager.default.removeItem(atPath: directory) }
+        // A stand-in for the developers' executable: its arguments, then
+        // its blocked signals.
+        let standIn = directory + "/buildos-clean-dev"
+        try "#!/bin/sh\nprintf '<%s>\\n' \"$@\"\nexec grep '^SigBlk' /proc/self/status\n"
+            .write(toFile: standIn, atomically: true, encoding: .utf8)
+        chmod(standIn, 0o755)
+        for arguments in [
+            ["fuzz", "", "a b", "--seed", "é"], ["help", "scenario"],
+            ["machine", "list", "--layout=x y", "--format", "json"], ["cleanup", "--toolchain", "t", "--layout", "-"],
+        ] {
+            let result = try Binary.run(arguments, executable: .program(directory + "/buildos-clean"))
+            #expect(result.status == 0, "\(arguments): \(result.standardError)")
+            #expect(
+                result.outputLines == arguments.map { "<\($0)>" } + ["SigBlk:\t0000000000000000"],
+                "\(arguments): \(result.standardOutput)")
+        }
+    }
+
     @Test("a link to the production binary, or a copy of it, named as the developers' executable is not run")
     func noHandOverToItself() throws {
         let directory = try productionAlone()

@@ -82,6 +82,26 @@ struct BaseTreeTests {
         #expect(file.contains("Draw it again: buildos-clean-dev fuzz --layout tree.layout --seed 0x000000000000ba5e"))
     }
 
+    @Test("a tree on a volume without user_subvol_rm_allowed gets no agents and no machine commands")
+    func noAgentsWithoutUserRemoval() throws {
+        let layout = try Layout.parse("volume v nouser_subvol_rm_allowed\nsubvol v/m/m-1 ro\nlink v/m/m -> m-1\n")
+        let base = try SimulatedHost(layout: layout).layout(root: layout.root)
+        let generator = WorldGenerator(base: base)
+        #expect(!generator.allowed.contains(.agents) && !generator.allowed.contains(.commands))
+        #expect(WorldGenerator(base: Self.base).allowed.isSuperset(of: [.agents, .commands]))
+        for index in 0..<200 { #expect(generator.world(seed: WorldGenerator.caseSeed(4, index)).actors.isEmpty) }
+    }
+
+    @Test("around a tree whose root is / on a btrfs, every oracle passes (paths below / have one slash)")
+    func rootIsSlash() async throws {
+        let layout = try Layout.parse(
+            "root / btrfs\nsubvol default/m/m-1 ro\nlink default/m/m -> m-1\nsubvol default/m/m-default-1-1\n"
+                + "subvol default/n/n-2 ro\nsubvol default/n/n-default\n")
+        let base = try SimulatedHost(layout: layout).layout(root: layout.root)
+        let summary = await FuzzSession(seed: 5, generator: WorldGenerator(base: base)).run(.cases(500))
+        #expect(summary.failedCases == 0, "\(summary.findings.map(\.failure))")
+    }
+
     @Test("without a planted bug, the worlds around the tree pass every oracle")
     func clean() async {
         let summary = await FuzzSession(seed: 0xBA5E, generator: WorldGenerator(base: Self.base)).run(.cases(200))
