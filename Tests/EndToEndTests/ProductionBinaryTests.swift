@@ -34,10 +34,13 @@ struct ProductionBinaryTests {
     }
 
     /// A copy of the production binary alone in a directory of its own,
-    /// as a build host has it: no developers' executable beside it.
+    /// as a build host has it: no developers' executable beside it. The
+    /// directory's path without links, as the binary finds its own
+    /// (`/proc/self/exe`).
     func productionAlone() throws -> String {
-        let directory = NSTemporaryDirectory() + "alone-\(UUID().uuidString)"
-        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        let made = NSTemporaryDirectory() + "alone-\(UUID().uuidString)"
+        try FileManager.default.createDirectory(atPath: made, withIntermediateDirectories: true)
+        let directory = URL(fileURLWithPath: made).resolvingSymlinksInPath().path
         try FileManager.default.copyItem(atPath: Binary.path, toPath: directory + "/buildos-clean")
         return directory
     }
