@@ -400,7 +400,7 @@ struct QuietCase {
         if expected.entries == actual.entries { return nil }
         let expectedLines = expected.entries.map(line)
         let actualLines = actual.entries.map(line)
-        if expectedLines.map { ExactText($0) } == actualLines.map { ExactText($0) } { return nil }
+        if expectedLines.map({ ExactText($0) }) == actualLines.map({ ExactText($0) }) { return nil }
         let (missing, extra) = multisetDifference(expectedLines, actualLines)
         return "missing \(missing), extra \(extra)"
     }

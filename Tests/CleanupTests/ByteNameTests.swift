@@ -23,7 +23,7 @@ struct ByteNameTests {
         #expect(lines(report).contains("\(machine)/m: error: dangling current machine link to caf\u{e9}"))
         #expect(report.exitStatus == 1)
         #expect(host.layout() == before)
-        let decoy = try #require(EntryName("cafe\u{301}"))
+        let decoy: EntryName = "cafe\u{301}"
         let decision = try #require(report.decisions.first { $0.item.path.entry == decoy })
         #expect(decision.item.reason != .currentTarget)
     }
@@ -168,7 +168,7 @@ struct ByteNameTests {
 
     @Test("an exact name and the rendering of an undecodable one with the same text are ordered, exact first")
     func orderAgreesWithEquality() throws {
-        let exact = try #require(EntryName("a\\xff"))
+        let exact: EntryName = "a\\xff"
         let rendered = EntryName(undecodable: "a\\xff")
         #expect(exact != rendered)
         #expect(exact < rendered && !(rendered < exact))
@@ -237,7 +237,7 @@ struct ByteNameTests {
         // Character, so a cut by Characters took the digit too.
         let machine = try MachineAddress(parsing: "default/a\u{600}")
         let host = try makeHost("volume default\ntmpfs /run/lock")
-        let name = try #require(EntryName("a\u{600}-1"))
+        let name: EntryName = "a\u{600}-1"
         let header = SendStreamHeader(version: 1, name: name, uuid: BtrfsUUID(high: 1, low: 1), transactionID: 7)
         let report = await Administration(fileSystem: host.spawn(), root: Layout.defaultRoot, clock: HostClock())
             .add(machine, stream: try SendStream(prefix: SendStream.empty(header)), owner: Ownership(user: 1000, group: 1000))

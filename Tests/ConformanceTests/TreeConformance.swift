@@ -190,7 +190,7 @@ struct TreeConformance {
             let fs = sandbox.root
             // "\u{301}m" starts with a combining acute accent: in Swift,
             // "/\u{301}" is one Character, but the kernel sees the byte '/'.
-            let name = try #require(EntryName("\u{301}m"))
+            let name: EntryName = "\u{301}m"
             try await fs.createSubvolume(name, in: directory)
             let outer = try await fs.openDirectory(name, in: directory)
             try await fs.createSubvolume("inner", in: outer)
@@ -207,8 +207,8 @@ struct TreeConformance {
             let fs = sandbox.root
             // "é" precomposed (C3 A9) and "e" plus a combining acute
             // (65 CC 81): equal as Swift strings, two names to the kernel.
-            let composed = try #require(EntryName("caf\u{e9}"))
-            let decomposed = try #require(EntryName("cafe\u{301}"))
+            let composed: EntryName = "caf\u{e9}"
+            let decomposed: EntryName = "cafe\u{301}"
             try await fs.createSubvolume(composed, in: directory)
             try await fs.makeDirectory(decomposed, in: directory)
             try await fs.createSymlink("link", in: directory, target: "cafe\u{301}")
