@@ -37,6 +37,7 @@ struct BaseTreeTests {
         var withFaults = 0
         var withActors = 0
         var withRaces = 0
+        var withLocks = 0
         for index in 0..<400 {
             let world = generator.world(seed: WorldGenerator.caseSeed(9, index))
             #expect(world.layout == Self.base)
@@ -45,6 +46,9 @@ struct BaseTreeTests {
             withFaults += world.faults.isEmpty ? 0 : 1
             withActors += world.actors.isEmpty ? 0 : 1
             withRaces += world.races.isEmpty ? 0 : 1
+            withLocks += world.heldLocks.isEmpty ? 0 : 1
+            // Held locks are of the tree's machines.
+            for lock in world.heldLocks { #expect(lock.hasPrefix("v/m/m-") || lock.hasPrefix("w/n/n-"), "\(lock)") }
             // What the seed draws names the tree's entries.
             for fault in world.faults { #expect(fault.path.hasPrefix(Layout.defaultRoot + "/")) }
             for race in world.races where race.kind != .add {
@@ -57,7 +61,7 @@ struct BaseTreeTests {
         // command line would refuse.
         #expect(configured.isSuperset(of: ["gcc_13", "clang", "default"]), "\(configured)")
         #expect(configured.subtracting(["gcc_13", "clang", "default"]).allSatisfy { Toolchain(rawValue: $0) == nil })
-        #expect(withFaults > 0 && withActors > 0 && withRaces > 0)
+        #expect(withFaults > 0 && withActors > 0 && withRaces > 0 && withLocks > 0)
     }
 
     @Test("a planted bug in the keep rules shows on the tree and shrinks to a part of it")
