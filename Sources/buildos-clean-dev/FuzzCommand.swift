@@ -205,23 +205,21 @@ extension FuzzCommand {
         } catch {
             throw fail("\(file):\(error.line): \(error.message)", .usage)
         }
-        // What the fuzzer's oracles do not model, or a case cannot hold:
-        // refused rather than judged wrongly or left out silently.
-        for (index, entry) in layout.entries.enumerated() {
+        // What the fuzzer's oracles do not model: refused rather than
+        // judged wrongly.
+        for (index, entry) in layout.entries.enumerated() where entry.isDefault {
             let line = layout.sourceLine(ofEntry: index).map { "\($0):" } ?? ""
-            if entry.path.startsWithBytes("/") {
-                throw fail(
-                    "\(file):\(line) \(entry.path): an entry outside the root; the cases hold the root's tree only",
-                    .usage)
-            }
-            if entry.isDefault {
-                throw fail(
-                    "\(file):\(line) \(entry.path): a default subvolume, which root cannot delete (EPERM): "
-                        + "the oracles do not model it; take `default` off to fuzz this tree", .usage)
-            }
+            throw fail(
+                "\(file):\(line) \(entry.path): a default subvolume, which root cannot delete (EPERM): "
+                    + "the oracles do not model it; take `default` off to fuzz this tree", .usage)
         }
         do throws(SetupError) {
-            return try SimulatedHost(layout: layout).layout(root: layout.root)
+            // The root's tree as built; entries outside it (`tmpfs
+            // /var/lock`, a tree links lead to) as written, before it.
+            var tree = try SimulatedHost(layout: layout).layout(root: layout.root)
+            tree.entries = layout.entries.filter { $0.path.startsWithBytes("/") } + tree.entries
+            _ = try SimulatedHost(layout: tree)
+            return tree
         } catch {
             throw fail("\(file):\(error.line.map { "\($0):" } ?? "") \(error.path): \(error.reason)", .usage)
         }
