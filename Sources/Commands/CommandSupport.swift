@@ -43,8 +43,10 @@ enum CommandSupport {
     static func backend(layout: String?, root: String?) throws -> (any FileSystem, String, SimulatedTree?) {
         guard let layout else { return (RealFileSystem(), root ?? Layout.defaultRoot, nil) }
         guard let load = SimulatedTrees.current else {
-            // The production executable: the developers' one beside it, if
-            // any, runs the command line instead.
+            // The production executable: `main` handed a `--layout` it
+            // saw to the developers' one before the arguments were read,
+            // so here there is none to run (or it missed this spelling, and
+            // the hand-over happens now); `handOver` says why not.
             let unavailable = DeveloperExecutable.handOver()
             throw fail(
                 "--layout runs on a simulated tree, which only the developers' executable has: "

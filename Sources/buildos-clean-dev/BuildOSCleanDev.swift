@@ -39,13 +39,13 @@ struct BuildOSCleanDev: AsyncParsableCommand {
             do throws(LayoutError) {
                 layout = try Layout.parse(text)
             } catch {
-                throw SimulatedTrees.LoadFailure("\(file):\(error.line): \(error.message)")
+                throw SimulatedTrees.LoadFailure(InputFileErrors.message(error, in: file))
             }
             let host: SimulatedHost
             do throws(SetupError) {
                 host = try SimulatedHost(layout: layout)
             } catch {
-                throw SimulatedTrees.LoadFailure("\(file):\(error.line.map { "\($0):" } ?? "") \(error.path): \(error.reason)")
+                throw SimulatedTrees.LoadFailure(InputFileErrors.message(error, in: file))
             }
             let treeRoot = root ?? layout.root
             return SimulatedTree(

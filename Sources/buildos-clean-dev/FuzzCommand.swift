@@ -189,27 +189,18 @@ extension FuzzCommand {
     /// commands give a layout's: `FILE:LINE: message`, exit 64 (66 when it
     /// cannot be read), before any case runs.
     static func tree(of file: String) throws -> Layout {
-        let text: String
-        do {
-            text = try InputFile.read(file)
-        } catch {
-            switch error {
-            case .unreadable(let reason): throw fail("cannot read layout \(file): \(reason)", .noInput)
-            case .malformed(let line, let reason):
-                throw fail("\(file):\(line.map { "\($0):" } ?? "") layout: \(reason)", .usage)
-            }
-        }
+        let text = try InputFileErrors.text(of: file, what: "layout")
         let layout: Layout
         do throws(LayoutError) {
             layout = try Layout.parse(text)
         } catch {
-            throw fail("\(file):\(error.line): \(error.message)", .usage)
+            throw InputFileErrors.fail(InputFileErrors.message(error, in: file), .usage)
         }
         // What the fuzzer's oracles do not model: refused rather than
         // judged wrongly.
         for (index, entry) in layout.entries.enumerated() where entry.isDefault {
             let line = layout.sourceLine(ofEntry: index).map { "\($0):" } ?? ""
-            throw fail(
+            throw InputFileErrors.fail(
                 "\(file):\(line) \(entry.path): a default subvolume, which root cannot delete (EPERM): "
                     + "the oracles do not model it; take `default` off to fuzz this tree", .usage)
         }
@@ -221,13 +212,8 @@ extension FuzzCommand {
             _ = try SimulatedHost(layout: tree)
             return tree
         } catch {
-            throw fail("\(file):\(error.line.map { "\($0):" } ?? "") \(error.path): \(error.reason)", .usage)
+            throw InputFileErrors.fail(InputFileErrors.message(error, in: file), .usage)
         }
-    }
-
-    static func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
-        SavedFile.report(message)
-        return status.code
     }
 
     /// A path as a shell reads it back: quoted unless it is plain.

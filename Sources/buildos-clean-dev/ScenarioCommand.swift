@@ -142,17 +142,7 @@ struct ScenarioRunCommand: ParsableCommand {
     /// A file read, checked and set up for exploring with the command
     /// line's overrides; errors as `FILE:LINE: message`.
     func explorer(for file: String) throws -> Explorer {
-        let text: String
-        do {
-            text = try InputFile.read(file)
-        } catch {
-            switch error {
-            case .unreadable(let reason):
-                throw fail("cannot read \(file): \(reason)", .noInput)
-            case .malformed(let line, let reason):
-                throw fail("\(file):\(line.map { "\($0):" } ?? "") \(reason)", .usage)
-            }
-        }
+        let text = try InputFileErrors.text(of: file)
         do throws(ScenarioError) {
             let compiled = try CompiledScenario.load(yaml: text)
             let options = try ExplorationOptions(compiled.scenario, strategy: strategy, seed: seed, schedules: schedules)
@@ -162,10 +152,7 @@ struct ScenarioRunCommand: ParsableCommand {
         }
     }
 
-    func fail(_ message: String, _ status: ExitStatus) -> ExitCode {
-        SavedFile.report(message)
-        return status.code
-    }
+    func fail(_ message: String, _ status: ExitStatus) -> ExitCode { InputFileErrors.fail(message, status) }
 
     /// Writes the replay file of a violation the scenario did not expect;
     /// false when it cannot (the run then exits 73).
