@@ -96,13 +96,19 @@ extension ApplyRun {
         case .success(let wasCleared): cleared.outer = wasCleared
         }
         let paths = Dictionary(nested.map { (ExactText($0.path), $0.id) }, uniquingKeysWith: { first, _ in first })
+        // Paths holding a rendering of bytes that are not UTF-8: no call
+        // takes them, and another nested subvolume's exact bytes can spell
+        // the same text (`a\xff` with a backslash), so a holder so written
+        // is never opened.
+        let rendered = Set(nested.lazy.filter { !$0.isExact }.map { ExactText($0.path) })
         // The nested subvolumes that hold others, once writable.
         var holders: Set<ExactText> = []
         var deleted: [String] = []
         for inner in nested {
             if let holder = Self.holder(of: inner.path, among: paths), !holders.contains(ExactText(holder.path)) {
                 let directory: DirectoryHandle
-                switch await openNested(holder.path, id: holder.id, in: subvolume, item: item) {
+                let exact = !rendered.contains(ExactText(holder.path))
+                switch await openNested(holder.path, id: holder.id, exact: exact, in: subvolume, item: item) {
                 case .failure(let failure): return .failure(failure)
                 case .success(let opened): directory = opened
                 }
@@ -156,12 +162,14 @@ extension ApplyRun {
 
     /// Opens the nested subvolume at `path` below the open subvolume, one
     /// name at a time without following a link, and checks that it is the
-    /// subvolume `id`.
-    mutating func openNested(_ path: String, id: SubvolumeID, in subvolume: DirectoryHandle, item: PlanItem)
-        async -> Result<DirectoryHandle, NestedFailure>
-    {
+    /// subvolume `id`. A path that is not `exact` (it renders bytes that
+    /// are not UTF-8) is not opened: EILSEQ, an error that keeps it.
+    mutating func openNested(
+        _ path: String, id: SubvolumeID, exact: Bool, in subvolume: DirectoryHandle, item: PlanItem
+    ) async -> Result<DirectoryHandle, NestedFailure> {
         var current: DirectoryHandle?
         do throws(FSError) {
+            guard exact else { throw FSError(.notUTF8, .openDirectory, path: path) }
             for component in EntryName.components(of: path) {
                 guard let name = EntryName(String(component)) else {
                     throw FSError(.invalidArgument, .openDirectory, path: path)

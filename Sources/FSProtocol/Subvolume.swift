@@ -100,12 +100,20 @@ public struct SubvolumeInfo: Hashable, Sendable {
 
 /// A subvolume below another one, as the subvolume iterator yields it.
 public struct NestedSubvolume: Hashable, Sendable {
-    /// The path from the outer subvolume's root, `/`-separated.
+    /// The path from the outer subvolume's root, `/`-separated, with each
+    /// component that is not UTF-8 rendered as a listing renders its name
+    /// (`a\xff`).
     public var path: String
     public var id: SubvolumeID
+    /// Whether `path` holds the exact bytes: false when a component is a
+    /// rendering, which no call takes (and which another component's exact
+    /// bytes can spell: `a\xff` with a backslash), so the path cannot be
+    /// opened; the id still names the subvolume.
+    public var isExact: Bool
 
-    public init(path: String, id: SubvolumeID) {
+    public init(path: String, id: SubvolumeID, isExact: Bool = true) {
         self.path = path
         self.id = id
+        self.isExact = isExact
     }
 }

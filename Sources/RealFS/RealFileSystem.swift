@@ -173,7 +173,9 @@ public struct RealFileSystem: FileSystem {
     public func nestedSubvolumes(of directory: DirectoryHandle) async throws(FSError) -> [NestedSubvolume] {
         try perform(.nestedSubvolumes) { () throws(FSError.Kind) in
             try BtrfsUtil.nestedSubvolumes(directory.descriptor).map {
-                NestedSubvolume(path: EntryName.pathRendering(of: $0.path), id: SubvolumeID($0.id))
+                NestedSubvolume(
+                    path: EntryName.pathRendering(of: $0.path), id: SubvolumeID($0.id),
+                    isExact: String(validating: $0.path, as: UTF8.self) != nil)
             }
         }
     }

@@ -114,23 +114,28 @@ extension HostState {
         func visit(_ id: SubvolumeID) throws(Kind) {
             for child in (filesystems[filesystem].nested[id] ?? []).sorted() where try reaches(child, from: id) {
                 try visit(child)
-                result.append(NestedSubvolume(path: relativePath(of: child, below: top, on: directory.filesystem), id: child))
+                let path = relativePath(of: child, below: top, on: directory.filesystem)
+                result.append(NestedSubvolume(path: path.text, id: child, isExact: path.isExact))
             }
         }
         try visit(top)
         return result
     }
 
-    /// The path of a subvolume's root from the root of an outer subvolume.
-    func relativePath(of id: SubvolumeID, below top: SubvolumeID, on filesystem: Int) -> String {
+    /// The path of a subvolume's root from the root of an outer subvolume,
+    /// and whether it is exact (no component a rendering of bytes that
+    /// are not UTF-8).
+    func relativePath(of id: SubvolumeID, below top: SubvolumeID, on filesystem: Int) -> (text: String, isExact: Bool) {
         let stop = filesystems[filesystem].subvolumes[top]?.root
         var components: [String] = []
+        var isExact = true
         var current: NodeID? = filesystems[filesystem].subvolumes[id]?.root
         while let nodeID = current, nodeID != stop, let node = filesystems[filesystem].nodes[nodeID] {
             components.append(node.name?.rawValue ?? "?")
+            if node.name?.isExact == false { isExact = false }
             current = node.parent
         }
-        return components.reversed().joined(separator: "/")
+        return (components.reversed().joined(separator: "/"), isExact)
     }
 
     mutating func createSubvolume(_ pid: Int32, _ name: EntryName, _ handle: DirectoryHandle) throws(Kind) {

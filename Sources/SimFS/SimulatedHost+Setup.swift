@@ -229,11 +229,18 @@ extension HostState {
         var current = crossingMounts(NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root))
         for component in EntryName.components(of: path) {
             guard node(current).type == .directory, let name = EntryName(String(component)),
-                let child = child(name, of: current)
+                let child = setupChild(name, of: current)
             else { return nil }
             current = crossingMounts(child)
         }
         return current
+    }
+
+    /// The child a setup path's component names: the entry of that exact
+    /// name, else one added by `addUndecodable` whose rendering it is (so
+    /// that setup reaches below a name that is not UTF-8).
+    func setupChild(_ name: EntryName, of directory: NodeRef) -> NodeRef? {
+        child(name, of: directory) ?? child(EntryName(undecodable: name.rawValue), of: directory)
     }
 
     /// The directory that is to hold `path` (created with its parents as
@@ -264,7 +271,7 @@ extension HostState {
         var current = crossingMounts(NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root))
         for component in components {
             guard let name = EntryName(component) else { throw SetupError(path: path, reason: "invalid path") }
-            if let child = child(name, of: current) {
+            if let child = setupChild(name, of: current) {
                 current = crossingMounts(child)
                 guard node(current).type == .directory else {
                     throw SetupError(path: path, reason: "\(component) is not a directory")

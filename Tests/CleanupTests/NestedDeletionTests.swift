@@ -243,4 +243,34 @@ struct NestedDeletionTests {
             ])
         #expect(host.subvolumeInfo(at: "\(machine)/m-default-1-1/moved")?.isReadOnly == true)
     }
+
+    @Test(
+        "a nested subvolume whose name is not UTF-8 and that holds another is never opened by its rendering, even beside an exact name that spells it"
+    )
+    func undecodableHolder() async throws {
+        let stray = "\(machine)/m-default-1-1"
+        let host = try makeHost(
+            """
+            subvol default/m/m-1 ro
+            link   default/m/m -> m-1
+            subvol default/m/m-default-1-1 ro
+            """)
+        try host.addUndecodable(.subvolume, named: "n\\xff", in: stray)
+        try host.addSubvolume("\(stray)/n\\xff/inner")
+        // The decoy, made after: its exact bytes spell the other's
+        // rendering, and it too holds a subvolume.
+        try host.addSubvolume("\(stray)/n\\xff")
+        try host.addSubvolume("\(stray)/n\\xff/inner")
+        let before = try #require(names(host, stray))
+        #expect(before == ["n\\xff", "n\\xff"])
+
+        let report = await cleanup(host)
+        #expect(
+            lines(report) == [
+                "\(stray): error: unable to delete subvolume: nested subvolume n\\xff: not valid UTF-8 (EILSEQ)"
+            ])
+        #expect(report.exitStatus == 1)
+        #expect(names(host, stray) == before)
+        #expect(host.subvolumeInfo(at: stray)?.isReadOnly == true)
+    }
 }

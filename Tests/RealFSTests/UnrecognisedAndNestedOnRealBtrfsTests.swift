@@ -105,6 +105,39 @@ struct UnrecognisedAndNestedOnRealBtrfsTests {
         await tree.remove()
     }
 
+    @Test(
+        "a nested subvolume whose name is not UTF-8 and that holds another is never opened by its rendering, even beside an exact name that spells it: EILSEQ, the stray read-only again, exit 1"
+    )
+    func undecodableNestedHolder() async throws {
+        try requireRealBackend()
+        let tree = try RealTree(named: "undecodable-nested")
+        try tree.directory("default/m")
+        try tree.subvolume("default/m/m-1", readOnly: true)
+        try tree.symlink("default/m/m", to: "m-1")
+        try tree.subvolume("default/m/m-default-7-1")
+        // n\377 holding inner, then the decoy: a name whose exact bytes
+        // are n\xff, holding one too.
+        _ = try Shell.sh(
+            """
+            cd '\(tree.path("default/m/m-default-7-1"))' && n="$(printf 'n\\377')" \\
+              && btrfs -q subvolume create "$n" && btrfs -q subvolume create "$n/inner" \\
+              && btrfs -q subvolume create 'n\\xff' && btrfs -q subvolume create 'n\\xff/inner'
+            """)
+        try tree.setReadOnly("default/m/m-default-7-1")
+        let before = try Shell.sh("ls -b '\(tree.path("default/m/m-default-7-1"))'")
+
+        let result = try Binary.run(["cleanup", "--root", tree.root, "--toolchain", "default"])
+        #expect(
+            result.outputLines.contains(
+                "  \(tree.path("default/m/m"))-default-7-1: error: unable to delete subvolume: nested subvolume n\\xff: not valid UTF-8 (EILSEQ)"
+            ), "\(result.outputLines)")
+        #expect(!result.standardOutput.contains("deleted"))
+        #expect(result.status == 1)
+        #expect(try Shell.sh("ls -b '\(tree.path("default/m/m-default-7-1"))'") == before)
+        #expect(try tree.isReadOnly("default/m/m-default-7-1"))
+        await tree.remove()
+    }
+
     @Test("a name that is not UTF-8 is reported in a \\xnn rendering and kept")
     func undecodableName() async throws {
         try requireRealBackend()
