@@ -82,7 +82,19 @@ extension Applier {
         var report = Report(root: plan.root, toolchains: plan.toolchains, dryRun: true, mode: mode)
         var opened: (volume: EntryName, machine: EntryName, handle: DirectoryHandle?)?
         let root = try? await fileSystem.openRoot(plan.root)
+        // Machine directories to delete (after their entries) that an
+        // entry refused here will keep, as the run's rmdir will say.
+        var keptByRefusal: Set<EntryPath> = []
         for item in plan.items {
+            if item.action == .deleteMachineDirectory, keptByRefusal.contains(item.path) {
+                let error = FSError(.notEmpty, .removeDirectory, name: item.path.machine)
+                report.add(item, .failed(error))
+                report.add(
+                    Diagnostic(
+                        path: item.path.rendered(root: plan.root), level: .error,
+                        message: "unable to delete machine directory", cause: error.cause))
+                continue
+            }
             guard item.action == .deleteSubvolume, let root, let machine = item.path.machine, let name = item.path.entry
             else {
                 report.addUnchecked(item, root: plan.root)
@@ -103,6 +115,7 @@ extension Applier {
                 continue
             }
             report.add(item, .refused(mountPoints: mounts))
+            keptByRefusal.insert(EntryPath(volume: item.path.volume, machine: machine))
             report.add(
                 Diagnostic(
                     path: item.path.rendered(root: plan.root), level: .error, message: "unable to delete subvolume",

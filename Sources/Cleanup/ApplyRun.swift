@@ -310,21 +310,19 @@ struct ApplyRun {
         }
     }
 
-    /// The steps after the subvolume is open: identity, mounts, then the
-    /// delete by id, its nested subvolumes first when it holds any
-    /// (`ApplyRun+Nested.swift`).
+    /// The steps after the subvolume is open: identity, mounts, its id,
+    /// then the delete by id, its nested subvolumes first when it holds any
+    /// (`ApplyRun+Nested.swift`). Mounts come before the id, as in the dry
+    /// run: a subvolume bind-mounted over the entry's name has the identity
+    /// the scan read through the mount but another id than the entry
+    /// names, and is refused for its mount, as the dry run said, rather
+    /// than kept as changed.
     mutating func deleteOpenedSubvolume(
         _ item: PlanItem, _ name: EntryName, _ subvolume: DirectoryHandle, in machineDirectory: DirectoryHandle
     ) async -> Outcome {
-        let id: SubvolumeID
         do throws(FSError) {
             let status = try await fileSystem.status(of: subvolume)
             guard status.identity == item.identity, status.kind == .subvolume else {
-                report.add(line(item.path, .warning, "changed since scan, kept"))
-                return .changed
-            }
-            id = try await fileSystem.subvolumeID(of: subvolume)
-            if let expected = item.subvolume, id != expected {
                 report.add(line(item.path, .warning, "changed since scan, kept"))
                 return .changed
             }
@@ -345,6 +343,18 @@ struct ApplyRun {
                 return .refused(mountPoints: mounts)
             }
         } catch {
+            report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
+            return .failed(error)
+        }
+        let id: SubvolumeID
+        do throws(FSError) {
+            id = try await fileSystem.subvolumeID(of: subvolume)
+            if let expected = item.subvolume, id != expected {
+                report.add(line(item.path, .warning, "changed since scan, kept"))
+                return .changed
+            }
+        } catch {
+            if error.kind == .noEntry { return .vanished }
             report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
             return .failed(error)
         }

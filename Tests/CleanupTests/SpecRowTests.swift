@@ -497,13 +497,17 @@ struct SpecRowTests {
             mount  default/m/m-1/mnt
             subvol default/n/n-1 ro
             """)
-        let report = await cleanup(host)
         let machine = "/build/machines/default/m"
-        #expect(
-            lines(report).filter { $0.hasPrefix(machine + ":") || $0.hasPrefix(machine + "/") } == [
-                "\(machine)/m-1: error: unable to delete subvolume: mount point inside: \(machine)/m-1/mnt",
-                "\(machine): error: unable to delete machine directory: directory not empty (ENOTEMPTY)",
-            ])
+        let refusals = [
+            "\(machine)/m-1: error: unable to delete subvolume: mount point inside: \(machine)/m-1/mnt",
+            "\(machine): error: unable to delete machine directory: directory not empty (ENOTEMPTY)",
+        ]
+        // The dry run foresees both lines, the directory's too.
+        let dry = await cleanup(host, dryRun: true)
+        #expect(lines(dry) == refusals)
+        #expect(dry.decisions.first { $0.item.path.rendered(root: "/build/machines") == machine }?.outcome.code == "failed")
+        let report = await cleanup(host)
+        #expect(lines(report).filter { $0.hasPrefix(machine + ":") || $0.hasPrefix(machine + "/") } == refusals)
         #expect(report.decisions.first { $0.item.path.rendered(root: "/build/machines") == machine }?.outcome.code == "failed")
         // The other machine without link goes whole (a directory that
         // gains an entry after the scan is "changed": ApplyRaceTests).

@@ -113,6 +113,38 @@ struct SafetyTests {
         await tree.remove()
     }
 
+    @Test(
+        "a subvolume bind-mounted over a stray's name is refused for its mount, by the run as by the dry run, and nothing goes; the link-less machine holding one keeps its directory with ENOTEMPTY"
+    )
+    func bindMountOverName() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try linkedMachineWithStray(in: tree)
+        try tree.directory("v/n")
+        try tree.subvolume("v/n/n-1", readOnly: true)
+        try tree.subvolume("v/n/n-gcc")
+        let over = [tree.path("v/m/m-default-1-1"), tree.path("v/n/n-1")]
+        try Shell.run(["mount", "--bind", tree.path("v/m/m-1"), over[0]])
+        try Shell.run(["mount", "--bind", tree.path("v/n/n-gcc"), over[1]])
+        defer { for path in over { _ = try? Shell.run(["umount", "-l", path]) } }
+        let expected = [
+            "\(over[0]): error: unable to delete subvolume: mount point inside: \(over[0])",
+            "\(over[1]): error: unable to delete subvolume: mount point inside: \(over[1])",
+            "\(tree.path("v/n/n-gcc")): info: deleted subvolume",
+            "\(tree.path("v/n")): error: unable to delete machine directory: directory not empty (ENOTEMPTY)",
+        ]
+        let dry = await CleanupRun(fileSystem: RealFileSystemForTests.make(), root: tree.root, toolchains: ToolchainSet([.default]))
+            .run(dryRun: true).report
+        #expect(lines(dry) == expected.filter { !$0.hasSuffix("info: deleted subvolume") })
+        let report = try await boot(tree)
+        #expect(lines(report) == expected)
+        #expect(report.exitStatus == 1)
+        for path in over { try Shell.run(["umount", path]) }
+        #expect(try tree.names("v/m") == ["m", "m-1", "m-default-1-1"])
+        #expect(try tree.names("v/n") == ["n-1"])
+        await tree.remove()
+    }
+
     @Test("the mount check sees mounts deep inside, on the subvolume, in a stray named as deleted; none elsewhere")
     func mountCheckShortcutHidesNothing() async throws {
         try requireRealBackend()
