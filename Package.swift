@@ -59,14 +59,17 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: strict),
+        // A constructor that opens a closed standard descriptor on
+        // /dev/null before the Swift runtime takes its number.
+        .target(name: "CProcessStart"),
         .executableTarget(
             name: "buildos-clean",
-            dependencies: ["Commands", .product(name: "ArgumentParser", package: "swift-argument-parser")],
+            dependencies: ["Commands", "CProcessStart", .product(name: "ArgumentParser", package: "swift-argument-parser")],
             swiftSettings: strict),
         .executableTarget(
             name: "buildos-clean-dev",
             dependencies: [
-                "Commands", "Simulation", "Fuzzing", "SimFS", "MachineLayout",
+                "Commands", "CProcessStart", "Simulation", "Fuzzing", "SimFS", "MachineLayout",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strict),

@@ -245,6 +245,32 @@ struct MachineCommandTests {
         #expect(help.hasSuffix("exit 74\n") && help.contains("cannot write standard output"), "\(help)")
     }
 
+    @Test(
+        "a standard descriptor left closed is no file's number: a report to a closed standard output fails as on one (EBADF, 74), a closed standard input is empty"
+    )
+    func closedStandardDescriptors() throws {
+        let root = FileManager.default.temporaryDirectory.appendingPathComponent("closed-\(getpid())").path
+        try FileManager.default.createDirectory(atPath: root, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: root) }
+        let layout = try file(Array("subvol default/m/m-1 ro\nlink default/m/m -> m-1\n".utf8), "layout")
+        let commands = [
+            (Binary.path(of: .production), "cleanup --toolchain default --dry-run --root '\(root)'"),
+            (Binary.path(of: .developer), "machine list --layout '\(layout)'"),
+        ]
+        for (binary, command) in commands {
+            // Without the descriptors opened first, the runtime's eventfd
+            // took 1 and the report went to it (EINVAL).
+            let closed = try Shell.sh("'\(binary)' \(command) 2>&1 >&-; echo \"exit $?\"")
+            #expect(closed.hasSuffix("cannot write standard output: Bad file descriptor\nexit 74\n"), "\(command): \(closed)")
+            // Standard error closed: the report is written, the status stands.
+            let quiet = try Shell.sh("'\(binary)' \(command) 2>&-; echo \"exit $?\"")
+            #expect(quiet.hasSuffix("\nexit 0\n") && quiet.count > 10, "\(command): \(quiet)")
+        }
+        let stream = try Shell.sh(
+            "'\(Binary.path(of: .developer))' machine add default/n --owner 0:0 --stream - --layout '\(layout)' <&- 2>&1; echo \"exit $?\"")
+        #expect(stream == "buildos-clean: error: standard input: byte 0: not a btrfs send stream: 0 bytes, too short for its magic\nexit 64\n")
+    }
+
     @Test("list takes --no-toolchains, as the cleanup does, and judges against none")
     func listNoToolchains() throws {
         let layout = try file(Array("subvol default/m/m-1 ro\nlink default/m/m -> m-1\n".utf8), "layout")
