@@ -70,6 +70,9 @@ struct NodeTable {
         storage[index] = node
     }
 
+    /// The positions held, holes included: an upper bound of the nodes.
+    var positions: Int { storage.count }
+
     /// Adds a node; its id is the next position.
     mutating func append(_ node: Node) -> NodeID {
         storage.append(node)

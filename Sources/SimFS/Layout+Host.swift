@@ -10,7 +10,7 @@ extension SimulatedHost {
 
     /// Builds a layout's tree on this host; an error names the entry's
     /// layout line when the layout was read from text.
-    public func load(_ layout: Layout) throws(SetupError) {
+    public func load(_ layout: Layout, maximumEntries: Int = maximumLayoutEntries) throws(SetupError) {
         state.withLock { $0.setupParents = [:] }
         defer { state.withLock { $0.setupParents = nil } }
         if layout.rootIsBtrfs {
@@ -22,7 +22,7 @@ extension SimulatedHost {
         var volumes: Set<ExactText> = []
         for (index, entry) in layout.entries.enumerated() {
             do {
-                try load(entry, of: layout, defaults: &defaults, volumes: &volumes)
+                try load(entry, of: layout, maximumEntries: maximumEntries, defaults: &defaults, volumes: &volumes)
             } catch {
                 var located = error
                 located.line = layout.sourceLine(ofEntry: index)
@@ -33,9 +33,10 @@ extension SimulatedHost {
 
     /// Loads one entry; `volumes` holds the first-level paths known to be
     /// there already.
-    private func load(_ entry: LayoutEntry, of layout: Layout, defaults: inout Set<Int>, volumes: inout Set<ExactText>)
-        throws(SetupError)
-    {
+    private func load(
+        _ entry: LayoutEntry, of layout: Layout, maximumEntries: Int, defaults: inout Set<Int>,
+        volumes: inout Set<ExactText>
+    ) throws(SetupError) {
         let path = layout.absolutePath(entry.path)
         if !layout.rootIsBtrfs, !entry.path.startsWithBytes("/"),
             let slash = entry.path.utf8.firstIndex(of: UInt8(ascii: "/"))
@@ -59,6 +60,7 @@ extension SimulatedHost {
             try addDirectory(path, owner: entry.owner, group: entry.group, permissions: entry.mode ?? 0o755)
         case .subvol:
             if let source = entry.snapshotOf {
+                try checkSnapshotSize(of: layout.absolutePath(source), at: path, limit: maximumEntries)
                 try addSnapshot(of: layout.absolutePath(source), at: path, readOnly: entry.readOnly)
                 try checkPathLengths(below: path)
                 try setAttributes(path, owner: entry.owner, group: entry.group, permissions: entry.mode)
@@ -102,6 +104,30 @@ extension SimulatedHost {
             throw SetupError(
                 path: path,
                 reason: "the snapshot would hold a path \(length) bytes long (at most \(Layout.maximumPathBytes))")
+        }
+    }
+
+    /// At most this many entries in a tree a layout builds. Its lines
+    /// alone stay far below (a layout file holds at most 16 MiB), but a
+    /// snapshot copies what its source holds: a thousand snapshots of a
+    /// directory of 20,000 entries, 500 KB of layout, would ask for twenty
+    /// million nodes, gigabytes, until the allocator gave up.
+    public static let maximumLayoutEntries = 2_000_000
+
+    /// Refuses a snapshot whose copy would take the tree past `limit`
+    /// entries.
+    private func checkSnapshotSize(of source: String, at path: String, limit: Int) throws(SetupError) {
+        let tooMany = state.withLock { state in
+            let held = state.filesystems.reduce(0) { $0 + $1.nodes.positions }
+            let room = max(0, limit - held)
+            let copied = state.setupLookup(source).map { state.entryCount(below: $0, upTo: room + 1) } ?? 0
+            return copied > room
+        }
+        if tooMany {
+            throw SetupError(
+                path: path,
+                reason: "the snapshot would take the tree past \(limit) entries, the most a layout may build "
+                    + "(a snapshot copies what its source holds)")
         }
     }
 
@@ -206,6 +232,21 @@ extension HostState {
             current = child
         }
         return current
+    }
+
+    /// The entries below `directory` on its own filesystem (a mount's
+    /// are not a snapshot's to copy), counted up to `limit`.
+    func entryCount(below directory: NodeRef, upTo limit: Int) -> Int {
+        var count = 0
+        var pending = [directory]
+        while let next = pending.popLast(), count < limit {
+            for (_, id) in node(next).children {
+                count += 1
+                let child = NodeRef(filesystem: next.filesystem, node: id)
+                if node(child).type == .directory { pending.append(child) }
+            }
+        }
+        return count
     }
 
     /// The byte length of the longest path `capture` would write below

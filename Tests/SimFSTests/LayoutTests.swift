@@ -122,4 +122,23 @@ struct LayoutTests {
             try SimulatedHost(layout: layout)
         }
     }
+
+    @Test("snapshots that would copy the tree past the most a layout may build are refused at their line, before any copy")
+    func snapshotCopiesCapped() throws {
+        // 2 (root, volume) + 1 + 20 nodes, then 21 a snapshot: two fit
+        // under 70, the third does not.
+        let lines = ["subvol v/s"] + (0..<20).map { "dir v/s/d\($0)" } + (1...3).map { "subvol v/c\($0) snapshot-of=v/s" }
+        let layout = try Layout.parse(lines.joined(separator: "\n"))
+        let host = SimulatedHost()
+        #expect(
+            throws: SetupError(
+                path: "/build/machines/v/c3",
+                reason: "the snapshot would take the tree past 70 entries, the most a layout may build "
+                    + "(a snapshot copies what its source holds)",
+                line: 24)
+        ) {
+            try host.load(layout, maximumEntries: 70)
+        }
+        #expect(host.names(at: "/build/machines/v")?.map(\.rawValue) == ["c1", "c2", "s"])
+    }
 }
