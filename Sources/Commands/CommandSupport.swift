@@ -96,6 +96,8 @@ enum CommandSupport {
     static func validate(root: String?) throws {
         guard let root else { return }
         guard root.startsWithBytes("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
+        // The root directory itself: no entry name, and a root all the same.
+        if EntryName.components(of: root).isEmpty { return }
         if let problem = Layout.pathProblem(root) { throw ValidationError("--root '\(root)': \(problem)") }
     }
 

@@ -58,10 +58,13 @@ struct TreeOptions: ParsableArguments {
         transform: TreeOptions.withoutTrailingSlashes)
     var root: String?
 
-    /// A root as every output names it: without trailing slashes (`/`
-    /// itself stays).
+    /// A root as every output names it: a run of slashes as one, without
+    /// trailing slashes (`/` itself stays).
     static func withoutTrailingSlashes(_ root: String) -> String {
-        let trimmed = EntryPath.trimmingTrailingSlashes(root)
+        var bytes: [UInt8] = []
+        for byte in root.utf8 where byte != UInt8(ascii: "/") || bytes.last != UInt8(ascii: "/") { bytes.append(byte) }
+        let collapsed = String(decoding: bytes, as: UTF8.self)
+        let trimmed = EntryPath.trimmingTrailingSlashes(collapsed)
         return trimmed.isEmpty && !root.isEmpty ? "/" : trimmed
     }
 

@@ -254,6 +254,23 @@ struct CleanupCommandTests {
         #expect(planned["root"] as? String == "/build/machines")
     }
 
+    @Test("--root /: the root directory is a root (its lines print / once); runs of slashes in a root print as one")
+    func rootDirectoryAndSlashRuns() throws {
+        let layout = try layoutFile("subvol default/m/m-1 ro\nlink default/m/m -> m-1\nsubvol default/m/m-default-1-1\n")
+        let top = try Binary.run(["cleanup", "--layout", layout, "--root", "/", "--toolchain", "default", "--dry-run"])
+        #expect(top.status == 0, "\(top.standardError)")
+        #expect(top.outputLines.first == "plan for / (toolchains: default)")
+        #expect(top.outputLines.contains("  keep    /build: volume"), "\(top.outputLines)")
+        #expect(!top.standardOutput.contains("//"))
+        let doubled = try Binary.run(
+            ["cleanup", "--layout", layout, "--root", "//build//machines//", "--toolchain", "default", "--format", "json"])
+        let document = try #require(
+            try JSONSerialization.jsonObject(with: Data(doubled.standardOutput.utf8)) as? [String: Any], "\(doubled.standardOutput)")
+        #expect(document["root"] as? String == "/build/machines")
+        #expect(!doubled.standardOutput.contains("//"))
+        #expect(doubled.status == 0)
+    }
+
     /// The JSON document of a cleanup of `layout`, and the run.
     func document(_ layout: String, _ extra: [String] = []) throws -> (Binary.Result, [String: Any]) {
         let result = try Binary.run(["cleanup", "--layout", try layoutFile(layout), "--toolchain", "default", "--format", "json"] + extra)
