@@ -47,7 +47,11 @@ public enum InputFile {
     }
 
     /// The bytes as text, or the line of the first byte that is not UTF-8.
+    /// A byte order mark at the start, which some editors write, is no
+    /// part of the text (it would read as an invisible first character of
+    /// the first word).
     static func text(_ bytes: [UInt8]) throws(Failure) -> String {
+        let bytes = bytes.starts(with: [0xEF, 0xBB, 0xBF]) ? Array(bytes.dropFirst(3)) : bytes
         if let text = String(validating: bytes, as: UTF8.self) { return text }
         var parser = Unicode.UTF8.ForwardParser()
         var iterator = bytes.makeIterator()

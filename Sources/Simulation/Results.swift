@@ -158,6 +158,9 @@ extension Scenario {
         let encoder = YAMLEncoder()
         encoder.options.newLineScalarStyle = .literal
         encoder.options.allowUnicode = true
+        // No line is wrapped: a long value stays on its line (a layout on
+        // one line, folded over several, would be refused).
+        encoder.options.width = -1
         return header + ((try? encoder.encode(self)) ?? "")
     }
 }

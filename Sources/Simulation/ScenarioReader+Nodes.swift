@@ -5,6 +5,9 @@ import Yams
 /// against what it may hold, each value against its type.
 struct NodeReader {
     var marks = ScenarioMarks()
+    /// The lines where a plain or quoted value written over several lines
+    /// starts (`EventScan`).
+    var foldedLines: Set<Int> = []
 
     mutating func scenario(_ node: Node) throws(ScenarioError) -> Scenario {
         let fields = try Fields(node, path: "", what: "the scenario", allowed: ScenarioReader.scenarioKeys, into: &marks)
@@ -49,6 +52,15 @@ struct NodeReader {
         if scalar.style == .folded {
             throw ScenarioError(
                 "'\(path)' is a folded block ('>'), which joins its lines: write it as a literal block ('\(path): |')",
+                line: line)
+        }
+        // Plain or quoted over several lines: folded, so that the lines
+        // of a layout run into one another ('subvol v/m/m-1' and 'ro'
+        // on the next line make one entry).
+        if foldedLines.contains(line) {
+            throw ScenarioError(
+                "'\(path)' is written over several lines without '|', which folds them into one: "
+                    + "write it as a literal block ('\(path): |')",
                 line: line)
         }
         let isBlock = scalar.style == .literal

@@ -32,7 +32,7 @@ enum ScenarioReader {
 
     /// The scenario a file's text holds, and where its parts are.
     static func read(_ text: String) throws(ScenarioError) -> (Scenario, ScenarioMarks) {
-        try EventScan.check(text)
+        let foldedLines = try EventScan.check(text)
         let root: Node
         do {
             guard let node = try Yams.compose(yaml: text) else { throw ScenarioError("empty file: not a scenario", line: 1) }
@@ -44,7 +44,7 @@ enum ScenarioReader {
         } catch {
             throw ScenarioError("not YAML: \(error)", line: 1)
         }
-        var reader = NodeReader()
+        var reader = NodeReader(foldedLines: foldedLines)
         let scenario = try reader.scenario(root)
         return (scenario, reader.marks)
     }
@@ -73,7 +73,10 @@ enum ScenarioReader {
 /// could be looked at. Explicit tags (`!!str`, `!x`) are refused too: a
 /// scenario's values are plain words, numbers and quoted text.
 enum EventScan {
-    static func check(_ text: String) throws(ScenarioError) {
+    /// Checks the events; the lines where a plain or quoted value written
+    /// over several lines starts.
+    static func check(_ text: String) throws(ScenarioError) -> Set<Int> {
+        var foldedLines: Set<Int> = []
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else { throw ScenarioError("cannot start the YAML parser") }
         defer { yaml_parser_delete(&parser) }
@@ -107,6 +110,15 @@ enum EventScan {
                 case YAML_SCALAR_EVENT:
                     if event.data.scalar.anchor != nil { return anchor(line) }
                     if event.data.scalar.tag != nil { return tag(line) }
+                    // A plain or quoted value written over several lines
+                    // is folded (its line breaks become blanks): noted, for
+                    // the text blocks, whose lines must stay lines.
+                    let style = event.data.scalar.style
+                    if style != YAML_LITERAL_SCALAR_STYLE, style != YAML_FOLDED_SCALAR_STYLE,
+                        event.end_mark.line != event.start_mark.line
+                    {
+                        foldedLines.insert(line)
+                    }
                 case YAML_SEQUENCE_START_EVENT:
                     if event.data.sequence_start.anchor != nil { return anchor(line) }
                     if event.data.sequence_start.tag != nil { return tag(line) }
@@ -119,6 +131,7 @@ enum EventScan {
             }
         }
         if let problem { throw problem }
+        return foldedLines
     }
 
     static func anchor(_ line: Int) -> ScenarioError {

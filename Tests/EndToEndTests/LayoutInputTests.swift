@@ -92,6 +92,21 @@ struct LayoutInputTests {
             ])
     }
 
+    @Test("a byte order mark that an editor put first is no part of a layout, a kernel command line or a scenario")
+    func byteOrderMark() throws {
+        let mark: [UInt8] = [0xEF, 0xBB, 0xBF]
+        let layout = try InputTest.file("bom.layout", mark + Array("volume v\nsubvol v/m/m-1 ro\nlink v/m/m -> m-1\nsubvol v/m/m-default-1-1\n".utf8))
+        let commandLine = try InputTest.file("cmdline", mark + Array("buildos.toolchain_url=tftp://x\n".utf8))
+        let cleaned = try InputTest.run(["cleanup", "--layout", layout, "--kernel-cmdline", commandLine])
+        #expect(cleaned.status == 0, "\(cleaned.standardError)")
+        #expect(cleaned.outputLines.last == "  /build/machines/v/m/m-default-1-1: info: deleted subvolume", "\(cleaned.outputLines)")
+        let scenario = try InputTest.file(
+            "bom.yaml",
+            mark + Array(ScenarioInputTests.scenario().utf8))
+        let ran = try InputTest.run(["scenario", "run", scenario])
+        #expect(ran.status == 0, "\(ran.standardOutput)\(ran.standardError)")
+    }
+
     @Test("the limits themselves are accepted: a 255-byte name, a 4095-byte target, bare owner=UID")
     func limits() throws {
         let target = String(repeating: "t", count: 4095)

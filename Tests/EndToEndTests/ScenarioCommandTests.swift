@@ -126,7 +126,9 @@ struct ScenarioCommandTests {
         #expect(!passed.standardOutput.contains("\u{1B}"))
     }
 
-    @Test("a folded layout block is refused (folding joins its lines); a quoted one's error names the line in the text")
+    @Test(
+        "a folded layout block, or a quoted one over several lines, is refused (folding joins its lines); a one-line quoted one's error names the line in the text"
+    )
     func layoutStyles() throws {
         let directory = try temporaryDirectory()
         // A scenario whose layout (lines 3 to 6 of the file) holds a bad
@@ -141,9 +143,14 @@ struct ScenarioCommandTests {
         let refused = try Binary.run(["scenario", "run", try scenario("folded", layout: ">\n  volume v\n\n  bogus x")])
         #expect(refused.status == 64)
         #expect(refused.standardError.contains("folded.yaml:3: 'layout' is a folded block"), "\(refused.standardError)")
-        let named = try Binary.run(["scenario", "run", try scenario("quoted", layout: "'volume v\n\n  bogus x'")])
+        let quoted = try Binary.run(["scenario", "run", try scenario("quoted", layout: "'volume v\n\n  bogus x'")])
+        #expect(quoted.status == 64)
+        #expect(
+            quoted.standardError.contains("quoted.yaml:3: 'layout' is written over several lines without '|'"),
+            "\(quoted.standardError)")
+        let named = try Binary.run(["scenario", "run", try scenario("escaped", layout: "\"volume v\\nbogus x\"")])
         #expect(named.status == 64)
-        #expect(named.standardError.contains("quoted.yaml:3: layout: unknown kind 'bogus'"), "\(named.standardError)")
+        #expect(named.standardError.contains("escaped.yaml:3: layout: unknown kind 'bogus'"), "\(named.standardError)")
         #expect(named.standardError.contains("(line 2 of the text)"), "\(named.standardError)")
     }
 

@@ -67,6 +67,13 @@ struct ScenarioInputTests {
 
     static let cases: [Case] = [
         Case("a typo of strategy", scenario([10: "stratgy: pct"]), line: 10, "unknown key 'stratgy' in the scenario (did you mean 'strategy'?)"),
+        Case(
+            "a quoted layout over several lines, which YAML folds into one",
+            scenario([3: "layout: 'subvol v/m/m-1", 4: "  ro", 5: "  link v/m/m -> m-1'"]), line: 3,
+            "'layout' is written over several lines without '|', which folds them into one"),
+        Case(
+            "a plain layout over several lines", scenario([3: "layout: subvol v/m/m-1 ro", 4: "", 5: "  link v/m/m -> m-1"]),
+            line: 3, "'layout' is written over several lines without '|'"),
         Case("an unknown top-level key", scenario(adding: ["colour: blue"]), line: 14, "unknown key 'colour'"),
         Case("an unknown actor key", scenario([8: "  - {name: cleanup, kind: cleanup, mood: live}"]), line: 8, "unknown key 'mood'"),
         Case("a key of another kind of actor", scenario([8: "  - {name: cleanup, kind: cleanup, builds: 2}"]), line: 8, "unknown key 'builds' in a cleanup actor"),
