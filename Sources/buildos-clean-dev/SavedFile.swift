@@ -10,11 +10,31 @@ enum SavedFile {
     }
 
     static func write(_ text: String, to path: String, in directory: String) throws(Failure) {
+        try makeDirectory(directory)
         do {
-            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
             try text.write(toFile: path, atomically: true, encoding: .utf8)
         } catch {
             throw Failure(message: "cannot write \(path): \(reason(error))")
+        }
+    }
+
+    /// Makes a directory and its missing parents, one `mkdir` at a time,
+    /// so that a failure names the path and the system's reason (a file
+    /// in the way: "Not a directory").
+    static func makeDirectory(_ directory: String) throws(Failure) {
+        var path = directory.hasPrefix("/") ? "/" : ""
+        for component in directory.split(separator: "/") {
+            path += (path.isEmpty || path.hasSuffix("/") ? "" : "/") + component
+            if mkdir(path, 0o777) != 0, errno != EEXIST {
+                throw Failure(message: "cannot make directory \(path): \(String(cString: strerror(errno)))")
+            }
+        }
+        var status = stat()
+        if stat(directory, &status) != 0 {
+            throw Failure(message: "cannot make directory \(directory): \(String(cString: strerror(errno)))")
+        }
+        if status.st_mode & S_IFMT != S_IFDIR {
+            throw Failure(message: "cannot make directory \(directory): \(String(cString: strerror(EEXIST))) (not a directory)")
         }
     }
 

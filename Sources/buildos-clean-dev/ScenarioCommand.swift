@@ -94,6 +94,7 @@ struct ScenarioRunCommand: ParsableCommand {
         var documents: [ResultDocument] = []
         var allPassed = true
         var unsaved = false
+        var saved: Set<String> = []
         for (file, explorer) in explorers {
             let result: ScenarioResult
             do throws(ScenarioError) {
@@ -104,7 +105,9 @@ struct ScenarioRunCommand: ParsableCommand {
             allPassed = allPassed && result.passed
             if let saveDirectory {
                 for found in result.violations where !result.expectedViolations.contains(found.violation.invariant) {
-                    if !writeReplay(explorer.compiled, found, file: file, into: saveDirectory) { unsaved = true }
+                    if !writeReplay(explorer.compiled, found, file: file, into: saveDirectory, besides: &saved) {
+                        unsaved = true
+                    }
                 }
             }
             switch format {
@@ -155,10 +158,22 @@ struct ScenarioRunCommand: ParsableCommand {
     func fail(_ message: String, _ status: ExitStatus) -> ExitCode { InputFileErrors.fail(message, status) }
 
     /// Writes the replay file of a violation the scenario did not expect;
-    /// false when it cannot (the run then exits 73).
-    func writeReplay(_ compiled: CompiledScenario, _ found: FoundViolation, file: String, into directory: String) -> Bool {
+    /// false when it cannot (the run then exits 73). Two scenarios of one
+    /// run with the same file name (`a/x.yaml`, `b/x.yaml`) do not write
+    /// over each other's file: the second is `x-invariant-N-2.yaml`.
+    func writeReplay(
+        _ compiled: CompiledScenario, _ found: FoundViolation, file: String, into directory: String,
+        besides saved: inout Set<String>
+    ) -> Bool {
         let stem = URL(fileURLWithPath: file).deletingPathExtension().lastPathComponent
-        let path = directory + "/\(stem)-invariant-\(found.violation.invariant).yaml"
+        let base = directory + "/\(stem)-invariant-\(found.violation.invariant)"
+        var path = base + ".yaml"
+        var copy = 1
+        while saved.contains(path) {
+            copy += 1
+            path = base + "-\(copy).yaml"
+        }
+        saved.insert(path)
         do throws(SavedFile.Failure) {
             try SavedFile.write(compiled.replayFile(for: found), to: path, in: directory)
             FileHandle.standardError.write(Data("buildos-clean: replay file \(path)\n".utf8))

@@ -70,9 +70,29 @@ struct ScenarioCommandTests {
         let file = try contractBroken(in: try temporaryDirectory())
         let result = try Binary.run(["scenario", "run", file, "--schedules", "10", "--save", "/proc/buildos-clean-x"])
         #expect(result.status == 73, "\(result.standardError)")
-        #expect(result.standardError.contains("error: cannot write /proc/buildos-clean-x/contract-broken-invariant-2.yaml: "))
+        #expect(result.standardError.contains("error: cannot make directory /proc/buildos-clean-x: No such file or directory"))
         #expect(!result.standardError.contains("Domain"), "\(result.standardError)")
         #expect(result.standardOutput.hasPrefix("FAIL  "))
+    }
+
+    @Test("replay files of one run do not overwrite each other when two scenarios share a file name; a file in --save's way is named")
+    func replayFilesOfTwins() throws {
+        let work = try temporaryDirectory()
+        for directory in ["a", "b"] { try FileManager.default.createDirectory(atPath: work + "/" + directory, withIntermediateDirectories: true) }
+        let first = try contractBroken(in: work + "/a")
+        let second = try contractBroken(in: work + "/b")
+        let result = try Binary.run(["scenario", "run", first, second, "--schedules", "10", "--save", work + "/saved"])
+        #expect(result.status == 1)
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: work + "/saved").sorted() == [
+                "contract-broken-invariant-2-2.yaml", "contract-broken-invariant-2.yaml",
+            ])
+        try "".write(toFile: work + "/file", atomically: true, encoding: .utf8)
+        let blocked = try Binary.run(["scenario", "run", first, "--schedules", "10", "--save", work + "/file/saved"])
+        #expect(blocked.status == 73)
+        #expect(
+            blocked.standardError.contains("error: cannot make directory \(work)/file/saved: Not a directory"),
+            "\(blocked.standardError)")
     }
 
     @Test("a machine command that is refused lets the scenario pass, and says so: in a note and in the trace")
