@@ -17,6 +17,10 @@ struct ActorTable {
         var wakeTime = 0
         var started = false
         var finished = false
+        /// When it started and finished, in the order of the run's starts
+        /// and finishes (`ActorTable.tick`).
+        var startedAt = 0
+        var finishedAt = 0
         var dead = false
         var report: Report?
         /// What a machine command reported.
@@ -91,5 +95,21 @@ struct ActorTable {
     }
 
     /// Whether an agent is between its start and its end.
-    var agentsRunning: Bool { slots.contains { $0.spec.kind == .agent && $0.started && !$0.finished } }
+    /// Counts the run's starts and finishes, so that each slot knows which
+    /// others it overlapped.
+    var tick = 0
+
+    /// Whether an actor that changes the tree besides the cleanups (an
+    /// agent, an administrator, a script, a machine command) ran while the
+    /// cleanup of slot `index` did, even if it finished before: after such
+    /// a run the tree is not the boot cleanup's alone.
+    func othersRan(beside index: Int) -> Bool {
+        let cleanup = slots[index]
+        return slots.indices.contains { other in
+            let slot = slots[other]
+            guard other != index, slot.started, ![.cleanup, .originalCleanup].contains(slot.spec.kind) else { return false }
+            return slot.startedAt < (cleanup.finished ? cleanup.finishedAt : Int.max)
+                && (!slot.finished || slot.finishedAt > cleanup.startedAt)
+        }
+    }
 }

@@ -53,7 +53,7 @@ public final class CleanupInvariants: SimulationObserver, @unchecked Sendable {
         guard report.mode == .boot else { return }
         checker.observe(
             .bootCleanupFinished(
-                reported: CleanupInvariants.reported(by: report), agentsRunning: false,
+                reported: CleanupInvariants.reported(by: report), othersRan: false,
                 root: tree ?? host.layout(root: checker.root)),
             step: calls)
     }

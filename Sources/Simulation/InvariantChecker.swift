@@ -41,9 +41,10 @@ enum RunEvent: Hashable, Sendable {
     case followedLink(pid: Int32, path: String)
     /// A virtual machine started or stopped in a subvolume.
     case machine(pid: Int32, subvolume: SubvolumeKey, running: Bool)
-    /// A boot cleanup finished: the paths it reported, whether agents ran
-    /// meanwhile, the machines root after it.
-    case bootCleanupFinished(reported: Set<ExactText>, agentsRunning: Bool, root: Layout)
+    /// A boot cleanup finished: the paths it reported, whether another
+    /// actor that changes the tree (an agent, an administrator, a script, a
+    /// machine command) ran beside it, the machines root after it.
+    case bootCleanupFinished(reported: Set<ExactText>, othersRan: Bool, root: Layout)
     /// The run is over: the machines root, the read-only property of the
     /// subvolumes a cleanup changed, where they still are, and the paths
     /// the last cleanup reported.
@@ -131,8 +132,8 @@ struct InvariantChecker {
                 violate(3, "\(name(pid)) followed the link \(link) into \(call)")
             }
             for effect in effects { check(effect, by: pid, in: operation, violate) }
-        case .bootCleanupFinished(let reported, let agentsRunning, let layout):
-            if !agentsRunning { checkAfterBootCleanup(layout, reported: reported, violate) }
+        case .bootCleanupFinished(let reported, let othersRan, let layout):
+            if !othersRan { checkAfterBootCleanup(layout, reported: reported, violate) }
         case .end(let layout, let readOnlyNow, let reported):
             for (key, flipped) in flippedByCleanup.sorted(by: { $0.value.path < $1.value.path }) {
                 // A cleanup may clear the flag of a subvolume it deletes,

@@ -27,7 +27,7 @@ extension SimulationRun {
         guard actors[index].spec.mode ?? .boot == .boot, let report = actors[index].report else { return }
         observe(
             .bootCleanupFinished(
-                reported: Set(report.diagnostics.map { ExactText($0.path) }), agentsRunning: actors.agentsRunning,
+                reported: Set(report.diagnostics.map { ExactText($0.path) }), othersRan: actors.othersRan(beside: index),
                 root: host.layout(root: compiled.root)))
     }
 

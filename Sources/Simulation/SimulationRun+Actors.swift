@@ -21,6 +21,8 @@ extension SimulationRun {
         let process = host.spawn(Credentials(user: user, group: user))
         actors[index].process = process
         actors[index].started = true
+        actors.tick += 1
+        actors[index].startedAt = actors.tick
         actors.assign(process.processID, to: index)
         let role: ProcessRole =
             switch spec.kind {
@@ -41,6 +43,8 @@ extension SimulationRun {
 
     func finish(_ index: Int) {
         actors[index].finished = true
+        actors.tick += 1
+        actors[index].finishedAt = actors.tick
         record(actor: index, .finished(killed: actors[index].dead))
         let kind = actors[index].spec.kind
         if !actors[index].dead, kind == .cleanup || kind == .originalCleanup { checkAfterCleanup(index) }

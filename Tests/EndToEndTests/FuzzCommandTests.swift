@@ -84,6 +84,20 @@ struct FuzzCommandTests {
         #expect(passed > 0)
     }
 
+    @Test("a printed case whose racer changes the tree while the boot cleanup runs replays and passes")
+    func printedRaceReplays() throws {
+        // Case 253 of seed 3: a script deletes a revision and unlinks the
+        // current link beside the cleanup, and finishes first. Invariant 6
+        // (only expected entries remain) is not the boot cleanup's to keep
+        // after another actor changed the tree beside it.
+        let printed = try Binary.run(["fuzz", "--seed", "3", "--print-case", "253"])
+        #expect(printed.standardOutput.contains("kind: script"))
+        let file = try temporaryDirectory() + "/case-253.yaml"
+        try printed.standardOutput.write(toFile: file, atomically: true, encoding: .utf8)
+        let replayed = try Binary.run(["scenario", "run", file])
+        #expect(replayed.status == 0, "\(replayed.standardOutput)")
+    }
+
     @Test("--print-case marks a case whose file scenario run refuses (its configuration), and only such a case")
     func printedCaseRefused() throws {
         // Case 28 of seed 1 draws the toolchain "-x", which the cleanup

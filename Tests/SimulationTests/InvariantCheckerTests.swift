@@ -149,13 +149,13 @@ struct InvariantCheckerTests {
             subvol default/m/m-default-9-9
             subvol default/gone/gone-1 ro
             """)
-        #expect(Self.check([.bootCleanupFinished(reported: [], agentsRunning: false, root: layout)]) == [6, 6])
-        #expect(Self.check([.bootCleanupFinished(reported: [], agentsRunning: true, root: layout)]) == [])
+        #expect(Self.check([.bootCleanupFinished(reported: [], othersRan: false, root: layout)]) == [6, 6])
+        #expect(Self.check([.bootCleanupFinished(reported: [], othersRan: true, root: layout)]) == [])
         #expect(
             Self.check([
                 .bootCleanupFinished(
                     reported: ["/build/machines/default/m/m-default-9-9", "/build/machines/default/gone/gone-1"],
-                    agentsRunning: false, root: layout)
+                    othersRan: false, root: layout)
             ]) == [])
         #expect(Self.check([.end(root: layout, readOnlyNow: [:], reported: [])]) == [7])
         // What the last cleanup reported is kept on purpose: the directory,
@@ -180,13 +180,13 @@ struct InvariantCheckerTests {
             subvol default/o/o-2 ro
             subvol default/o/o-old-1-1
             """)
-        #expect(Self.check([.bootCleanupFinished(reported: [], agentsRunning: false, root: layout)]) == [6, 6, 6, 6])
+        #expect(Self.check([.bootCleanupFinished(reported: [], othersRan: false, root: layout)]) == [6, 6, 6, 6])
         let reported: Set<ExactText> = [
             "/build/machines/.snapshots", "/build/machines/default/n", "/build/machines/default/o/o",
         ]
         // A link in error keeps the revisions and bootstrapped machines,
         // not a stale working snapshot.
-        #expect(Self.check([.bootCleanupFinished(reported: reported, agentsRunning: false, root: layout)]) == [6])
+        #expect(Self.check([.bootCleanupFinished(reported: reported, othersRan: false, root: layout)]) == [6])
     }
 
     @Test("a double close that was not injected breaks 0")
