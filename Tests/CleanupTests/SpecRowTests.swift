@@ -76,6 +76,8 @@ struct SpecRowTests {
         arguments: [
             "./m-default-7-1", "m-default-7-1/", "../m/m-default-7-1", "/build/machines/default/m/m-default-7-1",
             "/elsewhere/m-default-7-1", "m-default-7-1/disk.img", "m-default-7-1/boot/..", "../m/m-default-7-1/x",
+            // Named after another subvolume: every one it names stays.
+            "m-1/../m-default-7-1",
         ])
     func currentLinkInErrorKeepsItsTarget(target: String) async throws {
         let host = try makeHost(
