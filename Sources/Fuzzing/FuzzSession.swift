@@ -96,7 +96,9 @@ public struct FuzzSession: Sendable {
             switch budget {
             case .cases(let count): if index >= count { return finished(summary, start) }
             case .seconds(let limit):
-                if (ContinuousClock.now - start).fuzzSeconds >= limit { return finished(summary, start) }
+                // A time budget runs at least one case: a run of none
+                // would report success having checked nothing.
+                if index > 0, (ContinuousClock.now - start).fuzzSeconds >= limit { return finished(summary, start) }
             }
             let world = generator.world(seed: WorldGenerator.caseSeed(seed, index))
             let outcome = await runner.run(world)

@@ -50,7 +50,10 @@ struct FuzzCommand: AsyncParsableCommand {
     @Option(parsing: .unconditional, help: "How many cases to run (default: 1000 unless --time is given).")
     var cases: Int?
 
-    @Option(help: ArgumentHelp("How long to run instead: seconds, or a number with s, m or h.", valueName: "duration"))
+    @Option(
+        help: ArgumentHelp(
+            "How long to run instead (at least one case): seconds, or a decimal number with s, m or h; at most a week.",
+            valueName: "duration"))
     var time: FuzzDuration?
 
     @Option(
@@ -242,7 +245,9 @@ struct FuzzSeed: ExpressibleByArgument {
     var defaultValueDescription: String { "\(value)" }
 }
 
-/// A duration on the command line: `90`, `90s`, `5m`, `1h`.
+/// A duration on the command line: `90`, `90s`, `5m`, `1.5h`: decimal
+/// digits with at most one point (no sign, exponent or `0x`, which
+/// `Double` would take), more than 0 and at most a week.
 struct FuzzDuration: ExpressibleByArgument {
     var seconds: Double
 
@@ -254,7 +259,11 @@ struct FuzzDuration: ExpressibleByArgument {
             unit = factor
             text.removeLast()
         }
-        guard let number = Double(text), number.isFinite, number > 0, number * unit <= 7 * 86_400 else { return nil }
+        let digits = text.utf8.filter { $0 != UInt8(ascii: ".") }
+        guard !digits.isEmpty, text.utf8.count - digits.count <= 1,
+            digits.allSatisfy({ $0 >= UInt8(ascii: "0") && $0 <= UInt8(ascii: "9") }),
+            let number = Double(text), number.isFinite, number > 0, number * unit <= 7 * 86_400
+        else { return nil }
         seconds = number * unit
     }
 }

@@ -53,6 +53,10 @@ struct FuzzCommandTests {
         let document = try JSONSerialization.jsonObject(with: Data(result.standardOutput.utf8)) as? [String: Any]
         #expect((document?["cases"] as? Int ?? 0) > 0)
         #expect((document?["seconds"] as? Double ?? 0) >= 1)
+        // A budget shorter than a case still runs one.
+        let short = try Binary.run(["fuzz", "--time", "0.000001", "--format", "json"])
+        let shortDocument = try JSONSerialization.jsonObject(with: Data(short.standardOutput.utf8)) as? [String: Any]
+        #expect(shortDocument?["cases"] as? Int == 1, "\(short.standardOutput)")
     }
 
     @Test("--print-case draws the same case twice, and scenario run replays it")
@@ -118,6 +122,12 @@ struct FuzzCommandTests {
         (["--seed", "zebra"], "--seed"),
         (["--time", "0"], "--time"),
         (["--time", "5x"], "--time"),
+        // Only decimal digits: Double would read these.
+        (["--time", "0x10"], "--time"),
+        (["--time", "1e-9"], "--time"),
+        (["--time", "+5"], "--time"),
+        (["--time", "1.2.3"], "--time"),
+        (["--time", "169h"], "--time"),
         (["--real", "relative/dir"], "--real"),
         (["--real", "/nonexistent/buildos-clean-fuzz"], "does not exist"),
         // Not btrfs: every tree would fail to build, each read as a difference.
