@@ -117,8 +117,8 @@ extension CompiledScenario {
         if actor.command != "remove", actor.revision == nil {
             throw fail("command \(actor.name): \(actor.command ?? "") needs revision", at: path)
         }
-        try check(actor.revision, ScenarioLimits.builds, path + ".revision")
-        try check(actor.from, ScenarioLimits.builds, path + ".from")
+        try check(actor.revision, ScenarioLimits.revision, path + ".revision")
+        try check(actor.from, ScenarioLimits.revision, path + ".from")
         try check(actor.timeout, ScenarioLimits.seconds, path + ".timeout")
         // An upgrade to its own parent, or an older one, is refused in
         // every run: the scenario would test nothing.

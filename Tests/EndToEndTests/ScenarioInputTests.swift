@@ -75,6 +75,10 @@ struct ScenarioInputTests {
             "a plain layout over several lines", scenario([3: "layout: subvol v/m/m-1 ro", 4: "", 5: "  link v/m/m -> m-1"]),
             line: 3, "'layout' is written over several lines without '|'"),
         Case("an unknown top-level key", scenario(adding: ["colour: blue"]), line: 14, "unknown key 'colour'"),
+        Case(
+            "a machine command's revision 0, as an administrator actor's",
+            scenario([9: "  - {name: add, kind: command, command: add, machine: v/n, revision: 0}"]), line: 9,
+            "actors[1].revision must be 1 to 999999999, not 0"),
         Case("an unknown actor key", scenario([8: "  - {name: cleanup, kind: cleanup, mood: live}"]), line: 8, "unknown key 'mood'"),
         Case("a key of another kind of actor", scenario([8: "  - {name: cleanup, kind: cleanup, builds: 2}"]), line: 8, "unknown key 'builds' in a cleanup actor"),
         Case("an unknown expect key", scenario([13: "  invariant: hold"]), line: 13, "unknown key 'invariant' in expect"),
