@@ -230,15 +230,19 @@ extension FuzzCommand {
     }
 }
 
-/// A seed on the command line: decimal or `0x` hexadecimal.
+/// A seed on the command line: decimal digits, or `0x` and hexadecimal
+/// digits; no sign (which `UInt64(_:)` would take), as in a scenario file.
 struct FuzzSeed: ExpressibleByArgument {
     var value: UInt64
 
     init(value: UInt64) { self.value = value }
 
     init?(argument: String) {
-        let parsed = argument.lowercased().hasPrefix("0x") ? UInt64(argument.dropFirst(2), radix: 16) : UInt64(argument)
-        guard let parsed else { return nil }
+        let hexadecimal = argument.hasPrefix("0x")
+        let digits = hexadecimal ? argument.dropFirst(2) : Substring(argument)
+        guard !digits.isEmpty, digits.utf8.allSatisfy({ $0 != UInt8(ascii: "+") && $0 != UInt8(ascii: "-") }),
+            let parsed = UInt64(digits, radix: hexadecimal ? 16 : 10)
+        else { return nil }
         value = parsed
     }
 

@@ -42,8 +42,8 @@ struct ScenarioRunCommand: ParsableCommand {
     @Argument(help: "Scenario files.")
     var files: [String]
 
-    @Option(parsing: .unconditional, help: "The base seed (default: the scenario's, else 1).")
-    var seed: UInt64?
+    @Option(parsing: .unconditional, help: "The base seed (default: the scenario's, else 1), decimal or 0x-hexadecimal.")
+    var seed: FuzzSeed?
 
     @Option(help: "random, pct, exhaustive or replay (default: the scenario's, else random).")
     var strategy: StrategyName?
@@ -148,7 +148,7 @@ struct ScenarioRunCommand: ParsableCommand {
         let text = try InputFileErrors.text(of: file)
         do throws(ScenarioError) {
             let compiled = try CompiledScenario.load(yaml: text)
-            let options = try ExplorationOptions(compiled.scenario, strategy: strategy, seed: seed, schedules: schedules)
+            let options = try ExplorationOptions(compiled.scenario, strategy: strategy, seed: seed?.value, schedules: schedules)
             return Explorer(compiled, options: options)
         } catch {
             throw fail("\(file):\(error.line.map { "\($0):" } ?? "") \(error.message)", .usage)

@@ -90,6 +90,7 @@ struct ArgumentInputTests {
         Case(["--schedules", "9223372036854775807"], "--schedules must be 1 to 1000000"),
         Case(["--schedules", "99999999999999999999"], "The value '99999999999999999999' is invalid for '--schedules"),
         Case(["--seed=-1"], "The value '-1' is invalid for '--seed"),
+        Case(["--seed", "+1"], "The value '+1' is invalid for '--seed"),
         Case(["--seed", "18446744073709551616"], "The value '18446744073709551616' is invalid for '--seed"),
         Case(["--strategy", "stratgy"], "The value 'stratgy' is invalid for '--strategy"),
         Case(["--save", ""], "--save needs a directory"),

@@ -120,6 +120,9 @@ struct FuzzCommandTests {
         (["--cases", "0"], "--cases must be"),
         (["--cases", "5", "--time", "1s"], "give --cases or --time, not both"),
         (["--seed", "zebra"], "--seed"),
+        (["--seed", "+5"], "--seed"),
+        (["--seed", "0X5"], "--seed"),
+        (["--seed", "0x"], "--seed"),
         (["--time", "0"], "--time"),
         (["--time", "5x"], "--time"),
         // Only decimal digits: Double would read these.
