@@ -139,6 +139,9 @@ extension SimulatedHost {
         try state.withLock { (state: inout HostState) throws(SetupError) in
             guard let ref = state.setupLookup(path) else { return }
             if state.mountedOn[ref] != nil { throw SetupError(path: path, reason: "already a mount point") }
+            if state.isSubvolumeRoot(ref) {
+                throw SetupError(path: path, reason: "a subvolume: a mount here would hide it")
+            }
             let count = state.node(ref).children.count
             if count > 0 {
                 throw SetupError(path: path, reason: "not empty: a mount here would hide what is below it (\(count) entries)")
@@ -209,8 +212,14 @@ extension SimulatedHost {
         state.withLock { state in
             var layout = Layout(root: root)
             guard let rootRef = state.setupLookupNoFollow(root) else { return layout }
-            if let mount = state.mounts[rootRef], state.filesystems[mount.root.filesystem].isBtrfs {
-                layout.rootIsBtrfs = true
+            if let mount = state.mounts[rootRef] {
+                if state.filesystems[mount.root.filesystem].isBtrfs {
+                    layout.rootIsBtrfs = true
+                } else {
+                    // The root is a tmpfs (or a mount) of its own: said,
+                    // so that the layout loads back into the same tree.
+                    layout.entries.append(LayoutEntry(mount.isPersistent ? .tmpfs : .mount, root))
+                }
             }
             state.capture(state.crossingMounts(rootRef), prefix: "", into: &layout)
             return layout

@@ -141,4 +141,23 @@ struct LayoutTests {
         }
         #expect(host.names(at: "/build/machines/v")?.map(\.rawValue) == ["c1", "c2", "s"])
     }
+
+    @Test("a machines root that is a tmpfs of its own captures as one, and loads back into the same tree")
+    func tmpfsRootRoundTrip() throws {
+        let host = try SimulatedHost(layout: Layout.parse("tmpfs /build/machines\nvolume default\nsubvol default/m/m-1 ro"))
+        let captured = host.layout()
+        #expect(captured.text.contains("tmpfs  /build/machines\n"), "\(captured.text)")
+        #expect(try SimulatedHost(layout: Layout.parse(captured.text)).layout() == captured)
+    }
+
+    @Test("a mount on a subvolume is refused: it would hide the subvolume, which a capture could not give back")
+    func mountOnSubvolume() throws {
+        let layout = try Layout.parse("volume default\nsubvol default/m/m-1\nmount default/m/m-1")
+        #expect(
+            throws: SetupError(
+                path: "/build/machines/default/m/m-1", reason: "a subvolume: a mount here would hide it", line: 3)
+        ) {
+            try SimulatedHost(layout: layout)
+        }
+    }
 }
