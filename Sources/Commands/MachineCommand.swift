@@ -163,14 +163,26 @@ struct MachineRun {
     }
 
     func run(_ body: (Administration) async throws -> AdministrationReport) async throws {
+        try await run({ () }, body: { administration, _ in try await body(administration) })
+    }
+
+    /// `run(_:)` with the command's own checks (`prepare`: the machine,
+    /// the owner, the stream) made once the tree is there: a layout that
+    /// cannot be read or loaded is named before them, as the first input
+    /// at fault. (A real tree is nothing to read here: its checks come
+    /// first all the same.)
+    func run<Prepared>(
+        _ prepare: () throws -> Prepared, body: (Administration, Prepared) async throws -> AdministrationReport
+    ) async throws {
         bootstrapLogging(verbose: options.verbose)
         let (fileSystem, root, tree) = try CommandSupport.backend(layout: options.layout, root: options.root)
+        let prepared = try prepare()
         let progress = ProgressLine()
         // A simulated tree is this process's alone: no lock.
         let administration = Administration(
             fileSystem: fileSystem, root: root, lockWait: change?.wait ?? 0,
             lockDirectory: tree == nil ? ToolLock.directory : nil, progress: { progress.show($0) })
-        let report = try await body(administration)
+        let report = try await body(administration, prepared)
         progress.finish()
         MachineRun.printedReport.withLock { $0 = true }
         let layout = options.printLayout ? tree?.layoutText() : nil
@@ -333,9 +345,11 @@ struct MachineAddCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await MachineRun.reporting("add", machine: machine, options: options, dryRun: change.dryRun) {
-            let (address, owner, input) = try stream.prepare(machine, options: options, change: change)
-            try await MachineRun(options: options, change: change).run { administration in
-                await administration.add(address, stream: input, owner: owner, dryRun: change.dryRun)
+            try await MachineRun(options: options, change: change).run {
+                try stream.prepare(machine, options: options, change: change)
+            } body: { administration, prepared in
+                let (address, owner, input) = prepared
+                return await administration.add(address, stream: input, owner: owner, dryRun: change.dryRun)
             }
         }
     }
@@ -367,9 +381,11 @@ struct MachineUpgradeCommand: AsyncParsableCommand {
 
     func run() async throws {
         try await MachineRun.reporting("upgrade", machine: machine, options: options, dryRun: change.dryRun) {
-            let (address, owner, input) = try stream.prepare(machine, options: options, change: change)
-            try await MachineRun(options: options, change: change).run { administration in
-                await administration.upgrade(
+            try await MachineRun(options: options, change: change).run {
+                try stream.prepare(machine, options: options, change: change)
+            } body: { administration, prepared in
+                let (address, owner, input) = prepared
+                return await administration.upgrade(
                     address, stream: input, owner: owner, removeOld: removeOld, dryRun: change.dryRun)
             }
         }

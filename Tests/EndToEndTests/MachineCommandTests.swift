@@ -271,6 +271,17 @@ struct MachineCommandTests {
         #expect(stream == "buildos-clean: error: standard input: byte 0: not a btrfs send stream: 0 bytes, too short for its magic\nexit 64\n")
     }
 
+    @Test("add and upgrade name a layout at fault before their own checks (an owner this host does not know)")
+    func layoutNamedFirst() throws {
+        let layout = try file(Array("volume v\nbogus x\n".utf8), "layout")
+        for command in [["add", "v/n"], ["upgrade", "v/n"]] {
+            let result = try Binary.run(["machine"] + command + ["--stream", "/dev/null", "--owner", "nobody-here-at-all", "--layout", layout])
+            #expect(result.status == 64)
+            #expect(result.standardError == "buildos-clean: error: \(layout):2: unknown kind 'bogus' "
+                + "(expected root, volume, tmpfs, dir, subvol, file, link, fifo, mount)\n", "\(result.standardError)")
+        }
+    }
+
     @Test("list takes --no-toolchains, as the cleanup does, and judges against none")
     func listNoToolchains() throws {
         let layout = try file(Array("subvol default/m/m-1 ro\nlink default/m/m -> m-1\n".utf8), "layout")
