@@ -104,22 +104,22 @@ extension Applier {
                 if let handle = opened?.handle { await fileSystem.close(handle) }
                 opened = (item.path.volume, machine, await openMachine(item.path.volume, machine, in: root))
             }
-            let mounts: [String]? =
+            let refusal: (cause: String, mounts: [String])? =
                 if let directory = opened?.handle {
-                    try? await fileSystem.withDirectory(name, in: directory) { subvolume throws(FSError) in
-                        try await fileSystem.mountPoints(inside: subvolume)
-                    }
+                    (try? await fileSystem.withDirectory(name, in: directory) { subvolume throws(FSError) in
+                        try await fileSystem.mountRefusal(of: subvolume)
+                    }) ?? nil
                 } else { nil }
-            guard let mounts, !mounts.isEmpty else {
+            guard let refusal else {
                 report.addUnchecked(item, root: plan.root)
                 continue
             }
-            report.add(item, .refused(mountPoints: mounts))
+            report.add(item, .refused(mountPoints: refusal.mounts))
             keptByRefusal.insert(EntryPath(volume: item.path.volume, machine: machine))
             report.add(
                 Diagnostic(
                     path: item.path.rendered(root: plan.root), level: .error, message: "unable to delete subvolume",
-                    cause: "mount point inside: " + mounts.joined(separator: ", ")))
+                    cause: refusal.cause))
         }
         if let handle = opened?.handle { await fileSystem.close(handle) }
         if let root { await fileSystem.close(root) }

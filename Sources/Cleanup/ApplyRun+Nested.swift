@@ -236,6 +236,19 @@ extension ApplyRun {
 }
 
 extension FileSystem {
+    /// Why an open subvolume must not be deleted for what is mounted, as a
+    /// line's cause, with the mount points; nil when nothing is: a mount
+    /// at or inside it (the delete would fail, or detach it), else a mount
+    /// of it elsewhere (a bind mount: its users would be left on a deleted
+    /// subvolume).
+    func mountRefusal(of subvolume: DirectoryHandle) async throws(FSError) -> (String, [String])? {
+        let inside = try await mountPoints(inside: subvolume)
+        if !inside.isEmpty { return ("mount point inside: " + inside.joined(separator: ", "), inside) }
+        let elsewhere = try await mountPoints(of: subvolume)
+        if !elsewhere.isEmpty { return ("mounted elsewhere: " + elsewhere.joined(separator: ", "), elsewhere) }
+        return nil
+    }
+
     /// The cause of a failed subvolume deletion, as a line gives it: the
     /// errno's text, and what it means when btrfs answers so to this
     /// process.

@@ -334,12 +334,8 @@ struct ApplyRun {
         // The subvolume is open: a failure to look for mounts (ENOENT from a
         // missing /proc included) is no sign that it is gone, and keeps it.
         do throws(FSError) {
-            let mounts = try await fileSystem.mountPoints(inside: subvolume)
-            if !mounts.isEmpty {
-                report.add(
-                    line(
-                        item.path, .error, "unable to delete subvolume",
-                        "mount point inside: " + mounts.joined(separator: ", ")))
+            if let (cause, mounts) = try await fileSystem.mountRefusal(of: subvolume) {
+                report.add(line(item.path, .error, "unable to delete subvolume", cause))
                 return .refused(mountPoints: mounts)
             }
         } catch {

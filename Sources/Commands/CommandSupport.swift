@@ -96,8 +96,12 @@ enum CommandSupport {
     static func validate(root: String?) throws {
         guard let root else { return }
         guard root.startsWithBytes("/") else { throw ValidationError("--root needs an absolute path, not '\(root)'") }
-        // The root directory itself: no entry name, and a root all the same.
-        if EntryName.components(of: root).isEmpty { return }
+        // `/` (or `//`): every directory of the host would be a volume or a
+        // machine; a script's `--root "$ROOT/"` with ROOT unset must not
+        // clean the whole filesystem.
+        if EntryName.components(of: root).isEmpty {
+            throw ValidationError("--root '\(root)' is the root directory: give the machines root (such as /build/machines)")
+        }
         if let problem = Layout.pathProblem(root) { throw ValidationError("--root '\(root)': \(problem)") }
     }
 

@@ -166,11 +166,13 @@ struct MachineRun {
         try await run({ () }, body: { administration, _ in try await body(administration) })
     }
 
-    /// `run(_:)` with the command's own checks (`prepare`: the machine,
-    /// the owner, the stream) made once the tree is there: a layout that
-    /// cannot be read or loaded is named before them, as the first input
-    /// at fault. (A real tree is nothing to read here: its checks come
-    /// first all the same.)
+    /// `run(_:)` with the checks of `add` and `upgrade` (`prepare`: the
+    /// machine argument, the owner, the stream) made once the tree is
+    /// there: a layout file that cannot be read or loaded is named before
+    /// them, as the first input at fault (an unknown owner hid it). A real
+    /// tree is not read here, so for it the order is the same as before.
+    /// (`remove` and `list` check their machine argument when it is
+    /// parsed, before any file.)
     func run<Prepared>(
         _ prepare: () throws -> Prepared, body: (Administration, Prepared) async throws -> AdministrationReport
     ) async throws {

@@ -230,7 +230,7 @@ public enum FSOperation: String, Hashable, Sendable, CaseIterable, Codable {
     case subvolumeInfo, subvolumeID, nestedSubvolumes, createSubvolume, snapshot
     case deleteSubvolume, deleteSubvolumeByID, setReadOnly
     case rename, createSymlink, unlink, makeDirectory, removeDirectory, changeOwner
-    case sync, mountPoints, receive
+    case sync, mountPoints, mountPointsOfSubvolume, receive
     case openFile, createFile, write, read, lock, lockStatus
 }
 

@@ -146,6 +146,14 @@ public protocol FileSystem: Sendable {
     /// in byte order.
     func mountPoints(inside directory: DirectoryHandle) async throws(FSError) -> [String]
 
+    /// The mount points, wherever they are, whose root is the btrfs
+    /// subvolume holding the open directory or a directory in it (a bind
+    /// mount of it, a mount with `subvol=`), as absolute paths in byte
+    /// order; empty when nothing mounts it, or on another filesystem.
+    /// Deleting a subvolume so mounted would leave that mount on a deleted
+    /// subvolume, whose files its users still see.
+    func mountPoints(of subvolume: DirectoryHandle) async throws(FSError) -> [String]
+
     // MARK: Files and locks
 
     /// Opens a regular file, never following a link (a link gives

@@ -24,6 +24,17 @@ final class MountTable: Sendable {
         /// by mount id (the first): on btrfs, the filesystem's own, which
         /// `/proc/locks` names, not a subvolume's, which `fstat` gives.
         var devices: [UInt64: Device] = [:]
+        /// The mount points of each btrfs subvolume that is a mount's root,
+        /// or holds a mount's root (a bind mount of a directory in it): by
+        /// its filesystem's device and its id (the `subvolid=` of the
+        /// superblock options, which names the subvolume of the mount's
+        /// root, a bind mount's too).
+        var subvolumeMounts: [SubvolumeMount: [String]] = [:]
+    }
+
+    struct SubvolumeMount: Hashable {
+        var device: Device
+        var id: UInt64
     }
 
     struct Device: Hashable {
@@ -77,34 +88,43 @@ final class MountTable: Sendable {
     }
 
     /// Each line's mount point (the fifth field, unescaped), parent id
-    /// (the second) and device (the third, by the first, the mount id).
+    /// (the second) and device (the third, by the first, the mount id);
+    /// for a btrfs mount, the subvolume of its root (`subvolid=` among the
+    /// superblock options, the last field, after the `-` that ends the
+    /// optional fields, the filesystem type and the source).
     static func parse(_ mountinfo: [UInt8]) -> Snapshot {
         var snapshot = Snapshot()
         for line in mountinfo.split(separator: UInt8(ascii: "\n")) {
-            var field = 0
-            var start = line.startIndex
-            var mount: UInt64?
-            for index in line.indices where line[index] == UInt8(ascii: " ") {
-                let text = String(decoding: line[start..<index], as: UTF8.self)
-                if field == 0 { mount = UInt64(text) }
-                if field == 1, let parent = UInt64(text) {
-                    snapshot.parents.insert(parent)
-                }
-                if field == 2, let mount {
-                    let numbers = text.split(separator: ":")
-                    if numbers.count == 2, let major = UInt64(numbers[0]), let minor = UInt64(numbers[1]) {
-                        snapshot.devices[mount] = Device(major: major, minor: minor)
-                    }
-                }
-                if field == 4 {
-                    snapshot.mountPoints.append(unescape(line[start..<index]))
-                    break
-                }
-                field += 1
-                start = line.index(after: index)
+            let fields = line.split(separator: UInt8(ascii: " "), omittingEmptySubsequences: false)
+            guard fields.count >= 5 else { continue }
+            let mount = UInt64(String(decoding: fields[0], as: UTF8.self))
+            if let parent = UInt64(String(decoding: fields[1], as: UTF8.self)) { snapshot.parents.insert(parent) }
+            let numbers = fields[2].split(separator: UInt8(ascii: ":"))
+            var device: Device?
+            if numbers.count == 2, let major = UInt64(String(decoding: numbers[0], as: UTF8.self)),
+                let minor = UInt64(String(decoding: numbers[1], as: UTF8.self))
+            {
+                device = Device(major: major, minor: minor)
+                if let mount { snapshot.devices[mount] = device }
+            }
+            let mountPoint = unescape(fields[4])
+            snapshot.mountPoints.append(mountPoint)
+            // The optional fields end at a lone "-": then the type, the
+            // source and the superblock options.
+            guard let separator = fields.indices.dropFirst(6).first(where: { fields[$0].elementsEqual("-".utf8) }),
+                separator + 3 < fields.count, fields[separator + 1].elementsEqual("btrfs".utf8), let device
+            else { continue }
+            for option in fields[separator + 3].split(separator: UInt8(ascii: ",")) {
+                guard option.starts(with: "subvolid=".utf8),
+                    let id = UInt64(String(decoding: option.dropFirst("subvolid=".utf8.count), as: UTF8.self))
+                else { continue }
+                snapshot.subvolumeMounts[SubvolumeMount(device: device, id: id), default: []].append(mountPoint)
             }
         }
         snapshot.mountPoints.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        for key in snapshot.subvolumeMounts.keys {
+            snapshot.subvolumeMounts[key]?.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        }
         return snapshot
     }
 

@@ -216,6 +216,25 @@ public struct RealFileSystem: FileSystem {
         try perform(.sync) { () throws(FSError.Kind) in try BtrfsUtil.sync(directory.descriptor) }
     }
 
+    public func mountPoints(of subvolume: DirectoryHandle) async throws(FSError) -> [String] {
+        try perform(.mountPointsOfSubvolume) { () throws(FSError.Kind) in
+            let table = try mountTable.snapshot()
+            if table.subvolumeMounts.isEmpty { return [] }
+            // Not btrfs, or no subvolume: nothing of it can be mounted.
+            guard let id = try? BtrfsUtil.subvolumeID(subvolume.descriptor) else { return [] }
+            // The filesystem's device, as the table names it (fstat gives
+            // the subvolume's own): the mount the directory is reached
+            // through. Where the kernel cannot say (statx without the
+            // mount id, before 5.8), a subvolume of that id on any btrfs
+            // counts: in doubt, it is mounted.
+            if let mount = try? LibC.mountID(subvolume.descriptor), let device = table.devices[mount] {
+                return table.subvolumeMounts[MountTable.SubvolumeMount(device: device, id: id)] ?? []
+            }
+            return table.subvolumeMounts.filter { $0.key.id == id }.flatMap(\.value)
+                .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        }
+    }
+
     public func mountPoints(inside directory: DirectoryHandle) async throws(FSError) -> [String] {
         try perform(.mountPoints) { () throws(FSError.Kind) in
             let table = try mountTable.snapshot()

@@ -21,8 +21,15 @@ extension SimulatedHost {
         var defaults: Set<Int> = []
         var volumes: Set<ExactText> = []
         for (index, entry) in layout.entries.enumerated() {
-            do {
+            do throws(SetupError) {
                 try load(entry, of: layout, maximumEntries: maximumEntries, defaults: &defaults, volumes: &volumes)
+                // Parents made on the way count too (a line of 2,000
+                // components makes up to 2,000 directories).
+                if state.withLock({ $0.nodePositions }) > maximumEntries {
+                    throw SetupError(
+                        path: layout.absolutePath(entry.path),
+                        reason: "the tree would hold more than \(maximumEntries) entries, the most a layout may build")
+                }
             } catch {
                 var located = error
                 located.line = layout.sourceLine(ofEntry: index)
@@ -107,20 +114,23 @@ extension SimulatedHost {
         }
     }
 
-    /// At most this many entries in a tree a layout builds. Its lines
-    /// alone stay far below (a layout file holds at most 16 MiB), but a
-    /// snapshot copies what its source holds: a thousand snapshots of a
-    /// directory of 20,000 entries, 500 KB of layout, would ask for twenty
-    /// million nodes, gigabytes, until the allocator gave up.
+    /// At most this many entries (nodes, the filesystems' roots included)
+    /// in a tree a layout builds. A snapshot copies what its source holds:
+    /// a thousand snapshots of a directory of 20,000 entries, 500 KB of
+    /// layout, would ask for twenty million nodes, gigabytes, until the
+    /// allocator gave up; and a line makes its missing parents (up to
+    /// 2,048 of them), so 16 MiB of lines could ask for millions too. A
+    /// snapshot is refused before its copy, any other line once made.
     public static let maximumLayoutEntries = 2_000_000
 
     /// Refuses a snapshot whose copy would take the tree past `limit`
     /// entries.
     private func checkSnapshotSize(of source: String, at path: String, limit: Int) throws(SetupError) {
         let tooMany = state.withLock { state in
-            let held = state.filesystems.reduce(0) { $0 + $1.nodes.positions }
-            let room = max(0, limit - held)
-            let copied = state.setupLookup(source).map { state.entryCount(below: $0, upTo: room + 1) } ?? 0
+            let room = max(0, limit - state.nodePositions)
+            // The snapshot's own root, and a copy of each entry below its
+            // source.
+            let copied = 1 + (state.setupLookup(source).map { state.entryCount(below: $0, upTo: room) } ?? 0)
             return copied > room
         }
         if tooMany {
@@ -139,9 +149,6 @@ extension SimulatedHost {
         try state.withLock { (state: inout HostState) throws(SetupError) in
             guard let ref = state.setupLookup(path) else { return }
             if state.mountedOn[ref] != nil { throw SetupError(path: path, reason: "already a mount point") }
-            if state.isSubvolumeRoot(ref) {
-                throw SetupError(path: path, reason: "a subvolume: a mount here would hide it")
-            }
             let count = state.node(ref).children.count
             if count > 0 {
                 throw SetupError(path: path, reason: "not empty: a mount here would hide what is below it (\(count) entries)")
@@ -228,6 +235,10 @@ extension SimulatedHost {
 }
 
 extension HostState {
+    /// The node positions of every filesystem: the nodes, and the holes
+    /// removed ones left (none while a layout loads).
+    var nodePositions: Int { filesystems.reduce(0) { $0 + $1.nodes.positions } }
+
     /// The node at an absolute path; intermediate components cross mounts,
     /// the last one is returned as it is (a mount point stays the covered
     /// directory, a link stays the link).
@@ -280,6 +291,9 @@ extension HostState {
             let node = node(ref)
             var entry: LayoutEntry
             if let mount = mounts[covered] {
+                // A mount on an (empty) subvolume: the subvolume first, so
+                // that the layout loads back with it under the mount.
+                if isSubvolumeRoot(covered) { layout.entries.append(plainEntry(covered, path)) }
                 let fs = filesystems[mount.root.filesystem]
                 if !mount.isPersistent {
                     entry = LayoutEntry(.mount, path)
@@ -294,35 +308,43 @@ extension HostState {
                     entry.group = node.group
                 }
             } else {
-                let defaultMode: UInt16
-                switch kind(of: ref) {
-                case .subvolume:
-                    entry = LayoutEntry(.subvol, path)
-                    let subvolume = subvolume(of: ref)
-                    entry.readOnly = subvolume.isReadOnly
-                    entry.received = !subvolume.receivedUUID.isZero
-                    entry.isDefault = filesystems[ref.filesystem].defaultSubvolume == subvolume.id
-                    defaultMode = 0o755
-                case .directory:
-                    entry = LayoutEntry(.dir, path)
-                    defaultMode = 0o755
-                case .file:
-                    entry = LayoutEntry(.file, path)
-                    defaultMode = 0o644
-                case .symlink:
-                    entry = LayoutEntry(.link, path)
-                    entry.target = node.linkTarget
-                    defaultMode = 0o777
-                case .other:
-                    entry = LayoutEntry(.fifo, path)
-                    defaultMode = node.permissions
-                }
-                entry.owner = node.owner
-                entry.group = node.group
-                if node.permissions != defaultMode { entry.mode = node.permissions }
+                entry = plainEntry(ref, path)
             }
             layout.entries.append(entry)
             if node.type == .directory { capture(ref, prefix: path, into: &layout) }
         }
+    }
+
+    /// The entry of a node that is no mount point, with its flags.
+    func plainEntry(_ ref: NodeRef, _ path: String) -> LayoutEntry {
+        let node = node(ref)
+        var entry: LayoutEntry
+        let defaultMode: UInt16
+        switch kind(of: ref) {
+        case .subvolume:
+            entry = LayoutEntry(.subvol, path)
+            let subvolume = subvolume(of: ref)
+            entry.readOnly = subvolume.isReadOnly
+            entry.received = !subvolume.receivedUUID.isZero
+            entry.isDefault = filesystems[ref.filesystem].defaultSubvolume == subvolume.id
+            defaultMode = 0o755
+        case .directory:
+            entry = LayoutEntry(.dir, path)
+            defaultMode = 0o755
+        case .file:
+            entry = LayoutEntry(.file, path)
+            defaultMode = 0o644
+        case .symlink:
+            entry = LayoutEntry(.link, path)
+            entry.target = node.linkTarget
+            defaultMode = 0o777
+        case .other:
+            entry = LayoutEntry(.fifo, path)
+            defaultMode = node.permissions
+        }
+        entry.owner = node.owner
+        entry.group = node.group
+        if node.permissions != defaultMode { entry.mode = node.permissions }
+        return entry
     }
 }

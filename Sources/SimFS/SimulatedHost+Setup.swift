@@ -236,9 +236,11 @@ extension HostState {
         return current
     }
 
-    /// The child a setup path's component names: the entry of that exact
-    /// name, else one added by `addUndecodable` whose rendering it is (so
-    /// that setup reaches below a name that is not UTF-8).
+    /// The child a setup path's component names when looking up (never
+    /// when making parents, where the text names a new entry): the entry
+    /// of that exact name, else one added by `addUndecodable` whose
+    /// rendering it is, so that `addUndecodable` can add below a name that
+    /// is not UTF-8.
     func setupChild(_ name: EntryName, of directory: NodeRef) -> NodeRef? {
         child(name, of: directory) ?? child(EntryName(undecodable: name.rawValue), of: directory)
     }
@@ -271,7 +273,7 @@ extension HostState {
         var current = crossingMounts(NodeRef(filesystem: rootFilesystem, node: filesystems[rootFilesystem].root))
         for component in components {
             guard let name = EntryName(component) else { throw SetupError(path: path, reason: "invalid path") }
-            if let child = setupChild(name, of: current) {
+            if let child = child(name, of: current) {
                 current = crossingMounts(child)
                 guard node(current).type == .directory else {
                     throw SetupError(path: path, reason: "\(component) is not a directory")

@@ -206,6 +206,16 @@ public struct SimulatedProcess: FileSystem {
         }
     }
 
+    /// SimFS models mounts of their own filesystems (tmpfs), not bind
+    /// mounts: no subvolume is mounted anywhere.
+    public func mountPoints(of subvolume: DirectoryHandle) async throws(FSError) -> [String] {
+        try await call(.mountPointsOfSubvolume, subject: { $0.describe(processID, subvolume) }) {
+            state throws(FSError.Kind) in
+            _ = try state.directory(processID, subvolume)
+            return []
+        }
+    }
+
     public func openFile(_ name: EntryName, in directory: DirectoryHandle, options: FileOpenOptions)
         async throws(FSError) -> FileHandle
     {

@@ -21,6 +21,9 @@ struct ActorTable {
         /// and finishes (`ActorTable.tick`).
         var startedAt = 0
         var finishedAt = 0
+        /// When its process was killed (a crash of it or of the host): it
+        /// changes nothing after, though its task finishes later.
+        var killedAt: Int?
         var dead = false
         var report: Report?
         /// What a machine command reported.
@@ -94,9 +97,8 @@ struct ActorTable {
         return times.min()
     }
 
-    /// Whether an agent is between its start and its end.
-    /// Counts the run's starts and finishes, so that each slot knows which
-    /// others it overlapped.
+    /// Counts the run's starts, finishes and deaths, so that each slot
+    /// knows which others it overlapped.
     var tick = 0
 
     /// Whether an actor that changes the tree besides the cleanups (an
@@ -108,8 +110,9 @@ struct ActorTable {
         return slots.indices.contains { other in
             let slot = slots[other]
             guard other != index, slot.started, ![.cleanup, .originalCleanup].contains(slot.spec.kind) else { return false }
+            let end = slot.killedAt ?? (slot.finished ? slot.finishedAt : nil)
             return slot.startedAt < (cleanup.finished ? cleanup.finishedAt : Int.max)
-                && (!slot.finished || slot.finishedAt > cleanup.startedAt)
+                && (end.map { $0 > cleanup.startedAt } ?? true)
         }
     }
 }

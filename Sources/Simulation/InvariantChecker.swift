@@ -346,7 +346,8 @@ extension FSOperation {
         case .deleteSubvolume, .deleteSubvolumeByID, .unlink, .removeDirectory, .rename, .setReadOnly, .changeOwner:
             true
         case .openRoot, .openDirectory, .close, .list, .status, .readLink, .subvolumeInfo, .subvolumeID,
-            .nestedSubvolumes, .createSubvolume, .snapshot, .createSymlink, .makeDirectory, .sync, .mountPoints, .receive,
+            .nestedSubvolumes, .createSubvolume, .snapshot, .createSymlink, .makeDirectory, .sync, .mountPoints,
+            .mountPointsOfSubvolume, .receive,
             .openFile, .createFile, .write, .read, .lock, .lockStatus:
             false
         }

@@ -197,6 +197,10 @@ final class SimulationRun: SimulationGate, SimulationObserver, ActorJournal, @un
     /// Ends an actor's process: its calls fail from now on, its waits end.
     func kill(_ index: Int) {
         actors[index].dead = true
+        if actors[index].killedAt == nil {
+            actors.tick += 1
+            actors[index].killedAt = actors.tick
+        }
         if let process = actors[index].process {
             host.kill(process)
             observe(.died(pid: process.processID))

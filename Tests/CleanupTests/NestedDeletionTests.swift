@@ -256,7 +256,7 @@ struct NestedDeletionTests {
             subvol default/m/m-default-1-1 ro
             """)
         try host.addUndecodable(.subvolume, named: "n\\xff", in: stray)
-        try host.addSubvolume("\(stray)/n\\xff/inner")
+        try host.addUndecodable(.subvolume, named: "inner", in: "\(stray)/n\\xff")
         // The decoy, made after: its exact bytes spell the other's
         // rendering, and it too holds a subvolume.
         try host.addSubvolume("\(stray)/n\\xff")

@@ -458,6 +458,9 @@ struct TreeConformance {
             try await sandbox.mountTmpfs(at: "s/mnt")
             #expect(try await fs.mountPoints(inside: s) == [sandbox.path + "/s/mnt"])
             #expect(try await fs.mountPoints(inside: directory) == [sandbox.path + "/s/mnt"])
+            // A tmpfs inside is not a mount of the subvolume: nothing
+            // mounts `s` itself, here or elsewhere.
+            #expect(try await fs.mountPoints(of: s).isEmpty)
             #expect(try await fs.status(of: "mnt", in: s).kind == .directory)
             try await fs.deleteSubvolume("s", in: directory)
             #expect(try await fs.mountPoints(inside: directory).isEmpty)

@@ -254,14 +254,17 @@ struct CleanupCommandTests {
         #expect(planned["root"] as? String == "/build/machines")
     }
 
-    @Test("--root /: the root directory is a root (its lines print / once); runs of slashes in a root print as one")
+    @Test("--root / is refused (the whole filesystem would be cleaned); runs of slashes in a root print as one")
     func rootDirectoryAndSlashRuns() throws {
         let layout = try layoutFile("subvol default/m/m-1 ro\nlink default/m/m -> m-1\nsubvol default/m/m-default-1-1\n")
-        let top = try Binary.run(["cleanup", "--layout", layout, "--root", "/", "--toolchain", "default", "--dry-run"])
-        #expect(top.status == 0, "\(top.standardError)")
-        #expect(top.outputLines.first == "plan for / (toolchains: default)")
-        #expect(top.outputLines.contains("  keep    /build: volume"), "\(top.outputLines)")
-        #expect(!top.standardOutput.contains("//"))
+        for root in ["/", "//", "///"] {
+            for arguments in [["cleanup", "--toolchain", "default", "--dry-run"], ["machine", "list"]] {
+                let top = try Binary.run(arguments + ["--root", root], executable: .production)
+                #expect(top.status == 64, "\(top.standardError)")
+                #expect(top.standardError.contains("is the root directory: give the machines root"), "\(top.standardError)")
+                #expect(top.standardOutput.isEmpty)
+            }
+        }
         let doubled = try Binary.run(
             ["cleanup", "--layout", layout, "--root", "//build//machines//", "--toolchain", "default", "--format", "json"])
         let document = try #require(

@@ -27,6 +27,27 @@ struct MountTableTests {
             ])
     }
 
+    @Test("a btrfs mount's root subvolume: subvolid= of the superblock options, by the filesystem's device; bind mounts too")
+    func subvolumeMounts() {
+        let mountinfo = """
+            22 1 0:21 / / rw,relatime shared:1 - btrfs /dev/vda1 rw,subvolid=5,subvol=/
+            42 43 0:39 /v/m/m-gcc-1-1 /b/v/m/m-2 rw,relatime shared:7 master:3 - btrfs /dev/loop1 rw,space_cache=v2,subvolid=258,subvol=/v/m/m-gcc-1-1
+            47 43 0:39 /v/m/m-gcc-1-1/d /elsewhere rw,relatime - btrfs /dev/loop1 rw,subvolid=258,subvol=/v/m/m-gcc-1-1
+            48 43 0:50 / /b/v/m/m-gcc-1-1/mnt rw - tmpfs subvolid=9 rw
+            49 43 0:39 / /odd - rw - btrfs /dev/loop1 rw,subvolid=300
+
+            """
+        let snapshot = MountTable.parse(Array(mountinfo.utf8))
+        let loop = MountTable.Device(major: 0, minor: 39)
+        #expect(
+            snapshot.subvolumeMounts == [
+                MountTable.SubvolumeMount(device: MountTable.Device(major: 0, minor: 21), id: 5): ["/"],
+                MountTable.SubvolumeMount(device: loop, id: 258): ["/b/v/m/m-2", "/elsewhere"],
+                MountTable.SubvolumeMount(device: loop, id: 300): ["/odd"],
+            ])
+        #expect(snapshot.mountPoints.count == 5)
+    }
+
     @Test("a mount point's component that is not UTF-8 reads as a listing renders its name")
     func undecodableMountPoints() {
         let line = Array("46 45 0:50 / /b/m-1/".utf8) + [0xFF, 0x28] + Array("/x\\040y rw - tmpfs tmpfs rw\n".utf8)

@@ -130,18 +130,62 @@ struct SafetyTests {
         let expected = [
             "\(over[0]): error: unable to delete subvolume: mount point inside: \(over[0])",
             "\(over[1]): error: unable to delete subvolume: mount point inside: \(over[1])",
-            "\(tree.path("v/n/n-gcc")): info: deleted subvolume",
+            // The subvolume mounted over n-1's name is itself to go: it is
+            // mounted, there.
+            "\(tree.path("v/n/n-gcc")): error: unable to delete subvolume: mounted elsewhere: \(over[1])",
             "\(tree.path("v/n")): error: unable to delete machine directory: directory not empty (ENOTEMPTY)",
         ]
         let dry = await CleanupRun(fileSystem: RealFileSystemForTests.make(), root: tree.root, toolchains: ToolchainSet([.default]))
             .run(dryRun: true).report
-        #expect(lines(dry) == expected.filter { !$0.hasSuffix("info: deleted subvolume") })
+        #expect(lines(dry) == expected)
         let report = try await boot(tree)
         #expect(lines(report) == expected)
         #expect(report.exitStatus == 1)
         for path in over { try Shell.run(["umount", path]) }
         #expect(try tree.names("v/m") == ["m", "m-1", "m-default-1-1"])
-        #expect(try tree.names("v/n") == ["n-1"])
+        #expect(try tree.names("v/n") == ["n-1", "n-gcc"])
+        await tree.remove()
+    }
+
+    @Test(
+        "a stray bind-mounted elsewhere (over the current target's name, or outside the root) is refused, by the run as by the dry run"
+    )
+    func mountedElsewhere() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("v/m")
+        try tree.subvolume("v/m/m-1", readOnly: true)
+        try tree.subvolume("v/m/m-2", readOnly: true)
+        try tree.symlink("v/m/m", to: "m-2")
+        try tree.subvolume("v/m/m-default-1-1")
+        try tree.directory("v/m/m-default-1-1/d")
+        // Machine k has lost its link: k-2 is to go.
+        try tree.directory("v/k")
+        try tree.subvolume("v/k/k-2", readOnly: true)
+        // Outside the machines root (here, on another filesystem).
+        let elsewhere = NSTemporaryDirectory() + "elsewhere-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        let mounts = [tree.path("v/m/m-2"), elsewhere]
+        try Shell.run(["mount", "--bind", tree.path("v/m/m-default-1-1"), mounts[0]])
+        try Shell.run(["mount", "--bind", tree.path("v/k/k-2"), mounts[1]])
+        defer { for path in mounts { _ = try? Shell.run(["umount", "-l", path]) } }
+        let expected = [
+            "\(tree.path("v/k/k-2")): error: unable to delete subvolume: mounted elsewhere: \(mounts[1])",
+            "\(tree.path("v/k")): error: unable to delete machine directory: directory not empty (ENOTEMPTY)",
+            "\(tree.path("v/m/m-default-1-1")): error: unable to delete subvolume: mounted elsewhere: \(mounts[0])",
+        ]
+        let dry = await CleanupRun(fileSystem: RealFileSystemForTests.make(), root: tree.root, toolchains: ToolchainSet([.default]))
+            .run(dryRun: true).report
+        #expect(lines(dry) == expected)
+        let report = try await boot(tree)
+        #expect(lines(report) == expected)
+        #expect(report.exitStatus == 1)
+        #expect(report.decisions.first { $0.item.path.entry?.rawValue == "k-2" }?.outcome == .refused(mountPoints: [mounts[1]]))
+        for path in mounts { try Shell.run(["umount", path]) }
+        #expect(try tree.names("v/m") == ["m", "m-1", "m-2", "m-default-1-1"])
+        #expect(try tree.names("v/k") == ["k-2"])
+        #expect(try tree.names("v/m/m-default-1-1") == ["d", "disk.img"])
         await tree.remove()
     }
 

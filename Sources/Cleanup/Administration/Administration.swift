@@ -238,7 +238,7 @@ struct AdministrationSession {
                 throw FSError(.invalidArgument, .deleteSubvolume, name: name)
             }
             let id = try await fileSystem.subvolumeID(of: subvolume)
-            if !(try await fileSystem.mountPoints(inside: subvolume)).isEmpty {
+            if try await fileSystem.mountRefusal(of: subvolume) != nil {
                 throw FSError(.busy, .deleteSubvolume, name: name)
             }
             try await fileSystem.deleteSubvolume(id: id, opened: subvolume, named: name, in: machineHandle)
