@@ -214,6 +214,28 @@ struct AdministrationTests {
         #expect(names(host, Self.directory) == ["m", "m-2", "m-2.received", "m-default", "m-default-9-1"])
     }
 
+    @Test(
+        "--remove-old keeps an old revision, with its image, that another link of the machine names; its other old ones go",
+        arguments: ["m-1", "./m-1/disk.img", "m-1.received", "/build/machines/default/m/m-1"])
+    func removeOldKeepsLinked(target: String) async throws {
+        let host = try await Self.hostWithMachine()
+        // Revision 2, by hand as the manual says: another old one.
+        try host.addSubvolume("\(Self.directory)/m-2", readOnly: true)
+        try host.addSymlink("\(Self.directory)/m-stable", target: target)
+        let report = await Self.administration(host.spawn()).upgrade(
+            Self.machine, stream: try Self.stream("m-3", 3, parent: 1), owner: Self.owner, removeOld: true)
+        #expect(report.error == nil, "\(report.textLines)")
+        #expect(host.linkTarget(at: "\(Self.directory)/m") == "m-3")
+        let named = target.contains(".received") ? "m-1.received" : "m-1"
+        let other = named == "m-1" ? "m-1.received" : "m-1"
+        #expect(
+            report.notes.sorted() == [
+                "kept \(Self.directory)/\(named): the symbolic link m-stable -> \(target) names it",
+                "kept \(Self.directory)/\(other): the symbolic link m-stable -> \(target) names \(named), which it goes with",
+            ].sorted(), "\(report.notes)")
+        #expect(names(host, Self.directory) == ["m", "m-1", "m-1.received", "m-3", "m-3.received", "m-stable"])
+    }
+
     @Test("--remove-old refused by btrfs with EPERM (the default subvolume): the step's error says what btrfs refuses so")
     func removeOldRefused() async throws {
         let host = try await Self.hostWithMachine()

@@ -218,12 +218,29 @@ extension AdministrationSession {
     mutating func removeRevisions(before revision: EntryName) async throws(AdministrationError) {
         guard case .revision(let newest) = MachineEntryName(classifying: revision, machine: machine.machine) else { return }
         var old: [EntryName] = []
-        for entry in try await entries() where entry.kind == .subvolume {
+        let listed = try await entries()
+        let named = await namedByOtherLinks(listed)
+        for entry in listed where entry.kind == .subvolume {
             let isImage: Bool
+            let digits: String
             switch MachineEntryName(classifying: entry.name, machine: machine.machine) {
-            case .receivedImage(let digits) where Self.precedes(digits, newest): isImage = true
-            case .revision(let digits) where Self.precedes(digits, newest): isImage = false
+            case .receivedImage(let number) where Self.precedes(number, newest): (isImage, digits) = (true, number)
+            case .revision(let number) where Self.precedes(number, newest): (isImage, digits) = (false, number)
             default: continue
+            }
+            // A revision and its image stay together: an image kept
+            // without its revision would be reported by every cleanup.
+            let pair = [
+                MachineNaming.revision(machine.machine, digits: digits),
+                MachineNaming.receivedImage(machine.machine, revision: digits),
+            ]
+            if let name = pair.compactMap({ $0 }).first(where: { named[$0] != nil }), let link = named[name] {
+                let what = name == entry.name ? "it" : "\(name.rawValue), which it goes with"
+                report.notes.append(
+                    "kept \(machine.path(of: entry.name, in: root)): "
+                        + (link.target.map { "the symbolic link \(link.name) -> \($0) names \(what)" }
+                            ?? "the symbolic link \(link.name), whose target cannot be read, may name \(what)"))
+                continue
             }
             let info = try await info(of: entry.name)
             guard info.isReadOnly, !isImage || !info.receivedUUID.isZero else {
@@ -251,6 +268,31 @@ extension AdministrationSession {
             throw error
         }
         await release(locks)
+    }
+
+    /// The subvolumes that a symbolic link of the machine directory other
+    /// than the machine's own link names (a component of its target, as
+    /// the cleanup reads one: `m-stable -> m-2`, `m-2/disk.img`), each with
+    /// the link's name and target; a link whose target cannot be read (no
+    /// target) may name any of them. An old revision so named is the operator's, and stays: deleted,
+    /// it would leave that link dangling.
+    func namedByOtherLinks(_ entries: [DirectoryEntry]) async -> [EntryName: (name: String, target: String?)] {
+        guard let directory = machineHandle else { return [:] }
+        let subvolumes = Set(entries.filter { $0.kind == .subvolume }.map(\.name))
+        var named: [EntryName: (name: String, target: String?)] = [:]
+        for entry in entries where entry.kind == .symlink && entry.name != machine.machine {
+            // The temporary link of a switch is the command's own.
+            if case .temporaryLink = MachineEntryName(classifying: entry.name, machine: machine.machine) { continue }
+            guard entry.name.isExact, let target = try? await fileSystem.readLink(entry.name, in: directory) else {
+                for name in subvolumes where named[name] == nil { named[name] = (entry.name.rawValue, nil) }
+                continue
+            }
+            for component in EntryName.components(of: target) {
+                guard let name = EntryName(String(component)), subvolumes.contains(name), named[name] == nil else { continue }
+                named[name] = (entry.name.rawValue, target)
+            }
+        }
+        return named
     }
 
     /// The locks of every toolchain the machine directory names (its lock
