@@ -327,9 +327,7 @@ struct ApplyRun {
                 return .changed
             }
         } catch {
-            if error.kind == .noEntry { return .vanished }
-            report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
-            return .failed(error)
+            return failedCheck(item, error)
         }
         // The subvolume is open: a failure to look for mounts (ENOENT from a
         // missing /proc included) is no sign that it is gone, and keeps it.
@@ -350,11 +348,17 @@ struct ApplyRun {
                 return .changed
             }
         } catch {
-            if error.kind == .noEntry { return .vanished }
-            report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
-            return .failed(error)
+            return failedCheck(item, error)
         }
         return await deleteWithNested(id, name, item, subvolume, in: machineDirectory)
+    }
+
+    /// A look at an open subvolume before its delete that failed: gone
+    /// (ENOENT), or an error that keeps it.
+    mutating func failedCheck(_ item: PlanItem, _ error: FSError) -> Outcome {
+        if error.kind == .noEntry { return .vanished }
+        report.add(line(item.path, .error, "unable to delete subvolume", error.cause))
+        return .failed(error)
     }
 
     mutating func removeLockFile(_ item: PlanItem, in machineDirectory: DirectoryHandle) async {
