@@ -30,6 +30,9 @@ final class MountTable: Sendable {
         /// superblock options, which names the subvolume of the mount's
         /// root, a bind mount's too).
         var subvolumeMounts: [SubvolumeMount: [String]] = [:]
+        /// Each mount point's filesystem device (the last line of a mount
+        /// point stacked on another: the one on top).
+        var deviceByMountPoint: [String: Device] = [:]
     }
 
     struct SubvolumeMount: Hashable {
@@ -109,15 +112,17 @@ final class MountTable: Sendable {
             }
             let mountPoint = unescape(fields[4])
             snapshot.mountPoints.append(mountPoint)
+            if let device { snapshot.deviceByMountPoint[mountPoint] = device }
             // The optional fields end at a lone "-": then the type, the
             // source and the superblock options.
             guard let separator = fields.indices.dropFirst(6).first(where: { fields[$0].elementsEqual("-".utf8) }),
                 separator + 3 < fields.count, fields[separator + 1].elementsEqual("btrfs".utf8), let device
             else { continue }
-            for option in fields[separator + 3].split(separator: UInt8(ascii: ",")) {
-                guard option.starts(with: "subvolid=".utf8),
-                    let id = UInt64(String(decoding: option.dropFirst("subvolid=".utf8.count), as: UTF8.self))
-                else { continue }
+            // The first: the kernel writes `subvolid=` before `subvol=`,
+            // whose path could hold a comma and such a word.
+            if let option = fields[separator + 3].split(separator: UInt8(ascii: ",")).first(where: {
+                $0.starts(with: "subvolid=".utf8)
+            }), let id = UInt64(String(decoding: option.dropFirst("subvolid=".utf8.count), as: UTF8.self)) {
                 snapshot.subvolumeMounts[SubvolumeMount(device: device, id: id), default: []].append(mountPoint)
             }
         }
@@ -126,6 +131,17 @@ final class MountTable: Sendable {
             snapshot.subvolumeMounts[key]?.sort { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         }
         return snapshot
+    }
+
+    /// The device of the filesystem `path` is on: that of its longest
+    /// mount point (at `path` or above it, whole components).
+    static func device(of path: String, in snapshot: Snapshot) -> Device? {
+        var candidate = path
+        while true {
+            if let device = snapshot.deviceByMountPoint[candidate] { return device }
+            guard candidate != "/", let slash = candidate.utf8.lastIndex(of: UInt8(ascii: "/")) else { return nil }
+            candidate = slash == candidate.utf8.startIndex ? "/" : String(Substring(candidate.utf8[..<slash]))
+        }
     }
 
     /// The mount points at `path` or below it, from mount points in byte

@@ -18,16 +18,24 @@ public struct RealFileSystem: FileSystem {
     /// only (raw `setresuid`), and only while they run.
     public let credentials: Credentials?
     /// The mount table, re-read only when the kernel reports a change.
-    let mountTable = MountTable()
+    let mountTable: MountTable
 
     public init() {
         credentials = nil
+        mountTable = MountTable()
+    }
+
+    /// A backend that reads its mount table from another file (tests).
+    init(mountInfo path: String) {
+        credentials = nil
+        mountTable = MountTable(path: path)
     }
 
     /// A backend whose calls run as `credentials` on the calling thread.
     /// Requires root; meant for tests that need an unprivileged process.
     public init(runningAs credentials: Credentials) {
         self.credentials = credentials
+        mountTable = MountTable()
     }
 
     public var processID: Int32 { getpid() }
@@ -220,17 +228,31 @@ public struct RealFileSystem: FileSystem {
         try perform(.mountPointsOfSubvolume) { () throws(FSError.Kind) in
             let table = try mountTable.snapshot()
             if table.subvolumeMounts.isEmpty { return [] }
+            // The filesystem's device, as the table names it (fstat gives
+            // the subvolume's own): that of the mount the directory is
+            // reached through, by its id, or (before 5.8, no mount id in
+            // statx) by its path's longest mount point.
+            let device: MountTable.Device?
+            if let mount = try? LibC.mountID(subvolume.descriptor) {
+                device = table.devices[mount]
+            } else {
+                device = MountTable.device(of: try LibC.readlink("/proc/self/fd/\(subvolume.descriptor)"), in: table)
+            }
+            guard let device else { return [] }
+            // A subvolume of this filesystem mounted somewhere, other than
+            // its top level (the volume itself): the only ones that can be
+            // this one or nested in it. None, as on a Build OS host: done.
+            let mounted = table.subvolumeMounts.filter { $0.key.device == device && $0.key.id != 5 }
+            if mounted.isEmpty { return [] }
             // Not btrfs, or no subvolume: nothing of it can be mounted.
             guard let id = try? BtrfsUtil.subvolumeID(subvolume.descriptor) else { return [] }
-            // The filesystem's device, as the table names it (fstat gives
-            // the subvolume's own): the mount the directory is reached
-            // through. Where the kernel cannot say (statx without the
-            // mount id, before 5.8), a subvolume of that id on any btrfs
-            // counts: in doubt, it is mounted.
-            if let mount = try? LibC.mountID(subvolume.descriptor), let device = table.devices[mount] {
-                return table.subvolumeMounts[MountTable.SubvolumeMount(device: device, id: id)] ?? []
+            var ids: Set<UInt64> = [id]
+            // Its nested subvolumes go with it: looked for only when some
+            // other subvolume of the filesystem is mounted.
+            if mounted.keys.contains(where: { $0.id != id }) {
+                ids.formUnion(try BtrfsUtil.nestedSubvolumes(subvolume.descriptor).map(\.id))
             }
-            return table.subvolumeMounts.filter { $0.key.id == id }.flatMap(\.value)
+            return mounted.filter { ids.contains($0.key.id) }.flatMap(\.value)
                 .sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         }
     }

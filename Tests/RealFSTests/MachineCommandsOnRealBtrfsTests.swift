@@ -103,6 +103,37 @@ struct MachineCommandsOnRealBtrfsTests {
         await setup.tree.remove()
     }
 
+    @Test(
+        "upgrade --remove-old keeps an old revision bind-mounted elsewhere, and its image, with a note; remove refuses it, naming the mount"
+    )
+    func removeOldKeepsMounted() async throws {
+        try requireRealBackend()
+        let setup = try Setup()
+        let added = try setup.machine(["add", "default/m", "--stream", setup.full, "--owner", "1000:1000"])
+        #expect(added.status == 0, "\(added.standardOutput)\(added.standardError)")
+        let elsewhere = NSTemporaryDirectory() + "bound-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: elsewhere, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(atPath: elsewhere) }
+        try Shell.run(["mount", "--bind", setup.machine + "/m-1", elsewhere])
+        defer { _ = try? Shell.run(["umount", "-l", elsewhere]) }
+
+        let upgraded = try setup.machine(["upgrade", "default/m", "--stream", setup.incremental, "--owner", "1000", "--remove-old"])
+        #expect(upgraded.status == 0, "\(upgraded.standardOutput)\(upgraded.standardError)")
+        #expect(upgraded.outputLines.contains("  kept \(setup.machine)/m-1: mounted elsewhere: \(elsewhere)"), "\(upgraded.outputLines)")
+        #expect(
+            upgraded.outputLines.contains("  kept \(setup.machine)/m-1.received: m-1, which it goes with: mounted elsewhere: \(elsewhere)"),
+            "\(upgraded.outputLines)")
+        #expect(try setup.tree.names("machines/default/m") == ["m", "m-1", "m-1.received", "m-2", "m-2.received"])
+
+        // remove stops at it, with the mount in its error.
+        let removed = try setup.machine(["remove", "default/m", "--timeout", "0"])
+        #expect(removed.status == 1, "\(removed.standardOutput)\(removed.standardError)")
+        #expect(removed.standardOutput.contains("mounted elsewhere: \(elsewhere)"), "\(removed.standardOutput)")
+        try Shell.run(["umount", elsewhere])
+        #expect(setup.tree.exists("machines/default/m/m-1"))
+        await setup.tree.remove()
+    }
+
     @Test("add from standard input, as `btrfs send | ssh host buildos-clean machine add ... --stream -`")
     func addFromStandardInput() async throws {
         try requireRealBackend()

@@ -35,6 +35,7 @@ struct MountTableTests {
             47 43 0:39 /v/m/m-gcc-1-1/d /elsewhere rw,relatime - btrfs /dev/loop1 rw,subvolid=258,subvol=/v/m/m-gcc-1-1
             48 43 0:50 / /b/v/m/m-gcc-1-1/mnt rw - tmpfs subvolid=9 rw
             49 43 0:39 / /odd - rw - btrfs /dev/loop1 rw,subvolid=300
+            50 43 0:39 /a,subvolid=9 /comma rw - btrfs /dev/loop1 rw,subvolid=301,subvol=/a,subvolid=9
 
             """
         let snapshot = MountTable.parse(Array(mountinfo.utf8))
@@ -44,8 +45,14 @@ struct MountTableTests {
                 MountTable.SubvolumeMount(device: MountTable.Device(major: 0, minor: 21), id: 5): ["/"],
                 MountTable.SubvolumeMount(device: loop, id: 258): ["/b/v/m/m-2", "/elsewhere"],
                 MountTable.SubvolumeMount(device: loop, id: 300): ["/odd"],
+                // The first subvolid= only: a subvol= path (unescaped by
+                // older kernels) can hold a comma and the word.
+                MountTable.SubvolumeMount(device: loop, id: 301): ["/comma"],
             ])
-        #expect(snapshot.mountPoints.count == 5)
+        #expect(snapshot.mountPoints.count == 6)
+        #expect(MountTable.device(of: "/b/v/m/m-2/deep/er", in: snapshot) == loop)
+        #expect(MountTable.device(of: "/b/v/m/m-gcc-1-1/mnt/x", in: snapshot) == MountTable.Device(major: 0, minor: 50))
+        #expect(MountTable.device(of: "/else", in: snapshot) == MountTable.Device(major: 0, minor: 21))
     }
 
     @Test("a mount point's component that is not UTF-8 reads as a listing renders its name")

@@ -5,6 +5,8 @@ import Foundation
 import Testing
 import TestSupport
 
+@testable import RealFS
+
 /// The real backend's safety promises, each proven on a real btrfs.
 @Suite(
     "RealFS safety on a real btrfs",
@@ -186,6 +188,46 @@ struct SafetyTests {
         #expect(try tree.names("v/m") == ["m", "m-1", "m-2", "m-default-1-1"])
         #expect(try tree.names("v/k") == ["k-2"])
         #expect(try tree.names("v/m/m-default-1-1") == ["d", "disk.img"])
+        await tree.remove()
+    }
+
+    @Test("a mount of a subvolume elsewhere is matched by its filesystem's device and its id, its nested subvolumes' too")
+    func mountsOfMatchDeviceAndNested() async throws {
+        try requireRealBackend()
+        let tree = try RealTree()
+        try tree.directory("v")
+        try tree.subvolume("v/s")
+        try tree.subvolume("v/s/nested")
+        func id(_ relative: String) throws -> String {
+            try Shell.sh("btrfs inspect-internal rootid '\(tree.path(relative))'").trimmingCharacters(in: .whitespacesAndNewlines)
+        }
+        let (outer, nested) = (try id("v/s"), try id("v/s/nested"))
+        let device = try Shell.run(["findmnt", "-no", "MAJ:MIN", "-T", tree.root]).trimmingCharacters(in: .whitespacesAndNewlines)
+        // This process's table, and lines a test writes: the same ids on
+        // another filesystem's device, then on this one's.
+        let real = try String(contentsOfFile: "/proc/self/mountinfo", encoding: .utf8)
+        func table(_ lines: [String]) throws -> String {
+            let file = tree.path("mountinfo-\(lines.count)")
+            try (real + lines.joined(separator: "\n") + "\n").write(toFile: file, atomically: true, encoding: .utf8)
+            return file
+        }
+        let other = [
+            "9001 1 250:7 /x /other/outer rw - btrfs /dev/other rw,subvolid=\(outer),subvol=/x",
+            "9002 1 250:7 /y /other/nested rw - btrfs /dev/other rw,subvolid=\(nested),subvol=/y",
+        ]
+        let same = [
+            "9003 1 \(device) /v/s /here/outer rw - btrfs /dev/this rw,subvolid=\(outer),subvol=/v/s",
+            "9004 1 \(device) /v/s/nested /here/nested rw - btrfs /dev/this rw,subvolid=\(nested),subvol=/v/s/nested",
+        ]
+        let elsewhere = RealFileSystem(mountInfo: try table(other))
+        let here = RealFileSystem(mountInfo: try table(other + same))
+        let machine = try await here.openRoot(tree.path("v"))
+        let s = try await here.openDirectory("s", in: machine)
+        #expect(try await elsewhere.mountPoints(of: s) == [])
+        #expect(try await here.mountPoints(of: s) == ["/here/nested", "/here/outer"])
+        let inner = try await here.openDirectory("nested", in: s)
+        #expect(try await here.mountPoints(of: inner) == ["/here/nested"])
+        for handle in [inner, s, machine] { await here.close(handle) }
         await tree.remove()
     }
 

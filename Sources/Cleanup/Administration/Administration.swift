@@ -238,10 +238,26 @@ struct AdministrationSession {
                 throw FSError(.invalidArgument, .deleteSubvolume, name: name)
             }
             let id = try await fileSystem.subvolumeID(of: subvolume)
-            if try await fileSystem.mountRefusal(of: subvolume) != nil {
-                throw FSError(.busy, .deleteSubvolume, name: name)
+            if let (cause, _) = try await fileSystem.mountRefusal(of: subvolume) {
+                var busy = FSError(.busy, .deleteSubvolume, name: name)
+                busy.detail = cause
+                throw busy
             }
             try await fileSystem.deleteSubvolume(id: id, opened: subvolume, named: name, in: machineHandle)
+        }
+    }
+
+    /// Why a subvolume of the machine directory must not be deleted for
+    /// what is mounted (at or inside it, or it elsewhere), as a note's
+    /// words; nil when nothing is. A look that fails is a reason too.
+    func mountRefusal(of name: EntryName) async -> String? {
+        guard let machineHandle else { return nil }
+        do throws(FSError) {
+            return try await fileSystem.withDirectory(name, in: machineHandle) { subvolume throws(FSError) in
+                try await fileSystem.mountRefusal(of: subvolume)?.0
+            }
+        } catch {
+            return "mounts cannot be looked for: \(error.cause)"
         }
     }
 

@@ -252,6 +252,24 @@ extension AdministrationSession {
             }
             old.append(entry.name)
         }
+        // One mounted (a bind mount of it, a mount inside) stays, and its
+        // pair with it: deleting the image first would leave the revision
+        // alone when the revision is then refused.
+        var mounted: [String: (name: EntryName, cause: String)] = [:]
+        for name in old {
+            guard let digits = Self.revisionDigits(of: name, machine: machine.machine), mounted[digits] == nil,
+                let cause = await mountRefusal(of: name)
+            else { continue }
+            mounted[digits] = (name, cause)
+        }
+        old.removeAll { name in
+            guard let digits = Self.revisionDigits(of: name, machine: machine.machine), let refusal = mounted[digits] else {
+                return false
+            }
+            let what = refusal.name == name ? "" : "\(refusal.name.rawValue), which it goes with: "
+            report.notes.append("kept \(machine.path(of: name, in: root)): \(what)\(refusal.cause)")
+            return true
+        }
         guard !old.isEmpty else { return }
         // An agent snapshots a revision under its machine lock, after
         // reading the link: the old revisions go only under every lock the
@@ -293,6 +311,14 @@ extension AdministrationSession {
             }
         }
         return named
+    }
+
+    /// The revision number of a revision or a received image.
+    static func revisionDigits(of name: EntryName, machine: EntryName) -> String? {
+        switch MachineEntryName(classifying: name, machine: machine) {
+        case .revision(let digits), .receivedImage(let digits): digits
+        default: nil
+        }
     }
 
     /// The locks of every toolchain the machine directory names (its lock
