@@ -292,8 +292,8 @@ extension AdministrationSession {
     /// than the machine's own link names (a component of its target, as
     /// the cleanup reads one: `m-stable -> m-2`, `m-2/disk.img`), each with
     /// the link's name and target; a link whose target cannot be read (no
-    /// target) may name any of them. An old revision so named is the operator's, and stays: deleted,
-    /// it would leave that link dangling.
+    /// target) may name any of them. An old revision so named is the
+    /// operator's, and stays: deleted, it would leave that link dangling.
     func namedByOtherLinks(_ entries: [DirectoryEntry]) async -> [EntryName: (name: String, target: String?)] {
         guard let directory = machineHandle else { return [:] }
         let subvolumes = Set(entries.filter { $0.kind == .subvolume }.map(\.name))
