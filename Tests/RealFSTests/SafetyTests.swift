@@ -26,6 +26,19 @@ struct SafetyTests {
         return await CleanupRun(fileSystem: fs, root: tree.root, toolchains: ToolchainSet([.default])).run().report
     }
 
+    /// The dry run and the boot cleanup of a tree, each expected to print
+    /// `expected` (the dry run foresees every refusal); the run's report.
+    func dryRunAndBoot(
+        _ tree: RealTree, expecting expected: [String], sourceLocation: SourceLocation = #_sourceLocation
+    ) async throws -> Report {
+        let dry = await CleanupRun(fileSystem: RealFileSystemForTests.make(), root: tree.root, toolchains: ToolchainSet([.default]))
+            .run(dryRun: true).report
+        #expect(lines(dry) == expected, "dry run", sourceLocation: sourceLocation)
+        let report = try await boot(tree)
+        #expect(lines(report) == expected, "run", sourceLocation: sourceLocation)
+        return report
+    }
+
     @Test("only descriptor-based libbtrfsutil calls are linked, never a path-based one")
     func onlyDescriptorCalls() throws {
         let imports = try Shell.run(["nm", "-D", "--undefined-only", Binary.path])
@@ -105,12 +118,7 @@ struct SafetyTests {
             tree.path("v/m/m-default-1-1")
                 + ": error: unable to delete subvolume: mount point inside: " + tree.path("v/m/m-default-1-1/mnt")
         ]
-        // The dry run foresees it.
-        let dry = await CleanupRun(fileSystem: RealFileSystemForTests.make(), root: tree.root, toolchains: ToolchainSet([.default]))
-            .run(dryRun: true).report
-        #expect(lines(dry) == refusal)
-        let report = try await boot(tree)
-        #expect(lines(report) == refusal)
+        _ = try await dryRunAndBoot(tree, expecting: refusal)
         #expect(try Shell.run(["findmnt", "-n", tree.path("v/m/m-default-1-1/mnt")]).contains("tmpfs"))
         await tree.remove()
     }
@@ -137,11 +145,7 @@ struct SafetyTests {
             "\(tree.path("v/n/n-gcc")): error: unable to delete subvolume: mounted elsewhere: \(over[1])",
             "\(tree.path("v/n")): error: unable to delete machine directory: directory not empty (ENOTEMPTY)",
         ]
-        let dry = await CleanupRun(fileSystem: RealFileSystemForTests.make(), root: tree.root, toolchains: ToolchainSet([.default]))
-            .run(dryRun: true).report
-        #expect(lines(dry) == expected)
-        let report = try await boot(tree)
-        #expect(lines(report) == expected)
+        let report = try await dryRunAndBoot(tree, expecting: expected)
         #expect(report.exitStatus == 1)
         for path in over { try Shell.run(["umount", path]) }
         #expect(try tree.names("v/m") == ["m", "m-1", "m-default-1-1"])
@@ -177,11 +181,7 @@ struct SafetyTests {
             "\(tree.path("v/k")): error: unable to delete machine directory: directory not empty (ENOTEMPTY)",
             "\(tree.path("v/m/m-default-1-1")): error: unable to delete subvolume: mounted elsewhere: \(mounts[0])",
         ]
-        let dry = await CleanupRun(fileSystem: RealFileSystemForTests.make(), root: tree.root, toolchains: ToolchainSet([.default]))
-            .run(dryRun: true).report
-        #expect(lines(dry) == expected)
-        let report = try await boot(tree)
-        #expect(lines(report) == expected)
+        let report = try await dryRunAndBoot(tree, expecting: expected)
         #expect(report.exitStatus == 1)
         #expect(report.decisions.first { $0.item.path.entry?.rawValue == "k-2" }?.outcome == .refused(mountPoints: [mounts[1]]))
         for path in mounts { try Shell.run(["umount", path]) }
