@@ -248,7 +248,9 @@ public struct RealFileSystem: FileSystem {
             guard let id = try? BtrfsUtil.subvolumeID(subvolume.descriptor) else { return [] }
             var ids: Set<UInt64> = [id]
             // Its nested subvolumes go with it: looked for only when some
-            // other subvolume of the filesystem is mounted.
+            // other subvolume of the filesystem is mounted. A listing that
+            // fails is the call's error, which keeps the subvolume: in
+            // doubt, one of them may be mounted.
             if mounted.keys.contains(where: { $0.id != id }) {
                 ids.formUnion(try BtrfsUtil.nestedSubvolumes(subvolume.descriptor).map(\.id))
             }
